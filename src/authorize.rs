@@ -1,0 +1,273 @@
+//! The browser half of the flow, without I/O: the authorization URL, the
+//! callback's parsing, state and PKCE generation, and the attempts in flight.
+
+use std::sync::Mutex;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sha2::{Digest, Sha256};
+use url::Url;
+
+use crate::secret::{constant_time_eq, random_bytes};
+use crate::{AuthCode, Error, PkceVerifier, Result, Scopes};
+
+/// What the authorization URL asks for.
+pub(crate) struct AuthorizationRequest<'a> {
+    pub endpoint: &'a Url,
+    pub client_id: &'a str,
+    pub redirect_uri: &'a str,
+    pub scope: &'a Scopes,
+    pub state: Option<&'a str>,
+    pub show_dialog: bool,
+    pub code_challenge: Option<&'a str>,
+}
+
+impl AuthorizationRequest<'_> {
+    /// The URL to send the user's browser to.
+    pub fn url(&self) -> String {
+        let mut url = self.endpoint.clone();
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("client_id", self.client_id)
+                .append_pair("response_type", "code")
+                .append_pair("redirect_uri", self.redirect_uri);
+            if !self.scope.is_empty() {
+                q.append_pair("scope", self.scope.as_str());
+            }
+            if let Some(state) = self.state {
+                q.append_pair("state", state);
+            }
+            if self.show_dialog {
+                q.append_pair("show_dialog", "true");
+            }
+            if let Some(challenge) = self.code_challenge {
+                q.append_pair("code_challenge_method", "S256")
+                    .append_pair("code_challenge", challenge);
+            }
+        }
+        url.into()
+    }
+}
+
+/// A code taken from a callback, with the state it came with.
+#[derive(Debug)]
+pub(crate) struct Callback {
+    pub code: AuthCode,
+    pub state: Option<String>,
+}
+
+/// Parses a callback: a full URL, a path with a query, or a bare query string.
+///
+/// Order of checks: an `error` is reported as [`Error::AuthorizationDenied`]
+/// unless it carries a state that differs from the expected one; otherwise the
+/// state must match exactly (compared in constant time; a missing or repeated
+/// state is a mismatch), and there must be exactly one non-empty `code`.
+pub(crate) fn parse_callback(url_or_query: &str, expected_state: Option<&str>) -> Result<Callback> {
+    let query = callback_query(url_or_query.trim());
+    let mut code: Vec<String> = Vec::new();
+    let mut state: Vec<String> = Vec::new();
+    let mut error: Option<String> = None;
+    let mut description: Option<String> = None;
+    for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+        match &*k {
+            "code" => code.push(v.into_owned()),
+            "state" => state.push(v.into_owned()),
+            "error" => error = Some(v.into_owned()),
+            "error_description" => description = Some(v.into_owned()),
+            _ => {}
+        }
+    }
+    let state_matches = |expected: &str| {
+        state.len() == 1 && constant_time_eq(state[0].as_bytes(), expected.as_bytes())
+    };
+    if let Some(error) = error {
+        if let Some(expected) = expected_state {
+            if !state.is_empty() && !state_matches(expected) {
+                return Err(Error::StateMismatch);
+            }
+        }
+        return Err(Error::AuthorizationDenied { error, description });
+    }
+    if let Some(expected) = expected_state {
+        if !state_matches(expected) {
+            return Err(Error::StateMismatch);
+        }
+    }
+    if state.len() > 1 {
+        return Err(Error::StateMismatch);
+    }
+    match <[String; 1]>::try_from(code) {
+        Ok([c]) if !c.is_empty() => Ok(Callback {
+            code: AuthCode::new(c),
+            state: state.pop(),
+        }),
+        _ => Err(Error::MissingCode),
+    }
+}
+
+fn callback_query(s: &str) -> &str {
+    let without_fragment = s.split('#').next().unwrap_or("");
+    match without_fragment.split_once('?') {
+        Some((_, query)) => query,
+        None if without_fragment.contains("://") => "",
+        None => without_fragment,
+    }
+}
+
+/// A fresh random `state`: 256 bits from the OS CSPRNG, base64url (43 chars).
+pub(crate) fn generate_state() -> Result<String> {
+    Ok(URL_SAFE_NO_PAD.encode(random_bytes::<32>()?))
+}
+
+/// A fresh PKCE verifier: 64 random bytes, base64url (86 unreserved chars).
+pub(crate) fn generate_verifier() -> Result<PkceVerifier> {
+    Ok(PkceVerifier::new(URL_SAFE_NO_PAD.encode(random_bytes::<64>()?)))
+}
+
+/// The S256 challenge of a verifier: base64url(SHA-256(verifier)), no padding.
+pub fn pkce_challenge(verifier: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
+/// Authorization attempts in flight: each PKCE verifier, tied to its state so
+/// that two attempts do not mix. Bounded: the oldest is dropped past `MAX`.
+#[derive(Default)]
+pub(crate) struct PendingAttempts {
+    entries: Mutex<Vec<(Option<String>, PkceVerifier)>>,
+}
+
+impl PendingAttempts {
+    const MAX: usize = 32;
+
+    /// Remembers the verifier of an attempt with this state.
+    pub fn insert(&self, state: Option<&str>, verifier: PkceVerifier) {
+        let mut entries = self.lock();
+        entries.retain(|(s, _)| s.as_deref() != state);
+        if entries.len() >= Self::MAX {
+            entries.remove(0);
+        }
+        entries.push((state.map(str::to_owned), verifier));
+    }
+
+    /// Takes (one use) the verifier of the attempt with this state. With no
+    /// state, the attempt made without one, or else the only one in flight.
+    pub fn take(&self, state: Option<&str>) -> Option<PkceVerifier> {
+        let mut entries = self.lock();
+        let index = match state {
+            Some(s) => entries
+                .iter()
+                .position(|(k, _)| k.as_deref().is_some_and(|k| constant_time_eq(k.as_bytes(), s.as_bytes()))),
+            None => entries
+                .iter()
+                .position(|(k, _)| k.is_none())
+                .or_else(|| (entries.len() == 1).then_some(0)),
+        }?;
+        Some(entries.remove(index).1)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(Option<String>, PkceVerifier)>> {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_has_every_parameter() {
+        let endpoint = Url::parse("https://accounts.example/authorize").unwrap();
+        let scope = Scopes::from("a,b");
+        let req = AuthorizationRequest {
+            endpoint: &endpoint,
+            client_id: "id",
+            redirect_uri: "http://127.0.0.1:8888/callback",
+            scope: &scope,
+            state: Some("st"),
+            show_dialog: true,
+            code_challenge: Some("ch"),
+        };
+        let url = Url::parse(&req.url()).unwrap();
+        let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+        let expect = [
+            ("client_id", "id"),
+            ("response_type", "code"),
+            ("redirect_uri", "http://127.0.0.1:8888/callback"),
+            ("scope", "a b"),
+            ("state", "st"),
+            ("show_dialog", "true"),
+            ("code_challenge_method", "S256"),
+            ("code_challenge", "ch"),
+        ];
+        assert_eq!(
+            pairs,
+            expect.map(|(a, b)| (a.to_string(), b.to_string())).to_vec()
+        );
+    }
+
+    #[test]
+    fn parses_urls_and_queries() {
+        for input in [
+            "http://127.0.0.1:8888/callback?code=abc&state=s",
+            "code=abc&state=s",
+            "?code=abc&state=s",
+            "/callback?state=s&code=abc#frag",
+        ] {
+            let cb = parse_callback(input, Some("s")).unwrap();
+            assert_eq!(cb.code.secret(), "abc");
+            assert_eq!(cb.state.as_deref(), Some("s"));
+        }
+        assert!(parse_callback("code=abc", None).is_ok());
+    }
+
+    #[test]
+    fn callback_errors() {
+        let denied = parse_callback("error=access_denied&error_description=no+way&state=s", Some("s"));
+        match denied {
+            Err(Error::AuthorizationDenied { error, description }) => {
+                assert_eq!(error, "access_denied");
+                assert_eq!(description.as_deref(), Some("no way"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(parse_callback("error=access_denied&state=x", Some("s")), Err(Error::StateMismatch)));
+        assert!(matches!(parse_callback("code=c&state=x", Some("s")), Err(Error::StateMismatch)));
+        assert!(matches!(parse_callback("code=c", Some("s")), Err(Error::StateMismatch)));
+        assert!(matches!(parse_callback("code=c&state=s&state=s", Some("s")), Err(Error::StateMismatch)));
+        assert!(matches!(parse_callback("state=s", Some("s")), Err(Error::MissingCode)));
+        assert!(matches!(parse_callback("code=&state=s", Some("s")), Err(Error::MissingCode)));
+        assert!(matches!(parse_callback("code=a&code=b&state=s", Some("s")), Err(Error::MissingCode)));
+        assert!(matches!(parse_callback("http://127.0.0.1/cb", None), Err(Error::MissingCode)));
+    }
+
+    #[test]
+    fn state_and_pkce() {
+        let a = generate_state().unwrap();
+        assert_eq!(a.len(), 43);
+        assert_ne!(a, generate_state().unwrap());
+        let v = generate_verifier().unwrap();
+        assert!((43..=128).contains(&v.secret().len()));
+        assert!(v.secret().bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        // RFC 7636 appendix B.
+        assert_eq!(
+            pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        );
+    }
+
+    #[test]
+    fn pending_attempts_do_not_mix() {
+        let p = PendingAttempts::default();
+        p.insert(Some("s1"), PkceVerifier::new("v1"));
+        p.insert(Some("s2"), PkceVerifier::new("v2"));
+        assert_eq!(p.take(Some("s2")).unwrap().secret(), "v2");
+        assert!(p.take(Some("s2")).is_none(), "one use");
+        assert_eq!(p.take(None).unwrap().secret(), "v1", "the only one left");
+        assert!(p.take(None).is_none());
+        for i in 0..100 {
+            p.insert(Some(&i.to_string()), PkceVerifier::new(i.to_string()));
+        }
+        assert!(p.take(Some("0")).is_none(), "oldest dropped");
+        assert!(p.take(Some("99")).is_some());
+    }
+}

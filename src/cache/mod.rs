@@ -1,0 +1,132 @@
+//! Token caches: where a [`TokenInfo`] lives between calls and between runs.
+//!
+//! [`InMemoryTokenCache`] is the default; [`FileTokenCache`] persists to a JSON
+//! file; implement [`TokenCache`] for anything else (a database, a keyring).
+
+use std::sync::{Arc, Mutex};
+
+use crate::{Result, TokenInfo};
+
+mod file;
+
+pub use file::FileTokenCache;
+
+/// Storage for one token.
+///
+/// Implementations must be cheap to call concurrently; the library calls them
+/// only around an authorization or a refresh, never on the hot path of
+/// `get_access_token` (it keeps the current token in memory). In the async API
+/// every call runs on tokio's blocking thread pool, so implementations may do
+/// blocking I/O.
+pub trait TokenCache: Send + Sync {
+    /// The stored token, or `None` when there is none. A store that exists but
+    /// cannot be read or parsed is an error, never `None`.
+    fn get(&self) -> Result<Option<TokenInfo>>;
+
+    /// Stores `token`, replacing any previous one, completely or not at all.
+    fn set(&self, token: &TokenInfo) -> Result<()>;
+
+    /// Removes the stored token (logout, or a refresh token Spotify refused).
+    fn clear(&self) -> Result<()>;
+
+    /// Takes this cache's exclusive refresh lock, held until the returned guard
+    /// is dropped. A cache shared between processes (or machines) serialises
+    /// refreshes with it so that only one of them refreshes; the library
+    /// re-reads the cache after taking it. The default does nothing, which is
+    /// right for a cache only one process uses.
+    fn lock(&self) -> Result<CacheLock> {
+        Ok(CacheLock::none())
+    }
+}
+
+/// A held [`TokenCache::lock`]; dropping it releases the lock.
+#[must_use = "the lock is released when this guard is dropped"]
+pub struct CacheLock(#[allow(dead_code)] Option<Box<dyn Send>>);
+
+impl CacheLock {
+    /// A guard that holds nothing.
+    pub fn none() -> Self {
+        CacheLock(None)
+    }
+
+    /// A guard that releases the lock when `guard` is dropped.
+    pub fn new(guard: impl Send + 'static) -> Self {
+        CacheLock(Some(Box::new(guard)))
+    }
+}
+
+impl std::fmt::Debug for CacheLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "CacheLock(held)" } else { "CacheLock(none)" })
+    }
+}
+
+impl<C: TokenCache + ?Sized> TokenCache for Arc<C> {
+    fn get(&self) -> Result<Option<TokenInfo>> {
+        (**self).get()
+    }
+    fn set(&self, token: &TokenInfo) -> Result<()> {
+        (**self).set(token)
+    }
+    fn clear(&self) -> Result<()> {
+        (**self).clear()
+    }
+    fn lock(&self) -> Result<CacheLock> {
+        (**self).lock()
+    }
+}
+
+impl<C: TokenCache + ?Sized> TokenCache for Box<C> {
+    fn get(&self) -> Result<Option<TokenInfo>> {
+        (**self).get()
+    }
+    fn set(&self, token: &TokenInfo) -> Result<()> {
+        (**self).set(token)
+    }
+    fn clear(&self) -> Result<()> {
+        (**self).clear()
+    }
+    fn lock(&self) -> Result<CacheLock> {
+        (**self).lock()
+    }
+}
+
+/// A token kept in memory only: lost when the process ends. The default cache.
+#[derive(Debug, Default)]
+pub struct InMemoryTokenCache {
+    token: Mutex<Option<TokenInfo>>,
+}
+
+impl InMemoryTokenCache {
+    /// An empty cache.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A cache that starts with `token`.
+    pub fn with_token(token: TokenInfo) -> Self {
+        Self {
+            token: Mutex::new(Some(token)),
+        }
+    }
+
+    fn slot(&self) -> std::sync::MutexGuard<'_, Option<TokenInfo>> {
+        // A panic elsewhere while holding this lock cannot leave a half-written
+        // Option behind, so a poisoned lock is safe to use.
+        self.token.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl TokenCache for InMemoryTokenCache {
+    fn get(&self) -> Result<Option<TokenInfo>> {
+        Ok(self.slot().clone())
+    }
+    fn set(&self, token: &TokenInfo) -> Result<()> {
+        *self.slot() = Some(token.clone());
+        Ok(())
+    }
+    fn clear(&self) -> Result<()> {
+        *self.slot() = None;
+        Ok(())
+    }
+}
