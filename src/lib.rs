@@ -5,9 +5,14 @@
 
 mod authorize;
 pub mod cache;
+#[cfg(any(feature = "blocking", feature = "async"))]
+mod callback;
 mod error;
 pub mod scopes;
 mod secret;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
 mod token;
 
 pub use authorize::pkce_challenge;

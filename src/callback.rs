@@ -1,0 +1,1 @@
+//! The loopback callback server used by `authorize_local` in both modes.

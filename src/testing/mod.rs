@@ -1,0 +1,1 @@
+//! A fake Spotify accounts server on loopback, for offline tests and examples.
