@@ -121,7 +121,9 @@ pub(crate) fn generate_state() -> Result<String> {
 
 /// A fresh PKCE verifier: 64 random bytes, base64url (86 unreserved chars).
 pub(crate) fn generate_verifier() -> Result<PkceVerifier> {
-    Ok(PkceVerifier::new(URL_SAFE_NO_PAD.encode(random_bytes::<64>()?)))
+    Ok(PkceVerifier::new(
+        URL_SAFE_NO_PAD.encode(random_bytes::<64>()?),
+    ))
 }
 
 /// The S256 challenge of a verifier: base64url(SHA-256(verifier)), no padding.
@@ -129,43 +131,83 @@ pub fn pkce_challenge(verifier: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
 }
 
-/// Authorization attempts in flight: each PKCE verifier, tied to its state so
-/// that two attempts do not mix. Bounded: the oldest is dropped past `MAX`.
+/// Authorization attempts in flight: each PKCE verifier, tied to its state (and,
+/// once the callback is parsed, to its code) so that two attempts do not mix.
+/// Each verifier is used once. Bounded: past `MAX` the oldest is dropped.
 #[derive(Default)]
 pub(crate) struct PendingAttempts {
-    entries: Mutex<Vec<(Option<String>, PkceVerifier)>>,
+    entries: Mutex<Vec<Attempt>>,
+}
+
+struct Attempt {
+    state: Option<String>,
+    code: Option<AuthCode>,
+    verifier: PkceVerifier,
+}
+
+fn same(a: &str, b: &str) -> bool {
+    constant_time_eq(a.as_bytes(), b.as_bytes())
 }
 
 impl PendingAttempts {
     const MAX: usize = 32;
 
-    /// Remembers the verifier of an attempt with this state.
+    /// Remembers the verifier of a new attempt with this state.
     pub fn insert(&self, state: Option<&str>, verifier: PkceVerifier) {
         let mut entries = self.lock();
-        entries.retain(|(s, _)| s.as_deref() != state);
+        entries.retain(|a| a.state.as_deref() != state);
         if entries.len() >= Self::MAX {
             entries.remove(0);
         }
-        entries.push((state.map(str::to_owned), verifier));
+        entries.push(Attempt {
+            state: state.map(str::to_owned),
+            code: None,
+            verifier,
+        });
     }
 
-    /// Takes (one use) the verifier of the attempt with this state. With no
-    /// state, the attempt made without one, or else the only one in flight.
-    pub fn take(&self, state: Option<&str>) -> Option<PkceVerifier> {
+    /// Ties the code a callback brought to the attempt with its state.
+    pub fn bind_code(&self, state: Option<&str>, code: &AuthCode) {
         let mut entries = self.lock();
-        let index = match state {
+        if let Some(i) = Self::position_by_state(&entries, state) {
+            entries[i].code = Some(code.clone());
+        }
+    }
+
+    /// Takes the verifier of the attempt with this state (one use). With no
+    /// state: the attempt made without one, or else the only one in flight.
+    pub fn take_by_state(&self, state: Option<&str>) -> Option<PkceVerifier> {
+        let mut entries = self.lock();
+        let i = Self::position_by_state(&entries, state)?;
+        Some(entries.remove(i).verifier)
+    }
+
+    /// Takes the verifier of the attempt this code was bound to; for a code
+    /// never seen, as [`take_by_state`](Self::take_by_state) with no state.
+    pub fn take_by_code(&self, code: &AuthCode) -> Option<PkceVerifier> {
+        let mut entries = self.lock();
+        let bound = entries.iter().position(|a| {
+            a.code
+                .as_ref()
+                .is_some_and(|c| same(c.secret(), code.secret()))
+        });
+        let i = bound.or_else(|| Self::position_by_state(&entries, None))?;
+        Some(entries.remove(i).verifier)
+    }
+
+    fn position_by_state(entries: &[Attempt], state: Option<&str>) -> Option<usize> {
+        match state {
             Some(s) => entries
                 .iter()
-                .position(|(k, _)| k.as_deref().is_some_and(|k| constant_time_eq(k.as_bytes(), s.as_bytes()))),
+                .position(|a| a.state.as_deref().is_some_and(|k| same(k, s))),
             None => entries
                 .iter()
-                .position(|(k, _)| k.is_none())
+                .position(|a| a.state.is_none())
                 .or_else(|| (entries.len() == 1).then_some(0)),
-        }?;
-        Some(entries.remove(index).1)
+        }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(Option<String>, PkceVerifier)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Attempt>> {
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
@@ -222,7 +264,10 @@ mod tests {
 
     #[test]
     fn callback_errors() {
-        let denied = parse_callback("error=access_denied&error_description=no+way&state=s", Some("s"));
+        let denied = parse_callback(
+            "error=access_denied&error_description=no+way&state=s",
+            Some("s"),
+        );
         match denied {
             Err(Error::AuthorizationDenied { error, description }) => {
                 assert_eq!(error, "access_denied");
@@ -230,14 +275,38 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(parse_callback("error=access_denied&state=x", Some("s")), Err(Error::StateMismatch)));
-        assert!(matches!(parse_callback("code=c&state=x", Some("s")), Err(Error::StateMismatch)));
-        assert!(matches!(parse_callback("code=c", Some("s")), Err(Error::StateMismatch)));
-        assert!(matches!(parse_callback("code=c&state=s&state=s", Some("s")), Err(Error::StateMismatch)));
-        assert!(matches!(parse_callback("state=s", Some("s")), Err(Error::MissingCode)));
-        assert!(matches!(parse_callback("code=&state=s", Some("s")), Err(Error::MissingCode)));
-        assert!(matches!(parse_callback("code=a&code=b&state=s", Some("s")), Err(Error::MissingCode)));
-        assert!(matches!(parse_callback("http://127.0.0.1/cb", None), Err(Error::MissingCode)));
+        assert!(matches!(
+            parse_callback("error=access_denied&state=x", Some("s")),
+            Err(Error::StateMismatch)
+        ));
+        assert!(matches!(
+            parse_callback("code=c&state=x", Some("s")),
+            Err(Error::StateMismatch)
+        ));
+        assert!(matches!(
+            parse_callback("code=c", Some("s")),
+            Err(Error::StateMismatch)
+        ));
+        assert!(matches!(
+            parse_callback("code=c&state=s&state=s", Some("s")),
+            Err(Error::StateMismatch)
+        ));
+        assert!(matches!(
+            parse_callback("state=s", Some("s")),
+            Err(Error::MissingCode)
+        ));
+        assert!(matches!(
+            parse_callback("code=&state=s", Some("s")),
+            Err(Error::MissingCode)
+        ));
+        assert!(matches!(
+            parse_callback("code=a&code=b&state=s", Some("s")),
+            Err(Error::MissingCode)
+        ));
+        assert!(matches!(
+            parse_callback("http://127.0.0.1/cb", None),
+            Err(Error::MissingCode)
+        ));
     }
 
     #[test]
@@ -247,7 +316,11 @@ mod tests {
         assert_ne!(a, generate_state().unwrap());
         let v = generate_verifier().unwrap();
         assert!((43..=128).contains(&v.secret().len()));
-        assert!(v.secret().bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        assert!(
+            v.secret()
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        );
         // RFC 7636 appendix B.
         assert_eq!(
             pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
@@ -260,14 +333,29 @@ mod tests {
         let p = PendingAttempts::default();
         p.insert(Some("s1"), PkceVerifier::new("v1"));
         p.insert(Some("s2"), PkceVerifier::new("v2"));
-        assert_eq!(p.take(Some("s2")).unwrap().secret(), "v2");
-        assert!(p.take(Some("s2")).is_none(), "one use");
-        assert_eq!(p.take(None).unwrap().secret(), "v1", "the only one left");
-        assert!(p.take(None).is_none());
+        assert_eq!(p.take_by_state(Some("s2")).unwrap().secret(), "v2");
+        assert!(p.take_by_state(Some("s2")).is_none(), "one use");
+        assert_eq!(
+            p.take_by_state(None).unwrap().secret(),
+            "v1",
+            "the only one left"
+        );
+        assert!(p.take_by_state(None).is_none());
         for i in 0..100 {
             p.insert(Some(&i.to_string()), PkceVerifier::new(i.to_string()));
         }
-        assert!(p.take(Some("0")).is_none(), "oldest dropped");
-        assert!(p.take(Some("99")).is_some());
+        assert!(p.take_by_state(Some("0")).is_none(), "oldest dropped");
+        assert!(p.take_by_state(Some("99")).is_some());
+        p.bind_code(Some("98"), &AuthCode::new("c98"));
+        p.bind_code(Some("97"), &AuthCode::new("c97"));
+        assert_eq!(
+            p.take_by_code(&AuthCode::new("c97")).unwrap().secret(),
+            "97"
+        );
+        assert_eq!(
+            p.take_by_code(&AuthCode::new("c98")).unwrap().secret(),
+            "98"
+        );
+        assert!(p.take_by_code(&AuthCode::new("c98")).is_none());
     }
 }

@@ -90,7 +90,8 @@ fn de_unix_seconds<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Resul
 /// The largest token response body accepted (1 MiB).
 pub(crate) const MAX_BODY: usize = 1 << 20;
 
-/// A validated successful token response.
+/// A validated successful token response (`Debug` redacts its tokens).
+#[derive(Debug)]
 pub(crate) struct TokenResponse {
     pub access_token: AccessToken,
     pub expires_in: u64,
@@ -120,7 +121,11 @@ impl TokenResponse {
         }
         let access_token = match obj.get("access_token") {
             Some(serde_json::Value::String(s)) if !s.is_empty() => AccessToken::new(s.clone()),
-            Some(_) => return Err(Error::invalid_response("access_token is not a non-empty string")),
+            Some(_) => {
+                return Err(Error::invalid_response(
+                    "access_token is not a non-empty string",
+                ));
+            }
             None => return Err(Error::invalid_response("no access_token")),
         };
         let expires_in = match obj.get("expires_in") {
@@ -166,9 +171,11 @@ impl TokenResponse {
 fn parse_expires_in(v: &serde_json::Value) -> Result<u64> {
     const MAX: u64 = 10 * 365 * 24 * 3600;
     let n = match v {
-        serde_json::Value::Number(n) => n
-            .as_u64()
-            .or_else(|| n.as_f64().filter(|f| *f >= 0.0 && f.is_finite()).map(|f| f as u64)),
+        serde_json::Value::Number(n) => n.as_u64().or_else(|| {
+            n.as_f64()
+                .filter(|f| *f >= 0.0 && f.is_finite())
+                .map(|f| f as u64)
+        }),
         serde_json::Value::String(s) => s.trim().parse::<u64>().ok(),
         _ => None,
     };
@@ -196,7 +203,10 @@ mod tests {
         let json = t.to_json();
         let v: serde_json::Value = serde_json::from_str(&json).unwrap();
         let keys: Vec<_> = v.as_object().unwrap().keys().cloned().collect();
-        assert_eq!(keys, ["access_token", "expires_at", "refresh_token", "scope"]);
+        assert_eq!(
+            keys,
+            ["access_token", "expires_at", "refresh_token", "scope"]
+        );
         assert_eq!(v["expires_at"], 1_700_000_000u64);
         assert_eq!(TokenInfo::from_json(json.as_bytes()).unwrap(), t);
         // Python writes floats and may write nulls.
@@ -210,7 +220,8 @@ mod tests {
     fn from_json_errors_never_quote_content() {
         let err = TokenInfo::from_json(br#"{"access_token": 5, "expires_at": 1}"#).unwrap_err();
         assert!(!err.contains('5') || err.contains("line"), "{err}");
-        let err = TokenInfo::from_json(br#"{"access_token": "SECRET", "expires_at": "x"}"#).unwrap_err();
+        let err =
+            TokenInfo::from_json(br#"{"access_token": "SECRET", "expires_at": "x"}"#).unwrap_err();
         assert!(!err.contains("SECRET"), "{err}");
         assert!(TokenInfo::from_json(b"{\"access_token\": \"a\"").is_err());
         assert!(TokenInfo::from_json(b"").is_err());
@@ -234,9 +245,15 @@ mod tests {
     #[test]
     fn response_validation() {
         let ok = |b: &str| TokenResponse::parse(b.as_bytes());
-        let r = ok(r#"{"access_token":"a","expires_in":3600,"refresh_token":"r","scope":"x y"}"#).unwrap();
+        let r = ok(r#"{"access_token":"a","expires_in":3600,"refresh_token":"r","scope":"x y"}"#)
+            .unwrap();
         assert_eq!(r.expires_in, 3600);
-        assert_eq!(ok(r#"{"access_token":"a","expires_in":"60"}"#).unwrap().expires_in, 60);
+        assert_eq!(
+            ok(r#"{"access_token":"a","expires_in":"60"}"#)
+                .unwrap()
+                .expires_in,
+            60
+        );
         for bad in [
             "not json",
             "[1]",
@@ -249,7 +266,10 @@ mod tests {
             r#"{"error":"invalid_grant","access_token":"a","expires_in":1}"#,
         ] {
             let e = ok(bad).err().unwrap_or_else(|| panic!("accepted {bad}"));
-            assert!(matches!(e, Error::InvalidTokenResponse { .. }), "{bad}: {e:?}");
+            assert!(
+                matches!(e, Error::InvalidTokenResponse { .. }),
+                "{bad}: {e:?}"
+            );
         }
         let big = vec![b' '; MAX_BODY + 1];
         assert!(TokenResponse::parse(&big).is_err());
@@ -267,7 +287,12 @@ mod tests {
         let t = r.into_token(Some(&prev));
         assert_eq!(t.refresh_token.unwrap().secret(), "r1");
         assert_eq!(t.scope.as_deref(), Some("s"));
-        let r = TokenResponse::parse(br#"{"access_token":"new","expires_in":10,"refresh_token":"r2"}"#).unwrap();
-        assert_eq!(r.into_token(Some(&prev)).refresh_token.unwrap().secret(), "r2");
+        let r =
+            TokenResponse::parse(br#"{"access_token":"new","expires_in":10,"refresh_token":"r2"}"#)
+                .unwrap();
+        assert_eq!(
+            r.into_token(Some(&prev)).refresh_token.unwrap().secret(),
+            "r2"
+        );
     }
 }

@@ -1,0 +1,66 @@
+//! The async API (feature `async`): reqwest for HTTP, tokio for waiting.
+//!
+//! ```no_run
+//! use spotify_auth::asynchronous::AuthorizationCode;
+//!
+//! # async fn run() -> spotify_auth::Result<()> {
+//! let auth = AuthorizationCode::builder()
+//!     .client_id("your-client-id")
+//!     .redirect_uri("http://127.0.0.1:8888/callback")
+//!     .refresh_token("a-refresh-token-from-an-earlier-login")
+//!     .build()?;
+//! let token = auth.get_access_token().await?;
+//! # let _ = token;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Everything here is the same code as [`crate::blocking`], compiled as
+//! `async`. No call blocks a runtime thread: cache I/O runs on tokio's
+//! blocking pool, and callers waiting for a refresh wait on an async mutex.
+
+use maybe_async::must_be_async as maybe;
+
+#[path = "transport/reqwest.rs"]
+mod transport;
+use transport::Transport;
+
+/// The HTTP client this mode uses.
+pub type HttpClient = reqwest::Client;
+
+/// The lock refreshes are serialised with: tokio's mutex, which waits without
+/// blocking a thread and may be held across `.await`.
+struct FlowMutex<T>(tokio::sync::Mutex<T>);
+
+impl<T> FlowMutex<T> {
+    fn new(value: T) -> Self {
+        Self(tokio::sync::Mutex::new(value))
+    }
+
+    async fn lock(&self) -> tokio::sync::MutexGuard<'_, T> {
+        self.0.lock().await
+    }
+}
+
+/// Runs cache I/O on tokio's blocking pool.
+async fn blocking_io<T: Send + 'static>(
+    f: impl FnOnce() -> crate::Result<T> + Send + 'static,
+) -> crate::Result<T> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(result) => result,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => Err(crate::Error::Cache {
+            path: None,
+            message: "the runtime is shutting down".into(),
+            source: None,
+        }),
+    }
+}
+
+use tokio::time::sleep;
+
+#[path = "flow.rs"]
+mod flow;
+pub use flow::*;
+
+pub use crate::config::AuthorizationCodeBuilder;

@@ -1,0 +1,56 @@
+//! The blocking API (feature `blocking`, on by default): ureq for HTTP, plain
+//! threads for waiting.
+//!
+//! ```no_run
+//! use spotify_auth::blocking::AuthorizationCode;
+//!
+//! let auth = AuthorizationCode::builder()
+//!     .client_id("your-client-id")
+//!     .redirect_uri("http://127.0.0.1:8888/callback")
+//!     .refresh_token("a-refresh-token-from-an-earlier-login")
+//!     .build()?;
+//! let token = auth.get_access_token()?;
+//! # let _ = token;
+//! # Ok::<(), spotify_auth::Error>(())
+//! ```
+//!
+//! Everything here is the same code as [`crate::asynchronous`], compiled
+//! without `async`.
+
+use maybe_async::must_be_sync as maybe;
+
+#[path = "transport/ureq.rs"]
+mod transport;
+use transport::Transport;
+
+/// The HTTP client this mode uses.
+pub type HttpClient = ureq::Agent;
+
+/// The lock refreshes are serialised with: a plain mutex (waiting callers
+/// block their thread, as blocking callers expect).
+struct FlowMutex<T>(std::sync::Mutex<T>);
+
+impl<T> FlowMutex<T> {
+    fn new(value: T) -> Self {
+        Self(std::sync::Mutex::new(value))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, T> {
+        // A panic in a user's cache while refreshing leaves nothing half-done
+        // in the slot, so a poisoned lock is safe to keep using.
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Runs cache I/O: here, directly.
+fn blocking_io<T>(f: impl FnOnce() -> crate::Result<T>) -> crate::Result<T> {
+    f()
+}
+
+use std::thread::sleep;
+
+#[path = "flow.rs"]
+mod flow;
+pub use flow::*;
+
+pub use crate::config::AuthorizationCodeBuilder;

@@ -1,0 +1,332 @@
+//! The builder shared by both modes, and the validated configuration.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use url::Url;
+
+use crate::retry::RetryPolicy;
+use crate::{ClientSecret, Error, InMemoryTokenCache, RefreshToken, Result, Scopes, TokenCache};
+
+/// Spotify's authorization endpoint.
+pub const SPOTIFY_AUTHORIZE_URL: &str = "https://accounts.spotify.com/authorize";
+/// Spotify's token endpoint.
+pub const SPOTIFY_TOKEN_URL: &str = "https://accounts.spotify.com/api/token";
+/// The environment variable read for the client id.
+pub const ENV_CLIENT_ID: &str = "SPOTIFY_SDK_CLIENT_ID";
+/// The environment variable read for the client secret.
+pub const ENV_CLIENT_SECRET: &str = "SPOTIFY_SDK_CLIENT_SECRET";
+/// The environment variable read for the redirect URI.
+pub const ENV_REDIRECT_URI: &str = "SPOTIFY_SDK_REDIRECT_URI";
+
+/// A hook called before each retry with the planned delay; it returns the
+/// delay actually waited. See [`AuthorizationCodeBuilder::backoff_hook`].
+pub type BackoffHook = Arc<dyn Fn(Duration) -> Duration + Send + Sync>;
+
+/// Builds an `AuthorizationCode` of either mode.
+///
+/// `H` is the mode's HTTP client: `ureq::Agent` for
+/// [`blocking`](crate::blocking), `reqwest::Client` for
+/// [`asynchronous`](crate::asynchronous). Get one with
+/// `AuthorizationCode::builder()`; settings not given are read from the
+/// `SPOTIFY_SDK_*` environment variables or take their defaults.
+#[must_use]
+pub struct AuthorizationCodeBuilder<H> {
+    client_id: Option<String>,
+    client_secret: Option<ClientSecret>,
+    redirect_uri: Option<String>,
+    scope: Scopes,
+    refresh_token: Option<RefreshToken>,
+    token_cache: Option<Arc<dyn TokenCache>>,
+    timeout: Duration,
+    retry: RetryPolicy,
+    refresh_margin: Duration,
+    authorize_url: String,
+    token_url: String,
+    pkce: bool,
+    read_env: bool,
+    backoff_hook: Option<BackoffHook>,
+    pub(crate) http_client: Option<H>,
+}
+
+impl<H> Default for AuthorizationCodeBuilder<H> {
+    fn default() -> Self {
+        Self {
+            client_id: None,
+            client_secret: None,
+            redirect_uri: None,
+            scope: Scopes::new(),
+            refresh_token: None,
+            token_cache: None,
+            timeout: Duration::from_secs(30),
+            retry: RetryPolicy::default(),
+            refresh_margin: Duration::from_secs(30),
+            authorize_url: SPOTIFY_AUTHORIZE_URL.to_owned(),
+            token_url: SPOTIFY_TOKEN_URL.to_owned(),
+            pkce: false,
+            read_env: true,
+            backoff_hook: None,
+            http_client: None,
+        }
+    }
+}
+
+impl<H> AuthorizationCodeBuilder<H> {
+    /// A builder with every setting at its default.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The application's client id (default: `$SPOTIFY_SDK_CLIENT_ID`).
+    pub fn client_id(mut self, client_id: impl Into<String>) -> Self {
+        self.client_id = Some(client_id.into());
+        self
+    }
+
+    /// The client secret (default: `$SPOTIFY_SDK_CLIENT_SECRET`). Without one
+    /// the client is public and uses PKCE.
+    pub fn client_secret(mut self, client_secret: impl Into<ClientSecret>) -> Self {
+        self.client_secret = Some(client_secret.into());
+        self
+    }
+
+    /// The redirect URI registered for the app (default:
+    /// `$SPOTIFY_SDK_REDIRECT_URI`). Spotify accepts loopback ones only as IP
+    /// literals: `http://127.0.0.1:8888/callback`.
+    pub fn redirect_uri(mut self, redirect_uri: impl Into<String>) -> Self {
+        self.redirect_uri = Some(redirect_uri.into());
+        self
+    }
+
+    /// The scopes to request: a space- or comma-delimited string, or any list
+    /// of strings (see [`Scopes`]).
+    pub fn scope(mut self, scope: impl Into<Scopes>) -> Self {
+        self.scope = scope.into();
+        self
+    }
+
+    /// A refresh token from an earlier authorization, used when the cache holds
+    /// none: access tokens can then be had without the browser.
+    pub fn refresh_token(mut self, refresh_token: impl Into<RefreshToken>) -> Self {
+        self.refresh_token = Some(refresh_token.into());
+        self
+    }
+
+    /// Where tokens are kept (default: an [`InMemoryTokenCache`]). Pass an
+    /// `Arc` to keep a handle on it.
+    pub fn token_cache(mut self, cache: impl TokenCache + 'static) -> Self {
+        self.token_cache = Some(Arc::new(cache));
+        self
+    }
+
+    /// The time limit of each token request (default 30 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Retries after a failed token request (default 3).
+    pub fn max_retries(mut self, max_retries: u32) -> Self {
+        self.retry.max_retries = max_retries;
+        self
+    }
+
+    /// The whole retry policy (delays and budget).
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// Refresh this long before the access token expires (default 30 s; the
+    /// original library's `skew_seconds`).
+    pub fn refresh_margin(mut self, margin: Duration) -> Self {
+        self.refresh_margin = margin;
+        self
+    }
+
+    /// The HTTP client to use (default: one made and owned by the library).
+    /// Its connection pool, proxy and TLS settings are used; the library sets
+    /// the timeout of each request itself.
+    pub fn http_client(mut self, client: H) -> Self {
+        self.http_client = Some(client);
+        self
+    }
+
+    /// The authorization endpoint (default Spotify's).
+    pub fn authorize_url(mut self, url: impl Into<String>) -> Self {
+        self.authorize_url = url.into();
+        self
+    }
+
+    /// The token endpoint (default Spotify's).
+    pub fn token_url(mut self, url: impl Into<String>) -> Self {
+        self.token_url = url.into();
+        self
+    }
+
+    /// Both endpoints from one base URL: `{base}/authorize` and
+    /// `{base}/api/token` (for a test server such as
+    /// `spotify_auth::testing::FakeSpotify`).
+    pub fn accounts_base_url(self, base: &str) -> Self {
+        let base = base.trim_end_matches('/');
+        self.authorize_url(format!("{base}/authorize"))
+            .token_url(format!("{base}/api/token"))
+    }
+
+    /// Use PKCE even with a client secret (public clients always use it).
+    pub fn pkce(mut self, enabled: bool) -> Self {
+        self.pkce = enabled;
+        self
+    }
+
+    /// Whether settings not given are read from the `SPOTIFY_SDK_*`
+    /// environment variables (default true).
+    pub fn read_environment(mut self, enabled: bool) -> Self {
+        self.read_env = enabled;
+        self
+    }
+
+    /// Called before each retry with the planned delay; returns the delay to
+    /// wait instead. For logging, or for tests that must not sleep
+    /// (`|_| Duration::ZERO`).
+    pub fn backoff_hook(
+        mut self,
+        hook: impl Fn(Duration) -> Duration + Send + Sync + 'static,
+    ) -> Self {
+        self.backoff_hook = Some(Arc::new(hook));
+        self
+    }
+
+    /// Validates the settings into a configuration and the optional client.
+    pub(crate) fn into_parts(self) -> Result<(Config, Option<H>)> {
+        let env = |name: &str| -> Option<String> {
+            if !self.read_env {
+                return None;
+            }
+            std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+        };
+        let client_id = self
+            .client_id
+            .clone()
+            .filter(|s| !s.trim().is_empty())
+            .or_else(|| env(ENV_CLIENT_ID))
+            .ok_or_else(|| {
+                Error::config(
+                    "client_id",
+                    format!("missing: pass it to the builder or set {ENV_CLIENT_ID}"),
+                )
+            })?;
+        let redirect_uri = self
+            .redirect_uri
+            .clone()
+            .filter(|s| !s.trim().is_empty())
+            .or_else(|| env(ENV_REDIRECT_URI))
+            .ok_or_else(|| {
+                Error::config(
+                    "redirect_uri",
+                    format!(
+                        "missing: pass it to the builder or set {ENV_REDIRECT_URI} \
+                         (e.g. http://127.0.0.1:8888/callback)"
+                    ),
+                )
+            })?;
+        Url::parse(&redirect_uri)
+            .map_err(|e| Error::config("redirect_uri", format!("not an absolute URL ({e})")))?;
+        let client_secret = self
+            .client_secret
+            .clone()
+            .filter(|s| !s.secret().is_empty())
+            .or_else(|| env(ENV_CLIENT_SECRET).map(ClientSecret::new));
+        let parse_endpoint = |setting: &'static str, url: &str| {
+            Url::parse(url)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https"))
+                .ok_or_else(|| Error::config(setting, "not an absolute http(s) URL"))
+        };
+        if self.timeout.is_zero() {
+            return Err(Error::config("timeout", "must be greater than zero"));
+        }
+        let config = Config {
+            pkce: self.pkce || client_secret.is_none(),
+            client_id,
+            client_secret,
+            redirect_uri,
+            scope: self.scope,
+            authorize_url: parse_endpoint("authorize_url", &self.authorize_url)?,
+            token_url: parse_endpoint("token_url", &self.token_url)?,
+            timeout: self.timeout,
+            retry: self.retry,
+            refresh_margin: self.refresh_margin,
+            backoff_hook: self.backoff_hook,
+            bootstrap_refresh_token: self.refresh_token,
+            cache: self
+                .token_cache
+                .unwrap_or_else(|| Arc::new(InMemoryTokenCache::new())),
+        };
+        Ok((config, self.http_client))
+    }
+}
+
+impl<H> fmt::Debug for AuthorizationCodeBuilder<H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthorizationCodeBuilder")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret)
+            .field("redirect_uri", &self.redirect_uri)
+            .field("scope", &self.scope)
+            .field("refresh_token", &self.refresh_token)
+            .field("timeout", &self.timeout)
+            .field("retry", &self.retry)
+            .field("refresh_margin", &self.refresh_margin)
+            .field("authorize_url", &self.authorize_url)
+            .field("token_url", &self.token_url)
+            .field("pkce", &self.pkce)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A validated configuration.
+pub(crate) struct Config {
+    pub client_id: String,
+    pub client_secret: Option<ClientSecret>,
+    pub redirect_uri: String,
+    pub scope: Scopes,
+    pub pkce: bool,
+    pub authorize_url: Url,
+    pub token_url: Url,
+    pub timeout: Duration,
+    pub retry: RetryPolicy,
+    pub refresh_margin: Duration,
+    pub backoff_hook: Option<BackoffHook>,
+    pub bootstrap_refresh_token: Option<RefreshToken>,
+    pub cache: Arc<dyn TokenCache>,
+}
+
+impl Config {
+    /// The delay actually waited for a planned one.
+    pub fn actual_delay(&self, planned: Duration) -> Duration {
+        match &self.backoff_hook {
+            Some(hook) => hook(planned),
+            None => planned,
+        }
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret)
+            .field("redirect_uri", &self.redirect_uri)
+            .field("scope", &self.scope)
+            .field("pkce", &self.pkce)
+            .field("authorize_url", &self.authorize_url.as_str())
+            .field("token_url", &self.token_url.as_str())
+            .field("timeout", &self.timeout)
+            .field("retry", &self.retry)
+            .field("refresh_margin", &self.refresh_margin)
+            .field("bootstrap_refresh_token", &self.bootstrap_refresh_token)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,235 @@
+// The I/O orchestration of the Authorization Code flow, written once with
+// async/await and compiled twice: `blocking.rs` includes this file under
+// `maybe_async::must_be_sync` (every `.await` and `async` stripped), and
+// `asynchronous.rs` under `maybe_async::must_be_async`. It may only use names
+// both modes provide (`maybe`, `Transport`, `HttpClient`, `FlowMutex`,
+// `blocking_io`, `sleep`) and the shared core. Everything that needs no I/O
+// lives in the core (`session`, `retry`, `authorize`, `token`).
+
+use std::fmt;
+use std::time::Duration;
+
+use super::{FlowMutex, HttpClient, Transport, blocking_io, maybe, sleep};
+use crate::config::AuthorizationCodeBuilder;
+use crate::retry::{self, RetryPolicy, Step};
+use crate::session::{self, Plan, RefreshSlot, Session, TokenRequest};
+use crate::token::TokenResponse;
+use crate::{AuthCode, Result, Scopes, TokenCache, TokenInfo};
+
+/// The OAuth 2.0 Authorization Code flow for one user, with automatic refresh
+/// and caching.
+///
+/// Build one with [`AuthorizationCode::builder`]. It is `Send + Sync`: share it
+/// (in an `Arc`) between threads or tasks; concurrent callers of
+/// [`get_access_token`](Self::get_access_token) on an expired token cause a
+/// single refresh. `Debug` never shows a secret.
+pub struct AuthorizationCode {
+    session: Session,
+    transport: Transport,
+    refresh: FlowMutex<RefreshSlot>,
+}
+
+impl AuthorizationCodeBuilder<HttpClient> {
+    /// Validates the settings and builds the [`AuthorizationCode`].
+    ///
+    /// Errors: [`Error::Config`](crate::Error::Config) naming the setting at
+    /// fault (a missing client id or redirect URI names its environment
+    /// variable).
+    pub fn build(self) -> Result<AuthorizationCode> {
+        let (config, client) = self.into_parts()?;
+        Ok(AuthorizationCode {
+            session: Session::new(config),
+            transport: Transport::new(client)?,
+            refresh: FlowMutex::new(RefreshSlot::default()),
+        })
+    }
+}
+
+impl AuthorizationCode {
+    /// A builder; settings not given come from the `SPOTIFY_SDK_*` environment
+    /// variables or their defaults.
+    pub fn builder() -> AuthorizationCodeBuilder<HttpClient> {
+        AuthorizationCodeBuilder::new()
+    }
+
+    /// The URL to send the user to for consent.
+    ///
+    /// `state` is echoed back in the callback (use one: it protects against
+    /// CSRF); `scope` overrides the configured scopes; `show_dialog` forces the
+    /// consent dialog even for a user who approved before. For PKCE clients a
+    /// fresh verifier is made and remembered for this state.
+    pub fn get_authorization_url(
+        &self,
+        state: Option<&str>,
+        scope: Option<&Scopes>,
+        show_dialog: bool,
+    ) -> Result<String> {
+        self.session.authorization_url(state, scope, show_dialog)
+    }
+
+    /// Takes the authorization code from a callback: the full redirected URL or
+    /// just its query string.
+    ///
+    /// Errors: [`AuthorizationDenied`](crate::Error::AuthorizationDenied) when
+    /// the callback carries `error`, [`StateMismatch`](crate::Error::StateMismatch)
+    /// when `expected_state` is given and differs (compared in constant time),
+    /// [`MissingCode`](crate::Error::MissingCode) when there is no code.
+    pub fn parse_response_url(&self, url: &str, expected_state: Option<&str>) -> Result<AuthCode> {
+        self.session.parse_response_url(url, expected_state)
+    }
+
+    /// The token cache in use.
+    pub fn token_cache(&self) -> &dyn TokenCache {
+        &*self.session.config.cache
+    }
+
+    /// Releases the HTTP client and everything else. Dropping does the same.
+    pub fn close(self) {
+        drop(self);
+    }
+}
+
+#[maybe]
+impl AuthorizationCode {
+    /// Exchanges an authorization code for tokens, stores them in the cache
+    /// and returns them.
+    ///
+    /// Confidential clients authenticate with HTTP Basic; PKCE clients send
+    /// their `client_id` and the verifier of the attempt the code belongs to.
+    /// A response without a refresh token is an error.
+    pub async fn exchange_code(&self, code: impl Into<AuthCode>) -> Result<TokenInfo> {
+        let code = code.into();
+        let verifier = self.session.verifier_for_code(&code)?;
+        let request = self.session.exchange_request(&code, verifier.as_ref());
+        self.exchange(request).await
+    }
+
+    /// Returns a valid access token, refreshing it when it expires within the
+    /// refresh margin.
+    ///
+    /// With a valid token in memory this does no I/O and no locking beyond an
+    /// uncontended read lock. Otherwise, under one refresh at a time (across
+    /// threads or tasks, and across processes for caches with a lock such as
+    /// [`FileTokenCache`](crate::FileTokenCache)), it re-reads the cache, and
+    /// refreshes with the cached refresh token or the bootstrap one.
+    ///
+    /// Errors: [`NotAuthorized`](crate::Error::NotAuthorized) when there is no
+    /// token and nothing to refresh with;
+    /// [`ReauthorizationRequired`](crate::Error::ReauthorizationRequired) when
+    /// Spotify refused the refresh token (revoked or expired; it is then
+    /// removed from the cache); transport and endpoint errors after retries.
+    pub async fn get_access_token(&self) -> Result<String> {
+        if let Some(token) = self.session.fresh_access_token() {
+            return Ok(token);
+        }
+        let seen = self.session.epoch();
+        let mut slot = self.refresh.lock().await;
+        if let Some(outcome) = self.session.settled_while_waiting(seen, &slot) {
+            return outcome;
+        }
+        let result = self.refresh_locked().await;
+        self.session.finish(&mut slot, result.as_ref().err());
+        result
+    }
+
+    /// The refresh, under the in-process refresh lock.
+    async fn refresh_locked(&self) -> Result<String> {
+        let cache = self.session.config.cache.clone();
+        let (guard, cached) = blocking_io(move || {
+            let guard = cache.lock()?;
+            let cached = cache.get()?;
+            Ok((guard, cached))
+        })
+        .await?;
+        let token = match self.session.plan(cached)? {
+            Plan::Use(token) => token,
+            Plan::Refresh {
+                refresh_token,
+                previous,
+                bootstrap,
+            } => {
+                let request = self.session.refresh_request(&refresh_token);
+                match self.token_request(&request).await {
+                    Ok(response) => {
+                        let token = response.into_token(previous.as_ref());
+                        self.store(&token).await?;
+                        token
+                    }
+                    Err(e) if session::is_invalid_grant(&e) => {
+                        self.session.drop_refresh_token(bootstrap);
+                        if !bootstrap || previous.is_some() {
+                            let cache = self.session.config.cache.clone();
+                            blocking_io(move || cache.clear()).await?;
+                        }
+                        return Err(session::reauthorization_required(e));
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        };
+        drop(guard);
+        self.session.adopt(&token);
+        Ok(token.access_token.secret().to_owned())
+    }
+
+    /// Exchanges a code under both locks, then stores and adopts the token.
+    async fn exchange(&self, request: TokenRequest) -> Result<TokenInfo> {
+        let response = self.token_request(&request).await?;
+        let token = self.session.exchanged_token(response)?;
+        let mut slot = self.refresh.lock().await;
+        let cache = self.session.config.cache.clone();
+        let stored = token.clone();
+        blocking_io(move || {
+            let _guard = cache.lock()?;
+            cache.set(&stored)
+        })
+        .await?;
+        self.session.adopt(&token);
+        self.session.finish(&mut slot, None);
+        Ok(token)
+    }
+
+    /// Stores a refreshed token (the cache lock is held by the caller).
+    async fn store(&self, token: &TokenInfo) -> Result<()> {
+        let cache = self.session.config.cache.clone();
+        let token = token.clone();
+        blocking_io(move || cache.set(&token)).await
+    }
+
+    /// One token request with the retry policy.
+    async fn token_request(&self, request: &TokenRequest) -> Result<TokenResponse> {
+        let config = &self.session.config;
+        let policy: &RetryPolicy = &config.retry;
+        let mut retries = 0;
+        let mut slept = Duration::ZERO;
+        loop {
+            let attempt = self
+                .transport
+                .post_form(&config.token_url, request, config.timeout)
+                .await;
+            match retry::decide(
+                policy,
+                attempt,
+                retries,
+                slept,
+                RetryPolicy::random_jitter(),
+            ) {
+                Step::Done(result) => return result,
+                Step::Retry(delay) => {
+                    sleep(config.actual_delay(delay)).await;
+                    slept += delay;
+                    retries += 1;
+                }
+            }
+        }
+    }
+}
+
+impl fmt::Debug for AuthorizationCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthorizationCode")
+            .field("config", &self.session.config)
+            .field("has_token", &self.session.current_token().is_some())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,300 @@
+//! The retry policy, as pure functions: which outcomes of a token request are
+//! retried, and how long to wait before each retry.
+
+use std::time::Duration;
+
+use crate::token::TokenResponse;
+use crate::{Error, ErrorBody, HttpErrorKind, Result};
+
+/// How token requests are retried.
+///
+/// Connection errors, timeouts and 5xx responses are retried up to
+/// `max_retries` times, waiting `initial_delay`, doubling each time up to
+/// `max_delay`, each delay multiplied by a random factor in `[0.5, 1.0]`.
+/// A 429 is retried after its `Retry-After` when that fits the budget. Other
+/// 4xx are never retried. One call never sleeps more than `max_total_delay`
+/// in all, so it is bounded by `(max_retries + 1) × timeout + max_total_delay`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt (default 3).
+    pub max_retries: u32,
+    /// The delay before the first retry, before jitter (default 0.5 s).
+    pub initial_delay: Duration,
+    /// The largest delay between two attempts, before jitter (default 8 s).
+    pub max_delay: Duration,
+    /// The most one call may sleep in all, `Retry-After` included
+    /// (default 30 s).
+    pub max_total_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_retries: 3,
+            initial_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(8),
+            max_total_delay: Duration::from_secs(30),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The exponential delay before retry number `retry` (1 for the first
+    /// retry), before jitter: `initial_delay × 2^(retry-1)`, at most `max_delay`.
+    pub fn base_delay(&self, retry: u32) -> Duration {
+        let factor = 2u32.saturating_pow(retry.saturating_sub(1));
+        self.initial_delay
+            .saturating_mul(factor)
+            .min(self.max_delay)
+    }
+
+    /// [`base_delay`](Self::base_delay) times `jitter`, which is clamped to
+    /// `[0.5, 1.0]`.
+    pub fn delay(&self, retry: u32, jitter: f64) -> Duration {
+        self.base_delay(retry).mul_f64(jitter.clamp(0.5, 1.0))
+    }
+
+    /// A random jitter factor in `[0.5, 1.0]` (not for secrets: fastrand).
+    pub fn random_jitter() -> f64 {
+        0.5 + fastrand::f64() * 0.5
+    }
+}
+
+/// What a token endpoint answered, as the transports report it.
+#[derive(Debug)]
+pub(crate) struct RawResponse {
+    pub status: u16,
+    /// The `Retry-After` header, when present.
+    pub retry_after: Option<String>,
+    /// At most `MAX_BODY + 1` bytes of the body.
+    pub body: Vec<u8>,
+}
+
+/// What to do after one attempt.
+#[derive(Debug)]
+pub(crate) enum Step {
+    /// Stop with this result.
+    Done(Result<TokenResponse>),
+    /// Wait this long, then try again.
+    Retry(Duration),
+}
+
+/// Decides what follows one attempt. `retry` is the number of retries made so
+/// far, `slept` the time already slept in this call, `jitter` the factor for
+/// this delay.
+pub(crate) fn decide(
+    policy: &RetryPolicy,
+    attempt: Result<RawResponse>,
+    retry: u32,
+    slept: Duration,
+    jitter: f64,
+) -> Step {
+    let retries_left = retry < policy.max_retries;
+    let backoff = || {
+        let d = policy.delay(retry + 1, jitter);
+        (retries_left && slept.saturating_add(d) <= policy.max_total_delay).then_some(d)
+    };
+    let response = match attempt {
+        Ok(r) => r,
+        Err(e @ Error::Http { .. }) => {
+            return match backoff() {
+                Some(d) => Step::Retry(d),
+                None => Step::Done(Err(e)),
+            };
+        }
+        Err(e) => return Step::Done(Err(e)),
+    };
+    match response.status {
+        200..=299 => Step::Done(TokenResponse::parse(&response.body)),
+        429 => {
+            let retry_after = response.retry_after.as_deref().and_then(parse_retry_after);
+            match retry_after {
+                Some(wait) => {
+                    if retries_left && slept.saturating_add(wait) <= policy.max_total_delay {
+                        Step::Retry(wait)
+                    } else {
+                        Step::Done(Err(Error::RateLimited { retry_after: wait }))
+                    }
+                }
+                // No usable Retry-After: back off as for a 5xx.
+                None => match backoff() {
+                    Some(d) => Step::Retry(d),
+                    None => Step::Done(Err(endpoint_error(&response))),
+                },
+            }
+        }
+        500..=599 => match backoff() {
+            Some(d) => Step::Retry(d),
+            None => Step::Done(Err(endpoint_error(&response))),
+        },
+        _ => Step::Done(Err(endpoint_error(&response))),
+    }
+}
+
+/// `Retry-After` in seconds (Spotify's form). HTTP dates are not used by
+/// Spotify and are treated as absent.
+fn parse_retry_after(value: &str) -> Option<Duration> {
+    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+/// The error for a non-2xx response, with Spotify's `error` and
+/// `error_description` when the body is the usual JSON object.
+pub(crate) fn endpoint_error(response: &RawResponse) -> Error {
+    let json: Option<serde_json::Value> = serde_json::from_slice(&response.body).ok();
+    let field = |name: &str| {
+        json.as_ref()
+            .and_then(|j| j.get(name))
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
+    };
+    let body_len = response.body.len().min(crate::token::MAX_BODY);
+    Error::TokenEndpoint {
+        status: response.status,
+        error: field("error"),
+        description: field("error_description"),
+        body: ErrorBody(String::from_utf8_lossy(&response.body[..body_len]).into_owned()),
+    }
+}
+
+/// Whether an error is a connection failure or a timeout (for callers).
+#[allow(dead_code)]
+pub(crate) fn is_transient(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::Http {
+            kind: HttpErrorKind::Connect | HttpErrorKind::Timeout,
+            ..
+        }
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resp(status: u16, body: &str) -> Result<RawResponse> {
+        Ok(RawResponse {
+            status,
+            retry_after: None,
+            body: body.as_bytes().to_vec(),
+        })
+    }
+
+    #[test]
+    fn delays_double_and_cap() {
+        let p = RetryPolicy::default();
+        let ms = |r| p.base_delay(r).as_millis();
+        assert_eq!(
+            [ms(1), ms(2), ms(3), ms(4), ms(5), ms(6), ms(40)],
+            [500, 1000, 2000, 4000, 8000, 8000, 8000]
+        );
+        assert_eq!(p.delay(1, 0.5), Duration::from_millis(250));
+        assert_eq!(p.delay(1, 1.0), Duration::from_millis(500));
+        assert_eq!(
+            p.delay(1, 7.0),
+            Duration::from_millis(500),
+            "jitter clamped"
+        );
+        for _ in 0..1000 {
+            let j = RetryPolicy::random_jitter();
+            assert!((0.5..=1.0).contains(&j));
+        }
+    }
+
+    #[test]
+    fn what_is_retried() {
+        let p = RetryPolicy::default();
+        assert!(
+            matches!(decide(&p, resp(500, ""), 0, Duration::ZERO, 1.0), Step::Retry(d) if d == Duration::from_millis(500))
+        );
+        assert!(
+            matches!(decide(&p, resp(503, ""), 2, Duration::ZERO, 1.0), Step::Retry(d) if d == Duration::from_secs(2))
+        );
+        assert!(matches!(
+            decide(&p, resp(503, ""), 3, Duration::ZERO, 1.0),
+            Step::Done(Err(Error::TokenEndpoint { status: 503, .. }))
+        ));
+        let conn = Err(Error::http(HttpErrorKind::Connect, "refused"));
+        assert!(matches!(
+            decide(&p, conn, 0, Duration::ZERO, 1.0),
+            Step::Retry(_)
+        ));
+        let conn = Err(Error::http(HttpErrorKind::Connect, "refused"));
+        assert!(matches!(
+            decide(&p, conn, 3, Duration::ZERO, 1.0),
+            Step::Done(Err(Error::Http { .. }))
+        ));
+        for status in [400, 401, 403, 404, 302] {
+            let body = r#"{"error":"invalid_grant","error_description":"Invalid refresh token"}"#;
+            match decide(&p, resp(status, body), 0, Duration::ZERO, 1.0) {
+                Step::Done(Err(Error::TokenEndpoint {
+                    status: s,
+                    error,
+                    description,
+                    body: b,
+                })) => {
+                    assert_eq!(s, status);
+                    assert_eq!(error.as_deref(), Some("invalid_grant"));
+                    assert_eq!(description.as_deref(), Some("Invalid refresh token"));
+                    assert_eq!(b.as_str(), body);
+                }
+                other => panic!("{status}: {other:?}"),
+            }
+        }
+        assert!(matches!(
+            decide(&p, resp(200, "nope"), 0, Duration::ZERO, 1.0),
+            Step::Done(Err(Error::InvalidTokenResponse { .. }))
+        ));
+    }
+
+    #[test]
+    fn retry_after() {
+        let p = RetryPolicy::default();
+        let r429 = |after: &str| {
+            Ok(RawResponse {
+                status: 429,
+                retry_after: Some(after.into()),
+                body: vec![],
+            })
+        };
+        assert!(
+            matches!(decide(&p, r429("1"), 0, Duration::ZERO, 1.0), Step::Retry(d) if d == Duration::from_secs(1))
+        );
+        assert!(
+            matches!(decide(&p, r429("3600"), 0, Duration::ZERO, 1.0), Step::Done(Err(Error::RateLimited { retry_after })) if retry_after == Duration::from_secs(3600))
+        );
+        assert!(
+            matches!(
+                decide(&p, r429("10"), 0, Duration::from_secs(25), 1.0),
+                Step::Done(Err(Error::RateLimited { .. }))
+            ),
+            "beyond the remaining budget"
+        );
+        assert!(
+            matches!(
+                decide(&p, r429("1"), 3, Duration::ZERO, 1.0),
+                Step::Done(Err(Error::RateLimited { .. }))
+            ),
+            "no retries left"
+        );
+        assert!(
+            matches!(decide(&p, r429("soon"), 0, Duration::ZERO, 1.0), Step::Retry(d) if d == Duration::from_millis(500))
+        );
+    }
+
+    #[test]
+    fn total_sleep_is_bounded() {
+        let p = RetryPolicy {
+            max_retries: 20,
+            ..RetryPolicy::default()
+        };
+        let mut slept = Duration::ZERO;
+        let mut retry = 0;
+        while let Step::Retry(d) = decide(&p, resp(500, ""), retry, slept, 1.0) {
+            slept += d;
+            retry += 1;
+        }
+        assert!(slept <= p.max_total_delay);
+        assert!(retry < 20);
+    }
+}
