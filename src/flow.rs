@@ -151,7 +151,7 @@ impl AuthorizationCode {
                 let request = self.session.refresh_request(&refresh_token);
                 match self.token_request(&request).await {
                     Ok(response) => {
-                        let token = response.into_token(previous.as_ref());
+                        let token = response.into_refreshed(&refresh_token, previous.as_ref());
                         self.store(&token).await?;
                         token
                     }

@@ -291,7 +291,7 @@ impl Session {
                 "the authorization code response carries no refresh_token",
             ));
         }
-        Ok(response.into_token(None))
+        Ok(response.into_token())
     }
 }
 

@@ -152,18 +152,28 @@ impl TokenResponse {
         })
     }
 
-    /// The token this response makes, given the one it replaces (on refresh, a
-    /// response without a refresh token or scope keeps the previous ones).
-    pub fn into_token(self, previous: Option<&TokenInfo>) -> TokenInfo {
+    /// The token an authorization-code response makes.
+    pub fn into_token(self) -> TokenInfo {
         TokenInfo {
             access_token: self.access_token,
             expires_at: unix_now().saturating_add(self.expires_in),
-            refresh_token: self
-                .refresh_token
-                .or_else(|| previous.and_then(|p| p.refresh_token.clone())),
-            scope: self
-                .scope
-                .or_else(|| previous.and_then(|p| p.scope.clone())),
+            refresh_token: self.refresh_token,
+            scope: self.scope,
+        }
+    }
+
+    /// The token a refresh response makes: without a new refresh token the
+    /// one used stays valid and is kept; without a scope, the previous one.
+    pub fn into_refreshed(self, used: &RefreshToken, previous: Option<&TokenInfo>) -> TokenInfo {
+        let scope = self
+            .scope
+            .clone()
+            .or_else(|| previous.and_then(|p| p.scope.clone()));
+        let refresh_token = self.refresh_token.clone().unwrap_or_else(|| used.clone());
+        TokenInfo {
+            refresh_token: Some(refresh_token),
+            scope,
+            ..self.into_token()
         }
     }
 }
@@ -283,16 +293,24 @@ mod tests {
             refresh_token: Some(RefreshToken::new("r1")),
             scope: Some("s".into()),
         };
+        let used = RefreshToken::new("r1");
         let r = TokenResponse::parse(br#"{"access_token":"new","expires_in":10}"#).unwrap();
-        let t = r.into_token(Some(&prev));
+        let t = r.into_refreshed(&used, Some(&prev));
         assert_eq!(t.refresh_token.unwrap().secret(), "r1");
         assert_eq!(t.scope.as_deref(), Some("s"));
         let r =
             TokenResponse::parse(br#"{"access_token":"new","expires_in":10,"refresh_token":"r2"}"#)
                 .unwrap();
         assert_eq!(
-            r.into_token(Some(&prev)).refresh_token.unwrap().secret(),
+            r.into_refreshed(&used, Some(&prev))
+                .refresh_token
+                .unwrap()
+                .secret(),
             "r2"
         );
+        let r = TokenResponse::parse(br#"{"access_token":"new","expires_in":10}"#).unwrap();
+        let t = r.into_refreshed(&RefreshToken::new("boot"), None);
+        assert_eq!(t.refresh_token.unwrap().secret(), "boot");
+        assert_eq!(t.scope, None);
     }
 }
