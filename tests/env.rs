@@ -1,0 +1,153 @@
+//! Settings read from the `SPOTIFY_SDK_*` environment variables, in both
+//! modes. This binary is the only one that changes its environment; its tests
+//! take `ENV` so that none reads while another writes.
+#![cfg(any(feature = "blocking", feature = "async"))]
+
+use std::sync::Mutex;
+
+use spotify_auth::{ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_REDIRECT_URI, Error};
+
+static ENV: Mutex<()> = Mutex::new(());
+
+/// Sets (or, with `None`, removes) the three variables for the closure.
+fn with_env(id: Option<&str>, secret: Option<&str>, redirect: Option<&str>, f: impl FnOnce()) {
+    let _guard = ENV.lock().unwrap_or_else(|p| p.into_inner());
+    for (name, value) in [
+        (ENV_CLIENT_ID, id),
+        (ENV_CLIENT_SECRET, secret),
+        (ENV_REDIRECT_URI, redirect),
+    ] {
+        // SAFETY: every test of this binary holds ENV while it touches the
+        // environment, and nothing else here reads it concurrently.
+        unsafe {
+            match value {
+                Some(v) => std::env::set_var(name, v),
+                None => std::env::remove_var(name),
+            }
+        }
+    }
+    f();
+}
+
+/// Builds with each compiled mode from the environment alone; the Debug text
+/// of each, or its error.
+fn builds() -> Vec<Result<String, Error>> {
+    let mut out = Vec::new();
+    #[cfg(feature = "blocking")]
+    out.push(
+        spotify_auth::blocking::AuthorizationCode::builder()
+            .build()
+            .map(|a| format!("{a:?}")),
+    );
+    #[cfg(feature = "async")]
+    out.push(
+        spotify_auth::asynchronous::AuthorizationCode::builder()
+            .build()
+            .map(|a| format!("{a:?}")),
+    );
+    out
+}
+
+#[test]
+fn settings_come_from_the_environment() {
+    with_env(
+        Some("env-id"),
+        Some("env-secret"),
+        Some("http://127.0.0.1:9999/cb"),
+        || {
+            for built in builds() {
+                let debug = built.unwrap();
+                assert!(debug.contains("env-id"), "{debug}");
+                assert!(debug.contains("http://127.0.0.1:9999/cb"), "{debug}");
+                assert!(!debug.contains("env-secret"), "secret redacted: {debug}");
+                assert!(
+                    debug.contains("pkce: false"),
+                    "a secret makes a confidential client: {debug}"
+                );
+            }
+        },
+    );
+}
+
+#[test]
+fn no_secret_in_the_environment_means_pkce() {
+    with_env(
+        Some("env-id"),
+        None,
+        Some("http://127.0.0.1:9999/cb"),
+        || {
+            for built in builds() {
+                assert!(built.unwrap().contains("pkce: true"));
+            }
+        },
+    );
+}
+
+#[test]
+fn builder_values_win_over_the_environment() {
+    with_env(
+        Some("env-id"),
+        None,
+        Some("http://127.0.0.1:9999/cb"),
+        || {
+            #[cfg(feature = "blocking")]
+            {
+                let a = spotify_auth::blocking::AuthorizationCode::builder()
+                    .client_id("mine")
+                    .build()
+                    .unwrap();
+                assert!(format!("{a:?}").contains("\"mine\""));
+            }
+            #[cfg(feature = "async")]
+            {
+                let a = spotify_auth::asynchronous::AuthorizationCode::builder()
+                    .client_id("mine")
+                    .build()
+                    .unwrap();
+                assert!(format!("{a:?}").contains("\"mine\""));
+            }
+        },
+    );
+}
+
+#[test]
+fn missing_variables_are_named() {
+    with_env(None, None, Some("http://127.0.0.1:9999/cb"), || {
+        for built in builds() {
+            let e = built.unwrap_err();
+            assert!(matches!(
+                e,
+                Error::Config {
+                    setting: "client_id",
+                    ..
+                }
+            ));
+            assert!(e.to_string().contains(ENV_CLIENT_ID), "{e}");
+        }
+    });
+    with_env(Some("id"), None, None, || {
+        for built in builds() {
+            let e = built.unwrap_err();
+            assert!(matches!(
+                e,
+                Error::Config {
+                    setting: "redirect_uri",
+                    ..
+                }
+            ));
+            assert!(e.to_string().contains(ENV_REDIRECT_URI), "{e}");
+        }
+    });
+    // Empty values count as missing.
+    with_env(Some("  "), None, Some("http://127.0.0.1:9999/cb"), || {
+        for built in builds() {
+            assert!(matches!(
+                built.unwrap_err(),
+                Error::Config {
+                    setting: "client_id",
+                    ..
+                }
+            ));
+        }
+    });
+}
