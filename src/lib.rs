@@ -1,4 +1,69 @@
-//! spotify-auth (work in progress).
+//! Spotify's OAuth 2.0 Authorization Code flow, with a blocking API and an
+//! async API generated from one core.
+//!
+//! Log a user in through the browser once, then get access tokens for months:
+//! tokens are cached (in memory, or in a file with mode 0600 written
+//! atomically), refreshed before they expire with one request however many
+//! callers ask at once, and retried with backoff on network and server errors.
+//! Clients without a secret use PKCE.
+//!
+//! # Blocking
+//!
+//! ```no_run
+//! use spotify_auth::{scopes, AuthorizationCode, FileTokenCache};
+//!
+//! let auth = AuthorizationCode::builder()
+//!     .client_id("your-client-id")              // or $SPOTIFY_SDK_CLIENT_ID
+//!     .redirect_uri("http://127.0.0.1:8888/callback")
+//!     .scope([scopes::USER_READ_EMAIL, scopes::USER_TOP_READ])
+//!     .token_cache(FileTokenCache::default())   // .spotify_sdk_token.json
+//!     .build()?;
+//!
+//! // Send the user here, then take the code from the redirect.
+//! let url = auth.get_authorization_url(Some("a-random-state"), None, false)?;
+//! println!("open {url}");
+//! let code = auth.parse_response_url(
+//!     "http://127.0.0.1:8888/callback?code=...&state=a-random-state",
+//!     Some("a-random-state"),
+//! )?;
+//! auth.exchange_code(code)?;
+//!
+//! // From now on, and in later runs: a valid token, refreshed when needed.
+//! let token = auth.get_access_token()?;
+//! # let _ = token;
+//! # Ok::<(), spotify_auth::Error>(())
+//! ```
+//!
+//! # Async
+//!
+//! ```no_run
+//! # #[cfg(feature = "async")]
+//! # async fn run() -> spotify_auth::Result<()> {
+//! use spotify_auth::{AsyncAuthorizationCode, FileTokenCache};
+//!
+//! let auth = AsyncAuthorizationCode::builder()
+//!     .client_id("your-client-id")
+//!     .redirect_uri("http://127.0.0.1:8888/callback")
+//!     .token_cache(FileTokenCache::default())
+//!     .build()?;
+//! let token = auth.get_access_token().await?;
+//! # let _ = token;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Features
+//!
+//! | feature | default | gives |
+//! |---|---|---|
+//! | `blocking` | yes | [`blocking`] (ureq, rustls with ring) and the root alias [`AuthorizationCode`] |
+//! | `async` | no | [`asynchronous`] (reqwest, tokio, rustls with ring) and the root alias [`AsyncAuthorizationCode`] |
+//! | `testing` | no | `testing`: a fake Spotify accounts server on loopback |
+//!
+//! Features are additive: with both on, a program can use both APIs side by
+//! side. Both are the same source (`flow.rs`), compiled once as blocking code
+//! and once as async code; everything without I/O (URLs, parsing, caches, the
+//! retry policy) is compiled once and shared.
 #![deny(unused_must_use)]
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
