@@ -98,7 +98,9 @@ pub enum Error {
 
     /// No token is cached and no refresh token is available: authorize first
     /// (`authorize_local`, or `get_authorization_url` + `exchange_code`).
-    #[error("no token available: authorize first (authorize_local, or get_authorization_url + exchange_code)")]
+    #[error(
+        "no token available: authorize first (authorize_local, or get_authorization_url + exchange_code)"
+    )]
     NotAuthorized,
 
     /// No callback arrived before the timeout.
@@ -133,7 +135,9 @@ pub enum Error {
 
     /// The blocking API was called from inside an async runtime, where it
     /// would block (or deadlock) the runtime: use `spotify_auth::asynchronous`.
-    #[error("{0}: the blocking API cannot run inside an async runtime; use spotify_auth::asynchronous (feature \"async\") instead")]
+    #[error(
+        "{0}: the blocking API cannot run inside an async runtime; use spotify_auth::asynchronous (feature \"async\") instead"
+    )]
     InsideAsyncRuntime(&'static str),
 }
 

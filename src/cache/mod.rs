@@ -57,7 +57,11 @@ impl CacheLock {
 
 impl std::fmt::Debug for CacheLock {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.0.is_some() { "CacheLock(held)" } else { "CacheLock(none)" })
+        f.write_str(if self.0.is_some() {
+            "CacheLock(held)"
+        } else {
+            "CacheLock(none)"
+        })
     }
 }
 
