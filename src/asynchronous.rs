@@ -59,6 +59,29 @@ async fn blocking_io<T: Send + 'static>(
 
 use tokio::time::sleep;
 
+/// Waits for the browser's callback on tokio's blocking pool; dropping the
+/// future cancels the wait, which stops the server and frees the port.
+async fn wait_for_callback(
+    server: crate::callback::CallbackServer,
+    state: String,
+    timeout: std::time::Duration,
+) -> crate::Result<crate::authorize::Callback> {
+    struct CancelOnDrop(std::sync::Arc<crate::callback::CallbackServer>);
+    impl Drop for CancelOnDrop {
+        fn drop(&mut self) {
+            self.0.cancel();
+        }
+    }
+    let server = std::sync::Arc::new(server);
+    let _cancel = CancelOnDrop(server.clone());
+    blocking_io(move || server.wait(&state, timeout)).await
+}
+
+/// The async API may always wait: it never blocks a runtime thread.
+fn ensure_can_block(_what: &'static str) -> crate::Result<()> {
+    Ok(())
+}
+
 #[path = "flow.rs"]
 mod flow;
 pub use flow::*;

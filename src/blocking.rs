@@ -49,6 +49,26 @@ fn blocking_io<T>(f: impl FnOnce() -> crate::Result<T>) -> crate::Result<T> {
 
 use std::thread::sleep;
 
+/// Waits for the browser's callback on this thread.
+fn wait_for_callback(
+    server: crate::callback::CallbackServer,
+    state: String,
+    timeout: std::time::Duration,
+) -> crate::Result<crate::authorize::Callback> {
+    server.wait(&state, timeout)
+}
+
+/// Refuses to block inside a tokio runtime (detectable when the `async`
+/// feature, and so tokio, is compiled in).
+fn ensure_can_block(what: &'static str) -> crate::Result<()> {
+    #[cfg(feature = "async")]
+    if tokio::runtime::Handle::try_current().is_ok() {
+        return Err(crate::Error::InsideAsyncRuntime(what));
+    }
+    let _ = what;
+    Ok(())
+}
+
 #[path = "flow.rs"]
 mod flow;
 pub use flow::*;

@@ -9,12 +9,17 @@
 use std::fmt;
 use std::time::Duration;
 
-use super::{FlowMutex, HttpClient, Transport, blocking_io, maybe, sleep};
+use super::{
+    FlowMutex, HttpClient, Transport, blocking_io, ensure_can_block, maybe, sleep,
+    wait_for_callback,
+};
+use crate::authorize::generate_state;
+use crate::callback::{CallbackServer, validate_loopback_redirect};
 use crate::config::AuthorizationCodeBuilder;
 use crate::retry::{self, RetryPolicy, Step};
 use crate::session::{self, Plan, RefreshSlot, Session, TokenRequest};
 use crate::token::TokenResponse;
-use crate::{AuthCode, Result, Scopes, TokenCache, TokenInfo};
+use crate::{AuthCode, AuthorizeLocalOptions, Error, Result, Scopes, TokenCache, TokenInfo};
 
 /// The OAuth 2.0 Authorization Code flow for one user, with automatic refresh
 /// and caching.
@@ -101,6 +106,71 @@ impl AuthorizationCode {
         let code = code.into();
         let verifier = self.session.verifier_for_code(&code)?;
         let request = self.session.exchange_request(&code, verifier.as_ref());
+        self.exchange(request).await
+    }
+
+    /// Logs the user in through the browser, for local scripts and CLIs.
+    ///
+    /// Checks that the redirect URI is `http` on a loopback host with an
+    /// explicit port (Spotify wants `http://127.0.0.1:PORT/...`), starts a
+    /// temporary server there, opens the browser and/or hands the URL to the
+    /// options' handler, waits for the callback (default 300 s), checks its
+    /// state (a mismatch never exchanges the code), exchanges the code (with
+    /// PKCE for public clients), caches the token and returns it.
+    ///
+    /// Errors: [`Error::Config`] before anything starts (redirect URI, neither
+    /// browser nor handler), [`Error::CallbackServer`] when the port is taken,
+    /// [`Error::CallbackTimeout`], [`Error::AuthorizationDenied`],
+    /// [`Error::StateMismatch`], and the errors of the exchange. The blocking
+    /// version returns [`Error::InsideAsyncRuntime`] when called from a tokio
+    /// runtime (detected when the `async` feature is on); the async version
+    /// never blocks the runtime, and dropping its future stops the server.
+    pub async fn authorize_local(&self, options: AuthorizeLocalOptions) -> Result<TokenInfo> {
+        ensure_can_block("authorize_local")?;
+        let redirect_uri = self.session.config.redirect_uri.clone();
+        validate_loopback_redirect(&redirect_uri)?;
+        if !options.open_browser && options.url_handler.is_none() {
+            return Err(Error::config(
+                "authorize_local",
+                "nothing would show the authorization URL: enable open_browser or give an on_url handler",
+            ));
+        }
+        let state = match options.state {
+            Some(s) => s,
+            None => generate_state()?,
+        };
+        let url = self.session.authorization_url(
+            Some(&state),
+            options.scope.as_ref(),
+            options.show_dialog,
+        )?;
+        let server = match CallbackServer::bind(&redirect_uri) {
+            Ok(server) => server,
+            Err(e) => {
+                let _ = self.session.verifier_for_state(&state);
+                return Err(e);
+            }
+        };
+        if let Some(handler) = &options.url_handler {
+            handler(&url);
+        }
+        if options.open_browser {
+            let target = url.clone();
+            let opened = blocking_io(move || {
+                webbrowser::open(&target).map_err(|e| Error::Browser(e.to_string()))
+            })
+            .await;
+            // With a handler the user still has the URL; without one, fail.
+            if let (Err(e), None) = (opened, &options.url_handler) {
+                let _ = self.session.verifier_for_state(&state);
+                return Err(e);
+            }
+        }
+        let waited = wait_for_callback(server, state.clone(), options.timeout).await;
+        // Taken whatever the outcome: an attempt is used once.
+        let verifier = self.session.verifier_for_state(&state);
+        let callback = waited?;
+        let request = self.session.exchange_request(&callback.code, verifier?.as_ref());
         self.exchange(request).await
     }
 

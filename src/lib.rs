@@ -71,6 +71,7 @@
 #[cfg(feature = "async")]
 #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
 pub mod asynchronous;
+#[cfg_attr(not(any(feature = "blocking", feature = "async")), allow(dead_code))]
 mod authorize;
 #[cfg(feature = "blocking")]
 #[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
@@ -78,15 +79,22 @@ pub mod blocking;
 pub mod cache;
 #[cfg(any(feature = "blocking", feature = "async"))]
 mod callback;
+#[cfg_attr(not(any(feature = "blocking", feature = "async")), allow(dead_code))]
 mod config;
+#[cfg_attr(not(any(feature = "blocking", feature = "async")), allow(dead_code))]
 mod error;
+#[cfg(any(feature = "blocking", feature = "async"))]
+mod local;
+#[cfg_attr(not(any(feature = "blocking", feature = "async")), allow(dead_code))]
 mod retry;
 pub mod scopes;
 mod secret;
+#[cfg_attr(not(any(feature = "blocking", feature = "async")), allow(dead_code))]
 mod session;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
+#[cfg_attr(not(any(feature = "blocking", feature = "async")), allow(dead_code))]
 mod token;
 
 pub use authorize::pkce_challenge;
@@ -96,6 +104,8 @@ pub use config::{
     SPOTIFY_AUTHORIZE_URL, SPOTIFY_TOKEN_URL,
 };
 pub use error::{Error, ErrorBody, HttpErrorKind, Result};
+#[cfg(any(feature = "blocking", feature = "async"))]
+pub use local::{AuthorizeLocalOptions, UrlHandler};
 pub use retry::RetryPolicy;
 pub use scopes::Scopes;
 pub use secret::{AccessToken, AuthCode, ClientSecret, PkceVerifier, RefreshToken};
