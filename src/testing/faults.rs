@@ -1,0 +1,168 @@
+//! Faults the token endpoint can be told to produce, and the queue they wait in.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::time::Duration;
+
+use super::http::Reply;
+
+/// A failure to give the next token requests instead of (or before) the
+/// normal answer; see [`FakeSpotify::inject`](super::FakeSpotify::inject).
+///
+/// A faulted request is recorded like any other but not processed: an
+/// authorization code or refresh token in it stays usable. The exception is
+/// [`Fault::Delay`], after which the request is answered normally.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Fault {
+    /// This status with a Spotify-shaped JSON error body
+    /// (`{"error": ..., "error_description": ...}`); `error` is
+    /// `server_error` for 5xx, `temporarily_unavailable` for 503 and
+    /// `invalid_request` / `invalid_client` / `access_denied` for 400 / 401 / 403.
+    Status(u16),
+    /// `429 Too Many Requests` with a `Retry-After: <retry_after_secs>` header.
+    RateLimited {
+        /// The `Retry-After` value, in seconds.
+        retry_after_secs: u64,
+    },
+    /// Close the connection without sending any response: the client sees a
+    /// connection error (end of stream before a response).
+    DropConnection,
+    /// Send `200 OK` headers that announce a JSON body longer than what
+    /// follows, send the start of it, then close the connection: the client
+    /// gets the status, then an error while reading the body.
+    TruncatedBody,
+    /// Wait this long, then answer normally. Other requests are served
+    /// meanwhile.
+    Delay(Duration),
+    /// This exact response, for malformed-response tests (non-JSON, missing
+    /// fields, huge bodies). See [`Fault::body`].
+    Body {
+        /// The HTTP status.
+        status: u16,
+        /// The `Content-Type` header; empty for none.
+        content_type: String,
+        /// The raw body.
+        body: Vec<u8>,
+    },
+}
+
+impl Fault {
+    /// A [`Fault::Body`] from anything that converts to a string or bytes.
+    ///
+    /// ```
+    /// use spotify_auth::testing::Fault;
+    /// let fault = Fault::body(200, "application/json", r#"{"token_type":"Bearer"}"#);
+    /// assert!(matches!(fault, Fault::Body { status: 200, .. }));
+    /// ```
+    pub fn body(status: u16, content_type: impl Into<String>, body: impl Into<Vec<u8>>) -> Self {
+        Fault::Body {
+            status,
+            content_type: content_type.into(),
+            body: body.into(),
+        }
+    }
+
+    /// The reply that replaces the normal answer; none for [`Fault::Delay`],
+    /// which only postpones it.
+    pub(crate) fn reply(&self) -> Option<Reply> {
+        Some(match self {
+            Fault::Status(status) => {
+                let error = match status {
+                    400 => "invalid_request",
+                    401 => "invalid_client",
+                    403 => "access_denied",
+                    503 => "temporarily_unavailable",
+                    _ => "server_error",
+                };
+                Reply::oauth_error(*status, error, &format!("Injected fault: HTTP {status}"))
+            }
+            Fault::RateLimited { retry_after_secs } => {
+                let mut reply =
+                    Reply::oauth_error(429, "too_many_requests", "API rate limit exceeded");
+                if let Reply::Response { headers, .. } = &mut reply {
+                    headers.push(("Retry-After", retry_after_secs.to_string()));
+                }
+                reply
+            }
+            Fault::DropConnection => Reply::HangUp { raw: Vec::new() },
+            Fault::TruncatedBody => Reply::HangUp {
+                raw: b"HTTP/1.1 200 OK\r\n\
+                       Content-Type: application/json\r\n\
+                       Content-Length: 4096\r\n\
+                       \r\n\
+                       {\"access_token\":\"BQ"
+                    .to_vec(),
+            },
+            Fault::Delay(_) => return None,
+            Fault::Body {
+                status,
+                content_type,
+                body,
+            } => Reply::Response {
+                status: *status,
+                headers: if content_type.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![("Content-Type", content_type.clone())]
+                },
+                body: body.clone(),
+            },
+        })
+    }
+}
+
+impl fmt::Debug for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Fault::Status(status) => f.debug_tuple("Status").field(status).finish(),
+            Fault::RateLimited { retry_after_secs } => f
+                .debug_struct("RateLimited")
+                .field("retry_after_secs", retry_after_secs)
+                .finish(),
+            Fault::DropConnection => f.write_str("DropConnection"),
+            Fault::TruncatedBody => f.write_str("TruncatedBody"),
+            Fault::Delay(delay) => f.debug_tuple("Delay").field(delay).finish(),
+            // The body may be huge: show its size only.
+            Fault::Body {
+                status,
+                content_type,
+                body,
+            } => f
+                .debug_struct("Body")
+                .field("status", status)
+                .field("content_type", content_type)
+                .field("body", &format_args!("<{} bytes>", body.len()))
+                .finish(),
+        }
+    }
+}
+
+/// Faults waiting for the next token requests, in order.
+#[derive(Default)]
+pub(crate) struct FaultQueue {
+    pending: VecDeque<(Fault, usize)>,
+}
+
+impl FaultQueue {
+    pub fn push(&mut self, fault: Fault, times: usize) {
+        if times > 0 {
+            self.pending.push_back((fault, times));
+        }
+    }
+
+    /// The fault for the request being handled now, if any.
+    pub fn next(&mut self) -> Option<Fault> {
+        let (fault, remaining) = self.pending.front_mut()?;
+        let fault = fault.clone();
+        *remaining -= 1;
+        if *remaining == 0 {
+            self.pending.pop_front();
+        }
+        Some(fault)
+    }
+
+    pub fn clear(&mut self) {
+        self.pending.clear();
+    }
+}

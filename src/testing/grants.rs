@@ -1,0 +1,219 @@
+//! `POST /api/token`: the authorization code, refresh token and client
+//! credentials grants, with Spotify's error responses.
+
+use std::time::Instant;
+
+use serde_json::json;
+
+use super::http::{Incoming, Reply, decode_basic, param};
+use super::state::{Config, RefreshStatus, State, random_token};
+
+/// A token-endpoint error: status, `error`, `error_description`.
+struct Denied(u16, &'static str, &'static str);
+
+fn invalid_request(description: &'static str) -> Denied {
+    Denied(400, "invalid_request", description)
+}
+
+fn invalid_client(description: &'static str) -> Denied {
+    Denied(401, "invalid_client", description)
+}
+
+fn invalid_grant(description: &'static str) -> Denied {
+    Denied(400, "invalid_grant", description)
+}
+
+/// Who sent the request, and how it proved it.
+struct Client {
+    id: String,
+    /// Authenticated with its secret; else a public client that named itself.
+    confidential: bool,
+}
+
+type Form = [(String, String)];
+
+/// Answers a token request.
+pub(crate) fn token(config: &Config, state: &mut State, request: &Incoming) -> Reply {
+    match grant(config, state, request) {
+        Ok(reply) => reply,
+        Err(Denied(status, error, description)) => Reply::oauth_error(status, error, description),
+    }
+}
+
+fn grant(config: &Config, state: &mut State, request: &Incoming) -> Result<Reply, Denied> {
+    if request.method != "POST" {
+        return Err(Denied(405, "invalid_request", "Method not allowed"));
+    }
+    if !request.is_form() {
+        return Err(invalid_request(
+            "Content-Type must be application/x-www-form-urlencoded",
+        ));
+    }
+    let form = request.form();
+    let grant_type = param(&form, "grant_type")
+        .filter(|g| !g.is_empty())
+        .ok_or(invalid_request("grant_type parameter is missing"))?;
+    let grant: fn(&Config, &mut State, &Form, Client) -> Result<Reply, Denied> = match grant_type {
+        "authorization_code" => authorization_code,
+        "refresh_token" => refresh_token,
+        "client_credentials" => client_credentials,
+        _ => {
+            return Err(Denied(
+                400,
+                "unsupported_grant_type",
+                "grant_type must be client_credentials, authorization_code or refresh_token",
+            ));
+        }
+    };
+    let client = authenticate(config, request, &form)?;
+    grant(config, state, &form, client)
+}
+
+/// HTTP Basic for clients with a secret (`client_id` + `client_secret` in the
+/// body are accepted too); `client_id` in the body for public clients.
+fn authenticate(config: &Config, request: &Incoming, form: &Form) -> Result<Client, Denied> {
+    let body_id = param(form, "client_id");
+    if let Some(authorization) = request.header("authorization") {
+        let (id, secret) = decode_basic(authorization).ok_or(invalid_client("Invalid client"))?;
+        let Some(Some(expected)) = config.client(&id) else {
+            return Err(invalid_client("Invalid client"));
+        };
+        if secret != expected {
+            return Err(invalid_client("Invalid client secret"));
+        }
+        if body_id.is_some_and(|body_id| body_id != id) {
+            return Err(invalid_client("Invalid client"));
+        }
+        return Ok(Client {
+            id,
+            confidential: true,
+        });
+    }
+    let id = body_id.ok_or(invalid_client("Invalid client"))?;
+    let confidential = match config.client(id) {
+        None => return Err(invalid_client("Invalid client")),
+        Some(None) => false,
+        Some(Some(expected)) => match param(form, "client_secret") {
+            Some(secret) if secret == expected => true,
+            Some(_) => return Err(invalid_client("Invalid client secret")),
+            // A client with a secret must use it.
+            None => return Err(invalid_client("Invalid client")),
+        },
+    };
+    Ok(Client {
+        id: id.to_owned(),
+        confidential,
+    })
+}
+
+fn required<'a>(form: &'a Form, name: &str, missing: &'static str) -> Result<&'a str, Denied> {
+    param(form, name)
+        .filter(|v| !v.is_empty())
+        .ok_or(invalid_request(missing))
+}
+
+/// `grant_type=authorization_code`.
+fn authorization_code(
+    config: &Config,
+    state: &mut State,
+    form: &Form,
+    client: Client,
+) -> Result<Reply, Denied> {
+    let code = required(form, "code", "code parameter is missing")?;
+    let redirect_uri = required(form, "redirect_uri", "redirect_uri parameter is missing")?;
+    // Any attempt by the client the code was issued to uses it up, as real
+    // servers do so that verifiers cannot be guessed one by one.
+    let grant = match state.codes.get(code) {
+        Some(grant) if grant.client_id == client.id => state.codes.remove(code),
+        _ => None,
+    }
+    .ok_or(invalid_grant("Invalid authorization code"))?;
+    if Instant::now() >= grant.expires_at {
+        return Err(invalid_grant("Authorization code expired"));
+    }
+    if grant.redirect_uri != redirect_uri {
+        return Err(invalid_grant("Invalid redirect URI"));
+    }
+    match (&grant.challenge, param(form, "code_verifier")) {
+        (Some(challenge), Some(verifier)) => {
+            if !valid_verifier(verifier) {
+                return Err(invalid_request(
+                    "code_verifier must be 43 to 128 characters [A-Za-z0-9-._~]",
+                ));
+            }
+            if crate::pkce_challenge(verifier) != *challenge {
+                return Err(invalid_grant("code_verifier was incorrect"));
+            }
+        }
+        (Some(_), None) => return Err(invalid_request("code_verifier required")),
+        (None, _) => {}
+    }
+    let refresh = state.issue_refresh_token(&client.id, &grant.scope);
+    Ok(token_response(config, Some(&grant.scope), Some(&refresh)))
+}
+
+/// RFC 7636: 43 to 128 unreserved characters.
+fn valid_verifier(verifier: &str) -> bool {
+    (43..=128).contains(&verifier.len())
+        && verifier
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+}
+
+/// `grant_type=refresh_token`.
+fn refresh_token(
+    config: &Config,
+    state: &mut State,
+    form: &Form,
+    client: Client,
+) -> Result<Reply, Denied> {
+    let token = required(form, "refresh_token", "refresh_token parameter is missing")?;
+    let grant = state
+        .refresh_tokens
+        .get(token)
+        .filter(|grant| grant.client_id == client.id)
+        .ok_or(invalid_grant("Invalid refresh token"))?;
+    match grant.status {
+        RefreshStatus::Valid => {}
+        RefreshStatus::Revoked => return Err(invalid_grant("Refresh token revoked")),
+        RefreshStatus::Expired => return Err(invalid_grant("Refresh token expired")),
+        RefreshStatus::Rotated => return Err(invalid_grant("Invalid refresh token")),
+    }
+    let scope = grant.scope.clone();
+    let rotated = if config.rotate_refresh_tokens {
+        state.set_refresh_status(token, RefreshStatus::Rotated);
+        Some(state.issue_refresh_token(&client.id, &scope))
+    } else {
+        None
+    };
+    Ok(token_response(config, Some(&scope), rotated.as_deref()))
+}
+
+/// `grant_type=client_credentials`: an app token, no refresh token.
+fn client_credentials(
+    config: &Config,
+    _state: &mut State,
+    _form: &Form,
+    client: Client,
+) -> Result<Reply, Denied> {
+    if !client.confidential {
+        return Err(invalid_client("Client credentials require a client secret"));
+    }
+    Ok(token_response(config, None, None))
+}
+
+/// A successful token response, with a fresh access token.
+fn token_response(config: &Config, scope: Option<&str>, refresh_token: Option<&str>) -> Reply {
+    let mut body = json!({
+        "access_token": random_token("BQ", 200),
+        "token_type": "Bearer",
+        "expires_in": config.expires_in,
+    });
+    if let Some(scope) = scope {
+        body["scope"] = json!(scope);
+    }
+    if let Some(refresh_token) = refresh_token {
+        body["refresh_token"] = json!(refresh_token);
+    }
+    Reply::json(200, &body)
+}

@@ -1,0 +1,288 @@
+//! [`FakeSpotify`]: the running server, its handle, and request dispatch.
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use super::authorize::authorize;
+use super::builder::FakeSpotifyBuilder;
+use super::faults::Fault;
+use super::grants::token;
+use super::http::{Incoming, Reply};
+use super::proxy::{Connections, Relay};
+use super::record::RecordedRequest;
+use super::state::{Config, RefreshStatus, State};
+
+/// The path of the authorization endpoint.
+const AUTHORIZE_PATH: &str = "/authorize";
+/// The path of the token endpoint.
+const TOKEN_PATH: &str = "/api/token";
+
+/// A fake `accounts.spotify.com` on a loopback port; see the
+/// [module documentation](super) for an example.
+///
+/// Every method is short and non-blocking (a brief lock at most), so the
+/// server can be driven from blocking tests and from async tasks alike; it is
+/// `Send + Sync` and can be shared behind an `Arc`. Requests are served on
+/// background threads, each on its own, so a delayed answer stalls nothing
+/// else. Dropping the server stops it, closes its open connections and frees
+/// its port before `drop` returns.
+pub struct FakeSpotify {
+    shared: Arc<Shared>,
+    url: String,
+    addr: SocketAddr,
+    /// The public port; dropped first.
+    relay: Option<Relay>,
+    backend: Arc<tiny_http::Server>,
+    dispatcher: Option<JoinHandle<()>>,
+}
+
+/// What the request threads and the handle share.
+struct Shared {
+    config: Config,
+    state: Mutex<State>,
+    connections: Arc<Connections>,
+    /// Set when the server is dropped; wakes injected delays early.
+    stopping: Mutex<bool>,
+    stop_signal: Condvar,
+}
+
+impl FakeSpotify {
+    /// Starts configuring a server.
+    pub fn builder() -> FakeSpotifyBuilder {
+        FakeSpotifyBuilder::default()
+    }
+
+    pub(crate) fn start_with(config: Config) -> io::Result<Self> {
+        let backend = tiny_http::Server::http(("127.0.0.1", 0)).map_err(io::Error::other)?;
+        let backend_addr = backend
+            .server_addr()
+            .to_ip()
+            .ok_or_else(|| io::Error::other("fake Spotify: not listening on an IP address"))?;
+        let backend = Arc::new(backend);
+        let connections = Arc::new(Connections::default());
+        let relay = Relay::start(backend_addr, Arc::clone(&connections))?;
+        let addr = relay.addr();
+        let shared = Arc::new(Shared {
+            config,
+            state: Mutex::new(State::default()),
+            connections,
+            stopping: Mutex::new(false),
+            stop_signal: Condvar::new(),
+        });
+        let dispatcher = {
+            let shared = Arc::clone(&shared);
+            let backend = Arc::clone(&backend);
+            thread::Builder::new()
+                .name("fake-spotify".into())
+                .spawn(move || dispatch(&backend, &shared))?
+        };
+        Ok(Self {
+            shared,
+            url: format!("http://{addr}"),
+            addr,
+            relay: Some(relay),
+            backend,
+            dispatcher: Some(dispatcher),
+        })
+    }
+
+    /// The base URL, `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The socket address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The authorization endpoint, `{url}/authorize`.
+    pub fn authorize_url(&self) -> String {
+        format!("{}{AUTHORIZE_PATH}", self.url)
+    }
+
+    /// The token endpoint, `{url}/api/token`.
+    pub fn token_url(&self) -> String {
+        format!("{}{TOKEN_PATH}", self.url)
+    }
+
+    /// When on, `/authorize` redirects with `error=access_denied` (the user
+    /// said no) instead of a code. Off by default.
+    pub fn set_deny(&self, deny: bool) {
+        self.shared.lock().deny = deny;
+    }
+
+    /// Gives `fault` to the next `times` token requests. Faults queue up in
+    /// the order injected: `inject(Fault::Status(500), 2)` then
+    /// `inject(Fault::DropConnection, 1)` fails the next three requests, the
+    /// first two with 500.
+    pub fn inject(&self, fault: Fault, times: usize) {
+        self.shared.lock().faults.push(fault, times);
+    }
+
+    /// Forgets all faults not given out yet.
+    pub fn clear_faults(&self) {
+        self.shared.lock().faults.clear();
+    }
+
+    /// Mints a valid refresh token for `client_id`, as if the user had
+    /// authorized `scope` (space-delimited) before: for tests that start
+    /// from a stored refresh token.
+    ///
+    /// # Panics
+    ///
+    /// When `client_id` is not registered.
+    pub fn issue_refresh_token(&self, client_id: &str, scope: &str) -> String {
+        assert!(
+            self.shared.config.client(client_id).is_some(),
+            "fake Spotify: client {client_id:?} is not registered"
+        );
+        self.shared.lock().issue_refresh_token(client_id, scope)
+    }
+
+    /// Revokes a refresh token: refreshing with it then fails with
+    /// `invalid_grant` ("Refresh token revoked"). False when the token is unknown.
+    pub fn revoke_refresh_token(&self, refresh_token: &str) -> bool {
+        self.shared
+            .lock()
+            .set_refresh_status(refresh_token, RefreshStatus::Revoked)
+    }
+
+    /// Expires a refresh token (Spotify's expire six months after the
+    /// authorization): refreshing with it then fails with `invalid_grant`
+    /// ("Refresh token expired"). False when the token is unknown.
+    pub fn expire_refresh_token(&self, refresh_token: &str) -> bool {
+        self.shared
+            .lock()
+            .set_refresh_status(refresh_token, RefreshStatus::Expired)
+    }
+
+    /// Every request received so far, faulted ones included, in arrival order.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.shared.lock().requests.clone()
+    }
+
+    /// How many requests reached the token endpoint (any method, faulted
+    /// ones included).
+    pub fn token_request_count(&self) -> usize {
+        self.count(TOKEN_PATH)
+    }
+
+    /// How many requests reached the authorization endpoint.
+    pub fn authorize_request_count(&self) -> usize {
+        self.count(AUTHORIZE_PATH)
+    }
+
+    fn count(&self, path: &str) -> usize {
+        let state = self.shared.lock();
+        state.requests.iter().filter(|r| r.path == path).count()
+    }
+}
+
+impl Drop for FakeSpotify {
+    fn drop(&mut self) {
+        // Frees the port and closes every connection.
+        drop(self.relay.take());
+        *self
+            .shared
+            .stopping
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = true;
+        self.shared.stop_signal.notify_all();
+        // The dispatcher answers what is queued (sockets now closed), then
+        // sees the unblock and returns.
+        self.backend.unblock();
+        if let Some(dispatcher) = self.dispatcher.take() {
+            let _ = dispatcher.join();
+        }
+    }
+}
+
+impl fmt::Debug for FakeSpotify {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FakeSpotify")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Hands each request to its own thread until the server is unblocked.
+fn dispatch(backend: &tiny_http::Server, shared: &Arc<Shared>) {
+    while let Ok(request) = backend.recv() {
+        let worker = Arc::clone(shared);
+        // When no thread can be had, the request is dropped, which answers
+        // it with an empty 500.
+        let _ = thread::Builder::new()
+            .name("fake-spotify-request".into())
+            .spawn(move || worker.handle(request));
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Records the request, applies any fault, answers.
+    fn handle(&self, mut request: tiny_http::Request) {
+        let incoming = Incoming::read(&mut request);
+        let fault = {
+            let mut state = self.lock();
+            let fault = if incoming.path == TOKEN_PATH {
+                state.faults.next()
+            } else {
+                None
+            };
+            state
+                .requests
+                .push(RecordedRequest::new(&incoming, fault.clone()));
+            fault
+        };
+        let reply = match fault.as_ref().and_then(Fault::reply) {
+            Some(reply) => reply,
+            None => {
+                if let Some(Fault::Delay(delay)) = fault {
+                    self.pause(delay);
+                }
+                self.answer(&incoming)
+            }
+        };
+        reply.send(request, &self.connections);
+    }
+
+    fn answer(&self, incoming: &Incoming) -> Reply {
+        let mut state = self.lock();
+        match incoming.path.as_str() {
+            AUTHORIZE_PATH => authorize(&self.config, &mut state, incoming),
+            TOKEN_PATH => token(&self.config, &mut state, incoming),
+            _ => Reply::not_found(),
+        }
+    }
+
+    /// Sleeps for `delay`, or until the server is dropped.
+    fn pause(&self, delay: Duration) {
+        let deadline = Instant::now() + delay;
+        let mut stopping = self.stopping.lock().unwrap_or_else(PoisonError::into_inner);
+        while !*stopping {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            stopping = self
+                .stop_signal
+                .wait_timeout(stopping, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+}
+
+/// The handle is shared between threads and async tasks.
+const _: fn() = || {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<FakeSpotify>();
+};
