@@ -7,7 +7,7 @@ use std::time::Instant;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
-use super::proxy::Connections;
+use super::relay::Connections;
 
 /// Bodies larger than this are cut (the fake server is for small form posts).
 const MAX_BODY: u64 = 1024 * 1024;

@@ -54,8 +54,8 @@ mod builder;
 mod faults;
 mod grants;
 mod http;
-mod proxy;
 mod record;
+mod relay;
 mod server;
 mod state;
 

@@ -12,8 +12,8 @@ use super::builder::FakeSpotifyBuilder;
 use super::faults::Fault;
 use super::grants::token;
 use super::http::{Incoming, Reply};
-use super::proxy::{Connections, Relay};
 use super::record::RecordedRequest;
+use super::relay::{Connections, Relay};
 use super::state::{Config, RefreshStatus, State};
 
 /// The path of the authorization endpoint.
