@@ -9,7 +9,7 @@ use crate::{Result, TokenInfo};
 
 mod file;
 
-pub use file::FileTokenCache;
+pub use file::{DEFAULT_PATH, FileTokenCache};
 
 /// Storage for one token.
 ///
