@@ -57,3 +57,76 @@ mod support {
 
 #[path = "suite/mod.rs"]
 mod suite;
+
+/// Async-only behaviour: the runtime is never blocked, and dropping the
+/// future cleans up.
+mod async_only {
+    use super::suite::authorize_local::{browser, fake_with_redirect};
+    use super::suite::builder;
+    use spotify_auth::AuthorizeLocalOptions;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::{Duration, Instant};
+
+    /// On a single-threaded runtime, another task keeps running while the
+    /// login waits: only that task lets the browser in.
+    #[tokio::test(flavor = "current_thread")]
+    async fn authorize_local_does_not_block_a_current_thread_runtime() {
+        let (server, redirect) = fake_with_redirect();
+        let auth = builder(server.url())
+            .redirect_uri(&redirect)
+            .build()
+            .unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<String>();
+        let tx = std::sync::Mutex::new(Some(tx));
+        let ticks = Arc::new(AtomicUsize::new(0));
+        let t = ticks.clone();
+        let other_task = tokio::spawn(async move {
+            let url = rx.await.unwrap();
+            for _ in 0..5 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                t.fetch_add(1, Ordering::SeqCst);
+            }
+            browser(&url);
+        });
+        let options = AuthorizeLocalOptions::new()
+            .open_browser(false)
+            .timeout(Duration::from_secs(20))
+            .on_url(move |url| {
+                let _ = tx.lock().unwrap().take().unwrap().send(url.to_owned());
+            });
+        let token = auth.authorize_local(options).await;
+        assert!(token.is_ok(), "{token:?}");
+        assert_eq!(ticks.load(Ordering::SeqCst), 5);
+        other_task.await.unwrap();
+    }
+
+    /// Dropping the future (here by a timeout) stops the server and frees the
+    /// port.
+    #[tokio::test(flavor = "current_thread")]
+    async fn dropping_authorize_local_frees_the_port() {
+        let (server, redirect) = fake_with_redirect();
+        let port = url::Url::parse(&redirect).unwrap().port().unwrap();
+        let auth = builder(server.url())
+            .redirect_uri(&redirect)
+            .build()
+            .unwrap();
+        let options = AuthorizeLocalOptions::new()
+            .open_browser(false)
+            .on_url(|_| {});
+        let waited =
+            tokio::time::timeout(Duration::from_millis(200), auth.authorize_local(options)).await;
+        assert!(waited.is_err(), "still waiting when dropped");
+        // tiny_http releases the socket on its accept thread: allow it a moment.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            match std::net::TcpListener::bind(("127.0.0.1", port)) {
+                Ok(_) => break,
+                Err(e) => {
+                    assert!(Instant::now() < deadline, "port {port} still taken: {e}");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+        }
+    }
+}

@@ -53,3 +53,40 @@ mod support {
 
 #[path = "suite/mod.rs"]
 mod suite;
+
+/// Blocking-only behaviour.
+mod blocking_only {
+    use super::suite::authorize_local::fake_with_redirect;
+    use super::suite::builder;
+    use spotify_auth::{AuthorizeLocalOptions, Error};
+
+    /// Inside a tokio runtime the blocking login refuses with an error that
+    /// points to the async API (detectable when tokio is compiled in).
+    #[cfg(feature = "async")]
+    #[test]
+    fn authorize_local_refuses_inside_an_async_runtime() {
+        let (server, redirect) = fake_with_redirect();
+        let auth = builder(server.url())
+            .redirect_uri(&redirect)
+            .build()
+            .unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let result = rt.block_on(async {
+            auth.authorize_local(
+                AuthorizeLocalOptions::new()
+                    .open_browser(false)
+                    .on_url(|_| {}),
+            )
+        });
+        match result {
+            Err(e @ Error::InsideAsyncRuntime(_)) => {
+                assert!(e.to_string().contains("spotify_auth::asynchronous"), "{e}")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(server.authorize_request_count(), 0);
+    }
+}

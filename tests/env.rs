@@ -151,3 +151,72 @@ fn missing_variables_are_named() {
         }
     });
 }
+
+/// `open_browser` honours `$BROWSER`: a script that fetches the URL (following
+/// the redirect to the callback) completes the login, in each mode.
+#[cfg(unix)]
+#[test]
+fn browser_variable_completes_the_flow() {
+    use spotify_auth::AuthorizeLocalOptions;
+    use spotify_auth::testing::FakeSpotify;
+    use std::os::unix::fs::PermissionsExt;
+
+    let _guard = ENV.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("browser.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\ncurl -sfL --max-time 20 \"$1\" >/dev/null 2>&1 &\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // SAFETY: ENV is held; nothing else in this binary touches the environment.
+    unsafe { std::env::set_var("BROWSER", &script) };
+
+    let mut runs = 0;
+    for mode in 0..2 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let redirect = format!("http://127.0.0.1:{port}/callback");
+        let server = FakeSpotify::builder()
+            .client("id", Some("secret"))
+            .redirect_uri(&redirect)
+            .start()
+            .unwrap();
+        let options = AuthorizeLocalOptions::new().timeout(std::time::Duration::from_secs(20));
+        let token = match mode {
+            #[cfg(feature = "blocking")]
+            0 => spotify_auth::blocking::AuthorizationCode::builder()
+                .read_environment(false)
+                .client_id("id")
+                .client_secret("secret")
+                .redirect_uri(&redirect)
+                .accounts_base_url(server.url())
+                .build()
+                .unwrap()
+                .authorize_local(options),
+            #[cfg(feature = "async")]
+            1 => tokio::runtime::Runtime::new().unwrap().block_on(async {
+                spotify_auth::asynchronous::AuthorizationCode::builder()
+                    .read_environment(false)
+                    .client_id("id")
+                    .client_secret("secret")
+                    .redirect_uri(&redirect)
+                    .accounts_base_url(server.url())
+                    .build()
+                    .unwrap()
+                    .authorize_local(options)
+                    .await
+            }),
+            _ => continue,
+        };
+        assert!(token.is_ok(), "{token:?}");
+        assert_eq!(server.token_request_count(), 1);
+        runs += 1;
+    }
+    assert!(runs > 0);
+    unsafe { std::env::remove_var("BROWSER") };
+}

@@ -16,6 +16,7 @@ pub use spotify_auth::{
 };
 
 mod authorization_url;
+pub mod authorize_local;
 mod concurrency;
 mod exchange;
 mod redaction;
