@@ -154,6 +154,10 @@ impl AuthorizationCode {
         if let Some(handler) = &options.url_handler {
             handler(&url);
         }
+        if let Some(paste) = &options.paste {
+            let path = url::Url::parse(&redirect_uri).map(|u| u.path().to_owned());
+            crate::local::relay_pasted_urls(paste, server.local_addr(), path.unwrap_or_default());
+        }
         if options.open_browser {
             let target = url.clone();
             let opened = blocking_io(move || {
@@ -170,7 +174,9 @@ impl AuthorizationCode {
         // Taken whatever the outcome: an attempt is used once.
         let verifier = self.session.verifier_for_state(&state);
         let callback = waited?;
-        let request = self.session.exchange_request(&callback.code, verifier?.as_ref());
+        let request = self
+            .session
+            .exchange_request(&callback.code, verifier?.as_ref());
         self.exchange(request).await
     }
 

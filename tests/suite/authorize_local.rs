@@ -210,3 +210,24 @@ flow_test! {
         assert!(matches!(result, Err(Error::Config { setting: "authorize_local", .. })), "{result:?}");
     }
 }
+
+flow_test! {
+    async fn pasted_redirect_url_completes_the_login() {
+        let (server, redirect) = fake_with_redirect();
+        let auth = local_auth(&server, &redirect).build().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        let options = quick()
+            .on_url(move |url| {
+                // The browser is elsewhere: it shows the redirected URL, which
+                // the user pastes (after a blank line and some garbage).
+                let (_, location) = http_get(url).unwrap();
+                tx.send(String::new()).unwrap();
+                tx.send("not a callback".into()).unwrap();
+                tx.send(location.unwrap()).unwrap();
+            })
+            .pasted_urls(move || rx.recv().ok());
+        let token = auth.authorize_local(options).await;
+        assert!(token.is_ok(), "{token:?}");
+        assert_eq!(server.token_request_count(), 1);
+    }
+}
