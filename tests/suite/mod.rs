@@ -19,6 +19,7 @@ mod authorization_url;
 pub mod authorize_local;
 mod concurrency;
 mod exchange;
+mod faults;
 mod redaction;
 mod refresh;
 mod retries;
