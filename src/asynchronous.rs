@@ -86,4 +86,4 @@ fn ensure_can_block(_what: &'static str) -> crate::Result<()> {
 mod flow;
 pub use flow::*;
 
-pub use crate::config::AuthorizationCodeBuilder;
+pub use crate::config::{AuthorizationCodeBuilder, ClientCredentialsBuilder};

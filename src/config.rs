@@ -24,6 +24,14 @@ pub const ENV_REDIRECT_URI: &str = "SPOTIFY_SDK_REDIRECT_URI";
 /// delay actually waited. See [`AuthorizationCodeBuilder::backoff_hook`].
 pub type BackoffHook = Arc<dyn Fn(Duration) -> Duration + Send + Sync>;
 
+/// The grant an [`AuthorizationCodeBuilder`] builds for: a user's login.
+#[derive(Debug)]
+pub enum AuthorizationCodeGrant {}
+
+/// The grant a [`ClientCredentialsBuilder`] builds for: app-only tokens.
+#[derive(Debug)]
+pub enum ClientCredentialsGrant {}
+
 /// Builds an `AuthorizationCode` of either mode.
 ///
 /// `H` is the mode's HTTP client: `ureq::Agent` for
@@ -31,8 +39,17 @@ pub type BackoffHook = Arc<dyn Fn(Duration) -> Duration + Send + Sync>;
 /// [`asynchronous`](crate::asynchronous). Get one with
 /// `AuthorizationCode::builder()`; settings not given are read from the
 /// `SPOTIFY_SDK_*` environment variables or take their defaults.
+pub type AuthorizationCodeBuilder<H> = ClientBuilder<H, AuthorizationCodeGrant>;
+
+/// Builds a `ClientCredentials` (app-only tokens) of either mode: the same
+/// settings as [`AuthorizationCodeBuilder`] without the user-facing ones; the
+/// client secret is required.
+pub type ClientCredentialsBuilder<H> = ClientBuilder<H, ClientCredentialsGrant>;
+
+/// The builder of both flows, for HTTP client `H` and grant `G`; see
+/// [`AuthorizationCodeBuilder`] and [`ClientCredentialsBuilder`].
 #[must_use]
-pub struct AuthorizationCodeBuilder<H> {
+pub struct ClientBuilder<H, G> {
     client_id: Option<String>,
     client_secret: Option<ClientSecret>,
     redirect_uri: Option<String>,
@@ -48,9 +65,10 @@ pub struct AuthorizationCodeBuilder<H> {
     read_env: bool,
     backoff_hook: Option<BackoffHook>,
     pub(crate) http_client: Option<H>,
+    grant: std::marker::PhantomData<G>,
 }
 
-impl<H> Default for AuthorizationCodeBuilder<H> {
+impl<H, G> Default for ClientBuilder<H, G> {
     fn default() -> Self {
         Self {
             client_id: None,
@@ -68,11 +86,12 @@ impl<H> Default for AuthorizationCodeBuilder<H> {
             read_env: true,
             backoff_hook: None,
             http_client: None,
+            grant: std::marker::PhantomData,
         }
     }
 }
 
-impl<H> AuthorizationCodeBuilder<H> {
+impl<H, G> ClientBuilder<H, G> {
     /// A builder with every setting at its default.
     pub fn new() -> Self {
         Self::default()
@@ -91,25 +110,10 @@ impl<H> AuthorizationCodeBuilder<H> {
         self
     }
 
-    /// The redirect URI registered for the app (default:
-    /// `$SPOTIFY_SDK_REDIRECT_URI`). Spotify accepts loopback ones only as IP
-    /// literals: `http://127.0.0.1:8888/callback`.
-    pub fn redirect_uri(mut self, redirect_uri: impl Into<String>) -> Self {
-        self.redirect_uri = Some(redirect_uri.into());
-        self
-    }
-
     /// The scopes to request: a space- or comma-delimited string, or any list
     /// of strings (see [`Scopes`]).
     pub fn scope(mut self, scope: impl Into<Scopes>) -> Self {
         self.scope = scope.into();
-        self
-    }
-
-    /// A refresh token from an earlier authorization, used when the cache holds
-    /// none: access tokens can then be had without the browser.
-    pub fn refresh_token(mut self, refresh_token: impl Into<RefreshToken>) -> Self {
-        self.refresh_token = Some(refresh_token.into());
         self
     }
 
@@ -153,12 +157,6 @@ impl<H> AuthorizationCodeBuilder<H> {
         self
     }
 
-    /// The authorization endpoint (default Spotify's).
-    pub fn authorize_url(mut self, url: impl Into<String>) -> Self {
-        self.authorize_url = url.into();
-        self
-    }
-
     /// The token endpoint (default Spotify's).
     pub fn token_url(mut self, url: impl Into<String>) -> Self {
         self.token_url = url.into();
@@ -168,15 +166,10 @@ impl<H> AuthorizationCodeBuilder<H> {
     /// Both endpoints from one base URL: `{base}/authorize` and
     /// `{base}/api/token` (for a test server such as
     /// `spotify_auth::testing::FakeSpotify`).
-    pub fn accounts_base_url(self, base: &str) -> Self {
+    pub fn accounts_base_url(mut self, base: &str) -> Self {
         let base = base.trim_end_matches('/');
-        self.authorize_url(format!("{base}/authorize"))
-            .token_url(format!("{base}/api/token"))
-    }
-
-    /// Use PKCE even with a client secret (public clients always use it).
-    pub fn pkce(mut self, enabled: bool) -> Self {
-        self.pkce = enabled;
+        self.authorize_url = format!("{base}/authorize");
+        self.token_url = format!("{base}/api/token");
         self
     }
 
@@ -199,7 +192,7 @@ impl<H> AuthorizationCodeBuilder<H> {
     }
 
     /// Validates the settings into a configuration and the optional client.
-    pub(crate) fn into_parts(self) -> Result<(Config, Option<H>)> {
+    fn into_parts_for(self, grant: Grant) -> Result<(Config, Option<H>)> {
         let env = |name: &str| -> Option<String> {
             if !self.read_env {
                 return None;
@@ -217,27 +210,43 @@ impl<H> AuthorizationCodeBuilder<H> {
                     format!("missing: pass it to the builder or set {ENV_CLIENT_ID}"),
                 )
             })?;
-        let redirect_uri = self
-            .redirect_uri
-            .clone()
-            .filter(|s| !s.trim().is_empty())
-            .or_else(|| env(ENV_REDIRECT_URI))
-            .ok_or_else(|| {
-                Error::config(
-                    "redirect_uri",
-                    format!(
-                        "missing: pass it to the builder or set {ENV_REDIRECT_URI} \
-                         (e.g. http://127.0.0.1:8888/callback)"
-                    ),
-                )
-            })?;
-        Url::parse(&redirect_uri)
-            .map_err(|e| Error::config("redirect_uri", format!("not an absolute URL ({e})")))?;
+        let redirect_uri = match grant {
+            Grant::ClientCredentials => String::new(),
+            Grant::AuthorizationCode => {
+                let uri = self
+                    .redirect_uri
+                    .clone()
+                    .filter(|s| !s.trim().is_empty())
+                    .or_else(|| env(ENV_REDIRECT_URI))
+                    .ok_or_else(|| {
+                        Error::config(
+                            "redirect_uri",
+                            format!(
+                                "missing: pass it to the builder or set {ENV_REDIRECT_URI} \
+                                 (e.g. http://127.0.0.1:8888/callback)"
+                            ),
+                        )
+                    })?;
+                Url::parse(&uri).map_err(|e| {
+                    Error::config("redirect_uri", format!("not an absolute URL ({e})"))
+                })?;
+                uri
+            }
+        };
         let client_secret = self
             .client_secret
             .clone()
             .filter(|s| !s.secret().is_empty())
             .or_else(|| env(ENV_CLIENT_SECRET).map(ClientSecret::new));
+        if grant == Grant::ClientCredentials && client_secret.is_none() {
+            return Err(Error::config(
+                "client_secret",
+                format!(
+                    "missing: the Client Credentials flow needs the app's secret; \
+                     pass it to the builder or set {ENV_CLIENT_SECRET}"
+                ),
+            ));
+        }
         let parse_endpoint = |setting: &'static str, url: &str| {
             Url::parse(url)
                 .ok()
@@ -248,7 +257,8 @@ impl<H> AuthorizationCodeBuilder<H> {
             return Err(Error::config("timeout", "must be greater than zero"));
         }
         let config = Config {
-            pkce: self.pkce || client_secret.is_none(),
+            grant,
+            pkce: grant == Grant::AuthorizationCode && (self.pkce || client_secret.is_none()),
             client_id,
             client_secret,
             redirect_uri,
@@ -268,9 +278,50 @@ impl<H> AuthorizationCodeBuilder<H> {
     }
 }
 
-impl<H> fmt::Debug for AuthorizationCodeBuilder<H> {
+impl<H> AuthorizationCodeBuilder<H> {
+    /// The redirect URI registered for the app (default:
+    /// `$SPOTIFY_SDK_REDIRECT_URI`). Spotify accepts loopback ones only as IP
+    /// literals: `http://127.0.0.1:8888/callback`.
+    pub fn redirect_uri(mut self, redirect_uri: impl Into<String>) -> Self {
+        self.redirect_uri = Some(redirect_uri.into());
+        self
+    }
+
+    /// A refresh token from an earlier authorization, used when the cache holds
+    /// none: access tokens can then be had without the browser.
+    pub fn refresh_token(mut self, refresh_token: impl Into<RefreshToken>) -> Self {
+        self.refresh_token = Some(refresh_token.into());
+        self
+    }
+
+    /// The authorization endpoint (default Spotify's).
+    pub fn authorize_url(mut self, url: impl Into<String>) -> Self {
+        self.authorize_url = url.into();
+        self
+    }
+
+    /// Use PKCE even with a client secret (public clients always use it).
+    pub fn pkce(mut self, enabled: bool) -> Self {
+        self.pkce = enabled;
+        self
+    }
+
+    /// Validates the settings for the Authorization Code flow.
+    pub(crate) fn into_parts(self) -> Result<(Config, Option<H>)> {
+        self.into_parts_for(Grant::AuthorizationCode)
+    }
+}
+
+impl<H> ClientCredentialsBuilder<H> {
+    /// Validates the settings for the Client Credentials flow.
+    pub(crate) fn into_parts(self) -> Result<(Config, Option<H>)> {
+        self.into_parts_for(Grant::ClientCredentials)
+    }
+}
+
+impl<H, G> fmt::Debug for ClientBuilder<H, G> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AuthorizationCodeBuilder")
+        f.debug_struct("ClientBuilder")
             .field("client_id", &self.client_id)
             .field("client_secret", &self.client_secret)
             .field("redirect_uri", &self.redirect_uri)
@@ -286,8 +337,18 @@ impl<H> fmt::Debug for AuthorizationCodeBuilder<H> {
     }
 }
 
+/// Which flow a configuration is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Grant {
+    /// A user's login, refreshed with refresh tokens.
+    AuthorizationCode,
+    /// App-only tokens, fetched again with the client's credentials.
+    ClientCredentials,
+}
+
 /// A validated configuration.
 pub(crate) struct Config {
+    pub grant: Grant,
     pub client_id: String,
     pub client_secret: Option<ClientSecret>,
     pub redirect_uri: String,
@@ -316,6 +377,7 @@ impl Config {
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
+            .field("grant", &self.grant)
             .field("client_id", &self.client_id)
             .field("client_secret", &self.client_secret)
             .field("redirect_uri", &self.redirect_uri)

@@ -15,7 +15,7 @@ use super::{
 };
 use crate::authorize::generate_state;
 use crate::callback::{CallbackServer, validate_loopback_redirect};
-use crate::config::AuthorizationCodeBuilder;
+use crate::config::{AuthorizationCodeBuilder, ClientCredentialsBuilder};
 use crate::retry::{self, RetryPolicy, Step};
 use crate::session::{self, Plan, RefreshSlot, Session, TokenRequest};
 use crate::token::TokenResponse;
@@ -29,9 +29,35 @@ use crate::{AuthCode, AuthorizeLocalOptions, Error, Result, Scopes, TokenCache, 
 /// [`get_access_token`](Self::get_access_token) on an expired token cause a
 /// single refresh. `Debug` never shows a secret.
 pub struct AuthorizationCode {
+    engine: Engine,
+}
+
+/// The OAuth 2.0 Client Credentials flow: app-only tokens (no user data),
+/// cached and fetched again at expiry, with the same single-flight, retry
+/// and error behaviour as [`AuthorizationCode`].
+///
+/// Build one with [`ClientCredentials::builder`]; the client secret is
+/// required. `Debug` never shows a secret.
+pub struct ClientCredentials {
+    engine: Engine,
+}
+
+/// What both flows share: the session (token in memory, configuration), the
+/// transport, and the lock that serialises refreshes in this process.
+struct Engine {
     session: Session,
     transport: Transport,
     refresh: FlowMutex<RefreshSlot>,
+}
+
+impl Engine {
+    fn new(config: crate::config::Config, client: Option<HttpClient>) -> Result<Self> {
+        Ok(Engine {
+            session: Session::new(config),
+            transport: Transport::new(client)?,
+            refresh: FlowMutex::new(RefreshSlot::default()),
+        })
+    }
 }
 
 impl AuthorizationCodeBuilder<HttpClient> {
@@ -43,10 +69,48 @@ impl AuthorizationCodeBuilder<HttpClient> {
     pub fn build(self) -> Result<AuthorizationCode> {
         let (config, client) = self.into_parts()?;
         Ok(AuthorizationCode {
-            session: Session::new(config),
-            transport: Transport::new(client)?,
-            refresh: FlowMutex::new(RefreshSlot::default()),
+            engine: Engine::new(config, client)?,
         })
+    }
+}
+
+impl ClientCredentialsBuilder<HttpClient> {
+    /// Validates the settings and builds the [`ClientCredentials`].
+    ///
+    /// Errors: [`Error::Config`](crate::Error::Config) naming the setting at
+    /// fault (a missing client id or secret names its environment variable).
+    pub fn build(self) -> Result<ClientCredentials> {
+        let (config, client) = self.into_parts()?;
+        Ok(ClientCredentials {
+            engine: Engine::new(config, client)?,
+        })
+    }
+}
+
+impl ClientCredentials {
+    /// A builder; settings not given come from the `SPOTIFY_SDK_*` environment
+    /// variables or their defaults.
+    pub fn builder() -> ClientCredentialsBuilder<HttpClient> {
+        ClientCredentialsBuilder::new()
+    }
+
+    /// The token cache in use.
+    pub fn token_cache(&self) -> &dyn TokenCache {
+        &*self.engine.session.config.cache
+    }
+
+    /// Releases the HTTP client and everything else. Dropping does the same.
+    pub fn close(self) {
+        drop(self);
+    }
+}
+
+#[maybe]
+impl ClientCredentials {
+    /// Returns a valid app access token, fetching a new one (one request,
+    /// however many callers) when it expires within the refresh margin.
+    pub async fn get_access_token(&self) -> Result<String> {
+        self.engine.get_access_token().await
     }
 }
 
@@ -69,7 +133,9 @@ impl AuthorizationCode {
         scope: Option<&Scopes>,
         show_dialog: bool,
     ) -> Result<String> {
-        self.session.authorization_url(state, scope, show_dialog)
+        self.engine
+            .session
+            .authorization_url(state, scope, show_dialog)
     }
 
     /// Takes the authorization code from a callback: the full redirected URL or
@@ -80,12 +146,12 @@ impl AuthorizationCode {
     /// when `expected_state` is given and differs (compared in constant time),
     /// [`MissingCode`](crate::Error::MissingCode) when there is no code.
     pub fn parse_response_url(&self, url: &str, expected_state: Option<&str>) -> Result<AuthCode> {
-        self.session.parse_response_url(url, expected_state)
+        self.engine.session.parse_response_url(url, expected_state)
     }
 
     /// The token cache in use.
     pub fn token_cache(&self) -> &dyn TokenCache {
-        &*self.session.config.cache
+        &*self.engine.session.config.cache
     }
 
     /// Releases the HTTP client and everything else. Dropping does the same.
@@ -104,9 +170,12 @@ impl AuthorizationCode {
     /// A response without a refresh token is an error.
     pub async fn exchange_code(&self, code: impl Into<AuthCode>) -> Result<TokenInfo> {
         let code = code.into();
-        let verifier = self.session.verifier_for_code(&code)?;
-        let request = self.session.exchange_request(&code, verifier.as_ref());
-        self.exchange(request).await
+        let verifier = self.engine.session.verifier_for_code(&code)?;
+        let request = self
+            .engine
+            .session
+            .exchange_request(&code, verifier.as_ref());
+        self.engine.exchange(request).await
     }
 
     /// Logs the user in through the browser, for local scripts and CLIs.
@@ -127,7 +196,7 @@ impl AuthorizationCode {
     /// never blocks the runtime, and dropping its future stops the server.
     pub async fn authorize_local(&self, options: AuthorizeLocalOptions) -> Result<TokenInfo> {
         ensure_can_block("authorize_local")?;
-        let redirect_uri = self.session.config.redirect_uri.clone();
+        let redirect_uri = self.engine.session.config.redirect_uri.clone();
         validate_loopback_redirect(&redirect_uri)?;
         if !options.open_browser && options.url_handler.is_none() {
             return Err(Error::config(
@@ -139,7 +208,7 @@ impl AuthorizationCode {
             Some(s) => s,
             None => generate_state()?,
         };
-        let url = self.session.authorization_url(
+        let url = self.engine.session.authorization_url(
             Some(&state),
             options.scope.as_ref(),
             options.show_dialog,
@@ -147,7 +216,7 @@ impl AuthorizationCode {
         let server = match CallbackServer::bind(&redirect_uri) {
             Ok(server) => server,
             Err(e) => {
-                let _ = self.session.verifier_for_state(&state);
+                let _ = self.engine.session.verifier_for_state(&state);
                 return Err(e);
             }
         };
@@ -166,18 +235,19 @@ impl AuthorizationCode {
             .await;
             // With a handler the user still has the URL; without one, fail.
             if let (Err(e), None) = (opened, &options.url_handler) {
-                let _ = self.session.verifier_for_state(&state);
+                let _ = self.engine.session.verifier_for_state(&state);
                 return Err(e);
             }
         }
         let waited = wait_for_callback(server, state.clone(), options.timeout).await;
         // Taken whatever the outcome: an attempt is used once.
-        let verifier = self.session.verifier_for_state(&state);
+        let verifier = self.engine.session.verifier_for_state(&state);
         let callback = waited?;
         let request = self
+            .engine
             .session
             .exchange_request(&callback.code, verifier?.as_ref());
-        self.exchange(request).await
+        self.engine.exchange(request).await
     }
 
     /// Returns a valid access token, refreshing it when it expires within the
@@ -195,6 +265,14 @@ impl AuthorizationCode {
     /// Spotify refused the refresh token (revoked or expired; it is then
     /// removed from the cache); transport and endpoint errors after retries.
     pub async fn get_access_token(&self) -> Result<String> {
+        self.engine.get_access_token().await
+    }
+}
+
+#[maybe]
+impl Engine {
+    /// The hot path, then the single-flight refresh.
+    async fn get_access_token(&self) -> Result<String> {
         if let Some(token) = self.session.fresh_access_token() {
             return Ok(token);
         }
@@ -241,6 +319,12 @@ impl AuthorizationCode {
                     }
                     Err(e) => return Err(e),
                 }
+            }
+            Plan::Fetch => {
+                let request = self.session.client_credentials_request();
+                let token = self.token_request(&request).await?.into_token();
+                self.store(&token).await?;
+                token
             }
         };
         drop(guard);
@@ -301,11 +385,27 @@ impl AuthorizationCode {
     }
 }
 
-impl fmt::Debug for AuthorizationCode {
+impl fmt::Debug for Engine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AuthorizationCode")
+        f.debug_struct("Engine")
             .field("config", &self.session.config)
             .field("has_token", &self.session.current_token().is_some())
             .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for AuthorizationCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthorizationCode")
+            .field("engine", &self.engine)
+            .finish()
+    }
+}
+
+impl fmt::Debug for ClientCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientCredentials")
+            .field("engine", &self.engine)
+            .finish()
     }
 }

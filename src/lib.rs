@@ -100,7 +100,8 @@ mod token;
 pub use authorize::pkce_challenge;
 pub use cache::{CacheLock, FileTokenCache, InMemoryTokenCache, TokenCache};
 pub use config::{
-    AuthorizationCodeBuilder, BackoffHook, ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_REDIRECT_URI,
+    AuthorizationCodeBuilder, AuthorizationCodeGrant, BackoffHook, ClientBuilder,
+    ClientCredentialsBuilder, ClientCredentialsGrant, ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_REDIRECT_URI,
     SPOTIFY_AUTHORIZE_URL, SPOTIFY_TOKEN_URL,
 };
 pub use error::{Error, ErrorBody, HttpErrorKind, Result};
@@ -114,6 +115,12 @@ pub use token::TokenInfo;
 /// The async `AuthorizationCode`.
 #[cfg(feature = "async")]
 pub use asynchronous::AuthorizationCode as AsyncAuthorizationCode;
+/// The blocking `ClientCredentials`.
+#[cfg(feature = "blocking")]
+pub use blocking::ClientCredentials;
+/// The async `ClientCredentials`.
+#[cfg(feature = "async")]
+pub use asynchronous::ClientCredentials as AsyncClientCredentials;
 /// The blocking `AuthorizationCode` (the name the original documentation uses).
 #[cfg(feature = "blocking")]
 pub use blocking::AuthorizationCode;

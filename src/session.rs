@@ -9,7 +9,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
 use crate::authorize::{self, AuthorizationRequest, PendingAttempts};
-use crate::config::Config;
+use crate::config::{Config, Grant};
 use crate::token::{TokenResponse, unix_now};
 use crate::{AuthCode, Error, PkceVerifier, RefreshToken, Result, Scopes, TokenInfo};
 
@@ -36,6 +36,8 @@ pub(crate) enum Plan {
         previous: Option<TokenInfo>,
         bootstrap: bool,
     },
+    /// Client Credentials: get a new app token.
+    Fetch,
 }
 
 /// A token request: its form body and, for confidential clients, its
@@ -133,6 +135,9 @@ impl Session {
             if token.is_valid_for(margin) {
                 return Ok(Plan::Use(token.clone()));
             }
+        }
+        if self.config.grant == Grant::ClientCredentials {
+            return Ok(Plan::Fetch);
         }
         // The freshest refresh token: the cache's (another process may have
         // rotated it), else the one in memory, else the bootstrap one.
@@ -259,6 +264,11 @@ impl Session {
             ("grant_type", "refresh_token"),
             ("refresh_token", refresh_token.secret()),
         ])
+    }
+
+    /// The form asking for an app token (Client Credentials).
+    pub fn client_credentials_request(&self) -> TokenRequest {
+        self.token_request(vec![("grant_type", "client_credentials")])
     }
 
     /// Confidential clients authenticate with HTTP Basic; public clients name

@@ -17,6 +17,7 @@ pub use spotify_auth::{
 
 mod authorization_url;
 pub mod authorize_local;
+mod client_credentials;
 mod concurrency;
 mod exchange;
 mod faults;
