@@ -18,6 +18,9 @@ macro_rules! flow_test {
 mod support {
     use std::future::Future;
 
+    /// Concurrent callers in the contention tests: tasks.
+    pub const MANY: usize = 1000;
+
     pub async fn server() -> mockito::ServerGuard {
         mockito::Server::new_async().await
     }

@@ -19,6 +19,9 @@ macro_rules! flow_test {
 mod support {
     use std::sync::Arc;
 
+    /// Concurrent callers in the contention tests: threads.
+    pub const MANY: usize = 64;
+
     pub fn server() -> mockito::ServerGuard {
         mockito::Server::new()
     }

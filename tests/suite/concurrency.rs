@@ -75,3 +75,33 @@ flow_test! {
         assert_eq!(hits.load(Ordering::SeqCst), 2);
     }
 }
+
+flow_test! {
+    async fn many_callers_on_an_expired_token_make_one_request() {
+        use spotify_auth::testing::{FakeSpotify, Fault};
+        let server = FakeSpotify::builder()
+            .client(CLIENT_ID, Some(CLIENT_SECRET))
+            .rotate_refresh_tokens(true)
+            .start()
+            .unwrap();
+        let refresh = server.issue_refresh_token(CLIENT_ID, "user-read-email");
+        // Slow, so that every caller arrives during the refresh.
+        server.inject(Fault::Delay(Duration::from_millis(300)), 1);
+        let auth = Arc::new(
+            builder(server.url())
+                .token_cache(cache_with(token("stale", -10, Some(&refresh))))
+                .build()
+                .unwrap(),
+        );
+        let a = auth.clone();
+        let results = support::concurrently(support::MANY, move || {
+            let auth = a.clone();
+            async move { auth.get_access_token().await }
+        })
+        .await;
+        assert_eq!(results.len(), support::MANY);
+        let tokens: Vec<String> = results.into_iter().map(|r| r.unwrap()).collect();
+        assert!(tokens.iter().all(|t| *t == tokens[0] && t != "stale"));
+        assert_eq!(server.token_request_count(), 1, "one refresh for {} callers", support::MANY);
+    }
+}
