@@ -99,6 +99,9 @@ mod token;
 
 pub use authorize::pkce_challenge;
 pub use cache::{CacheLock, FileTokenCache, InMemoryTokenCache, TokenCache};
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use cache::RedisTokenCache;
 pub use config::{
     AuthorizationCodeBuilder, AuthorizationCodeGrant, BackoffHook, ClientBuilder,
     ClientCredentialsBuilder, ClientCredentialsGrant, ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_REDIRECT_URI,

@@ -8,8 +8,13 @@ use std::sync::{Arc, Mutex};
 use crate::{Result, TokenInfo};
 
 mod file;
+#[cfg(feature = "redis")]
+mod redis;
 
 pub use file::{DEFAULT_PATH, FileTokenCache};
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use redis::RedisTokenCache;
 
 /// Storage for one token.
 ///

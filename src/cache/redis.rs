@@ -1,0 +1,1 @@
+//! `RedisTokenCache` (in progress).
