@@ -47,6 +47,18 @@ pub(crate) struct TokenRequest {
     pub authorization: Option<String>,
 }
 
+impl TokenRequest {
+    /// The headers every token request carries.
+    pub fn headers(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        [
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Accept", "application/json"),
+        ]
+        .into_iter()
+        .chain(self.authorization.as_deref().map(|a| ("Authorization", a)))
+    }
+}
+
 /// The I/O-free state of one `AuthorizationCode`.
 pub(crate) struct Session {
     pub config: Config,

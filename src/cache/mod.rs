@@ -70,35 +70,26 @@ impl std::fmt::Debug for CacheLock {
     }
 }
 
-impl<C: TokenCache + ?Sized> TokenCache for Arc<C> {
-    fn get(&self) -> Result<Option<TokenInfo>> {
-        (**self).get()
-    }
-    fn set(&self, token: &TokenInfo) -> Result<()> {
-        (**self).set(token)
-    }
-    fn clear(&self) -> Result<()> {
-        (**self).clear()
-    }
-    fn lock(&self) -> Result<CacheLock> {
-        (**self).lock()
-    }
+/// A shared or boxed cache is a cache.
+macro_rules! forward_cache {
+    ($($wrapper:ident),*) => {$(
+        impl<C: TokenCache + ?Sized> TokenCache for $wrapper<C> {
+            fn get(&self) -> Result<Option<TokenInfo>> {
+                (**self).get()
+            }
+            fn set(&self, token: &TokenInfo) -> Result<()> {
+                (**self).set(token)
+            }
+            fn clear(&self) -> Result<()> {
+                (**self).clear()
+            }
+            fn lock(&self) -> Result<CacheLock> {
+                (**self).lock()
+            }
+        }
+    )*};
 }
-
-impl<C: TokenCache + ?Sized> TokenCache for Box<C> {
-    fn get(&self) -> Result<Option<TokenInfo>> {
-        (**self).get()
-    }
-    fn set(&self, token: &TokenInfo) -> Result<()> {
-        (**self).set(token)
-    }
-    fn clear(&self) -> Result<()> {
-        (**self).clear()
-    }
-    fn lock(&self) -> Result<CacheLock> {
-        (**self).lock()
-    }
-}
+forward_cache!(Arc, Box);
 
 /// A token kept in memory only: lost when the process ends. The default cache.
 #[derive(Debug, Default)]

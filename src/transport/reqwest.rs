@@ -46,12 +46,10 @@ impl Transport {
         let mut builder = self
             .client
             .post(url.as_str())
-            .header("Content-Type", "application/x-www-form-urlencoded")
-            .header("Accept", "application/json")
             .timeout(timeout)
             .body(request.body.clone());
-        if let Some(auth) = &request.authorization {
-            builder = builder.header("Authorization", auth);
+        for (name, value) in request.headers() {
+            builder = builder.header(name, value);
         }
         let mut response = builder.send().await.map_err(map_error)?;
         let status = response.status().as_u16();

@@ -35,13 +35,9 @@ impl Transport {
         request: &TokenRequest,
         timeout: Duration,
     ) -> Result<RawResponse> {
-        let mut builder = self
-            .agent
-            .post(url.as_str())
-            .header("Content-Type", "application/x-www-form-urlencoded")
-            .header("Accept", "application/json");
-        if let Some(auth) = &request.authorization {
-            builder = builder.header("Authorization", auth);
+        let mut builder = self.agent.post(url.as_str());
+        for (name, value) in request.headers() {
+            builder = builder.header(name, value);
         }
         let response = builder
             .config()
