@@ -1,0 +1,119 @@
+//! `spotify-auth login`: the browser login (`authorize_local`), its token
+//! stored in the cache file.
+//!
+//! The authorization URL goes to stdout on a line of its own (so it can be
+//! copied, or read by a program); everything else goes to stderr. With
+//! `--no-browser` no browser is opened, and the URL the browser was redirected
+//! to can be pasted on standard input: the callback or the paste, whichever
+//! comes first, completes the login.
+
+use std::io::BufRead;
+use std::sync::Arc;
+use std::time::Duration;
+
+use spotify_auth::{AuthorizeLocalOptions, Error, Scopes};
+
+use crate::args::{GlobalArgs, LoginArgs};
+use crate::clock;
+use crate::exit::Failure;
+use crate::progress::{Progress, Style};
+use crate::settings;
+
+/// Runs `login`.
+pub fn run(global: &GlobalArgs, args: &LoginArgs) -> Result<(), Failure> {
+    let cache = settings::cache(global)?;
+    let cache_path = cache.path().to_owned();
+    let redirect_uri = settings::redirect_uri(global, args.port)?;
+    let scope = Scopes::from_parts(&args.scope);
+    let auth = settings::client(global, cache, &redirect_uri, Some(scope))?;
+    let timeout = Duration::from_secs(args.timeout);
+    let paste = args.no_browser;
+
+    let what = if paste {
+        "the browser's redirect or a pasted URL"
+    } else {
+        "you to log in in the browser"
+    };
+    let progress = Arc::new(Progress::new(what, timeout, Style::detect(paste)));
+    let on_url = {
+        let progress = Arc::clone(&progress);
+        let redirect_uri = redirect_uri.clone();
+        move |url: &str| {
+            show_url(url, paste, &redirect_uri);
+            progress.start();
+        }
+    };
+    let mut options = AuthorizeLocalOptions::new()
+        .open_browser(!paste)
+        .show_dialog(args.show_dialog)
+        .timeout(timeout)
+        .on_url(on_url);
+    if paste {
+        options = options.pasted_urls(read_stdin_line);
+    }
+    let result = auth.authorize_local(options);
+    progress.finish();
+    let token = result.map_err(|e| login_failure(&e, paste))?;
+
+    let scopes = match token.scope.as_deref().map(str::trim) {
+        Some(s) if !s.is_empty() => s.to_owned(),
+        _ => "(none)".to_owned(),
+    };
+    eprintln!("Logged in. Scopes: {scopes}.");
+    eprintln!(
+        "The access token expires {}; {}",
+        clock::relative(token.expires_at as i64 - clock::now_unix() as i64),
+        if token.refresh_token.is_some() {
+            "`spotify-auth token` refreshes it from then on."
+        } else {
+            "there is no refresh token, so log in again then."
+        }
+    );
+    eprintln!("Token stored in {}.", cache_path.display());
+    Ok(())
+}
+
+/// Shows the authorization URL (stdout) and what to do with it (stderr).
+fn show_url(url: &str, paste: bool, redirect_uri: &str) {
+    if paste {
+        eprintln!("Open this URL in a browser, on any machine, and log in:");
+        println!("{url}");
+        eprintln!(
+            "If that browser can reach {redirect_uri}, this finishes by itself. Otherwise \
+             copy the address it was redirected to (it starts with {redirect_uri}), \
+             paste it here and press Enter."
+        );
+    } else {
+        eprintln!("Opening the browser to log in to Spotify. If it does not open, visit:");
+        println!("{url}");
+    }
+}
+
+/// The next line of standard input, `None` at its end.
+fn read_stdin_line() -> Option<String> {
+    let mut line = String::new();
+    match std::io::stdin().lock().read_line(&mut line) {
+        Ok(0) | Err(_) => None,
+        Ok(_) => Some(line),
+    }
+}
+
+/// A failed login, with a hint for the failures a user can do something
+/// about (`paste`: `--no-browser` was given).
+fn login_failure(error: &Error, paste: bool) -> Failure {
+    let failure = Failure::from_error(error);
+    match error {
+        Error::CallbackTimeout(_) if paste => {
+            failure.with_hint("Try again; --timeout SECONDS waits longer.")
+        }
+        Error::CallbackTimeout(_) => failure.with_hint(
+            "Try again (--timeout SECONDS waits longer), or use --no-browser and paste \
+             the address the browser was redirected to.",
+        ),
+        Error::CallbackServer { .. } => failure.with_hint(
+            "Is another login running? --port N picks another port (it must be part of \
+             a redirect URI registered for the app).",
+        ),
+        _ => failure,
+    }
+}

@@ -1,0 +1,486 @@
+//! The `spotify-auth` binary, driven as a user would run it, against the fake
+//! accounts server (`spotify_auth::testing::FakeSpotify`).
+//!
+//! Every run gets its settings explicitly: the accounts URL
+//! (`SPOTIFY_AUTH_ACCOUNTS_URL`), the client id, a redirect URI on a free
+//! loopback port and a cache file in a temporary directory; the other
+//! `SPOTIFY_SDK_*` variables and `BROWSER` are removed from the child's
+//! environment, so nothing depends on the runner's.
+#![cfg(feature = "cli")]
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command as StdCommand, Stdio};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use assert_cmd::Command;
+use spotify_auth::testing::FakeSpotify;
+use spotify_auth::{AccessToken, FileTokenCache, RefreshToken, TokenCache, TokenInfo};
+
+const CLIENT_ID: &str = "cli-test-client";
+const CLIENT_SECRET: &str = "cli-test-secret-value";
+const BIN: &str = env!("CARGO_BIN_EXE_spotify-auth");
+
+/// A loopback port nobody listens on (at the time of asking).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// One test's world: a fake accounts server, a redirect URI on a free port,
+/// a cache path in a temporary directory.
+struct World {
+    server: FakeSpotify,
+    secret: Option<&'static str>,
+    redirect_uri: String,
+    port: u16,
+    accounts_url: String,
+    cache: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl World {
+    /// A world for a confidential client (`Some(secret)`) or a public one.
+    fn new(secret: Option<&'static str>) -> Self {
+        Self::with(secret, false)
+    }
+
+    fn with(secret: Option<&'static str>, rotate: bool) -> Self {
+        let port = free_port();
+        let redirect_uri = format!("http://127.0.0.1:{port}/callback");
+        let server = FakeSpotify::builder()
+            .client(CLIENT_ID, secret)
+            .redirect_uri(&redirect_uri)
+            .rotate_refresh_tokens(rotate)
+            .start()
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        Self {
+            accounts_url: server.url().to_owned(),
+            server,
+            secret,
+            redirect_uri,
+            port,
+            cache: dir.path().join("config").join("token.json"),
+            _dir: dir,
+        }
+    }
+
+    fn dir(&self) -> &Path {
+        self._dir.path()
+    }
+
+    /// Sets the child's environment and the global flags of `command`, with
+    /// `redirect_uri` as `--redirect-uri`.
+    fn configure(&self, command: &mut StdCommand, redirect_uri: &str) {
+        for name in [
+            "SPOTIFY_SDK_CLIENT_SECRET",
+            "SPOTIFY_SDK_REDIRECT_URI",
+            "SPOTIFY_SDK_TOKEN_CACHE",
+            "SPOTIFY_SDK_CLIENT_ID",
+            "BROWSER",
+        ] {
+            command.env_remove(name);
+        }
+        command
+            .env("SPOTIFY_AUTH_ACCOUNTS_URL", &self.accounts_url)
+            .env("SPOTIFY_SDK_CLIENT_ID", CLIENT_ID)
+            .arg("--cache")
+            .arg(&self.cache)
+            .arg("--redirect-uri")
+            .arg(redirect_uri);
+        if let Some(secret) = self.secret {
+            command.env("SPOTIFY_SDK_CLIENT_SECRET", secret);
+        }
+    }
+
+    /// `spotify-auth ARGS...` in this world.
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut command = StdCommand::new(BIN);
+        command.args(args);
+        self.configure(&mut command, &self.redirect_uri);
+        let mut command = Command::from_std(command);
+        command.timeout(Duration::from_secs(60));
+        command
+    }
+
+    fn file_cache(&self) -> FileTokenCache {
+        FileTokenCache::new(&self.cache)
+    }
+
+    /// Stores a token whose access token expired, with a refresh token the
+    /// server knows; returns the refresh token.
+    fn store_expired_token(&self) -> String {
+        let refresh = self
+            .server
+            .issue_refresh_token(CLIENT_ID, "user-read-email");
+        self.store(TokenInfo {
+            access_token: AccessToken::new("expired-access-token-value"),
+            expires_at: unix_now() - 60,
+            refresh_token: Some(RefreshToken::new(refresh.clone())),
+            scope: Some("user-read-email".into()),
+        });
+        refresh
+    }
+
+    fn store(&self, token: TokenInfo) {
+        self.file_cache().set(&token).unwrap();
+    }
+
+    fn stored(&self) -> Option<TokenInfo> {
+        self.file_cache().get().unwrap()
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Log in through `$BROWSER` (a script that fetches the URL and follows the
+/// redirect to the callback), then `token` prints the cached token without
+/// asking the server.
+#[cfg(unix)]
+#[test]
+fn login_through_the_browser_then_token_uses_the_cache() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let world = World::new(Some(CLIENT_SECRET));
+    let script = world.dir().join("browser.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\ncurl -sfL --max-time 20 \"$1\" >/dev/null 2>&1 &\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+
+    let login = world
+        .cmd(&[
+            "login",
+            "--scope",
+            "user-read-email,user-top-read",
+            "--timeout",
+            "20",
+        ])
+        .env("BROWSER", &script)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (text(&login.stdout), text(&login.stderr));
+    assert_eq!(login.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stdout.trim().starts_with(&world.server.authorize_url()),
+        "the URL is printed on stdout: {stdout}"
+    );
+    assert!(stderr.contains("Logged in"), "{stderr}");
+    assert_eq!(world.server.token_request_count(), 1);
+    // A confidential client authenticates with its secret.
+    let exchange = world
+        .server
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/api/token")
+        .unwrap();
+    assert_eq!(
+        exchange.basic_auth(),
+        Some((CLIENT_ID.into(), CLIENT_SECRET.into()))
+    );
+
+    let stored = world.stored().expect("login stores the token");
+    assert_eq!(
+        stored.scope.as_deref(),
+        Some("user-read-email user-top-read")
+    );
+    let access = stored.access_token.secret().to_owned();
+    for output in [&stdout, &stderr] {
+        assert!(!output.contains(&access));
+        assert!(!output.contains(CLIENT_SECRET));
+    }
+
+    let token = world.cmd(&["token"]).output().unwrap();
+    assert_eq!(token.status.code(), Some(0), "{}", text(&token.stderr));
+    assert_eq!(text(&token.stdout), format!("{access}\n"));
+    assert!(token.stderr.is_empty());
+    assert_eq!(
+        world.server.token_request_count(),
+        1,
+        "no new token request"
+    );
+}
+
+/// `--no-browser`: the URL is printed, and the address the browser was
+/// redirected to, pasted on stdin, completes the login (a public client:
+/// PKCE). `--port` sets the redirect URI's port.
+#[test]
+fn login_without_browser_accepts_a_pasted_url() {
+    let world = World::new(None);
+    let mut command = StdCommand::new(BIN);
+    command.args(["login", "--no-browser", "--timeout", "20"]);
+    // --port replaces the port of the redirect URI.
+    world.configure(&mut command, "http://127.0.0.1:1/callback");
+    command
+        .arg("--port")
+        .arg(world.port.to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+
+    let mut url = String::new();
+    while !url.starts_with("http") {
+        url.clear();
+        assert_ne!(stdout.read_line(&mut url).unwrap(), 0, "no URL printed");
+    }
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .max_redirects(0)
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let response = agent.get(url.trim()).call().unwrap();
+    assert_eq!(response.status(), 302);
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.starts_with(&world.redirect_uri), "{location}");
+
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "{location}").unwrap();
+    drop(stdin);
+    let output = child.wait_with_output().unwrap();
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("paste"), "{stderr}");
+    assert!(stderr.contains("Logged in"), "{stderr}");
+
+    assert_eq!(world.server.token_request_count(), 1);
+    let exchange = world
+        .server
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/api/token")
+        .unwrap();
+    assert!(exchange.form_param("code_verifier").is_some(), "PKCE");
+    assert!(world.stored().is_some());
+}
+
+/// An expired cached token is refreshed, printed, and stored with the
+/// rotated refresh token.
+#[test]
+fn token_refreshes_an_expired_token_and_stores_it() {
+    let world = World::with(Some(CLIENT_SECRET), true);
+    let old_refresh = world.store_expired_token();
+
+    let output = world.cmd(&["token"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let printed = text(&output.stdout);
+    assert!(printed.ends_with('\n') && printed.lines().count() == 1);
+    let printed = printed.trim_end();
+    assert_ne!(printed, "expired-access-token-value");
+    assert_eq!(world.server.token_request_count(), 1);
+
+    let stored = world.stored().unwrap();
+    assert_eq!(stored.access_token.secret(), printed);
+    assert!(stored.expires_at > unix_now());
+    let new_refresh = stored.refresh_token.unwrap();
+    assert_ne!(new_refresh.secret(), old_refresh, "rotated and stored");
+
+    // The stored token is now used as it is.
+    let again = world.cmd(&["token"]).output().unwrap();
+    assert_eq!(text(&again.stdout).trim_end(), printed);
+    assert_eq!(world.server.token_request_count(), 1);
+}
+
+/// `status` and `status --json` describe the token without showing it.
+#[test]
+fn status_reports_without_printing_tokens() {
+    let world = World::new(Some(CLIENT_SECRET));
+    let expires_at = unix_now() + 3000;
+    world.store(TokenInfo {
+        access_token: AccessToken::new("status-access-token-value"),
+        expires_at,
+        refresh_token: Some(RefreshToken::new("status-refresh-token-value")),
+        scope: Some("user-read-email user-top-read".into()),
+    });
+
+    let plain = world.cmd(&["status"]).output().unwrap();
+    assert_eq!(plain.status.code(), Some(0));
+    let report = text(&plain.stdout);
+    assert!(report.contains("Logged in:     yes"), "{report}");
+    assert!(report.contains("user-read-email user-top-read"), "{report}");
+    assert!(report.contains("UTC (in "), "{report}");
+    assert!(report.contains("Refresh token: present"), "{report}");
+    assert!(
+        report.contains(&world.cache.display().to_string()),
+        "{report}"
+    );
+    #[cfg(unix)]
+    assert!(report.contains("mode 0600"), "{report}");
+
+    let json = world.cmd(&["status", "--json"]).output().unwrap();
+    assert_eq!(json.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["logged_in"], true);
+    assert_eq!(
+        v["scopes"],
+        serde_json::json!(["user-read-email", "user-top-read"])
+    );
+    assert_eq!(v["expires_at"], expires_at);
+    let expires_in = v["expires_in_seconds"].as_i64().unwrap();
+    assert!((0..=3000).contains(&expires_in), "{expires_in}");
+    assert_eq!(v["expired"], false);
+    assert_eq!(v["has_refresh_token"], true);
+    assert_eq!(v["cache_path"], world.cache.display().to_string());
+    #[cfg(unix)]
+    assert_eq!(v["cache_mode"], "0600");
+    assert!(v["cache_error"].is_null());
+
+    for output in [&plain, &json] {
+        let all = text(&output.stdout) + &text(&output.stderr);
+        assert!(!all.contains("status-access-token-value"), "{all}");
+        assert!(!all.contains("status-refresh-token-value"), "{all}");
+    }
+    assert_eq!(world.server.token_request_count(), 0, "no network");
+
+    // Expired without a refresh token: not logged in.
+    world.store(TokenInfo {
+        access_token: AccessToken::new("a"),
+        expires_at: unix_now() - 10,
+        refresh_token: None,
+        scope: None,
+    });
+    let json = world.cmd(&["status", "--json"]).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(
+        (&v["logged_in"], &v["expired"]),
+        (&false.into(), &true.into())
+    );
+}
+
+/// A corrupt cache file is reported (exit 2) and never taken for "logged
+/// out"; `logout` removes it.
+#[test]
+fn corrupt_cache_is_a_configuration_error() {
+    let world = World::new(Some(CLIENT_SECRET));
+    std::fs::create_dir_all(world.cache.parent().unwrap()).unwrap();
+    std::fs::write(&world.cache, "{ not json").unwrap();
+
+    let status = world.cmd(&["status", "--json"]).output().unwrap();
+    assert_eq!(status.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert!(v["cache_error"].is_string());
+    assert!(text(&status.stderr).contains(&world.cache.display().to_string()));
+
+    let token = world.cmd(&["token"]).output().unwrap();
+    assert_eq!(token.status.code(), Some(2), "{}", text(&token.stderr));
+
+    let logout = world.cmd(&["logout"]).output().unwrap();
+    assert_eq!(logout.status.code(), Some(0));
+    assert!(!world.cache.exists());
+}
+
+/// `logout` removes the token (and says so); then `token` asks for a login.
+#[test]
+fn logout_then_token_requires_login() {
+    let world = World::new(Some(CLIENT_SECRET));
+    world.store_expired_token();
+
+    let logout = world.cmd(&["logout"]).output().unwrap();
+    assert_eq!(logout.status.code(), Some(0));
+    assert!(text(&logout.stdout).contains("removed"), "{logout:?}");
+    assert!(world.stored().is_none());
+
+    let again = world.cmd(&["logout"]).output().unwrap();
+    assert_eq!(again.status.code(), Some(0));
+    assert!(text(&again.stdout).contains("no token was stored"));
+
+    let token = world.cmd(&["token"]).output().unwrap();
+    assert_eq!(token.status.code(), Some(3));
+    assert!(token.stdout.is_empty());
+    assert!(text(&token.stderr).contains("spotify-auth login"));
+    assert_eq!(world.server.token_request_count(), 0);
+}
+
+/// A refresh token Spotify revoked: exit 3, told to log in, the dead token
+/// removed from the cache.
+#[test]
+fn revoked_refresh_token_requires_login() {
+    let world = World::new(Some(CLIENT_SECRET));
+    let refresh = world.store_expired_token();
+    assert!(world.server.revoke_refresh_token(&refresh));
+
+    let output = world.cmd(&["token"]).output().unwrap();
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(output.stdout.is_empty());
+    assert!(stderr.contains("spotify-auth login"), "{stderr}");
+    assert!(!stderr.contains(&refresh), "{stderr}");
+    assert_eq!(
+        world.server.token_request_count(),
+        1,
+        "invalid_grant is not retried"
+    );
+    assert!(world.stored().is_none());
+}
+
+/// Usage errors exit 2.
+#[test]
+fn usage_errors_exit_2() {
+    let world = World::new(None);
+    for args in [
+        &["frobnicate"][..],
+        &["login", "--port", "not-a-port"],
+        &["login", "--port", "0"],
+        &["status", "--bogus"],
+        &[],
+    ] {
+        let output = world.cmd(args).output().unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        assert!(output.stdout.is_empty(), "{args:?}");
+    }
+    let help = world.cmd(&["--help"]).output().unwrap();
+    assert_eq!(help.status.code(), Some(0));
+    let help = text(&help.stdout);
+    for documented in [
+        "Exit status",
+        "SPOTIFY_SDK_CLIENT_SECRET",
+        "SPOTIFY_AUTH_ACCOUNTS_URL",
+    ] {
+        assert!(help.contains(documented), "{help}");
+    }
+}
+
+/// No client id, neither flag nor environment: exit 2, naming the variable.
+#[test]
+fn missing_client_id_exits_2() {
+    let world = World::new(None);
+    let output = world
+        .cmd(&["token"])
+        .env_remove("SPOTIFY_SDK_CLIENT_ID")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).contains("SPOTIFY_SDK_CLIENT_ID"));
+}
+
+/// The token endpoint cannot be reached: exit 4 (after the library's
+/// retries), the expired token left in place.
+#[test]
+fn unreachable_token_endpoint_exits_4() {
+    let mut world = World::new(Some(CLIENT_SECRET));
+    world.store_expired_token();
+    world.accounts_url = format!("http://127.0.0.1:{}", free_port());
+
+    let output = world.cmd(&["token"]).output().unwrap();
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(4), "{stderr}");
+    assert!(output.stdout.is_empty());
+    assert!(stderr.contains("spotify-auth:"), "{stderr}");
+    assert!(world.stored().is_some());
+}
