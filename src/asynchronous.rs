@@ -82,6 +82,8 @@ fn ensure_can_block(_what: &'static str) -> crate::Result<()> {
     Ok(())
 }
 
+// The same file as the other mode's, by design (see flow.rs).
+#[allow(clippy::duplicate_mod)]
 #[path = "flow.rs"]
 mod flow;
 pub use flow::*;

@@ -81,17 +81,18 @@ pub(crate) fn parse_callback(url_or_query: &str, expected_state: Option<&str>) -
         state.len() == 1 && constant_time_eq(state[0].as_bytes(), expected.as_bytes())
     };
     if let Some(error) = error {
-        if let Some(expected) = expected_state {
-            if !state.is_empty() && !state_matches(expected) {
-                return Err(Error::StateMismatch);
-            }
+        if let Some(expected) = expected_state
+            && !state.is_empty()
+            && !state_matches(expected)
+        {
+            return Err(Error::StateMismatch);
         }
         return Err(Error::AuthorizationDenied { error, description });
     }
-    if let Some(expected) = expected_state {
-        if !state_matches(expected) {
-            return Err(Error::StateMismatch);
-        }
+    if let Some(expected) = expected_state
+        && !state_matches(expected)
+    {
+        return Err(Error::StateMismatch);
     }
     if state.len() > 1 {
         return Err(Error::StateMismatch);

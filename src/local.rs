@@ -161,6 +161,20 @@ fn get(addr: SocketAddr, target: &str) -> std::io::Result<()> {
     Ok(())
 }
 
+impl fmt::Debug for AuthorizeLocalOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthorizeLocalOptions")
+            .field("state", &self.state.as_ref().map(|_| "[set]"))
+            .field("scope", &self.scope)
+            .field("show_dialog", &self.show_dialog)
+            .field("timeout", &self.timeout)
+            .field("open_browser", &self.open_browser)
+            .field("url_handler", &self.url_handler.is_some())
+            .field("pasted_urls", &self.paste.is_some())
+            .finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::replay_target;
@@ -179,19 +193,5 @@ mod tests {
         assert_eq!(t("?code=a#frag").as_deref(), Some("/cb?code=a"));
         assert_eq!(t("code=a b\r\nX: y").as_deref(), Some("/cb?code=abX:y"));
         assert_eq!(t("   "), None);
-    }
-}
-
-impl fmt::Debug for AuthorizeLocalOptions {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AuthorizeLocalOptions")
-            .field("state", &self.state.as_ref().map(|_| "[set]"))
-            .field("scope", &self.scope)
-            .field("show_dialog", &self.show_dialog)
-            .field("timeout", &self.timeout)
-            .field("open_browser", &self.open_browser)
-            .field("url_handler", &self.url_handler.is_some())
-            .field("pasted_urls", &self.paste.is_some())
-            .finish()
     }
 }

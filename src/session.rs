@@ -143,10 +143,10 @@ impl Session {
     /// Decides, from what the cache holds, whether a refresh is needed.
     pub fn plan(&self, cached: Option<TokenInfo>) -> Result<Plan> {
         let margin = self.config.refresh_margin;
-        if let Some(token) = &cached {
-            if token.is_valid_for(margin) {
-                return Ok(Plan::Use(token.clone()));
-            }
+        if let Some(token) = &cached
+            && token.is_valid_for(margin)
+        {
+            return Ok(Plan::Use(token.clone()));
         }
         if self.config.grant == Grant::ClientCredentials {
             return Ok(Plan::Fetch);
