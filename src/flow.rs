@@ -283,7 +283,7 @@ impl Engine {
         }
         let result = self.refresh_locked().await;
         self.session.finish(&mut slot, result.as_ref().err());
-        result
+        self.session.outcome(result)
     }
 
     /// The refresh, under the in-process refresh lock.
@@ -295,6 +295,10 @@ impl Engine {
             Ok((guard, cached))
         })
         .await?;
+        if let Some(stored) = &cached {
+            // The cache is the truth (another process may have written it).
+            self.session.adopt(stored);
+        }
         let token = match self.session.plan(cached)? {
             Plan::Use(token) => token,
             Plan::Refresh {

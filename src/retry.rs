@@ -3,8 +3,10 @@
 
 use std::time::Duration;
 
+#[cfg(test)]
+use crate::HttpErrorKind;
 use crate::token::TokenResponse;
-use crate::{Error, ErrorBody, HttpErrorKind, Result};
+use crate::{Error, ErrorBody, Result};
 
 /// How token requests are retried.
 ///
@@ -156,16 +158,14 @@ pub(crate) fn endpoint_error(response: &RawResponse) -> Error {
     }
 }
 
-/// Whether an error is a connection failure or a timeout (for callers).
-#[allow(dead_code)]
+/// Whether an error is the kind a retry later could cure: the network, a
+/// server error, or rate limiting (not a refused client or grant).
 pub(crate) fn is_transient(e: &Error) -> bool {
-    matches!(
-        e,
-        Error::Http {
-            kind: HttpErrorKind::Connect | HttpErrorKind::Timeout,
-            ..
-        }
-    )
+    match e {
+        Error::Http { .. } | Error::RateLimited { .. } => true,
+        Error::TokenEndpoint { status, .. } => *status >= 500,
+        _ => false,
+    }
 }
 
 #[cfg(test)]

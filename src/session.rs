@@ -94,6 +94,28 @@ impl Session {
         }
     }
 
+    /// The access token in memory while it has not expired, even within the
+    /// refresh margin: what a refresh that failed for a passing reason
+    /// falls back to.
+    fn unexpired_access_token(&self) -> Option<String> {
+        let current = self.current.read().unwrap_or_else(|p| p.into_inner());
+        match &*current {
+            Some(c) if !c.token.is_expired() => Some(c.token.access_token.secret().to_owned()),
+            _ => None,
+        }
+    }
+
+    /// The outcome of a refresh for its callers: a refresh that failed for a
+    /// passing reason (network, 5xx, 429) while the token in memory is still
+    /// valid, if only within the refresh margin, yields that token; the next
+    /// call tries to refresh again.
+    pub fn outcome(&self, result: Result<String>) -> Result<String> {
+        match result {
+            Err(e) if crate::retry::is_transient(&e) => self.unexpired_access_token().ok_or(e),
+            other => other,
+        }
+    }
+
     /// The token in memory, whatever its age.
     pub fn current_token(&self) -> Option<TokenInfo> {
         let current = self.current.read().unwrap_or_else(|p| p.into_inner());
@@ -131,7 +153,7 @@ impl Session {
         if let Some(token) = self.fresh_access_token() {
             return Some(Ok(token));
         }
-        slot.last_error.clone().map(Err)
+        slot.last_error.clone().map(|e| self.outcome(Err(e)))
     }
 
     /// Records the outcome of a refresh, under the refresh lock.

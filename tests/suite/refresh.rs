@@ -182,3 +182,28 @@ flow_test! {
         support::assert(&mock).await;
     }
 }
+
+flow_test! {
+    async fn a_passing_refresh_failure_falls_back_to_a_still_valid_token() {
+        use spotify_auth::testing::{FakeSpotify, Fault};
+        let server = FakeSpotify::builder().client(CLIENT_ID, Some(CLIENT_SECRET)).start().unwrap();
+        let refresh = server.issue_refresh_token(CLIENT_ID, "user-read-email");
+        // 20 s left, inside the 30 s margin: due for a refresh, still usable.
+        let cache = cache_with(token("still-good", 20, Some(&refresh)));
+        let auth = builder(server.url()).max_retries(0).token_cache(cache.clone()).build().unwrap();
+        server.inject(Fault::Status(503), 2);
+        let got = auth.get_access_token().await;
+        assert_eq!(got.unwrap(), "still-good");
+        assert_eq!(server.token_request_count(), 1);
+        // It is tried again on the next call, and succeeds once the server is back.
+        let got = auth.get_access_token().await;
+        assert_eq!(got.unwrap(), "still-good");
+        let got = auth.get_access_token().await;
+        assert_ne!(got.unwrap(), "still-good");
+        assert_eq!(server.token_request_count(), 3);
+        // A refused client is not papered over.
+        let auth = builder(server.url()).client_secret("wrong").token_cache(cache_with(token("still-good", 20, Some(&refresh)))).build().unwrap();
+        let got = auth.get_access_token().await;
+        assert!(matches!(got, Err(Error::TokenEndpoint { status: 401, .. })), "{got:?}");
+    }
+}
