@@ -1,5 +1,16 @@
-//! [`FileTokenCache`]: a JSON file, written atomically with mode 0600.
+//! [`FileTokenCache`]: a token in a JSON file.
+//!
+//! In brief (the struct's documentation, which users see, has the details):
+//! writes are atomic (temporary file in the same directory, fsync, rename,
+//! directory fsync); the file is 0600 from its first byte and new parent
+//! directories 0700; a file that exists but does not hold a token is an error
+//! naming the path, never `None`, and is left alone until the next `set`; and
+//! `lock` takes an exclusive `File::lock` on the never-deleted sidecar
+//! `{path}.lock`, which serialises threads and processes alike.
 
+use std::ffi::OsString;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use super::{CacheLock, TokenCache};
@@ -8,15 +19,59 @@ use crate::{Error, Result, TokenInfo};
 /// The default file name, in the current directory.
 pub const DEFAULT_PATH: &str = ".spotify_sdk_token.json";
 
-/// A token persisted in a JSON file (the Python library's format).
+/// The largest token file [`FileTokenCache::get`](TokenCache::get) reads
+/// (1 MiB); a real one is a few hundred bytes.
+const MAX_FILE_SIZE: u64 = 1 << 20;
+
+/// How many temporary names `set` tries before giving up (a collision needs the
+/// same pid and the same 64-bit random suffix, so one is plenty in practice).
+const TEMP_ATTEMPTS: usize = 8;
+
+/// A token persisted in a JSON file (the Python library's format), safe to
+/// share between processes.
+///
+/// ```no_run
+/// use spotify_auth::{FileTokenCache, TokenCache};
+///
+/// let cache = FileTokenCache::new("/home/me/.config/my-app/spotify-token.json");
+/// let _guard = cache.lock()?; // waits for other processes sharing the file
+/// if let Some(token) = cache.get()? {
+///     println!("cached token expires in {:?}", token.expires_in());
+/// }
+/// # Ok::<(), spotify_auth::Error>(())
+/// ```
+///
+/// What it guarantees:
+///
+/// - **Atomic writes.** [`set`](TokenCache::set) writes a temporary file in the
+///   same directory, flushes it to disk, renames it over the target and then
+///   flushes the directory. A reader, or a process that crashes mid-write,
+///   sees the old token or the new one, never a mix or a truncated file. When
+///   a write fails the temporary file is removed and the old file is untouched.
+///   (A process killed mid-write cannot remove its temporary file: it stays
+///   beside the target as `.{name}.tmp.{pid}.{random}`, also mode 0600.)
+/// - **Private from the first byte.** On Unix the file is created with mode
+///   0600 (and missing parent directories with 0700); it is never widened
+///   first and narrowed later. Replacing a file that an older tool wrote with
+///   wider permissions leaves a 0600 file, since the rename replaces it.
+/// - **Corrupt files are errors.** A file that exists but cannot be read, is
+///   empty, truncated, not a token, not a regular file, or larger than 1 MiB is
+///   an [`Error::Cache`] naming the path and the problem (never the file's
+///   content), not a missing token. The file is left as it is until the next
+///   explicit [`set`](TokenCache::set) or [`clear`](TokenCache::clear).
+/// - **A cross-process lock.** [`lock`](TokenCache::lock) takes an exclusive
+///   lock on the sidecar file [`lock_path`](Self::lock_path) (`{path}.lock`),
+///   so that processes, and threads, sharing the file refresh one at a time.
+///
+/// `Debug` shows the path only.
 #[derive(Debug, Clone)]
 pub struct FileTokenCache {
     path: PathBuf,
 }
 
 impl FileTokenCache {
-    /// A cache at `path` (created on the first store, with its parent
-    /// directories).
+    /// A cache at `path`. Nothing is touched until the first call: the file and
+    /// its missing parent directories are created by the first store.
     pub fn new(path: impl Into<PathBuf>) -> Self {
         Self { path: path.into() }
     }
@@ -24,6 +79,105 @@ impl FileTokenCache {
     /// The file's path.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The lock file's path: the cache's path with `.lock` appended
+    /// (`token.json.lock`). It is created by the first
+    /// [`lock`](TokenCache::lock) and never deleted, since deleting a lock
+    /// file that another process may have open breaks the lock.
+    pub fn lock_path(&self) -> PathBuf {
+        let mut name = OsString::from(self.path.as_os_str());
+        name.push(".lock");
+        PathBuf::from(name)
+    }
+
+    fn error(&self, message: impl Into<String>) -> Error {
+        Error::Cache {
+            path: Some(self.path.clone()),
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    fn io_error(&self, what: &str, e: io::Error) -> Error {
+        Error::cache_io(&self.path, what, e)
+    }
+
+    /// The directory holding the file (`.` for a bare file name).
+    fn dir(&self) -> &Path {
+        match self.path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        }
+    }
+
+    /// Creates the file's missing parent directories (0700 on Unix).
+    fn create_dir(&self) -> Result<()> {
+        let dir = self.dir();
+        if dir.is_dir() {
+            return Ok(());
+        }
+        let mut builder = fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder
+            .create(dir)
+            .map_err(|e| self.io_error("cannot create the parent directory", e))
+    }
+
+    /// Creates a new, empty, private temporary file beside the target.
+    fn create_temp(&self) -> Result<(File, TempFile)> {
+        let name = self
+            .path
+            .file_name()
+            .ok_or_else(|| self.error("the path has no file name"))?;
+        let dir = self.dir();
+        let mut last_err = None;
+        for _ in 0..TEMP_ATTEMPTS {
+            let mut temp_name = OsString::from(".");
+            temp_name.push(name);
+            temp_name.push(format!(
+                ".tmp.{}.{:016x}",
+                std::process::id(),
+                fastrand::u64(..)
+            ));
+            let temp_path = dir.join(temp_name);
+            match new_private_file().open(&temp_path) {
+                Ok(file) => return Ok((file, TempFile(Some(temp_path)))),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last_err = Some(e),
+                Err(e) => return Err(self.io_error("cannot create a temporary file", e)),
+            }
+        }
+        let e = last_err.unwrap_or_else(|| io::Error::from(io::ErrorKind::AlreadyExists));
+        Err(self.io_error("cannot create a temporary file", e))
+    }
+
+    /// Writes and flushes the token to the temporary file, then closes it.
+    fn write_temp(&self, mut file: File, token: &TokenInfo) -> Result<()> {
+        file.write_all(token.to_json().as_bytes())
+            .map_err(|e| self.io_error("cannot write a temporary file", e))?;
+        file.sync_all()
+            .map_err(|e| self.io_error("cannot sync a temporary file", e))
+    }
+
+    /// Flushes the directory entry changes (a rename or a removal) to disk.
+    fn sync_dir(&self) -> Result<()> {
+        #[cfg(unix)]
+        {
+            let synced = File::open(self.dir()).and_then(|d| d.sync_all());
+            match synced {
+                Ok(()) => {}
+                // Some file systems cannot fsync a directory; nothing more to do.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::InvalidInput | io::ErrorKind::Unsupported
+                    ) => {}
+                Err(e) => return Err(self.io_error("cannot sync the directory", e)),
+            }
+        }
+        Ok(())
     }
 }
 
@@ -35,33 +189,138 @@ impl Default for FileTokenCache {
 }
 
 impl TokenCache for FileTokenCache {
+    /// The stored token; `None` only when the file does not exist.
+    ///
+    /// Files that exist but do not hold a token (unreadable, empty, truncated,
+    /// corrupt, not a regular file, over 1 MiB) are an [`Error::Cache`]
+    /// naming the path, and are left as they are.
     fn get(&self) -> Result<Option<TokenInfo>> {
-        match std::fs::read(&self.path) {
-            Ok(bytes) => TokenInfo::from_json(&bytes).map(Some).map_err(|m| Error::Cache {
-                path: Some(self.path.clone()),
-                message: m,
-                source: None,
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Error::cache_io(&self.path, "cannot read", e)),
+        // Check the type before opening: opening a FIFO would block.
+        let meta = match fs::metadata(&self.path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(self.io_error("cannot read", e)),
+        };
+        if meta.is_dir() {
+            return Err(self.error("is a directory, not a token file"));
         }
+        if !meta.is_file() {
+            return Err(self.error("is not a regular file"));
+        }
+        let file = match File::open(&self.path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(self.io_error("cannot open", e)),
+        };
+        // Re-check on the open handle: the path may have been replaced since.
+        let meta = file
+            .metadata()
+            .map_err(|e| self.io_error("cannot read", e))?;
+        if !meta.is_file() {
+            return Err(self.error("is not a regular file"));
+        }
+        if meta.len() > MAX_FILE_SIZE {
+            return Err(self.error(format!(
+                "file too large ({} bytes; a token file is at most {MAX_FILE_SIZE} bytes)",
+                meta.len()
+            )));
+        }
+        let mut bytes = Vec::with_capacity(meta.len() as usize);
+        file.take(MAX_FILE_SIZE + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| self.io_error("cannot read", e))?;
+        if bytes.len() as u64 > MAX_FILE_SIZE {
+            return Err(self.error(format!(
+                "file too large (over {MAX_FILE_SIZE} bytes; a token file is at most {MAX_FILE_SIZE} bytes)"
+            )));
+        }
+        match bytes.trim_ascii_start().first() {
+            None => return Err(self.error("file is empty (not a valid token file)")),
+            // serde would also accept a struct written as a JSON array.
+            Some(b) if *b != b'{' => {
+                return Err(self.error("not a valid token file (not a JSON object)"));
+            }
+            Some(_) => {}
+        }
+        TokenInfo::from_json(&bytes)
+            .map(Some)
+            .map_err(|m| self.error(m))
     }
 
+    /// Replaces the stored token atomically: a private temporary file in the
+    /// same directory, fsync, rename over the file, fsync of the directory.
+    /// Missing parent directories are created. When a step before the rename
+    /// fails, the old file is untouched and the temporary file removed; when
+    /// only the final directory fsync fails, the new token is in place but
+    /// may not survive a power loss, and the error says so.
     fn set(&self, token: &TokenInfo) -> Result<()> {
-        // Placeholder: replaced by the atomic, 0600-from-the-first-byte writer.
-        std::fs::write(&self.path, token.to_json())
-            .map_err(|e| Error::cache_io(&self.path, "cannot write", e))
+        self.create_dir()?;
+        let (file, mut temp) = self.create_temp()?;
+        // `file` is closed before `temp` can remove it (Windows cannot remove
+        // an open file).
+        self.write_temp(file, token)?;
+        let temp_path = temp.0.as_deref().expect("the temporary file is armed");
+        fs::rename(temp_path, &self.path).map_err(|e| self.io_error("cannot replace", e))?;
+        temp.disarm();
+        self.sync_dir()
     }
 
+    /// Removes the file (a missing file is fine) and syncs its directory.
     fn clear(&self) -> Result<()> {
-        match std::fs::remove_file(&self.path) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(Error::cache_io(&self.path, "cannot remove", e)),
+        match fs::remove_file(&self.path) {
+            Ok(()) => self.sync_dir(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(self.io_error("cannot remove", e)),
         }
     }
 
+    /// Takes an exclusive lock on [`lock_path`](FileTokenCache::lock_path)
+    /// (created 0600 with its parent directories when missing), blocking until
+    /// it is available; dropping the returned guard releases it.
+    ///
+    /// Every call opens its own handle, so the lock excludes other threads of
+    /// this process as well as other processes. It is not reentrant: calling
+    /// `lock` again on the same thread while holding the guard deadlocks.
     fn lock(&self) -> Result<CacheLock> {
-        Ok(CacheLock::none())
+        self.create_dir()?;
+        let lock_path = self.lock_path();
+        let lock_err = |what: &str, e| Error::cache_io(&lock_path, what, e);
+        let mut options = OpenOptions::new();
+        options.read(true).write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let file = options
+            .open(&lock_path)
+            .map_err(|e| lock_err("cannot open the lock file", e))?;
+        file.lock()
+            .map_err(|e| lock_err("cannot lock the lock file", e))?;
+        Ok(CacheLock::new(file))
+    }
+}
+
+/// Options that create a new file, failing if it exists; 0600 on Unix from
+/// the moment it exists.
+fn new_private_file() -> OpenOptions {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+}
+
+/// A temporary file that is removed when dropped, unless disarmed.
+struct TempFile(Option<PathBuf>);
+
+impl TempFile {
+    fn disarm(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if let Some(path) = self.0.take() {
+            let _ = fs::remove_file(path);
+        }
     }
 }
