@@ -286,7 +286,7 @@ impl Engine {
         self.session.outcome(result)
     }
 
-    /// The refresh, under the in-process refresh lock.
+    /// The refresh, under the in-process refresh lock and the cache's lock.
     async fn refresh_locked(&self) -> Result<String> {
         let cache = self.session.config.cache.clone();
         let (guard, cached) = blocking_io(move || {
@@ -295,12 +295,26 @@ impl Engine {
             Ok((guard, cached))
         })
         .await?;
+        let result = self.refresh_with(cached).await;
+        // Releasing a cache lock may be I/O (a Redis round trip).
+        blocking_io(move || {
+            drop(guard);
+            Ok(())
+        })
+        .await?;
+        let token = result?;
+        self.session.adopt(&token);
+        Ok(token.access_token.secret().to_owned())
+    }
+
+    /// Decides from the re-read cache, and refreshes when still needed.
+    async fn refresh_with(&self, cached: Option<TokenInfo>) -> Result<TokenInfo> {
         if let Some(stored) = &cached {
             // The cache is the truth (another process may have written it).
             self.session.adopt(stored);
         }
-        let token = match self.session.plan(cached)? {
-            Plan::Use(token) => token,
+        match self.session.plan(cached)? {
+            Plan::Use(token) => Ok(token),
             Plan::Refresh {
                 refresh_token,
                 previous,
@@ -311,7 +325,7 @@ impl Engine {
                     Ok(response) => {
                         let token = response.into_refreshed(&refresh_token, previous.as_ref());
                         self.store(&token).await?;
-                        token
+                        Ok(token)
                     }
                     Err(e) if session::is_invalid_grant(&e) => {
                         self.session.drop_refresh_token(bootstrap);
@@ -319,21 +333,18 @@ impl Engine {
                             let cache = self.session.config.cache.clone();
                             blocking_io(move || cache.clear()).await?;
                         }
-                        return Err(session::reauthorization_required(e));
+                        Err(session::reauthorization_required(e))
                     }
-                    Err(e) => return Err(e),
+                    Err(e) => Err(e),
                 }
             }
             Plan::Fetch => {
                 let request = self.session.client_credentials_request();
                 let token = self.token_request(&request).await?.into_token();
                 self.store(&token).await?;
-                token
+                Ok(token)
             }
-        };
-        drop(guard);
-        self.session.adopt(&token);
-        Ok(token.access_token.secret().to_owned())
+        }
     }
 
     /// Exchanges a code under both locks, then stores and adopts the token.
@@ -344,8 +355,10 @@ impl Engine {
         let cache = self.session.config.cache.clone();
         let stored = token.clone();
         blocking_io(move || {
-            let _guard = cache.lock()?;
-            cache.set(&stored)
+            let guard = cache.lock()?;
+            let stored = cache.set(&stored);
+            drop(guard);
+            stored
         })
         .await?;
         self.session.adopt(&token);

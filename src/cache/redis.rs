@@ -88,7 +88,8 @@ const MAX_VALUE_SIZE: usize = 1 << 20;
 /// script that deletes it only if it still holds that owner, so a holder
 /// whose lock expired never deletes its successor's. A holder that dies
 /// without releasing keeps the others waiting until the key expires: at most
-/// the **lock TTL** (default 30 s). A caller gives up after the **lock wait**
+/// the **lock TTL** (default 160 s, above the slowest refresh the flows'
+/// defaults allow). A caller gives up after the **lock wait**
 /// (default twice the TTL) with an [`Error::Cache`]. The lock is not
 /// reentrant.
 ///
@@ -100,10 +101,11 @@ const MAX_VALUE_SIZE: usize = 1 << 20;
 /// rotates refresh tokens. A refresh takes at most
 /// `(max_retries + 1) × timeout + backoff`, the backoff being at most the
 /// retry policy's `max_total_delay`. With the flows' defaults (3 retries,
-/// 30 s timeout, 30 s of backoff) that is 150 s; with a 5 s timeout and the
-/// default retries, 50 s. Set [`with_lock_ttl`](Self::with_lock_ttl) above
-/// your figure: the price of a long TTL is only how long a holder that
-/// crashed mid-refresh keeps the others waiting.
+/// 30 s timeout, 30 s of backoff) that is 150 s, which the default TTL
+/// covers; with a 5 s timeout and the default retries, 50 s. Set
+/// [`with_lock_ttl`](Self::with_lock_ttl) above your figure: the price of a
+/// long TTL is only how long a holder that crashed mid-refresh keeps the
+/// others waiting.
 ///
 /// # Connections, timeouts and failures
 ///
@@ -140,8 +142,9 @@ impl RedisTokenCache {
     /// The default connect and I/O timeouts: 3 s.
     pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
 
-    /// The default lock TTL: 30 s.
-    pub const DEFAULT_LOCK_TTL: Duration = Duration::from_secs(30);
+    /// The default lock TTL: 160 s, above the slowest refresh with the flows'
+    /// default timeout and retries (150 s).
+    pub const DEFAULT_LOCK_TTL: Duration = Duration::from_secs(160);
 
     /// A cache for `key` on the server at `url`: `redis://[[user]:password@]host[:port][/db]`,
     /// `rediss://...` for TLS, or `redis+unix:///path/to/socket[?db=N]`.
@@ -194,7 +197,7 @@ impl RedisTokenCache {
     }
 
     /// How long the refresh lock lives when its holder does not release it
-    /// (default 30 s; at least 1 ms). It must exceed your slowest refresh: see
+    /// (default 160 s; at least 1 ms). It must exceed your slowest refresh: see
     /// [Choosing the lock TTL](Self#choosing-the-lock-ttl).
     pub fn with_lock_ttl(mut self, ttl: Duration) -> Self {
         self.lock_ttl = ttl.max(Duration::from_millis(1));
