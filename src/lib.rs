@@ -98,14 +98,14 @@ pub mod testing;
 mod token;
 
 pub use authorize::pkce_challenge;
-pub use cache::{CacheLock, FileTokenCache, InMemoryTokenCache, TokenCache};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use cache::RedisTokenCache;
+pub use cache::{CacheLock, FileTokenCache, InMemoryTokenCache, TokenCache};
 pub use config::{
     AuthorizationCodeBuilder, AuthorizationCodeGrant, BackoffHook, ClientBuilder,
-    ClientCredentialsBuilder, ClientCredentialsGrant, ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_REDIRECT_URI,
-    SPOTIFY_AUTHORIZE_URL, SPOTIFY_TOKEN_URL,
+    ClientCredentialsBuilder, ClientCredentialsGrant, ENV_CLIENT_ID, ENV_CLIENT_SECRET,
+    ENV_REDIRECT_URI, SPOTIFY_AUTHORIZE_URL, SPOTIFY_TOKEN_URL,
 };
 pub use error::{Error, ErrorBody, HttpErrorKind, Result};
 #[cfg(any(feature = "blocking", feature = "async"))]
@@ -118,15 +118,15 @@ pub use token::TokenInfo;
 /// The async `AuthorizationCode`.
 #[cfg(feature = "async")]
 pub use asynchronous::AuthorizationCode as AsyncAuthorizationCode;
-/// The blocking `ClientCredentials`.
-#[cfg(feature = "blocking")]
-pub use blocking::ClientCredentials;
 /// The async `ClientCredentials`.
 #[cfg(feature = "async")]
 pub use asynchronous::ClientCredentials as AsyncClientCredentials;
 /// The blocking `AuthorizationCode` (the name the original documentation uses).
 #[cfg(feature = "blocking")]
 pub use blocking::AuthorizationCode;
+/// The blocking `ClientCredentials`.
+#[cfg(feature = "blocking")]
+pub use blocking::ClientCredentials;
 
 /// The `User-Agent` of the library's own HTTP clients.
 #[cfg(any(feature = "blocking", feature = "async"))]

@@ -50,8 +50,13 @@ impl TokenInfo {
         serde_json::to_string(self).expect("TokenInfo always serialises")
     }
 
-    /// Parses the cache file format. Errors never contain the file's content.
+    /// Parses the cache file format: one JSON object. Errors never contain
+    /// the file's content.
     pub fn from_json(json: &[u8]) -> std::result::Result<Self, String> {
+        // serde's derived deserializer would also take the fields as an array.
+        if json.trim_ascii_start().first() != Some(&b'{') {
+            return Err("not a valid token file (not a JSON object)".to_owned());
+        }
         serde_json::from_slice(json).map_err(|e| {
             // serde_json's messages quote offending values only for type errors
             // on scalars; report position and category, never the content.
@@ -235,6 +240,10 @@ mod tests {
         assert!(!err.contains("SECRET"), "{err}");
         assert!(TokenInfo::from_json(b"{\"access_token\": \"a\"").is_err());
         assert!(TokenInfo::from_json(b"").is_err());
+        assert!(
+            TokenInfo::from_json(br#"["a", 1, null, null]"#).is_err(),
+            "an array is not a token"
+        );
     }
 
     #[test]

@@ -234,13 +234,8 @@ impl TokenCache for FileTokenCache {
                 "file too large (over {MAX_FILE_SIZE} bytes; a token file is at most {MAX_FILE_SIZE} bytes)"
             )));
         }
-        match bytes.trim_ascii_start().first() {
-            None => return Err(self.error("file is empty (not a valid token file)")),
-            // serde would also accept a struct written as a JSON array.
-            Some(b) if *b != b'{' => {
-                return Err(self.error("not a valid token file (not a JSON object)"));
-            }
-            Some(_) => {}
+        if bytes.trim_ascii().is_empty() {
+            return Err(self.error("file is empty (not a valid token file)"));
         }
         TokenInfo::from_json(&bytes)
             .map(Some)
