@@ -83,9 +83,6 @@
 //! server only listens on loopback and only lives while an authorization is
 //! in progress.
 
-// used by authorize_local (in progress)
-#![allow(dead_code)]
-
 mod page;
 mod redirect;
 #[cfg(test)]

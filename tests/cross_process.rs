@@ -67,12 +67,13 @@ fn child() {
 }
 
 fn modes() -> Vec<&'static str> {
-    let mut modes = Vec::new();
-    #[cfg(feature = "blocking")]
-    modes.push("blocking");
-    #[cfg(feature = "async")]
-    modes.push("async");
-    modes
+    [
+        cfg!(feature = "blocking").then_some("blocking"),
+        cfg!(feature = "async").then_some("async"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 #[test]
