@@ -59,6 +59,11 @@
 //! | `blocking` | yes | [`blocking`] (ureq, rustls with ring) and the root alias [`AuthorizationCode`] |
 //! | `async` | no | [`asynchronous`] (reqwest, tokio, rustls with ring) and the root alias [`AsyncAuthorizationCode`] |
 //! | `testing` | no | `testing`: a fake Spotify accounts server on loopback |
+//! | `redis` | no | `RedisTokenCache`: one token shared by several machines, with a distributed refresh lock |
+//! | `cli` | no | the `spotify-auth` command-line tool |
+//!
+//! Both modes also have a Client Credentials flow (`ClientCredentials`,
+//! app-only tokens) built from the same source.
 //!
 //! Features are additive: with both on, a program can use both APIs side by
 //! side. Both are the same source (`flow.rs`), compiled once as blocking code
