@@ -10,6 +10,8 @@
 //! # Blocking
 //!
 //! ```no_run
+//! # #[cfg(feature = "blocking")]
+//! # fn main() -> Result<(), spotify_auth::Error> {
 //! use spotify_auth::{scopes, AuthorizationCode, FileTokenCache};
 //!
 //! let auth = AuthorizationCode::builder()
@@ -31,7 +33,10 @@
 //! // From now on, and in later runs: a valid token, refreshed when needed.
 //! let token = auth.get_access_token()?;
 //! # let _ = token;
-//! # Ok::<(), spotify_auth::Error>(())
+//! # Ok(())
+//! # }
+//! # #[cfg(not(feature = "blocking"))]
+//! # fn main() {}
 //! ```
 //!
 //! # Async
