@@ -253,6 +253,7 @@ impl CallbackServer {
     /// Makes a concurrent (or the next) [`wait`](Self::wait) return promptly
     /// with [`Error::CallbackServer`] ("cancelled"). Idempotent; the server
     /// stays bound until dropped.
+    #[cfg_attr(not(feature = "async"), allow(dead_code))] // the async wait cancels on drop
     pub(crate) fn cancel(&self) {
         if !self.cancelled.swap(true, Ordering::SeqCst) {
             // Wakes a waiter blocked in recv_timeout; a waiter between two

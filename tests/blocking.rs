@@ -57,7 +57,8 @@ mod support {
 #[path = "suite/mod.rs"]
 mod suite;
 
-/// Blocking-only behaviour.
+/// Blocking-only behaviour (what needs tokio compiled in to be detected).
+#[cfg(feature = "async")]
 mod blocking_only {
     use super::suite::authorize_local::fake_with_redirect;
     use super::suite::builder;
@@ -65,7 +66,6 @@ mod blocking_only {
 
     /// Inside a tokio runtime the blocking login refuses with an error that
     /// points to the async API (detectable when tokio is compiled in).
-    #[cfg(feature = "async")]
     #[test]
     fn authorize_local_refuses_inside_an_async_runtime() {
         let (server, redirect) = fake_with_redirect();
