@@ -3,7 +3,9 @@
 //! makes, and the token requests' forms. Both modes' `flow.rs` drive this.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwapOption;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -62,7 +64,9 @@ impl TokenRequest {
 /// The I/O-free state of one `AuthorizationCode`.
 pub(crate) struct Session {
     pub config: Config,
-    current: RwLock<Option<Current>>,
+    /// Read lock-free on the hot path: a load writes nothing other callers
+    /// read, so readers on several cores do not slow each other down.
+    current: ArcSwapOption<Current>,
     bootstrap: Mutex<Option<RefreshToken>>,
     pending: PendingAttempts,
     /// Counts finished refreshes; read before waiting on the refresh lock to
@@ -75,7 +79,7 @@ impl Session {
         let bootstrap = config.bootstrap_refresh_token.take();
         Self {
             config,
-            current: RwLock::new(None),
+            current: ArcSwapOption::const_empty(),
             bootstrap: Mutex::new(bootstrap),
             pending: PendingAttempts::default(),
             epoch: AtomicU64::new(0),
@@ -87,8 +91,7 @@ impl Session {
     /// allocation (the returned string).
     #[inline]
     pub fn fresh_access_token(&self) -> Option<String> {
-        let current = self.current.read().unwrap_or_else(|p| p.into_inner());
-        match &*current {
+        match &*self.current.load() {
             Some(c) if unix_now() < c.refresh_at => Some(c.token.access_token.secret().to_owned()),
             _ => None,
         }
@@ -98,8 +101,7 @@ impl Session {
     /// refresh margin: what a refresh that failed for a passing reason
     /// falls back to.
     fn unexpired_access_token(&self) -> Option<String> {
-        let current = self.current.read().unwrap_or_else(|p| p.into_inner());
-        match &*current {
+        match &*self.current.load() {
             Some(c) if !c.token.is_expired() => Some(c.token.access_token.secret().to_owned()),
             _ => None,
         }
@@ -118,8 +120,7 @@ impl Session {
 
     /// The token in memory, whatever its age.
     pub fn current_token(&self) -> Option<TokenInfo> {
-        let current = self.current.read().unwrap_or_else(|p| p.into_inner());
-        current.as_ref().map(|c| c.token.clone())
+        self.current.load().as_ref().map(|c| c.token.clone())
     }
 
     /// Makes `token` the one in memory.
@@ -127,16 +128,15 @@ impl Session {
         let refresh_at = token
             .expires_at
             .saturating_sub(self.config.refresh_margin.as_secs());
-        let mut current = self.current.write().unwrap_or_else(|p| p.into_inner());
-        *current = Some(Current {
+        self.current.store(Some(Arc::new(Current {
             token: token.clone(),
             refresh_at,
-        });
+        })));
     }
 
     /// Forgets the token in memory.
     pub fn forget(&self) {
-        *self.current.write().unwrap_or_else(|p| p.into_inner()) = None;
+        self.current.store(None);
     }
 
     /// Read before waiting for the refresh lock.
