@@ -3,6 +3,7 @@
 # crates, and the wall time of clean release builds.
 #
 #   bash comparisons/rspotify/footprint.sh [RUNS]      (default RUNS=2)
+#   FOOTPRINT_BUILDS="ours-blocking ours-async" bash ...  (a subset)
 #
 # Each build is a throwaway consumer crate in $FOOTPRINT_DIR (default
 # /tmp/footprint) with one dependency and an empty lib, so every library is
@@ -46,7 +47,7 @@ deps_of() {
   esac
 }
 
-BUILDS=(ours-blocking ours-async rspotify-blocking rspotify-async tls-ring tls-aws-lc)
+BUILDS=(${FOOTPRINT_BUILDS:-ours-blocking ours-async rspotify-blocking rspotify-async tls-ring tls-aws-lc})
 
 for b in "${BUILDS[@]}"; do
   mkdir -p "$DIR/$b/src"
