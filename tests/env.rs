@@ -3,6 +3,8 @@
 //! take `ENV` so that none reads while another writes.
 #![cfg(any(feature = "blocking", feature = "async"))]
 
+mod common;
+
 use std::sync::Mutex;
 
 use spotify_auth::{ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_REDIRECT_URI, Error};
@@ -173,8 +175,7 @@ fn browser_variable_completes_the_flow() {
     // SAFETY: ENV is held; nothing else in this binary touches the environment.
     unsafe { std::env::set_var("BROWSER", &script) };
 
-    let mut runs = 0;
-    for mode in 0..2 {
+    for mode in common::Mode::all() {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -186,37 +187,18 @@ fn browser_variable_completes_the_flow() {
             .redirect_uri(&redirect)
             .start()
             .unwrap();
-        let options = AuthorizeLocalOptions::new().timeout(std::time::Duration::from_secs(20));
-        let token = match mode {
-            #[cfg(feature = "blocking")]
-            0 => spotify_auth::blocking::AuthorizationCode::builder()
-                .read_environment(false)
-                .client_id("id")
-                .client_secret("secret")
-                .redirect_uri(&redirect)
-                .accounts_base_url(server.url())
-                .build()
-                .unwrap()
-                .authorize_local(options),
-            #[cfg(feature = "async")]
-            1 => tokio::runtime::Runtime::new().unwrap().block_on(async {
-                spotify_auth::asynchronous::AuthorizationCode::builder()
-                    .read_environment(false)
-                    .client_id("id")
-                    .client_secret("secret")
-                    .redirect_uri(&redirect)
-                    .accounts_base_url(server.url())
-                    .build()
-                    .unwrap()
-                    .authorize_local(options)
-                    .await
-            }),
-            _ => continue,
+        let client = common::Client {
+            id: "id",
+            secret: "secret",
+            redirect: &redirect,
+            accounts: server.url(),
         };
-        assert!(token.is_ok(), "{token:?}");
+        let flow = common::Flow::new(mode, &client, spotify_auth::InMemoryTokenCache::new());
+        let token = flow.authorize_local(
+            AuthorizeLocalOptions::new().timeout(std::time::Duration::from_secs(20)),
+        );
+        assert!(token.is_ok(), "{mode:?}: {token:?}");
         assert_eq!(server.token_request_count(), 1);
-        runs += 1;
     }
-    assert!(runs > 0);
     unsafe { std::env::remove_var("BROWSER") };
 }

@@ -8,6 +8,8 @@
 //! environment, and nothing otherwise.
 #![cfg(all(feature = "redis", any(feature = "blocking", feature = "async")))]
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::Path;
@@ -15,6 +17,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use common::{Client, Flow, Mode};
 use spotify_auth::testing::FakeSpotify;
 use spotify_auth::{AccessToken, Error, RedisTokenCache, TokenCache, TokenInfo};
 
@@ -235,100 +238,17 @@ fn free_port() -> u16 {
 }
 
 // ---------------------------------------------------------------------------
-// Both modes behind one type.
-
-#[derive(Clone, Copy, Debug)]
-enum Mode {
-    #[cfg(feature = "blocking")]
-    Blocking,
-    #[cfg(feature = "async")]
-    Async,
-}
-
-impl Mode {
-    fn all() -> Vec<Mode> {
-        vec![
-            #[cfg(feature = "blocking")]
-            Mode::Blocking,
-            #[cfg(feature = "async")]
-            Mode::Async,
-        ]
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            #[cfg(feature = "blocking")]
-            Mode::Blocking => "blocking",
-            #[cfg(feature = "async")]
-            Mode::Async => "async",
-        }
-    }
-
-    fn from_name(name: &str) -> Mode {
-        Mode::all()
-            .into_iter()
-            .find(|m| m.name() == name)
-            .unwrap_or_else(|| panic!("mode {name} not built"))
-    }
-}
-
-/// An `AuthorizationCode` of either mode (the async one with its runtime).
-enum Flow {
-    #[cfg(feature = "blocking")]
-    Blocking(spotify_auth::blocking::AuthorizationCode),
-    #[cfg(feature = "async")]
-    Async(
-        spotify_auth::asynchronous::AuthorizationCode,
-        tokio::runtime::Runtime,
-    ),
-}
-
-impl Flow {
-    fn new(mode: Mode, accounts: &str, cache: impl TokenCache + 'static) -> Flow {
-        match mode {
-            #[cfg(feature = "blocking")]
-            Mode::Blocking => Flow::Blocking(
-                spotify_auth::blocking::AuthorizationCode::builder()
-                    .read_environment(false)
-                    .client_id(ID)
-                    .client_secret(SECRET)
-                    .redirect_uri(REDIRECT)
-                    .accounts_base_url(accounts)
-                    .token_cache(cache)
-                    .build()
-                    .unwrap(),
-            ),
-            #[cfg(feature = "async")]
-            Mode::Async => {
-                let runtime = tokio::runtime::Runtime::new().unwrap();
-                let auth = runtime.block_on(async {
-                    spotify_auth::asynchronous::AuthorizationCode::builder()
-                        .read_environment(false)
-                        .client_id(ID)
-                        .client_secret(SECRET)
-                        .redirect_uri(REDIRECT)
-                        .accounts_base_url(accounts)
-                        .token_cache(cache)
-                        .build()
-                        .unwrap()
-                });
-                Flow::Async(auth, runtime)
-            }
-        }
-    }
-
-    fn get_access_token(&self) -> spotify_auth::Result<String> {
-        match self {
-            #[cfg(feature = "blocking")]
-            Flow::Blocking(auth) => auth.get_access_token(),
-            #[cfg(feature = "async")]
-            Flow::Async(auth, runtime) => runtime.block_on(auth.get_access_token()),
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------
 // Helpers.
+
+/// The test client against the fake accounts server at `accounts`.
+fn client(accounts: &str) -> Client<'_> {
+    Client {
+        id: ID,
+        secret: SECRET,
+        redirect: REDIRECT,
+        accounts,
+    }
+}
 
 fn fake() -> FakeSpotify {
     FakeSpotify::builder()
@@ -371,17 +291,6 @@ fn exists(conn: &mut redis::Connection, key: &str) -> bool {
     redis::cmd("EXISTS").arg(key).query::<i64>(conn).unwrap() == 1
 }
 
-/// Runs this test binary's `child` test with `spec`.
-fn spawn_child(spec: String) -> Child {
-    Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child", "--nocapture", "--test-threads=1"])
-        .env(CHILD, spec)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
 // ---------------------------------------------------------------------------
 // The child processes.
 
@@ -399,18 +308,13 @@ fn child() {
     let parts: Vec<&str> = spec.split('|').collect();
     match parts[..] {
         ["refresh", mode, accounts, url, key, go] => {
-            let deadline = Instant::now() + Duration::from_secs(20);
-            while !Path::new(go).exists() {
-                assert!(Instant::now() < deadline, "no start signal");
-                std::thread::sleep(Duration::from_millis(1));
-            }
+            common::wait_for_start(go);
             let cache = RedisTokenCache::open(url, key)
                 .unwrap()
                 .with_lock_ttl(Duration::from_secs(5));
-            match Flow::new(Mode::from_name(mode), accounts, cache).get_access_token() {
-                Ok(token) => println!("\nTOKEN:{token}"),
-                Err(e) => println!("\nERROR:{e}"),
-            }
+            common::report(
+                Flow::new(Mode::from_name(mode), &client(accounts), cache).get_access_token(),
+            );
         }
         ["hold", url, key, ttl_ms] => {
             let cache = RedisTokenCache::open(url, key)
@@ -548,32 +452,24 @@ fn eight_processes_on_an_expired_token_refresh_once() {
         let before = server.token_request_count();
         let children: Vec<_> = (0..8)
             .map(|i| {
-                spawn_child(format!(
-                    "refresh|{}|{}|{}|{key}|{}",
-                    modes[i % modes.len()].name(),
-                    server.url(),
-                    redis.url(),
-                    go.display()
-                ))
+                common::spawn_child(
+                    CHILD,
+                    format!(
+                        "refresh|{}|{}|{}|{key}|{}",
+                        modes[i % modes.len()].name(),
+                        server.url(),
+                        redis.url(),
+                        go.display()
+                    ),
+                )
             })
             .collect();
         std::fs::write(&go, b"go").unwrap();
-        let mut tokens = Vec::new();
-        for child in children {
-            let out = child.wait_with_output().unwrap();
-            let stdout = String::from_utf8_lossy(&out.stdout);
-            assert!(
-                out.status.success(),
-                "child failed: {stdout}\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            let line = stdout
-                .lines()
-                .find(|l| l.starts_with("TOKEN:") || l.starts_with("ERROR:"))
-                .unwrap_or_else(|| panic!("no result in {stdout}"));
-            assert!(line.starts_with("TOKEN:"), "round {round}: {line}");
-            tokens.push(line["TOKEN:".len()..].to_owned());
-        }
+        let what = format!("round {round}");
+        let tokens: Vec<String> = children
+            .into_iter()
+            .map(|c| common::reported_token(c, &what))
+            .collect();
         assert_eq!(
             server.token_request_count() - before,
             1,
@@ -607,7 +503,7 @@ fn a_lock_holder_killed_mid_refresh_holds_the_others_up_only_until_its_ttl() {
 
     for mode in Mode::all() {
         cache.set(&token("expired", now() - 1, &refresh)).unwrap();
-        let mut holder = spawn_child(format!("hold|{}|{key}|{TTL_MS}", redis.url()));
+        let mut holder = common::spawn_child(CHILD, format!("hold|{}|{key}|{TTL_MS}", redis.url()));
         let mut lines = BufReader::new(holder.stdout.take().unwrap()).lines();
         let locked = lines.any(|line| line.is_ok_and(|l| l == "LOCKED"));
         assert!(locked, "{mode:?}: the holder did not take the lock");
@@ -621,7 +517,7 @@ fn a_lock_holder_killed_mid_refresh_holds_the_others_up_only_until_its_ttl() {
 
         let before = server.token_request_count();
         let started = Instant::now();
-        let result = Flow::new(mode, server.url(), cache.clone()).get_access_token();
+        let result = Flow::new(mode, &client(server.url()), cache.clone()).get_access_token();
         let waited = started.elapsed();
         let token = result.unwrap_or_else(|e| panic!("{mode:?}: {e}"));
         assert!(
@@ -651,7 +547,7 @@ fn redis_stopped_mid_run_is_a_clear_error_and_the_same_cache_recovers() {
     assert!(cache.get().unwrap().is_some());
     let flows: Vec<_> = Mode::all()
         .into_iter()
-        .map(|mode| (mode, Flow::new(mode, server.url(), cache.clone())))
+        .map(|mode| (mode, Flow::new(mode, &client(server.url()), cache.clone())))
         .collect();
 
     redis.stop();
@@ -707,7 +603,7 @@ fn a_valid_token_in_memory_is_served_while_redis_is_down() {
         .unwrap();
     let flows: Vec<_> = Mode::all()
         .into_iter()
-        .map(|mode| Flow::new(mode, server.url(), cache.clone()))
+        .map(|mode| Flow::new(mode, &client(server.url()), cache.clone()))
         .collect();
     for flow in &flows {
         assert_eq!(flow.get_access_token().unwrap(), "still-valid");
@@ -814,7 +710,7 @@ fn tls_with_a_private_ca_and_a_password() {
     let mut refresh = server.issue_refresh_token(ID, "user-read-email");
     for mode in Mode::all() {
         cache.set(&token("expired", now() - 1, &refresh)).unwrap();
-        let token = Flow::new(mode, server.url(), cache.clone())
+        let token = Flow::new(mode, &client(server.url()), cache.clone())
             .get_access_token()
             .unwrap_or_else(|e| panic!("{mode:?}: {e}"));
         let stored = cache.get().unwrap().unwrap();
