@@ -47,14 +47,18 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
 
     let dir = std::env::temp_dir().join(format!("spotify-auth-quickstart-{}", std::process::id()));
     let cache_path = dir.join("token.json");
-    let auth = AuthorizationCode::builder()
-        .read_environment(false)
-        .client_id("quickstart-app")
-        .redirect_uri(&redirect_uri)
-        .scope([scopes::USER_READ_EMAIL, scopes::USER_TOP_READ])
-        .accounts_base_url(server.url())
-        .token_cache(FileTokenCache::new(&cache_path))
-        .build()?;
+    // Each "run" of the app builds its AuthorizationCode the same way.
+    let app = || {
+        AuthorizationCode::builder()
+            .read_environment(false)
+            .client_id("quickstart-app")
+            .redirect_uri(&redirect_uri)
+            .scope([scopes::USER_READ_EMAIL, scopes::USER_TOP_READ])
+            .accounts_base_url(server.url())
+            .token_cache(FileTokenCache::new(&cache_path))
+            .build()
+    };
+    let auth = app()?;
 
     let options = AuthorizeLocalOptions::new()
         .open_browser(false)
@@ -83,13 +87,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         mode_of(&cache_path)
     );
 
-    let later = AuthorizationCode::builder()
-        .read_environment(false)
-        .client_id("quickstart-app")
-        .redirect_uri(&redirect_uri)
-        .accounts_base_url(server.url())
-        .token_cache(FileTokenCache::new(&cache_path))
-        .build()?;
+    let later = app()?;
     let before = server.token_request_count();
     later.get_access_token()?;
     println!(
@@ -101,13 +99,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut aged = cached.get()?.ok_or("the cache is empty")?;
     aged.expires_at = 0;
     cached.set(&aged)?;
-    let next_run = AuthorizationCode::builder()
-        .read_environment(false)
-        .client_id("quickstart-app")
-        .redirect_uri(&redirect_uri)
-        .accounts_base_url(server.url())
-        .token_cache(FileTokenCache::new(&cache_path))
-        .build()?;
+    let next_run = app()?;
     let before = server.token_request_count();
     let fresh = next_run.get_access_token()?;
     let refreshed = cached.get()?.ok_or("the cache is empty")?;
