@@ -659,6 +659,34 @@ fn many_sets_leave_no_temp_files() {
 }
 
 #[test]
+fn set_sweeps_temp_files_a_killed_writer_left_long_ago() {
+    let dir = temp_dir();
+    let cache = FileTokenCache::new(dir.path().join("token.json"));
+    let stale = dir.path().join(".token.json.tmp.4242.00000000deadbeef");
+    let fresh = dir.path().join(".token.json.tmp.4243.00000000cafef00d");
+    let other = dir.path().join(".other.json.tmp.4242.0000000000000001");
+    for path in [&stale, &fresh, &other] {
+        fs::write(path, numbered_token(7).to_json()).unwrap();
+    }
+    let hour_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
+    for path in [&stale, &other] {
+        fs::File::options()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_modified(hour_ago)
+            .unwrap();
+    }
+    cache.set(&numbered_token(1)).unwrap();
+    assert!(
+        !stale.exists(),
+        "an hour-old leftover of this cache is removed"
+    );
+    assert!(fresh.exists(), "a recent one may belong to a live writer");
+    assert!(other.exists(), "another cache's files are not touched");
+}
+
+#[test]
 fn readers_never_see_a_partial_write() {
     let dir = temp_dir();
     let path = dir.path().join("token.json");

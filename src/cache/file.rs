@@ -16,6 +16,10 @@ use std::path::{Path, PathBuf};
 use super::{CacheLock, TokenCache};
 use crate::{Error, Result, TokenInfo};
 
+/// How old a temporary file must be before [`FileTokenCache::set`] removes it
+/// as left behind by a killed writer (a live write takes milliseconds).
+const STALE_TEMP_AGE: std::time::Duration = std::time::Duration::from_secs(600);
+
 /// The default file name, in the current directory.
 pub const DEFAULT_PATH: &str = ".spotify_sdk_token.json";
 
@@ -153,6 +157,40 @@ impl FileTokenCache {
         Err(self.io_error("cannot create a temporary file", e))
     }
 
+    /// Removes temporary files a killed writer left behind (each holds a copy
+    /// of a token): this cache's `.{name}.tmp.*` files older than
+    /// [`STALE_TEMP_AGE`], which no live writer can still be using. Best
+    /// effort: failures are ignored.
+    fn sweep_stale_temps(&self) {
+        let Some(name) = self.path.file_name() else {
+            return;
+        };
+        let mut prefix = OsString::from(".");
+        prefix.push(name);
+        prefix.push(".tmp.");
+        let Some(prefix) = prefix.to_str() else {
+            return;
+        };
+        let Ok(entries) = fs::read_dir(self.dir()) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let file_name = entry.file_name();
+            let is_ours = file_name.to_str().is_some_and(|n| n.starts_with(prefix));
+            let is_stale = || {
+                entry
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|age| age > STALE_TEMP_AGE)
+            };
+            if is_ours && is_stale() {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+    }
+
     /// Writes and flushes the token to the temporary file, then closes it.
     fn write_temp(&self, mut file: File, token: &TokenInfo) -> Result<()> {
         file.write_all(token.to_json().as_bytes())
@@ -257,7 +295,9 @@ impl TokenCache for FileTokenCache {
         let temp_path = temp.0.as_deref().expect("the temporary file is armed");
         fs::rename(temp_path, &self.path).map_err(|e| self.io_error("cannot replace", e))?;
         temp.disarm();
-        self.sync_dir()
+        self.sync_dir()?;
+        self.sweep_stale_temps();
+        Ok(())
     }
 
     /// Removes the file (a missing file is fine) and syncs its directory.
