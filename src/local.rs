@@ -13,7 +13,7 @@ pub type UrlHandler = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// A source of pasted redirect URLs, called on its own thread until it
 /// returns `None`. See [`AuthorizeLocalOptions::pasted_urls`].
-pub type PasteSource = Arc<Mutex<Option<Box<dyn FnMut() -> Option<String> + Send>>>>;
+pub(crate) type PasteSource = Arc<Mutex<Option<Box<dyn FnMut() -> Option<String> + Send>>>>;
 
 /// How `authorize_local` runs.
 ///
