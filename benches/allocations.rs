@@ -123,6 +123,11 @@ fn blocking() {
             std::hint::black_box(auth.get_access_token().expect("a valid token"));
         }
         report("blocking", name, before, counters());
+        let before = counters();
+        for _ in 0..CALLS {
+            std::hint::black_box(auth.get_authorization_header().expect("a valid token"));
+        }
+        report("blocking header", name, before, counters());
     }
 }
 

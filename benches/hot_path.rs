@@ -105,6 +105,9 @@ mod blocking {
             group.bench_function(format!("blocking/{name}"), |b| {
                 b.iter(|| auth.get_access_token())
             });
+            group.bench_function(format!("blocking/{name}/header"), |b| {
+                b.iter(|| auth.get_authorization_header())
+            });
         }
         group.finish();
     }
@@ -179,6 +182,9 @@ mod asynchronous {
             group.bench_function(format!("async/{name}"), |b| {
                 // One block_on per sample; the calls loop inside it.
                 b.to_async(&rt).iter(|| auth.get_access_token())
+            });
+            group.bench_function(format!("async/{name}/header"), |b| {
+                b.to_async(&rt).iter(|| auth.get_authorization_header())
             });
         }
         group.finish();

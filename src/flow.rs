@@ -112,6 +112,14 @@ impl ClientCredentials {
     pub async fn get_access_token(&self) -> Result<String> {
         self.engine.get_access_token().await
     }
+
+    /// The value of the `Authorization` header for the Web API,
+    /// `Bearer {access token}`, under the same rules as `get_access_token`.
+    /// With a valid token it is kept pre-formatted: one allocation, the
+    /// returned string.
+    pub async fn get_authorization_header(&self) -> Result<String> {
+        self.engine.get_authorization_header().await
+    }
 }
 
 impl AuthorizationCode {
@@ -267,6 +275,14 @@ impl AuthorizationCode {
     pub async fn get_access_token(&self) -> Result<String> {
         self.engine.get_access_token().await
     }
+
+    /// The value of the `Authorization` header for the Web API,
+    /// `Bearer {access token}`, under the same rules as `get_access_token`.
+    /// With a valid token it is kept pre-formatted: one allocation, the
+    /// returned string.
+    pub async fn get_authorization_header(&self) -> Result<String> {
+        self.engine.get_authorization_header().await
+    }
 }
 
 #[maybe]
@@ -284,6 +300,16 @@ impl Engine {
         let result = self.refresh_locked().await;
         self.session.finish(&mut slot, result.as_ref().err());
         self.session.outcome(result)
+    }
+
+    /// `Bearer {token}`: pre-formatted on the hot path, else after
+    /// [`get_access_token`](Self::get_access_token).
+    async fn get_authorization_header(&self) -> Result<String> {
+        if let Some(header) = self.session.fresh_authorization_header() {
+            return Ok(header);
+        }
+        let token = self.get_access_token().await?;
+        Ok(format!("Bearer {token}"))
     }
 
     /// The refresh, under the in-process refresh lock and the cache's lock.

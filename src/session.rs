@@ -18,6 +18,8 @@ use crate::{AuthCode, Error, PkceVerifier, RefreshToken, Result, Scopes, TokenIn
 /// The token in memory, with the moment it must be refreshed.
 struct Current {
     token: TokenInfo,
+    /// `Bearer {access_token}`, made once per token.
+    header: String,
     /// `expires_at - refresh_margin`, in Unix seconds.
     refresh_at: u64,
 }
@@ -97,6 +99,16 @@ impl Session {
         }
     }
 
+    /// The hot path for the header: `Bearer {token}` when the token in memory
+    /// is valid for longer than the refresh margin; one allocation.
+    #[inline]
+    pub fn fresh_authorization_header(&self) -> Option<String> {
+        match &*self.current.load() {
+            Some(c) if unix_now() < c.refresh_at => Some(c.header.clone()),
+            _ => None,
+        }
+    }
+
     /// The access token in memory while it has not expired, even within the
     /// refresh margin: what a refresh that failed for a passing reason
     /// falls back to.
@@ -129,6 +141,7 @@ impl Session {
             .expires_at
             .saturating_sub(self.config.refresh_margin.as_secs());
         self.current.store(Some(Arc::new(Current {
+            header: format!("Bearer {}", token.access_token.secret()),
             token: token.clone(),
             refresh_at,
         })));

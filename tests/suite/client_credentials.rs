@@ -35,6 +35,9 @@ flow_test! {
         let stored = cache.get().unwrap().unwrap();
         assert_eq!(stored.access_token.secret(), first);
         assert_eq!(stored.refresh_token, None);
+        let header = app.get_authorization_header().await;
+        assert_eq!(header.unwrap(), format!("Bearer {first}"));
+        assert_eq!(server.token_request_count(), 1);
     }
 }
 

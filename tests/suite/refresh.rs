@@ -207,3 +207,23 @@ flow_test! {
         assert!(matches!(got, Err(Error::TokenEndpoint { status: 401, .. })), "{got:?}");
     }
 }
+
+flow_test! {
+    async fn authorization_header_is_bearer_and_the_current_token() {
+        let mut server = support::server().await;
+        let mock = support::create(token_mock(&mut server, token_body("fresh", None)).expect(1)).await;
+        let auth = builder(&server.url()).token_cache(cache_with(token("cached", 3600, Some("r")))).build().unwrap();
+        let header = auth.get_authorization_header().await;
+        assert_eq!(header.unwrap(), "Bearer cached");
+        // Expiring: the header follows the refreshed token.
+        let auth = builder(&server.url()).token_cache(cache_with(token("stale", -5, Some("r")))).build().unwrap();
+        let header = auth.get_authorization_header().await;
+        assert_eq!(header.unwrap(), "Bearer fresh");
+        let header = auth.get_authorization_header().await;
+        assert_eq!(header.unwrap(), "Bearer fresh", "now from memory");
+        support::assert(&mock).await;
+        let auth = builder(&closed_port_url()).build().unwrap();
+        let header = auth.get_authorization_header().await;
+        assert!(matches!(header, Err(Error::NotAuthorized)), "{header:?}");
+    }
+}
