@@ -1,10 +1,13 @@
-// The I/O orchestration of the Authorization Code flow, written once with
-// async/await and compiled twice: `blocking.rs` includes this file under
-// `maybe_async::must_be_sync` (every `.await` and `async` stripped), and
-// `asynchronous.rs` under `maybe_async::must_be_async`. It may only use names
-// both modes provide (`maybe`, `Transport`, `HttpClient`, `FlowMutex`,
-// `blocking_io`, `sleep`) and the shared core. Everything that needs no I/O
-// lives in the core (`session`, `retry`, `authorize`, `token`).
+// The I/O orchestration of both flows (Authorization Code, Client
+// Credentials), written once with async/await and compiled twice:
+// `blocking.rs` includes this file under `maybe_async::must_be_sync` (every
+// `.await` and `async` stripped), and `asynchronous.rs` under
+// `maybe_async::must_be_async`. It may only use names both modes provide
+// (`maybe`, `Transport`, `HttpClient`, `FlowMutex`, `blocking_io`, `sleep`,
+// `wait_for_callback`, `ensure_can_block`) and the shared core. Everything
+// that needs no I/O lives in the core (`session`, `retry`, `authorize`,
+// `token`, `config`). Never put `.await` inside a macro call here: the sync
+// build cannot strip it there.
 
 use std::fmt;
 use std::time::Duration;
