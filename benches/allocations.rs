@@ -69,45 +69,12 @@ fn report(mode: &str, cache: &str, before: (usize, usize), after: (usize, usize)
     );
 }
 
-/// A Spotify-length (250 characters) access token, valid for another hour.
-#[allow(dead_code)]
-fn valid_token() -> spotify_auth::TokenInfo {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_secs();
-    spotify_auth::TokenInfo {
-        access_token: spotify_auth::AccessToken::new("BQ".to_owned() + &"x".repeat(248)),
-        expires_at: now + 3600,
-        refresh_token: Some(spotify_auth::RefreshToken::new("AQD-refresh")),
-        scope: Some("user-read-email".to_owned()),
-    }
-}
-
-/// A temporary directory (kept for the file cache's lifetime) and the named caches.
-#[allow(dead_code)]
-type Caches = (
-    tempfile::TempDir,
-    Vec<(&'static str, Box<dyn spotify_auth::TokenCache>)>,
-);
-
-#[allow(dead_code)]
-fn caches() -> Caches {
-    use spotify_auth::TokenCache;
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let file = spotify_auth::FileTokenCache::new(dir.path().join("token.json"));
-    file.set(&valid_token()).expect("write the token file");
-    let memory = spotify_auth::InMemoryTokenCache::with_token(valid_token());
-    (
-        dir,
-        vec![("memory", Box::new(memory)), ("file", Box::new(file))],
-    )
-}
+mod common;
 
 #[cfg(feature = "blocking")]
 fn blocking() {
     use spotify_auth::blocking::AuthorizationCode;
-    let (_dir, caches) = caches();
+    let (_dir, caches) = common::caches();
     for (name, cache) in caches {
         let auth = AuthorizationCode::builder()
             .read_environment(false)
@@ -138,7 +105,7 @@ fn asynchronous() {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    let (_dir, caches) = caches();
+    let (_dir, caches) = common::caches();
     for (name, cache) in caches {
         let auth = AuthorizationCode::builder()
             .read_environment(false)

@@ -19,56 +19,8 @@ use std::time::Duration;
 
 use criterion::Criterion;
 
-/// A Spotify-length access token (theirs are about 250 characters).
-fn spotify_length_token() -> String {
-    "BQ".chars()
-        .chain(
-            "Cx7d0a9f3e2b1c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3_-"
-                .chars()
-                .cycle(),
-        )
-        .take(250)
-        .collect()
-}
-
-/// A token valid for another hour, with a refresh token and scopes.
-#[allow(dead_code)]
-fn valid_token() -> spotify_auth::TokenInfo {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_secs();
-    spotify_auth::TokenInfo {
-        access_token: spotify_auth::AccessToken::new(spotify_length_token()),
-        expires_at: now + 3600,
-        refresh_token: Some(spotify_auth::RefreshToken::new(
-            "AQD".to_owned() + &"r".repeat(128),
-        )),
-        scope: Some("user-read-email user-top-read".to_owned()),
-    }
-}
-
-/// The two caches, each holding a valid token; the directory of the file
-/// cache lives as long as the returned guard.
-/// A temporary directory (kept for the file cache's lifetime) and the named caches.
-#[allow(dead_code)]
-type Caches = (
-    tempfile::TempDir,
-    Vec<(&'static str, Box<dyn spotify_auth::TokenCache>)>,
-);
-
-#[allow(dead_code)]
-fn caches() -> Caches {
-    use spotify_auth::TokenCache;
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let file = spotify_auth::FileTokenCache::new(dir.path().join("token.json"));
-    file.set(&valid_token()).expect("write the token file");
-    let memory = spotify_auth::InMemoryTokenCache::with_token(valid_token());
-    (
-        dir,
-        vec![("memory", Box::new(memory)), ("file", Box::new(file))],
-    )
-}
+mod common;
+use common::spotify_length_token;
 
 #[allow(dead_code)]
 const CALLERS: [usize; 3] = [1, 2, 8];
@@ -98,7 +50,7 @@ mod blocking {
     }
 
     pub fn single(c: &mut Criterion) {
-        let (_dir, caches) = super::caches();
+        let (_dir, caches) = super::common::caches();
         let mut group = c.benchmark_group("hot_path");
         for (name, cache) in caches {
             let auth = auth(cache);
@@ -113,7 +65,9 @@ mod blocking {
     }
 
     pub fn contended(c: &mut Criterion) {
-        let auth = Arc::new(auth(InMemoryTokenCache::with_token(super::valid_token())));
+        let auth = Arc::new(auth(InMemoryTokenCache::with_token(
+            super::common::valid_token(),
+        )));
         let mut group = c.benchmark_group("contended");
         for callers in super::CALLERS {
             group.bench_function(format!("blocking/{callers}"), |b| {
@@ -175,7 +129,7 @@ mod asynchronous {
             .enable_all()
             .build()
             .expect("tokio runtime");
-        let (_dir, caches) = super::caches();
+        let (_dir, caches) = super::common::caches();
         let mut group = c.benchmark_group("hot_path");
         for (name, cache) in caches {
             let auth = auth(&rt, cache);
@@ -198,7 +152,7 @@ mod asynchronous {
             .expect("tokio runtime");
         let auth = Arc::new(auth(
             &rt,
-            InMemoryTokenCache::with_token(super::valid_token()),
+            InMemoryTokenCache::with_token(super::common::valid_token()),
         ));
         let mut group = c.benchmark_group("contended");
         for callers in super::CALLERS {
