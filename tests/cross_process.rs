@@ -85,23 +85,14 @@ fn eight_processes_on_an_expired_token_refresh_once() {
                 common::spawn_child(CHILD, spec)
             })
             .collect();
-        std::fs::write(&go, b"go").unwrap();
-        let what = format!("round {round}");
-        let tokens: Vec<String> = children
-            .into_iter()
-            .map(|c| common::reported_token(c, &what))
-            .collect();
+        let token = common::start_together(children, &go, &format!("round {round}"));
         assert_eq!(
             server.token_request_count() - before,
             1,
             "round {round}: one refresh in all"
         );
-        assert!(
-            tokens.iter().all(|t| *t == tokens[0]),
-            "round {round}: everyone got the same token"
-        );
         let stored = cache.get().unwrap().unwrap();
-        assert_eq!(stored.access_token.secret(), tokens[0]);
+        assert_eq!(stored.access_token.secret(), token);
         let rotated = stored.refresh_token.unwrap().into_secret();
         assert_ne!(rotated, refresh, "round {round}: the refresh token rotated");
         refresh = rotated;

@@ -174,3 +174,19 @@ pub fn reported_token(child: Child, what: &str) -> String {
     assert!(line.starts_with("TOKEN:"), "{what}: {line}");
     line["TOKEN:".len()..].to_owned()
 }
+
+/// Starts `children` at once (by creating the file `go` they wait for) and
+/// returns the token they all reported; panics unless every child reported
+/// the same token.
+pub fn start_together(children: Vec<Child>, go: &Path, what: &str) -> String {
+    std::fs::write(go, b"go").unwrap();
+    let tokens: Vec<String> = children
+        .into_iter()
+        .map(|c| reported_token(c, what))
+        .collect();
+    assert!(
+        tokens.iter().all(|t| *t == tokens[0]),
+        "{what}: everyone got the same token"
+    );
+    tokens[0].clone()
+}
