@@ -49,6 +49,7 @@ fn server() -> (spotify_auth::testing::FakeSpotify, spotify_auth::TokenInfo) {
         expires_at: now - 60,
         refresh_token: Some(spotify_auth::RefreshToken::new(refresh_token)),
         scope: Some("user-read-email".to_owned()),
+        authorized_at: None,
     };
     (server, expired)
 }

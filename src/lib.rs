@@ -123,7 +123,7 @@ pub use local::{AuthorizeLocalOptions, UrlHandler};
 pub use retry::RetryPolicy;
 pub use scopes::Scopes;
 pub use secret::{AccessToken, AuthCode, ClientSecret, PkceVerifier, RefreshToken};
-pub use token::TokenInfo;
+pub use token::{LOGIN_LIFETIME, TokenInfo};
 
 /// The async `AuthorizationCode`.
 #[cfg(feature = "async")]

@@ -348,7 +348,7 @@ impl Session {
                 "the authorization code response carries no refresh_token",
             ));
         }
-        Ok(response.into_token())
+        Ok(response.into_authorized())
     }
 }
 

@@ -8,12 +8,15 @@ use crate::secret::{AccessToken, RefreshToken};
 use crate::{Error, Result};
 
 /// A token as stored in a cache: the access token, when it expires, the refresh
-/// token, and the granted scopes.
+/// token, the granted scopes, and when the user authorized.
 ///
-/// Serialised as JSON with exactly the keys `access_token`, `expires_at` (Unix
+/// Serialised as JSON with the keys `access_token`, `expires_at` (Unix
 /// seconds, a number), `refresh_token` and `scope`: the format of the Python
 /// library this crate follows, so either can read a file the other wrote.
-/// `Debug` never shows the tokens.
+/// `authorized_at` (Unix seconds) is added when known; the Python library
+/// ignores it, and a file without it (written by that library or by an older
+/// version of this one) loads with the time unknown. `Debug` never shows the
+/// tokens.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenInfo {
     /// The access token.
@@ -27,7 +30,24 @@ pub struct TokenInfo {
     /// The granted scopes, space-delimited, when known.
     #[serde(default)]
     pub scope: Option<String>,
+    /// When the user authorized (the browser login this token descends
+    /// from), in seconds since the Unix epoch; `None` when unknown (a token
+    /// from a bootstrap refresh token, an app token, or a file written
+    /// without it). Kept across refreshes: Spotify's refresh tokens expire
+    /// [`LOGIN_LIFETIME`] after it, however often they are used.
+    #[serde(
+        default,
+        deserialize_with = "de_opt_unix_seconds",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub authorized_at: Option<u64>,
 }
+
+/// How long a login lasts: Spotify's refresh tokens expire six months after
+/// the user authorized, however often they are used. Counted here as 180
+/// days, never more than six calendar months, so that warnings come early
+/// rather than late.
+pub const LOGIN_LIFETIME: Duration = Duration::from_secs(180 * 24 * 3600);
 
 impl TokenInfo {
     /// Whether the access token is still valid `margin` from now.
@@ -43,6 +63,21 @@ impl TokenInfo {
     /// How long until the access token expires (zero once it has).
     pub fn expires_in(&self) -> Duration {
         Duration::from_secs(self.expires_at.saturating_sub(unix_now()))
+    }
+
+    /// When the user will have to authorize again (the refresh token
+    /// expires), in Unix seconds: [`authorized_at`](Self::authorized_at) plus
+    /// [`LOGIN_LIFETIME`]. `None` when the authorization time is unknown.
+    pub fn login_expires_at(&self) -> Option<u64> {
+        self.authorized_at
+            .map(|t| t.saturating_add(LOGIN_LIFETIME.as_secs()))
+    }
+
+    /// How long until the user will have to authorize again (zero once that
+    /// time has passed); `None` when the authorization time is unknown.
+    pub fn login_expires_in(&self) -> Option<Duration> {
+        self.login_expires_at()
+            .map(|t| Duration::from_secs(t.saturating_sub(unix_now())))
     }
 
     /// The token as JSON in the cache file format.
@@ -80,15 +115,24 @@ pub(crate) fn unix_now() -> u64 {
 }
 
 fn de_unix_seconds<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<u64, D::Error> {
-    let n = serde_json::Number::deserialize(d)?;
+    unix_seconds(serde_json::Number::deserialize(d)?)
+}
+
+fn de_opt_unix_seconds<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<u64>, D::Error> {
+    Option::<serde_json::Number>::deserialize(d)?
+        .map(unix_seconds)
+        .transpose()
+}
+
+fn unix_seconds<E: serde::de::Error>(n: serde_json::Number) -> std::result::Result<u64, E> {
     if let Some(u) = n.as_u64() {
         return Ok(u);
     }
     match n.as_f64() {
         Some(f) if f.is_finite() && f >= 0.0 => Ok(f.floor() as u64),
-        _ => Err(serde::de::Error::custom(
-            "expires_at must be a non-negative number",
-        )),
+        _ => Err(E::custom("a time must be a non-negative number of seconds")),
     }
 }
 
@@ -157,18 +201,31 @@ impl TokenResponse {
         })
     }
 
-    /// The token an authorization-code response makes.
+    /// The token a response makes, with no authorization time (an app
+    /// token).
     pub fn into_token(self) -> TokenInfo {
         TokenInfo {
             access_token: self.access_token,
             expires_at: unix_now().saturating_add(self.expires_in),
             refresh_token: self.refresh_token,
             scope: self.scope,
+            authorized_at: None,
+        }
+    }
+
+    /// The token an authorization-code response makes: the user authorized
+    /// just now.
+    pub fn into_authorized(self) -> TokenInfo {
+        TokenInfo {
+            authorized_at: Some(unix_now()),
+            ..self.into_token()
         }
     }
 
     /// The token a refresh response makes: without a new refresh token the
     /// one used stays valid and is kept; without a scope, the previous one.
+    /// The authorization time is the previous token's (a refresh does not
+    /// extend the login).
     pub fn into_refreshed(self, used: &RefreshToken, previous: Option<&TokenInfo>) -> TokenInfo {
         let scope = self
             .scope
@@ -178,6 +235,7 @@ impl TokenResponse {
         TokenInfo {
             refresh_token: Some(refresh_token),
             scope,
+            authorized_at: previous.and_then(|p| p.authorized_at),
             ..self.into_token()
         }
     }
@@ -214,6 +272,7 @@ mod tests {
             expires_at: 1_700_000_000,
             refresh_token: Some(RefreshToken::new("r")),
             scope: Some("x y".into()),
+            authorized_at: None,
         };
         let json = t.to_json();
         let v: serde_json::Value = serde_json::from_str(&json).unwrap();
@@ -253,6 +312,7 @@ mod tests {
             expires_at: unix_now() + 100,
             refresh_token: None,
             scope: None,
+            authorized_at: None,
         };
         assert!(t.is_valid_for(Duration::from_secs(30)));
         assert!(!t.is_valid_for(Duration::from_secs(200)));
@@ -301,12 +361,18 @@ mod tests {
             expires_at: 0,
             refresh_token: Some(RefreshToken::new("r1")),
             scope: Some("s".into()),
+            authorized_at: Some(1_700_000_000),
         };
         let used = RefreshToken::new("r1");
         let r = TokenResponse::parse(br#"{"access_token":"new","expires_in":10}"#).unwrap();
         let t = r.into_refreshed(&used, Some(&prev));
         assert_eq!(t.refresh_token.unwrap().secret(), "r1");
         assert_eq!(t.scope.as_deref(), Some("s"));
+        assert_eq!(
+            t.authorized_at,
+            Some(1_700_000_000),
+            "a refresh keeps the login time"
+        );
         let r =
             TokenResponse::parse(br#"{"access_token":"new","expires_in":10,"refresh_token":"r2"}"#)
                 .unwrap();
@@ -321,5 +387,52 @@ mod tests {
         let t = r.into_refreshed(&RefreshToken::new("boot"), None);
         assert_eq!(t.refresh_token.unwrap().secret(), "boot");
         assert_eq!(t.scope, None);
+        assert_eq!(t.authorized_at, None, "unknown for a bootstrap token");
+    }
+
+    #[test]
+    fn authorization_time_round_trips_and_is_optional() {
+        let r =
+            TokenResponse::parse(br#"{"access_token":"a","expires_in":10,"refresh_token":"r"}"#)
+                .unwrap();
+        let t = r.into_authorized();
+        let now = unix_now();
+        assert!(t.authorized_at.unwrap().abs_diff(now) <= 1);
+        assert_eq!(
+            t.login_expires_at(),
+            Some(t.authorized_at.unwrap() + LOGIN_LIFETIME.as_secs())
+        );
+        let back = TokenInfo::from_json(t.to_json().as_bytes()).unwrap();
+        assert_eq!(back, t);
+        let v: serde_json::Value = serde_json::from_str(&t.to_json()).unwrap();
+        assert!(v["authorized_at"].is_u64());
+        // Written without it (Python, older versions): unknown, and not
+        // written back.
+        let old = TokenInfo::from_json(
+            br#"{"access_token":"a","expires_at":1,"refresh_token":"r","scope":null}"#,
+        )
+        .unwrap();
+        assert_eq!(old.authorized_at, None);
+        assert_eq!(old.login_expires_in(), None);
+        assert!(!old.to_json().contains("authorized_at"));
+        let null =
+            TokenInfo::from_json(br#"{"access_token":"a","expires_at":1,"authorized_at":null}"#)
+                .unwrap();
+        assert_eq!(null.authorized_at, None);
+        let float = TokenInfo::from_json(
+            br#"{"access_token":"a","expires_at":1,"authorized_at":1700000000.5}"#,
+        )
+        .unwrap();
+        assert_eq!(float.authorized_at, Some(1_700_000_000));
+        assert!(
+            TokenInfo::from_json(br#"{"access_token":"a","expires_at":1,"authorized_at":-3}"#)
+                .is_err()
+        );
+        // Long ago: the login has lapsed.
+        let lapsed = TokenInfo {
+            authorized_at: Some(1),
+            ..old
+        };
+        assert_eq!(lapsed.login_expires_in(), Some(Duration::ZERO));
     }
 }

@@ -129,6 +129,7 @@ impl World {
             expires_at: unix_now() - 60,
             refresh_token: Some(RefreshToken::new(refresh.clone())),
             scope: Some("user-read-email".into()),
+            authorized_at: None,
         });
         refresh
     }
@@ -307,6 +308,7 @@ fn status_reports_without_printing_tokens() {
         expires_at,
         refresh_token: Some(RefreshToken::new("status-refresh-token-value")),
         scope: Some("user-read-email user-top-read".into()),
+        authorized_at: None,
     });
 
     let plain = world.cmd(&["status"]).output().unwrap();
@@ -354,6 +356,7 @@ fn status_reports_without_printing_tokens() {
         expires_at: unix_now() - 10,
         refresh_token: None,
         scope: None,
+        authorized_at: None,
     });
     let json = world.cmd(&["status", "--json"]).output().unwrap();
     let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();

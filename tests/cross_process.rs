@@ -69,6 +69,7 @@ fn eight_processes_on_an_expired_token_refresh_once() {
                 expires_at: now - 1,
                 refresh_token: Some(refresh.clone().into()),
                 scope: None,
+                authorized_at: None,
             })
             .unwrap();
         let go = dir.path().join(format!("go-{round}"));

@@ -31,6 +31,7 @@ fn token(access: &str, refresh: &str) -> TokenInfo {
         expires_at: 1_900_000_000,
         refresh_token: Some(RefreshToken::new(refresh)),
         scope: Some("user-read-private user-read-email".into()),
+        authorized_at: None,
     }
 }
 
@@ -50,6 +51,7 @@ fn numbered_token(i: u64) -> TokenInfo {
         expires_at: 1_700_000_000 + i,
         refresh_token: Some(RefreshToken::new(format!("refresh-{i}"))),
         scope: Some(format!("scope-{i}")),
+        authorized_at: None,
     }
 }
 

@@ -272,6 +272,7 @@ fn token(access: &str, expires_at: u64, refresh: &str) -> TokenInfo {
         expires_at,
         refresh_token: Some(refresh.to_owned().into()),
         scope: Some("user-read-email".to_owned()),
+        authorized_at: None,
     }
 }
 

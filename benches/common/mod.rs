@@ -27,6 +27,7 @@ pub fn valid_token() -> spotify_auth::TokenInfo {
             "AQD".to_owned() + &"r".repeat(128),
         )),
         scope: Some("user-read-email user-top-read".to_owned()),
+        authorized_at: None,
     }
 }
 

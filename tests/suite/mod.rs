@@ -57,6 +57,7 @@ pub fn token(access: &str, expires_in: i64, refresh: Option<&str>) -> TokenInfo 
         expires_at: (now() as i64 + expires_in) as u64,
         refresh_token: refresh.map(RefreshToken::new),
         scope: Some("user-read-email".into()),
+        authorized_at: None,
     }
 }
 

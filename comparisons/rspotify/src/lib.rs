@@ -49,6 +49,7 @@ pub fn our_token(valid_for: i64, refresh_token: &str) -> spotify_auth::TokenInfo
         expires_at: unix_now().saturating_add_signed(valid_for),
         refresh_token: Some(spotify_auth::RefreshToken::new(refresh_token)),
         scope: Some("user-read-email".to_owned()),
+        authorized_at: None,
     }
 }
 
