@@ -29,16 +29,35 @@ use transport::Transport;
 pub type HttpClient = reqwest::Client;
 
 /// The lock refreshes are serialised with: tokio's mutex, which waits without
-/// blocking a thread and may be held across `.await`.
-struct FlowMutex<T>(tokio::sync::Mutex<T>);
+/// blocking a thread; its guard is owned, so that a refresh running in a task
+/// of its own ([`detached`]) holds it to the end.
+struct FlowMutex<T>(std::sync::Arc<tokio::sync::Mutex<T>>);
 
 impl<T> FlowMutex<T> {
     fn new(value: T) -> Self {
-        Self(tokio::sync::Mutex::new(value))
+        Self(std::sync::Arc::new(tokio::sync::Mutex::new(value)))
     }
 
-    async fn lock(&self) -> tokio::sync::MutexGuard<'_, T> {
-        self.0.lock().await
+    async fn lock(&self) -> tokio::sync::OwnedMutexGuard<T> {
+        self.0.clone().lock_owned().await
+    }
+}
+
+/// Runs a refresh, exchange or logout to its end in a task of its own, and
+/// waits for its result: a caller whose future is dropped (a timeout, a
+/// closed request) stops waiting, but a request that may have been sent is
+/// never abandoned, and the token it brings is adopted and stored.
+async fn detached<T: Send + 'static>(
+    work: impl std::future::Future<Output = crate::Result<T>> + Send + 'static,
+) -> crate::Result<T> {
+    match tokio::spawn(work).await {
+        Ok(result) => result,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => Err(crate::Error::Cache {
+            path: None,
+            message: "the runtime is shutting down".into(),
+            source: None,
+        }),
     }
 }
 

@@ -1,8 +1,6 @@
 //! The browser half of the flow, without I/O: the authorization URL, the
 //! callback's parsing, state and PKCE generation, and the attempts in flight.
 
-use std::sync::Mutex;
-
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
@@ -132,87 +130,6 @@ pub fn pkce_challenge(verifier: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
 }
 
-/// Authorization attempts in flight: each PKCE verifier, tied to its state (and,
-/// once the callback is parsed, to its code) so that two attempts do not mix.
-/// Each verifier is used once. Bounded: past `MAX` the oldest is dropped.
-#[derive(Default)]
-pub(crate) struct PendingAttempts {
-    entries: Mutex<Vec<Attempt>>,
-}
-
-struct Attempt {
-    state: Option<String>,
-    code: Option<AuthCode>,
-    verifier: PkceVerifier,
-}
-
-fn same(a: &str, b: &str) -> bool {
-    constant_time_eq(a.as_bytes(), b.as_bytes())
-}
-
-impl PendingAttempts {
-    const MAX: usize = 32;
-
-    /// Remembers the verifier of a new attempt with this state.
-    pub fn insert(&self, state: Option<&str>, verifier: PkceVerifier) {
-        let mut entries = self.lock();
-        entries.retain(|a| a.state.as_deref() != state);
-        if entries.len() >= Self::MAX {
-            entries.remove(0);
-        }
-        entries.push(Attempt {
-            state: state.map(str::to_owned),
-            code: None,
-            verifier,
-        });
-    }
-
-    /// Ties the code a callback brought to the attempt with its state.
-    pub fn bind_code(&self, state: Option<&str>, code: &AuthCode) {
-        let mut entries = self.lock();
-        if let Some(i) = Self::position_by_state(&entries, state) {
-            entries[i].code = Some(code.clone());
-        }
-    }
-
-    /// Takes the verifier of the attempt with this state (one use). With no
-    /// state: the attempt made without one, or else the only one in flight.
-    pub fn take_by_state(&self, state: Option<&str>) -> Option<PkceVerifier> {
-        let mut entries = self.lock();
-        let i = Self::position_by_state(&entries, state)?;
-        Some(entries.remove(i).verifier)
-    }
-
-    /// Takes the verifier of the attempt this code was bound to; for a code
-    /// never seen, as [`take_by_state`](Self::take_by_state) with no state.
-    pub fn take_by_code(&self, code: &AuthCode) -> Option<PkceVerifier> {
-        let mut entries = self.lock();
-        let bound = entries.iter().position(|a| {
-            a.code
-                .as_ref()
-                .is_some_and(|c| same(c.secret(), code.secret()))
-        });
-        let i = bound.or_else(|| Self::position_by_state(&entries, None))?;
-        Some(entries.remove(i).verifier)
-    }
-
-    fn position_by_state(entries: &[Attempt], state: Option<&str>) -> Option<usize> {
-        match state {
-            Some(s) => entries
-                .iter()
-                .position(|a| a.state.as_deref().is_some_and(|k| same(k, s))),
-            None => entries
-                .iter()
-                .position(|a| a.state.is_none())
-                .or_else(|| (entries.len() == 1).then_some(0)),
-        }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Attempt>> {
-        self.entries.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -327,36 +244,5 @@ mod tests {
             pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
             "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         );
-    }
-
-    #[test]
-    fn pending_attempts_do_not_mix() {
-        let p = PendingAttempts::default();
-        p.insert(Some("s1"), PkceVerifier::new("v1"));
-        p.insert(Some("s2"), PkceVerifier::new("v2"));
-        assert_eq!(p.take_by_state(Some("s2")).unwrap().secret(), "v2");
-        assert!(p.take_by_state(Some("s2")).is_none(), "one use");
-        assert_eq!(
-            p.take_by_state(None).unwrap().secret(),
-            "v1",
-            "the only one left"
-        );
-        assert!(p.take_by_state(None).is_none());
-        for i in 0..100 {
-            p.insert(Some(&i.to_string()), PkceVerifier::new(i.to_string()));
-        }
-        assert!(p.take_by_state(Some("0")).is_none(), "oldest dropped");
-        assert!(p.take_by_state(Some("99")).is_some());
-        p.bind_code(Some("98"), &AuthCode::new("c98"));
-        p.bind_code(Some("97"), &AuthCode::new("c97"));
-        assert_eq!(
-            p.take_by_code(&AuthCode::new("c97")).unwrap().secret(),
-            "97"
-        );
-        assert_eq!(
-            p.take_by_code(&AuthCode::new("c98")).unwrap().secret(),
-            "98"
-        );
-        assert!(p.take_by_code(&AuthCode::new("c98")).is_none());
     }
 }

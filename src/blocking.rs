@@ -42,6 +42,12 @@ impl<T> FlowMutex<T> {
     }
 }
 
+/// Runs a refresh, exchange or logout to its end: here, on the caller's
+/// thread (a blocking call cannot be cancelled half-way).
+fn detached<T>(work: T) -> T {
+    work
+}
+
 /// Runs cache I/O: here, directly.
 fn blocking_io<T>(f: impl FnOnce() -> crate::Result<T>) -> crate::Result<T> {
     f()

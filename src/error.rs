@@ -139,6 +139,39 @@ pub enum Error {
         "{0}: the blocking API cannot run inside an async runtime; use spotify_auth::asynchronous (feature \"async\") instead"
     )]
     InsideAsyncRuntime(&'static str),
+
+    /// A token Spotify issued (by an exchange, or a refresh) is kept in
+    /// memory, and this instance goes on using it, but writing it to the
+    /// token cache failed. The write is retried on later calls (with backoff)
+    /// until it succeeds; `source` is the cache's error.
+    #[error(
+        "the token was issued and is kept in memory, but storing it in the token cache failed; the write is retried on later calls"
+    )]
+    TokenNotStored {
+        /// The cache's error.
+        #[source]
+        source: Box<Error>,
+    },
+
+    /// A PKCE client exchanged a code that no authorization attempt of this
+    /// instance is waiting for: its URL was made by another instance (use the
+    /// stateless flow: `authorization_attempt` + `exchange_code_with_verifier`),
+    /// or its exchange already succeeded or failed for good.
+    #[error(
+        "no authorization attempt of this instance is waiting for this code: make the authorization URL with this same AuthorizationCode (get_authorization_url), or use authorization_attempt + exchange_code_with_verifier across instances"
+    )]
+    UnknownAttempt,
+
+    /// A PKCE client exchanged a code whose authorization attempt is too old
+    /// (attempts last 30 minutes after their URL was made): start the login
+    /// again.
+    #[error("the authorization attempt expired: its URL was made {} s ago (attempts last {} s); start the login again", .age.as_secs(), .lifetime.as_secs())]
+    AttemptExpired {
+        /// How long ago the attempt's URL was made.
+        age: Duration,
+        /// How long attempts last.
+        lifetime: Duration,
+    },
 }
 
 /// What kind of HTTP transport failure an [`Error::Http`] is.

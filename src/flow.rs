@@ -3,26 +3,34 @@
 // `blocking.rs` includes this file under `maybe_async::must_be_sync` (every
 // `.await` and `async` stripped), and `asynchronous.rs` under
 // `maybe_async::must_be_async`. It may only use names both modes provide
-// (`maybe`, `Transport`, `HttpClient`, `FlowMutex`, `blocking_io`, `sleep`,
-// `wait_for_callback`, `ensure_can_block`) and the shared core. Everything
-// that needs no I/O lives in the core (`session`, `retry`, `authorize`,
-// `token`, `config`). Never put `.await` inside a macro call here: the sync
-// build cannot strip it there.
+// (`maybe`, `Transport`, `HttpClient`, `FlowMutex`, `detached`,
+// `blocking_io`, `sleep`, `wait_for_callback`, `ensure_can_block`) and the
+// shared core. Everything that needs no I/O lives in the core (`session`,
+// `retry`, `authorize`, `attempts`, `token`, `config`). Never put `.await`
+// inside a macro call here: the sync build cannot strip it there.
+//
+// `detached(async move { ... }).await` runs a refresh, an exchange or a
+// logout to its end whatever happens to the caller: the async build spawns it
+// as a task (so a cancelled caller cannot abandon a request that may have
+// been sent), the sync build turns the block into a plain block and runs it.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::{
-    FlowMutex, HttpClient, Transport, blocking_io, ensure_can_block, maybe, sleep,
+    FlowMutex, HttpClient, Transport, blocking_io, detached, ensure_can_block, maybe, sleep,
     wait_for_callback,
 };
-use crate::authorize::generate_state;
 use crate::callback::{CallbackServer, validate_loopback_redirect};
 use crate::config::{AuthorizationCodeBuilder, ClientCredentialsBuilder};
-use crate::retry::{self, RetryPolicy, Step};
-use crate::session::{self, Plan, RefreshSlot, Session, TokenRequest};
+use crate::retry::{self, Resend, RetryPolicy, Step};
+use crate::session::{self, Base, Need, Plan, Reconciled, RefreshSlot, Session, TokenRequest};
 use crate::token::TokenResponse;
-use crate::{AuthCode, AuthorizeLocalOptions, Error, Result, Scopes, TokenCache, TokenInfo};
+use crate::{
+    AuthCode, AuthorizationAttempt, AuthorizeLocalOptions, Error, PkceVerifier, RefreshToken,
+    Result, Scopes, TokenCache, TokenInfo,
+};
 
 /// The OAuth 2.0 Authorization Code flow for one user, with automatic refresh
 /// and caching.
@@ -32,7 +40,7 @@ use crate::{AuthCode, AuthorizeLocalOptions, Error, Result, Scopes, TokenCache, 
 /// [`get_access_token`](Self::get_access_token) on an expired token cause a
 /// single refresh. `Debug` never shows a secret.
 pub struct AuthorizationCode {
-    engine: Engine,
+    engine: Arc<Engine>,
 }
 
 /// The OAuth 2.0 Client Credentials flow: app-only tokens (no user data),
@@ -42,7 +50,7 @@ pub struct AuthorizationCode {
 /// Build one with [`ClientCredentials::builder`]; the client secret is
 /// required. `Debug` never shows a secret.
 pub struct ClientCredentials {
-    engine: Engine,
+    engine: Arc<Engine>,
 }
 
 /// What both flows share: the session (token in memory, configuration), the
@@ -54,12 +62,12 @@ struct Engine {
 }
 
 impl Engine {
-    fn new(config: crate::config::Config, client: Option<HttpClient>) -> Result<Self> {
-        Ok(Engine {
+    fn new(config: crate::config::Config, client: Option<HttpClient>) -> Result<Arc<Self>> {
+        Ok(Arc::new(Engine {
             session: Session::new(config),
             transport: Transport::new(client)?,
             refresh: FlowMutex::new(RefreshSlot::default()),
-        })
+        }))
     }
 }
 
@@ -102,6 +110,13 @@ impl ClientCredentials {
         &*self.engine.session.config.cache
     }
 
+    /// The cache's error while the latest app token is in memory only
+    /// because writing it failed (see
+    /// [`AuthorizationCode::cache_write_error`]); `None` once it is stored.
+    pub fn cache_write_error(&self) -> Option<Error> {
+        self.engine.session.unsaved_error()
+    }
+
     /// Releases the HTTP client and everything else. Dropping does the same.
     pub fn close(self) {
         drop(self);
@@ -122,6 +137,12 @@ impl ClientCredentials {
     /// returned string.
     pub async fn get_authorization_header(&self) -> Result<String> {
         self.engine.get_authorization_header().await
+    }
+
+    /// Fetches a new app token now, for a caller whose token the Web API
+    /// rejected (401); see [`AuthorizationCode::force_refresh`].
+    pub async fn force_refresh(&self) -> Result<String> {
+        self.engine.force_refresh().await
     }
 }
 
@@ -147,6 +168,45 @@ impl AuthorizationCode {
         self.engine
             .session
             .authorization_url(state, scope, show_dialog)
+    }
+
+    /// A new authorization attempt for the application to keep, for web
+    /// services whose callback may land on another instance or replica (or
+    /// after a restart): the URL to send the user to, with a fresh random
+    /// state and, for PKCE clients, a fresh verifier. Nothing is remembered
+    /// by this instance. Keep the state and verifier with the user's session
+    /// (server-side, or in a signed and encrypted cookie), and on the
+    /// callback, on any instance built with the same settings, check the
+    /// state with [`parse_response_url`](Self::parse_response_url) and
+    /// exchange the code with
+    /// [`exchange_code_with_verifier`](Self::exchange_code_with_verifier).
+    ///
+    /// `scope` overrides the configured scopes; `show_dialog` forces the
+    /// consent dialog.
+    pub fn authorization_attempt(
+        &self,
+        scope: Option<&Scopes>,
+        show_dialog: bool,
+    ) -> Result<AuthorizationAttempt> {
+        self.engine
+            .session
+            .authorization_attempt(None, scope, show_dialog)
+    }
+
+    /// The cache's error while a token Spotify issued is held in memory only
+    /// because writing it to the token cache failed; `None` once it is
+    /// stored (or when nothing failed).
+    ///
+    /// A failed write never loses the token: it is adopted before it is
+    /// written, this instance goes on using it, and the write is retried on
+    /// later calls (the next call at once, then with backoff up to a minute)
+    /// until it succeeds. [`exchange_code`](Self::exchange_code) and
+    /// [`authorize_local`](Self::authorize_local) report the failed write as
+    /// [`Error::TokenNotStored`]; a refresh reports nothing (the caller gets
+    /// the new token), so poll this to know whether other processes sharing
+    /// the cache can see the token yet.
+    pub fn cache_write_error(&self) -> Option<Error> {
+        self.engine.session.unsaved_error()
     }
 
     /// Takes the authorization code from a callback: the full redirected URL or
@@ -177,8 +237,23 @@ impl AuthorizationCode {
     /// and returns them.
     ///
     /// Confidential clients authenticate with HTTP Basic; PKCE clients send
-    /// their `client_id` and the verifier of the attempt the code belongs to.
-    /// A response without a refresh token is an error.
+    /// their `client_id` and the verifier of the attempt the code belongs to
+    /// (made by [`get_authorization_url`](Self::get_authorization_url) on this
+    /// same instance). A response without a refresh token is an error.
+    ///
+    /// Codes are single-use: once the request may have been sent, it is not
+    /// retried (a retry could only earn `invalid_grant` and hide the real
+    /// error); a failure to connect is. A PKCE attempt stays until its
+    /// exchange succeeds or fails for good, so after a passing failure
+    /// (network, 5xx) the same code can be exchanged again.
+    ///
+    /// Errors: [`Error::UnknownAttempt`] / [`Error::AttemptExpired`] for a
+    /// PKCE code this instance is not waiting for (attempts last 30 minutes);
+    /// [`Error::TokenNotStored`] when the token was issued but writing it to
+    /// the cache failed: it is kept in memory, this instance goes on working,
+    /// and the write is retried on later calls (see
+    /// [`cache_write_error`](Self::cache_write_error)); the token endpoint's
+    /// and transport errors.
     pub async fn exchange_code(&self, code: impl Into<AuthCode>) -> Result<TokenInfo> {
         let code = code.into();
         let verifier = self.engine.session.verifier_for_code(&code)?;
@@ -186,7 +261,25 @@ impl AuthorizationCode {
             .engine
             .session
             .exchange_request(&code, verifier.as_ref());
-        self.engine.exchange(request).await
+        self.engine.exchange(request, Some(code)).await
+    }
+
+    /// Exchanges a code with the verifier of its
+    /// [`AuthorizationAttempt`] (the stateless flow), on any instance or
+    /// replica; see [`authorization_attempt`](Self::authorization_attempt).
+    /// Otherwise as [`exchange_code`](Self::exchange_code).
+    ///
+    /// Errors: [`Error::Config`] (setting `pkce_verifier`) when this client
+    /// uses PKCE and no verifier is given; then as `exchange_code`.
+    pub async fn exchange_code_with_verifier(
+        &self,
+        code: impl Into<AuthCode>,
+        pkce_verifier: Option<&PkceVerifier>,
+    ) -> Result<TokenInfo> {
+        let code = code.into();
+        let verifier = self.engine.session.given_verifier(pkce_verifier)?;
+        let request = self.engine.session.exchange_request(&code, verifier);
+        self.engine.exchange(request, None).await
     }
 
     /// Logs the user in through the browser, for local scripts and CLIs.
@@ -215,68 +308,95 @@ impl AuthorizationCode {
                 "nothing would show the authorization URL: enable open_browser or give an on_url handler",
             ));
         }
-        let state = match options.state {
-            Some(s) => s,
-            None => generate_state()?,
-        };
-        let url = self.engine.session.authorization_url(
-            Some(&state),
+        let attempt = self.engine.session.authorization_attempt(
+            options.state.clone(),
             options.scope.as_ref(),
             options.show_dialog,
         )?;
-        let server = match CallbackServer::bind(&redirect_uri) {
-            Ok(server) => server,
-            Err(e) => {
-                let _ = self.engine.session.verifier_for_state(&state);
-                return Err(e);
-            }
-        };
+        let server = CallbackServer::bind(&redirect_uri)?;
         if let Some(handler) = &options.url_handler {
-            handler(&url);
+            handler(&attempt.url);
         }
         if let Some(paste) = &options.paste {
             let path = url::Url::parse(&redirect_uri).map(|u| u.path().to_owned());
             crate::local::relay_pasted_urls(paste, server.local_addr(), path.unwrap_or_default());
         }
         if options.open_browser {
-            let target = url.clone();
+            let target = attempt.url.clone();
             let opened = blocking_io(move || {
                 webbrowser::open(&target).map_err(|e| Error::Browser(e.to_string()))
             })
             .await;
             // With a handler the user still has the URL; without one, fail.
             if let (Err(e), None) = (opened, &options.url_handler) {
-                let _ = self.engine.session.verifier_for_state(&state);
                 return Err(e);
             }
         }
-        let waited = wait_for_callback(server, state.clone(), options.timeout).await;
-        // Taken whatever the outcome: an attempt is used once.
-        let verifier = self.engine.session.verifier_for_state(&state);
-        let callback = waited?;
+        let callback = wait_for_callback(server, attempt.state.clone(), options.timeout).await?;
         let request = self
             .engine
             .session
-            .exchange_request(&callback.code, verifier?.as_ref());
-        self.engine.exchange(request).await
+            .exchange_request(&callback.code, attempt.pkce_verifier.as_ref());
+        self.engine.exchange(request, None).await
     }
 
     /// Returns a valid access token, refreshing it when it expires within the
     /// refresh margin.
     ///
-    /// With a valid token in memory this does no I/O and no locking beyond an
-    /// uncontended read lock. Otherwise, under one refresh at a time (across
-    /// threads or tasks, and across processes for caches with a lock such as
-    /// [`FileTokenCache`](crate::FileTokenCache)), it re-reads the cache, and
-    /// refreshes with the cached refresh token or the bootstrap one.
+    /// With a valid token in memory this does no I/O and takes no lock (one
+    /// atomic load of the token, one allocation for the returned string).
+    /// Otherwise, under one refresh at a time (across threads or tasks, and
+    /// across processes and machines for caches with a lock such as
+    /// [`FileTokenCache`](crate::FileTokenCache)), it re-reads the cache (the
+    /// cache is the truth), and refreshes with the cached refresh token or
+    /// the bootstrap one. In the async API a refresh whose request may have
+    /// been sent runs to its end even if every caller went away: its token is
+    /// adopted and stored all the same.
+    ///
+    /// A refresh that fails for a passing reason (network, 5xx, 429) while
+    /// the token in memory has not expired yet returns that token. A token
+    /// whose cache write failed is returned all the same (see
+    /// [`cache_write_error`](Self::cache_write_error)).
     ///
     /// Errors: [`NotAuthorized`](crate::Error::NotAuthorized) when there is no
-    /// token and nothing to refresh with;
+    /// token and nothing to refresh with, or when the cache was emptied where
+    /// this instance had a token (a logout by another process sharing it:
+    /// nothing is sent and nothing written back);
     /// [`ReauthorizationRequired`](crate::Error::ReauthorizationRequired) when
     /// Spotify refused the refresh token (revoked or expired; it is then
-    /// removed from the cache); transport and endpoint errors after retries.
+    /// removed from the cache, if the cache still holds it); transport and
+    /// endpoint errors after retries.
     pub async fn get_access_token(&self) -> Result<String> {
         self.engine.get_access_token().await
+    }
+
+    /// Refreshes now, even though the token looks valid: the answer to a Web
+    /// API `401` (a token revoked early, clock skew). Returns the new access
+    /// token.
+    ///
+    /// Concurrent calls after the same rejection make one request; a call
+    /// that arrives after a newer token than the one this instance held was
+    /// adopted (by another caller here, or another process sharing the cache)
+    /// returns that token without a request. A passing failure is returned
+    /// as an error (never the rejected token). Errors as
+    /// [`get_access_token`](Self::get_access_token).
+    pub async fn force_refresh(&self) -> Result<String> {
+        self.engine.force_refresh().await
+    }
+
+    /// Logs the user out: forgets the token in memory (and the bootstrap
+    /// refresh token), and clears the cache under its lock. Other instances
+    /// sharing the cache (threads, processes, machines) take an emptied cache
+    /// as a logout too: their next refresh fails with
+    /// [`NotAuthorized`](crate::Error::NotAuthorized), sends nothing and
+    /// writes nothing back. Spotify is not told: the refresh token stays
+    /// valid on its side until it expires or the user removes the app's
+    /// access in their account.
+    ///
+    /// Errors: the cache's, when it cannot be cleared (the token in memory
+    /// is forgotten all the same; call again to clear the cache).
+    pub async fn logout(&self) -> Result<()> {
+        self.engine.logout().await
     }
 
     /// The value of the `Authorization` header for the Web API,
@@ -291,23 +411,16 @@ impl AuthorizationCode {
 #[maybe]
 impl Engine {
     /// The hot path, then the single-flight refresh.
-    async fn get_access_token(&self) -> Result<String> {
+    async fn get_access_token(self: &Arc<Self>) -> Result<String> {
         if let Some(token) = self.session.fresh_access_token() {
             return Ok(token);
         }
-        let seen = self.session.epoch();
-        let mut slot = self.refresh.lock().await;
-        if let Some(outcome) = self.session.settled_while_waiting(seen, &slot) {
-            return outcome;
-        }
-        let result = self.refresh_locked().await;
-        self.session.finish(&mut slot, result.as_ref().err());
-        self.session.outcome(result)
+        self.refresh(Need::Valid).await
     }
 
     /// `Bearer {token}`: pre-formatted on the hot path, else after
     /// [`get_access_token`](Self::get_access_token).
-    async fn get_authorization_header(&self) -> Result<String> {
+    async fn get_authorization_header(self: &Arc<Self>) -> Result<String> {
         if let Some(header) = self.session.fresh_authorization_header() {
             return Ok(header);
         }
@@ -315,8 +428,33 @@ impl Engine {
         Ok(format!("Bearer {token}"))
     }
 
+    /// A refresh replacing the token in memory now.
+    async fn force_refresh(self: &Arc<Self>) -> Result<String> {
+        let need = self.session.replacing_current();
+        self.refresh(need).await
+    }
+
+    /// One refresh at a time: a caller that waited while another refreshed
+    /// takes its outcome; otherwise it refreshes, to the end even if it is
+    /// cancelled (async).
+    async fn refresh(self: &Arc<Self>, need: Need) -> Result<String> {
+        let seen = self.session.epoch();
+        let slot = self.refresh.lock().await;
+        if let Some(outcome) = self.session.settled_while_waiting(seen, &slot, &need) {
+            return outcome;
+        }
+        let engine = Arc::clone(self);
+        detached(async move {
+            let mut slot = slot;
+            let result = engine.refresh_locked(&need).await;
+            engine.session.finish(&mut slot, result.as_ref().err());
+            engine.session.outcome(result, &need)
+        })
+        .await
+    }
+
     /// The refresh, under the in-process refresh lock and the cache's lock.
-    async fn refresh_locked(&self) -> Result<String> {
+    async fn refresh_locked(&self, need: &Need) -> Result<String> {
         let cache = self.session.config.cache.clone();
         let (guard, cached) = blocking_io(move || {
             let guard = cache.lock()?;
@@ -324,44 +462,54 @@ impl Engine {
             Ok((guard, cached))
         })
         .await?;
-        let result = self.refresh_with(cached).await;
+        let result = self.refresh_with(cached, need).await;
         // Releasing a cache lock may be I/O (a Redis round trip).
         blocking_io(move || {
             drop(guard);
             Ok(())
         })
         .await?;
-        let token = result?;
-        self.session.adopt(&token);
-        Ok(token.access_token.secret().to_owned())
+        Ok(result?.access_token.secret().to_owned())
     }
 
-    /// Decides from the re-read cache, and refreshes when still needed.
-    async fn refresh_with(&self, cached: Option<TokenInfo>) -> Result<TokenInfo> {
-        if let Some(stored) = &cached {
-            // The cache is the truth (another process may have written it).
-            self.session.adopt(stored);
-        }
-        match self.session.plan(cached)? {
-            Plan::Use(token) => Ok(token),
+    /// Decides from the re-read cache, and refreshes when still needed. A
+    /// token Spotify issued is adopted before it is written; a failed write
+    /// is kept to retry, never a lost token.
+    async fn refresh_with(&self, cached: Option<TokenInfo>, need: &Need) -> Result<TokenInfo> {
+        let mut in_cache = cached.clone();
+        let decided = match self.session.reconcile(cached)? {
+            Reconciled::Cached(token) => token,
+            Reconciled::Write(token) => {
+                if self.store(&token, &in_cache).await.is_ok() {
+                    in_cache = Some(token.clone());
+                }
+                Some(token)
+            }
+        };
+        match self.session.plan(decided, need)? {
+            Plan::Use(token) => {
+                self.session.adopt(&token);
+                Ok(token)
+            }
             Plan::Refresh {
                 refresh_token,
                 previous,
                 bootstrap,
             } => {
                 let request = self.session.refresh_request(&refresh_token);
-                match self.token_request(&request).await {
+                match self.token_request(&request, Resend::Allowed).await {
                     Ok(response) => {
-                        let token = response.into_refreshed(&refresh_token, previous.as_ref());
-                        self.store(&token).await?;
+                        let token =
+                            self.session
+                                .refreshed(response, &refresh_token, previous.as_ref());
+                        // A failed write is recorded and retried later.
+                        let _ = self.store(&token, &in_cache).await;
                         Ok(token)
                     }
                     Err(e) if session::is_invalid_grant(&e) => {
-                        self.session.drop_refresh_token(bootstrap);
-                        if !bootstrap || previous.is_some() {
-                            let cache = self.session.config.cache.clone();
-                            blocking_io(move || cache.clear()).await?;
-                        }
+                        self.session.refused(&refresh_token, bootstrap);
+                        let cache = self.session.config.cache.clone();
+                        blocking_io(move || remove_if_refused(&*cache, &refresh_token)).await?;
                         Err(session::reauthorization_required(e))
                     }
                     Err(e) => Err(e),
@@ -369,41 +517,111 @@ impl Engine {
             }
             Plan::Fetch => {
                 let request = self.session.client_credentials_request();
-                let token = self.token_request(&request).await?.into_token();
-                self.store(&token).await?;
+                let response = self.token_request(&request, Resend::Allowed).await?;
+                let token = self.session.fetched(response);
+                let _ = self.store(&token, &in_cache).await;
                 Ok(token)
             }
         }
     }
 
-    /// Exchanges a code under both locks, then stores and adopts the token.
-    async fn exchange(&self, request: TokenRequest) -> Result<TokenInfo> {
-        let response = self.token_request(&request).await?;
-        let token = self.session.exchanged_token(response)?;
-        let mut slot = self.refresh.lock().await;
+    /// Writes an adopted token (the cache lock is held by the caller, and the
+    /// cache held `base`); a failure is recorded to retry later.
+    async fn store(&self, token: &TokenInfo, base: &Option<TokenInfo>) -> Result<()> {
         let cache = self.session.config.cache.clone();
-        let stored = token.clone();
-        blocking_io(move || {
-            let guard = cache.lock()?;
-            let stored = cache.set(&stored);
-            drop(guard);
-            stored
-        })
-        .await?;
-        self.session.adopt(&token);
-        self.session.finish(&mut slot, None);
-        Ok(token)
+        let copy = token.clone();
+        match blocking_io(move || cache.set(&copy)).await {
+            Ok(()) => {
+                self.session.stored();
+                Ok(())
+            }
+            Err(e) => {
+                self.session
+                    .store_failed(token, Base::Known(base.clone()), e.clone());
+                Err(e)
+            }
+        }
     }
 
-    /// Stores a refreshed token (the cache lock is held by the caller).
-    async fn store(&self, token: &TokenInfo) -> Result<()> {
+    /// Exchanges a code, to the end even if the caller is cancelled (async);
+    /// `attempt` is the code of an in-instance PKCE attempt to settle.
+    async fn exchange(
+        self: &Arc<Self>,
+        request: TokenRequest,
+        attempt: Option<AuthCode>,
+    ) -> Result<TokenInfo> {
+        let engine = Arc::clone(self);
+        detached(async move {
+            let result = engine.exchange_to_end(&request).await;
+            if let Some(code) = &attempt {
+                engine.session.settle_attempt(code, &result);
+            }
+            result
+        })
+        .await
+    }
+
+    /// The exchange: the request (never resent once it may have been sent),
+    /// the token adopted, then stored under both locks.
+    async fn exchange_to_end(&self, request: &TokenRequest) -> Result<TokenInfo> {
+        let response = self.token_request(request, Resend::OnlyUnsent).await?;
+        let token = self.session.exchanged(response)?;
+        let mut slot = self.refresh.lock().await;
+        // Again, over whatever a refresh that was in flight adopted.
+        self.session.adopt(&token);
         let cache = self.session.config.cache.clone();
-        let token = token.clone();
-        blocking_io(move || cache.set(&token)).await
+        let copy = token.clone();
+        let (base, written) = blocking_io(move || {
+            let guard = match cache.lock() {
+                Ok(guard) => guard,
+                Err(e) => return Ok((Base::Unknown, Err(e))),
+            };
+            let base = cache.get().map_or(Base::Unknown, Base::Known);
+            let written = cache.set(&copy);
+            drop(guard);
+            Ok((base, written))
+        })
+        .await?;
+        let result = match written {
+            Ok(()) => {
+                self.session.stored();
+                Ok(token)
+            }
+            Err(e) => {
+                self.session.store_failed(&token, base, e.clone());
+                Err(Error::TokenNotStored {
+                    source: Box::new(e),
+                })
+            }
+        };
+        self.session.finish(&mut slot, None);
+        result
+    }
+
+    /// Forgets the token here and clears the cache, under both locks.
+    async fn logout(self: &Arc<Self>) -> Result<()> {
+        let engine = Arc::clone(self);
+        detached(async move {
+            let mut slot = engine.refresh.lock().await;
+            engine.session.logged_out();
+            let cache = engine.session.config.cache.clone();
+            let cleared = blocking_io(move || {
+                let guard = cache.lock()?;
+                let cleared = cache.clear();
+                drop(guard);
+                cleared
+            })
+            .await;
+            engine
+                .session
+                .finish(&mut slot, Some(&Error::NotAuthorized));
+            cleared
+        })
+        .await
     }
 
     /// One token request with the retry policy.
-    async fn token_request(&self, request: &TokenRequest) -> Result<TokenResponse> {
+    async fn token_request(&self, request: &TokenRequest, resend: Resend) -> Result<TokenResponse> {
         let config = &self.session.config;
         let policy: &RetryPolicy = &config.retry;
         let mut retries = 0;
@@ -419,6 +637,7 @@ impl Engine {
                 retries,
                 slept,
                 RetryPolicy::random_jitter(),
+                resend,
             ) {
                 Step::Done(result) => return result,
                 Step::Retry(delay) => {
@@ -428,6 +647,16 @@ impl Engine {
                 }
             }
         }
+    }
+}
+
+/// After Spotify refused `refused`: removes the stored token only if it is
+/// still the refused one (a sharer may have stored a newer token meanwhile).
+/// Runs under the cache's lock.
+fn remove_if_refused(cache: &dyn TokenCache, refused: &RefreshToken) -> Result<()> {
+    match cache.get()? {
+        Some(stored) if stored.refresh_token.as_ref() == Some(refused) => cache.clear(),
+        _ => Ok(()),
     }
 }
 

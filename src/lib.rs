@@ -82,6 +82,8 @@
 #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
 pub mod asynchronous;
 #[cfg_attr(not(any(feature = "blocking", feature = "async")), allow(dead_code))]
+mod attempts;
+#[cfg_attr(not(any(feature = "blocking", feature = "async")), allow(dead_code))]
 mod authorize;
 #[cfg(feature = "blocking")]
 #[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
@@ -107,6 +109,7 @@ pub mod testing;
 #[cfg_attr(not(any(feature = "blocking", feature = "async")), allow(dead_code))]
 mod token;
 
+pub use attempts::AuthorizationAttempt;
 pub use authorize::pkce_challenge;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]

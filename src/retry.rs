@@ -81,6 +81,20 @@ pub(crate) enum Step {
     Retry(Duration),
 }
 
+/// Whether a request may be sent again after it may have reached the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Resend {
+    /// A refresh or an app token: sending it again is harmless, so every
+    /// passing failure is retried.
+    Allowed,
+    /// An authorization code exchange: the code is single-use, so once the
+    /// request may have been sent (a timeout, a dropped connection, a 5xx)
+    /// a retry could only earn `invalid_grant` and hide the real error. Only
+    /// failures to connect (nothing sent) and 429 (refused unprocessed) are
+    /// retried.
+    OnlyUnsent,
+}
+
 /// Decides what follows one attempt. `retry` is the number of retries made so
 /// far, `slept` the time already slept in this call, `jitter` the factor for
 /// this delay.
@@ -90,7 +104,18 @@ pub(crate) fn decide(
     retry: u32,
     slept: Duration,
     jitter: f64,
+    resend: Resend,
 ) -> Step {
+    let maybe_sent_again = |e: &Error| {
+        resend == Resend::OnlyUnsent
+            && !matches!(
+                e,
+                Error::Http {
+                    kind: crate::HttpErrorKind::Connect,
+                    ..
+                }
+            )
+    };
     let retries_left = retry < policy.max_retries;
     let backoff = || {
         let d = policy.delay(retry + 1, jitter);
@@ -98,7 +123,7 @@ pub(crate) fn decide(
     };
     let response = match attempt {
         Ok(r) => r,
-        Err(e @ Error::Http { .. }) => {
+        Err(e @ Error::Http { .. }) if !maybe_sent_again(&e) => {
             return match backoff() {
                 Some(d) => Step::Retry(d),
                 None => Step::Done(Err(e)),
@@ -125,7 +150,7 @@ pub(crate) fn decide(
                 },
             }
         }
-        500..=599 => match backoff() {
+        500..=599 if resend == Resend::Allowed => match backoff() {
             Some(d) => Step::Retry(d),
             None => Step::Done(Err(endpoint_error(&response))),
         },
@@ -202,31 +227,69 @@ mod tests {
     }
 
     #[test]
+    fn an_exchange_is_retried_only_when_nothing_was_sent() {
+        let p = RetryPolicy::default();
+        let only = Resend::OnlyUnsent;
+        let conn = Err(Error::http(HttpErrorKind::Connect, "refused"));
+        assert!(matches!(
+            decide(&p, conn, 0, Duration::ZERO, 1.0, only),
+            Step::Retry(_)
+        ));
+        for kind in [HttpErrorKind::Timeout, HttpErrorKind::Other] {
+            let sent = Err(Error::http(kind, "lost"));
+            assert!(matches!(
+                decide(&p, sent, 0, Duration::ZERO, 1.0, only),
+                Step::Done(Err(Error::Http { .. }))
+            ));
+        }
+        assert!(matches!(
+            decide(&p, resp(502, ""), 0, Duration::ZERO, 1.0, only),
+            Step::Done(Err(Error::TokenEndpoint { status: 502, .. }))
+        ));
+        let limited = Ok(RawResponse {
+            status: 429,
+            retry_after: Some("1".into()),
+            body: Vec::new(),
+        });
+        assert!(matches!(
+            decide(&p, limited, 0, Duration::ZERO, 1.0, only),
+            Step::Retry(_)
+        ));
+    }
+
+    #[test]
     fn what_is_retried() {
         let p = RetryPolicy::default();
         assert!(
-            matches!(decide(&p, resp(500, ""), 0, Duration::ZERO, 1.0), Step::Retry(d) if d == Duration::from_millis(500))
+            matches!(decide(&p, resp(500, ""), 0, Duration::ZERO, 1.0, Resend::Allowed), Step::Retry(d) if d == Duration::from_millis(500))
         );
         assert!(
-            matches!(decide(&p, resp(503, ""), 2, Duration::ZERO, 1.0), Step::Retry(d) if d == Duration::from_secs(2))
+            matches!(decide(&p, resp(503, ""), 2, Duration::ZERO, 1.0, Resend::Allowed), Step::Retry(d) if d == Duration::from_secs(2))
         );
         assert!(matches!(
-            decide(&p, resp(503, ""), 3, Duration::ZERO, 1.0),
+            decide(&p, resp(503, ""), 3, Duration::ZERO, 1.0, Resend::Allowed),
             Step::Done(Err(Error::TokenEndpoint { status: 503, .. }))
         ));
         let conn = Err(Error::http(HttpErrorKind::Connect, "refused"));
         assert!(matches!(
-            decide(&p, conn, 0, Duration::ZERO, 1.0),
+            decide(&p, conn, 0, Duration::ZERO, 1.0, Resend::Allowed),
             Step::Retry(_)
         ));
         let conn = Err(Error::http(HttpErrorKind::Connect, "refused"));
         assert!(matches!(
-            decide(&p, conn, 3, Duration::ZERO, 1.0),
+            decide(&p, conn, 3, Duration::ZERO, 1.0, Resend::Allowed),
             Step::Done(Err(Error::Http { .. }))
         ));
         for status in [400, 401, 403, 404, 302] {
             let body = r#"{"error":"invalid_grant","error_description":"Invalid refresh token"}"#;
-            match decide(&p, resp(status, body), 0, Duration::ZERO, 1.0) {
+            match decide(
+                &p,
+                resp(status, body),
+                0,
+                Duration::ZERO,
+                1.0,
+                Resend::Allowed,
+            ) {
                 Step::Done(Err(Error::TokenEndpoint {
                     status: s,
                     error,
@@ -242,7 +305,14 @@ mod tests {
             }
         }
         assert!(matches!(
-            decide(&p, resp(200, "nope"), 0, Duration::ZERO, 1.0),
+            decide(
+                &p,
+                resp(200, "nope"),
+                0,
+                Duration::ZERO,
+                1.0,
+                Resend::Allowed
+            ),
             Step::Done(Err(Error::InvalidTokenResponse { .. }))
         ));
     }
@@ -258,27 +328,34 @@ mod tests {
             })
         };
         assert!(
-            matches!(decide(&p, r429("1"), 0, Duration::ZERO, 1.0), Step::Retry(d) if d == Duration::from_secs(1))
+            matches!(decide(&p, r429("1"), 0, Duration::ZERO, 1.0, Resend::Allowed), Step::Retry(d) if d == Duration::from_secs(1))
         );
         assert!(
-            matches!(decide(&p, r429("3600"), 0, Duration::ZERO, 1.0), Step::Done(Err(Error::RateLimited { retry_after })) if retry_after == Duration::from_secs(3600))
+            matches!(decide(&p, r429("3600"), 0, Duration::ZERO, 1.0, Resend::Allowed), Step::Done(Err(Error::RateLimited { retry_after })) if retry_after == Duration::from_secs(3600))
         );
         assert!(
             matches!(
-                decide(&p, r429("10"), 0, Duration::from_secs(25), 1.0),
+                decide(
+                    &p,
+                    r429("10"),
+                    0,
+                    Duration::from_secs(25),
+                    1.0,
+                    Resend::Allowed
+                ),
                 Step::Done(Err(Error::RateLimited { .. }))
             ),
             "beyond the remaining budget"
         );
         assert!(
             matches!(
-                decide(&p, r429("1"), 3, Duration::ZERO, 1.0),
+                decide(&p, r429("1"), 3, Duration::ZERO, 1.0, Resend::Allowed),
                 Step::Done(Err(Error::RateLimited { .. }))
             ),
             "no retries left"
         );
         assert!(
-            matches!(decide(&p, r429("soon"), 0, Duration::ZERO, 1.0), Step::Retry(d) if d == Duration::from_millis(500))
+            matches!(decide(&p, r429("soon"), 0, Duration::ZERO, 1.0, Resend::Allowed), Step::Retry(d) if d == Duration::from_millis(500))
         );
     }
 
@@ -290,7 +367,7 @@ mod tests {
         };
         let mut slept = Duration::ZERO;
         let mut retry = 0;
-        while let Step::Retry(d) = decide(&p, resp(500, ""), retry, slept, 1.0) {
+        while let Step::Retry(d) = decide(&p, resp(500, ""), retry, slept, 1.0, Resend::Allowed) {
             slept += d;
             retry += 1;
         }

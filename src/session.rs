@@ -1,19 +1,28 @@
 //! The state of an authorization, without I/O: the token in memory (the hot
 //! path), the single-flight bookkeeping of refreshes, the decisions a refresh
-//! makes, and the token requests' forms. Both modes' `flow.rs` drive this.
+//! makes (with the token a failed write left unsaved), and the token
+//! requests' forms. Both modes' `flow.rs` drive this.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
-use crate::authorize::{self, AuthorizationRequest, PendingAttempts};
+use crate::attempts::{AuthorizationAttempt, PendingAttempts};
+use crate::authorize::{self, AuthorizationRequest};
 use crate::config::{Config, Grant};
 use crate::token::{TokenResponse, unix_now};
-use crate::{AuthCode, Error, PkceVerifier, RefreshToken, Result, Scopes, TokenInfo};
+use crate::{AccessToken, AuthCode, Error, PkceVerifier, RefreshToken, Result, Scopes, TokenInfo};
+
+/// The lifetime assumed for access tokens until one is issued: Spotify's.
+const DEFAULT_LIFETIME: u64 = 3600;
+
+/// The longest wait between two retries of a failed cache write.
+const MAX_WRITE_BACKOFF: u64 = 60;
 
 /// The token in memory, with the moment it must be refreshed.
 struct Current {
@@ -28,6 +37,64 @@ struct Current {
 #[derive(Default)]
 pub(crate) struct RefreshSlot {
     last_error: Option<Error>,
+}
+
+/// What a caller needs from a refresh.
+pub(crate) enum Need {
+    /// A token valid beyond the refresh margin (`get_access_token`).
+    Valid,
+    /// A token other than this one, which the Web API rejected
+    /// (`force_refresh`); `None` when the caller had none from this instance,
+    /// so whatever is cached counts as rejected.
+    Replace(Option<AccessToken>),
+}
+
+impl Need {
+    /// Whether `token` is what the caller wants to get rid of.
+    fn rejects(&self, token: &TokenInfo) -> bool {
+        match self {
+            Need::Valid => false,
+            Need::Replace(None) => true,
+            Need::Replace(Some(rejected)) => *rejected == token.access_token,
+        }
+    }
+}
+
+/// What the cache held when a token was issued: its write goes ahead only
+/// while the cache still holds that (else someone else wrote, or logged out).
+#[derive(Clone)]
+pub(crate) enum Base {
+    /// The cache held this.
+    Known(Option<TokenInfo>),
+    /// The cache could not be read: the write goes ahead whatever it holds.
+    Unknown,
+}
+
+impl Base {
+    fn matches(&self, cached: &Option<TokenInfo>) -> bool {
+        match self {
+            Base::Unknown => true,
+            Base::Known(base) => base == cached,
+        }
+    }
+}
+
+/// A token Spotify issued that is in memory but not in the cache yet.
+struct Unsaved {
+    token: TokenInfo,
+    base: Base,
+    /// Failed writes in a row.
+    failures: u32,
+    error: Error,
+}
+
+/// What the flow does with what the cache holds, read under its lock.
+pub(crate) enum Reconciled {
+    /// Decide from this: the cache's token (adopted), or none.
+    Cached(Option<TokenInfo>),
+    /// This instance holds a newer token the cache never got: write it, then
+    /// decide from it.
+    Write(TokenInfo),
 }
 
 /// What to do once the cache has been read under its lock.
@@ -74,6 +141,14 @@ pub(crate) struct Session {
     /// Counts finished refreshes; read before waiting on the refresh lock to
     /// tell whether another caller refreshed meanwhile.
     epoch: AtomicU64,
+    /// The token a failed cache write left in memory only.
+    unsaved: Mutex<Option<Unsaved>>,
+    /// When (Unix seconds) a call next retries that write; 0 when nothing is
+    /// unsaved. Read on the hot path.
+    write_retry_at: AtomicU64,
+    /// The lifetime, in seconds, of the latest access token issued to this
+    /// instance: the refresh margin is clamped to half of it.
+    lifetime: AtomicU64,
 }
 
 impl Session {
@@ -85,26 +160,33 @@ impl Session {
             bootstrap: Mutex::new(bootstrap),
             pending: PendingAttempts::default(),
             epoch: AtomicU64::new(0),
+            unsaved: Mutex::new(None),
+            write_retry_at: AtomicU64::new(0),
+            lifetime: AtomicU64::new(DEFAULT_LIFETIME),
         }
     }
 
     /// The hot path: the access token in memory when it is valid for longer
-    /// than the refresh margin. No I/O, no lock a writer holds across I/O, one
-    /// allocation (the returned string).
+    /// than the refresh margin (and no failed cache write is due for a
+    /// retry). No I/O, no lock, one allocation (the returned string).
     #[inline]
     pub fn fresh_access_token(&self) -> Option<String> {
-        match &*self.current.load() {
-            Some(c) if unix_now() < c.refresh_at => Some(c.token.access_token.secret().to_owned()),
-            _ => None,
-        }
+        self.fresh(|c| c.token.access_token.secret().to_owned())
     }
 
-    /// The hot path for the header: `Bearer {token}` when the token in memory
-    /// is valid for longer than the refresh margin; one allocation.
+    /// The hot path for the header: `Bearer {token}` under the same rules as
+    /// [`fresh_access_token`](Self::fresh_access_token); one allocation.
     #[inline]
     pub fn fresh_authorization_header(&self) -> Option<String> {
+        self.fresh(|c| c.header.clone())
+    }
+
+    #[inline]
+    fn fresh(&self, read: impl FnOnce(&Current) -> String) -> Option<String> {
+        let now = unix_now();
+        let retry_at = self.write_retry_at.load(Ordering::Relaxed);
         match &*self.current.load() {
-            Some(c) if unix_now() < c.refresh_at => Some(c.header.clone()),
+            Some(c) if now < c.refresh_at && (retry_at == 0 || now < retry_at) => Some(read(c)),
             _ => None,
         }
     }
@@ -122,12 +204,20 @@ impl Session {
     /// The outcome of a refresh for its callers: a refresh that failed for a
     /// passing reason (network, 5xx, 429) while the token in memory is still
     /// valid, if only within the refresh margin, yields that token; the next
-    /// call tries to refresh again.
-    pub fn outcome(&self, result: Result<String>) -> Result<String> {
-        match result {
-            Err(e) if crate::retry::is_transient(&e) => self.unexpired_access_token().ok_or(e),
-            other => other,
+    /// call tries to refresh again. Not for a forced refresh: its caller
+    /// knows that token was rejected.
+    pub fn outcome(&self, result: Result<String>, need: &Need) -> Result<String> {
+        match (result, need) {
+            (Err(e), Need::Valid) if crate::retry::is_transient(&e) => {
+                self.unexpired_access_token().ok_or(e)
+            }
+            (other, _) => other,
         }
+    }
+
+    /// What a forced refresh must replace: the token in memory now.
+    pub fn replacing_current(&self) -> Need {
+        Need::Replace(self.current_token().map(|t| t.access_token))
     }
 
     /// The token in memory, whatever its age.
@@ -135,11 +225,17 @@ impl Session {
         self.current.load().as_ref().map(|c| c.token.clone())
     }
 
+    /// The refresh margin in use: the configured one, at most half the
+    /// lifetime of the latest access token issued (a server issuing tokens
+    /// shorter than the margin would otherwise cause a refresh on every call).
+    pub fn margin(&self) -> Duration {
+        let half_life = Duration::from_secs(self.lifetime.load(Ordering::Relaxed) / 2);
+        self.config.refresh_margin.min(half_life)
+    }
+
     /// Makes `token` the one in memory.
     pub fn adopt(&self, token: &TokenInfo) {
-        let refresh_at = token
-            .expires_at
-            .saturating_sub(self.config.refresh_margin.as_secs());
+        let refresh_at = token.expires_at.saturating_sub(self.margin().as_secs());
         self.current.store(Some(Arc::new(Current {
             header: format!("Bearer {}", token.access_token.secret()),
             token: token.clone(),
@@ -152,6 +248,119 @@ impl Session {
         self.current.store(None);
     }
 
+    /// A token response arrived: its lifetime clamps the margin from now on.
+    fn issued(&self, response: &TokenResponse) {
+        self.lifetime
+            .store(response.expires_in.max(1), Ordering::Relaxed);
+    }
+
+    /// The token a refresh response makes, adopted before anything else.
+    pub fn refreshed(
+        &self,
+        response: TokenResponse,
+        used: &RefreshToken,
+        previous: Option<&TokenInfo>,
+    ) -> TokenInfo {
+        self.issued(&response);
+        let token = response.into_refreshed(used, previous);
+        self.adopt(&token);
+        token
+    }
+
+    /// The app token a Client Credentials response makes, adopted.
+    pub fn fetched(&self, response: TokenResponse) -> TokenInfo {
+        self.issued(&response);
+        let token = response.into_token();
+        self.adopt(&token);
+        token
+    }
+
+    /// Logged out (here, or by another sharer of the cache): nothing in
+    /// memory, no bootstrap token, no unsaved token.
+    pub fn logged_out(&self) {
+        self.forget();
+        *lock(&self.bootstrap) = None;
+        self.drop_unsaved();
+    }
+
+    /// Squares what the cache holds (read under its lock) with what this
+    /// instance holds:
+    /// - a token of ours whose write failed, while the cache still holds
+    ///   what it held then: write it now ([`Reconciled::Write`]);
+    /// - a cache emptied where this instance had a token: a logout by a
+    ///   sharer, which ends the login here too ([`Error::NotAuthorized`]);
+    ///   nothing is sent or written back;
+    /// - otherwise the cache is the truth: its token is adopted.
+    pub fn reconcile(&self, cached: Option<TokenInfo>) -> Result<Reconciled> {
+        {
+            let mut unsaved = lock(&self.unsaved);
+            if let Some(u) = unsaved.as_ref() {
+                if u.base.matches(&cached) {
+                    return Ok(Reconciled::Write(u.token.clone()));
+                }
+                // The cache moved on (a newer token, or a logout).
+                *unsaved = None;
+                self.write_retry_at.store(0, Ordering::Relaxed);
+            }
+        }
+        match cached {
+            None if self.config.grant == Grant::AuthorizationCode
+                && self.current.load().is_some() =>
+            {
+                self.logged_out();
+                Err(Error::NotAuthorized)
+            }
+            Some(token) => {
+                self.adopt(&token);
+                Ok(Reconciled::Cached(Some(token)))
+            }
+            None => Ok(Reconciled::Cached(None)),
+        }
+    }
+
+    /// `token` is in the cache now: nothing is left unsaved.
+    pub fn stored(&self) {
+        self.drop_unsaved();
+    }
+
+    /// Writing `token` failed: keep it to write later, while the cache holds
+    /// `base`. The next call retries at once; further failures back off
+    /// (1 s, 2 s, 4 s, ... up to a minute).
+    pub fn store_failed(&self, token: &TokenInfo, base: Base, error: Error) {
+        let mut unsaved = lock(&self.unsaved);
+        let failures = match unsaved.as_ref() {
+            Some(u) if u.token == *token => u.failures.saturating_add(1),
+            _ => 1,
+        };
+        let backoff = match failures {
+            1 => 0,
+            n => (1u64 << (n - 2).min(6)).min(MAX_WRITE_BACKOFF),
+        };
+        let base = match unsaved.take() {
+            // Retrying the same token: the base it was issued against stays.
+            Some(u) if u.token == *token => u.base,
+            _ => base,
+        };
+        *unsaved = Some(Unsaved {
+            token: token.clone(),
+            base,
+            failures,
+            error,
+        });
+        self.write_retry_at
+            .store(unix_now().saturating_add(backoff).max(1), Ordering::Relaxed);
+    }
+
+    /// The last failure of the write of a token held in memory only.
+    pub fn unsaved_error(&self) -> Option<Error> {
+        lock(&self.unsaved).as_ref().map(|u| u.error.clone())
+    }
+
+    fn drop_unsaved(&self) {
+        *lock(&self.unsaved) = None;
+        self.write_retry_at.store(0, Ordering::Relaxed);
+    }
+
     /// Read before waiting for the refresh lock.
     pub fn epoch(&self) -> u64 {
         self.epoch.load(Ordering::Acquire)
@@ -159,14 +368,20 @@ impl Session {
 
     /// After the refresh lock is taken: when another caller finished a refresh
     /// while this one waited, its outcome (the fresh token, or its error).
-    pub fn settled_while_waiting(&self, seen: u64, slot: &RefreshSlot) -> Option<Result<String>> {
+    pub fn settled_while_waiting(
+        &self,
+        seen: u64,
+        slot: &RefreshSlot,
+        need: &Need,
+    ) -> Option<Result<String>> {
         if self.epoch() == seen {
             return None;
         }
-        if let Some(token) = self.fresh_access_token() {
+        let replaced = self.current_token().is_some_and(|t| !need.rejects(&t));
+        if replaced && let Some(token) = self.fresh_access_token() {
             return Some(Ok(token));
         }
-        slot.last_error.clone().map(|e| self.outcome(Err(e)))
+        slot.last_error.clone().map(|e| self.outcome(Err(e), need))
     }
 
     /// Records the outcome of a refresh, under the refresh lock.
@@ -175,37 +390,28 @@ impl Session {
         self.epoch.fetch_add(1, Ordering::Release);
     }
 
-    /// Decides, from what the cache holds, whether a refresh is needed.
-    pub fn plan(&self, cached: Option<TokenInfo>) -> Result<Plan> {
-        let margin = self.config.refresh_margin;
+    /// Decides, from the token the cache holds (after [`reconcile`](Self::reconcile)),
+    /// whether a refresh is needed. The refresh token is the cache's, else
+    /// the bootstrap one; the one in memory is never used behind the cache's
+    /// back (after a logout it would resurrect the login).
+    pub fn plan(&self, cached: Option<TokenInfo>, need: &Need) -> Result<Plan> {
         if let Some(token) = &cached
-            && token.is_valid_for(margin)
+            && token.is_valid_for(self.margin())
+            && !need.rejects(token)
         {
             return Ok(Plan::Use(token.clone()));
         }
         if self.config.grant == Grant::ClientCredentials {
             return Ok(Plan::Fetch);
         }
-        // The freshest refresh token: the cache's (another process may have
-        // rotated it), else the one in memory, else the bootstrap one.
-        let from_memory = || self.current_token().and_then(|t| t.refresh_token);
-        let stored = cached
-            .as_ref()
-            .and_then(|t| t.refresh_token.clone())
-            .or_else(from_memory);
-        if let Some(refresh_token) = stored {
-            let previous = cached.or_else(|| self.current_token());
+        if let Some(refresh_token) = cached.as_ref().and_then(|t| t.refresh_token.clone()) {
             return Ok(Plan::Refresh {
                 refresh_token,
-                previous,
+                previous: cached,
                 bootstrap: false,
             });
         }
-        let bootstrap = self
-            .bootstrap
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
+        let bootstrap = lock(&self.bootstrap).clone();
         if let Some(refresh_token) = bootstrap {
             return Ok(Plan::Refresh {
                 refresh_token,
@@ -215,16 +421,25 @@ impl Session {
         }
         match cached {
             // Within the margin but not expired, and nothing to refresh with.
-            Some(token) if !token.is_expired() => Ok(Plan::Use(token)),
+            Some(token) if !token.is_expired() && !need.rejects(&token) => Ok(Plan::Use(token)),
             _ => Err(Error::NotAuthorized),
         }
     }
 
-    /// After Spotify refused a refresh token: forget it everywhere in memory.
-    pub fn drop_refresh_token(&self, bootstrap: bool) {
+    /// After Spotify refused `refused`: forget it everywhere in memory.
+    pub fn refused(&self, refused: &RefreshToken, bootstrap: bool) {
         if bootstrap {
-            *self.bootstrap.lock().unwrap_or_else(|p| p.into_inner()) = None;
+            *lock(&self.bootstrap) = None;
         }
+        let mut unsaved = lock(&self.unsaved);
+        if unsaved
+            .as_ref()
+            .is_some_and(|u| u.token.refresh_token.as_ref() == Some(refused))
+        {
+            *unsaved = None;
+            self.write_retry_at.store(0, Ordering::Relaxed);
+        }
+        drop(unsaved);
         self.forget();
     }
 
@@ -256,6 +471,44 @@ impl Session {
         .url())
     }
 
+    /// A new authorization attempt for the application to keep (the
+    /// stateless flow): a fresh random state and, for PKCE clients, a fresh
+    /// verifier; nothing is remembered here.
+    pub fn authorization_attempt(
+        &self,
+        state: Option<String>,
+        scope: Option<&Scopes>,
+        show_dialog: bool,
+    ) -> Result<AuthorizationAttempt> {
+        let state = match state {
+            Some(s) => s,
+            None => authorize::generate_state()?,
+        };
+        let verifier = if self.config.pkce {
+            Some(authorize::generate_verifier()?)
+        } else {
+            None
+        };
+        let challenge = verifier
+            .as_ref()
+            .map(|v| authorize::pkce_challenge(v.secret()));
+        let url = AuthorizationRequest {
+            endpoint: &self.config.authorize_url,
+            client_id: &self.config.client_id,
+            redirect_uri: &self.config.redirect_uri,
+            scope: scope.unwrap_or(&self.config.scope),
+            state: Some(&state),
+            show_dialog,
+            code_challenge: challenge.as_deref(),
+        }
+        .url();
+        Ok(AuthorizationAttempt {
+            url,
+            state,
+            pkce_verifier: verifier,
+        })
+    }
+
     /// Parses a callback and ties its code to its attempt's PKCE verifier.
     pub fn parse_response_url(&self, url: &str, expected_state: Option<&str>) -> Result<AuthCode> {
         let callback = authorize::parse_callback(url, expected_state)?;
@@ -266,25 +519,37 @@ impl Session {
         Ok(callback.code)
     }
 
-    /// The verifier for a code, when the client uses PKCE.
+    /// The verifier for a code, when the client uses PKCE: it stays with its
+    /// attempt until [`settle_attempt`](Self::settle_attempt).
     pub fn verifier_for_code(&self, code: &AuthCode) -> Result<Option<PkceVerifier>> {
-        self.verifier(self.pending.take_by_code(code))
+        if !self.config.pkce {
+            return Ok(None);
+        }
+        self.pending.verifier_for_code(code).map(Some)
     }
 
-    /// The verifier of the attempt with this state, when the client uses PKCE.
-    pub fn verifier_for_state(&self, state: &str) -> Result<Option<PkceVerifier>> {
-        self.verifier(self.pending.take_by_state(Some(state)))
+    /// After an exchange of `code`: its attempt is over unless the failure
+    /// was a passing one (then the same code can be tried again).
+    pub fn settle_attempt(&self, code: &AuthCode, result: &Result<TokenInfo>) {
+        let passing = matches!(result, Err(e) if crate::retry::is_transient(e));
+        if self.config.pkce && !passing {
+            self.pending.settle(code);
+        }
     }
 
-    fn verifier(&self, found: Option<PkceVerifier>) -> Result<Option<PkceVerifier>> {
-        match (self.config.pkce, found) {
-            (false, _) => Ok(None),
-            (true, Some(v)) => Ok(Some(v)),
-            (true, None) => Err(Error::config(
-                "pkce",
-                "no PKCE verifier for this code: get the authorization URL from this same \
-                 AuthorizationCode (get_authorization_url or authorize_local) before exchanging",
+    /// The verifier given to the stateless exchange: required for PKCE
+    /// clients.
+    pub fn given_verifier<'v>(
+        &self,
+        verifier: Option<&'v PkceVerifier>,
+    ) -> Result<Option<&'v PkceVerifier>> {
+        match verifier {
+            None if self.config.pkce => Err(Error::config(
+                "pkce_verifier",
+                "this client uses PKCE: pass the verifier of the authorization attempt \
+                 (AuthorizationAttempt::pkce_verifier) to the exchange",
             )),
+            v => Ok(v),
         }
     }
 
@@ -340,15 +605,18 @@ impl Session {
         }
     }
 
-    /// The token an authorization-code response makes: it must carry a
-    /// refresh token.
-    pub fn exchanged_token(&self, response: TokenResponse) -> Result<TokenInfo> {
+    /// The token an authorization-code response makes (it must carry a
+    /// refresh token), adopted before anything else.
+    pub fn exchanged(&self, response: TokenResponse) -> Result<TokenInfo> {
         if response.refresh_token.is_none() {
             return Err(Error::invalid_response(
                 "the authorization code response carries no refresh_token",
             ));
         }
-        Ok(response.into_authorized())
+        self.issued(&response);
+        let token = response.into_authorized();
+        self.adopt(&token);
+        Ok(token)
     }
 }
 
@@ -363,4 +631,10 @@ pub(crate) fn reauthorization_required(e: Error) -> Error {
         Error::TokenEndpoint { description, .. } => Error::ReauthorizationRequired { description },
         other => other,
     }
+}
+
+/// A mutex that a panic elsewhere cannot poison for good: every value kept
+/// behind these is whole at every step.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }

@@ -3,15 +3,17 @@
 //! [`InMemoryTokenCache`] is the default; [`FileTokenCache`] persists to a JSON
 //! file; implement [`TokenCache`] for anything else (a database, a keyring).
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use crate::{Result, TokenInfo};
 
 mod file;
+mod memory;
 #[cfg(feature = "redis")]
 mod redis;
 
 pub use file::{DEFAULT_PATH, FileTokenCache};
+pub use memory::InMemoryTokenCache;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use redis::RedisTokenCache;
@@ -90,43 +92,3 @@ macro_rules! forward_cache {
     )*};
 }
 forward_cache!(Arc, Box);
-
-/// A token kept in memory only: lost when the process ends. The default cache.
-#[derive(Debug, Default)]
-pub struct InMemoryTokenCache {
-    token: Mutex<Option<TokenInfo>>,
-}
-
-impl InMemoryTokenCache {
-    /// An empty cache.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// A cache that starts with `token`.
-    pub fn with_token(token: TokenInfo) -> Self {
-        Self {
-            token: Mutex::new(Some(token)),
-        }
-    }
-
-    fn slot(&self) -> std::sync::MutexGuard<'_, Option<TokenInfo>> {
-        // A panic elsewhere while holding this lock cannot leave a half-written
-        // Option behind, so a poisoned lock is safe to use.
-        self.token.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-impl TokenCache for InMemoryTokenCache {
-    fn get(&self) -> Result<Option<TokenInfo>> {
-        Ok(self.slot().clone())
-    }
-    fn set(&self, token: &TokenInfo) -> Result<()> {
-        *self.slot() = Some(token.clone());
-        Ok(())
-    }
-    fn clear(&self) -> Result<()> {
-        *self.slot() = None;
-        Ok(())
-    }
-}

@@ -115,6 +115,7 @@ flow_test! {
     async fn pkce_exchange_without_an_attempt_is_an_error() {
         let auth = builder("http://127.0.0.1:9").client_secret("").build().unwrap();
         let e = auth.exchange_code("c").await.unwrap_err();
-        assert!(matches!(e, Error::Config { setting: "pkce", .. }), "{e:?}");
+        assert!(matches!(e, Error::UnknownAttempt), "{e:?}");
+        assert!(e.to_string().contains("authorization_attempt"), "names the stateless flow: {e}");
     }
 }

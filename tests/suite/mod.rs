@@ -21,6 +21,7 @@ mod client_credentials;
 mod concurrency;
 mod exchange;
 mod faults;
+mod lifecycle;
 mod redaction;
 mod refresh;
 mod retries;

@@ -1,0 +1,362 @@
+//! The token lifecycle under faults: a token Spotify issued is never dropped,
+//! a refresh token is never sent twice, and a logout sticks.
+
+use super::*;
+use spotify_auth::testing::{FakeSpotify, Fault};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// A fake server with rotating (single-use) refresh tokens, and a stale
+/// token holding a live refresh token.
+fn rotating() -> (FakeSpotify, TokenInfo) {
+    let server = FakeSpotify::builder()
+        .client(CLIENT_ID, Some(CLIENT_SECRET))
+        .redirect_uri(REDIRECT)
+        .rotate_refresh_tokens(true)
+        .start()
+        .unwrap();
+    let refresh = server.issue_refresh_token(CLIENT_ID, "user-read-email");
+    let stale = token("stale", -10, Some(&refresh));
+    (server, stale)
+}
+
+/// The refresh tokens the token endpoint was sent, in order.
+fn refresh_tokens_sent(server: &FakeSpotify) -> Vec<String> {
+    server
+        .requests()
+        .iter()
+        .filter_map(|r| r.form_param("refresh_token").map(str::to_owned))
+        .collect()
+}
+
+flow_test! {
+    async fn a_failed_cache_write_keeps_the_refreshed_token_and_retries_the_write() {
+        let (server, stale) = rotating();
+        let cache = Arc::new(Flaky::with_token(stale.clone()));
+        let auth = builder(server.url()).token_cache(cache.clone()).build().unwrap();
+        cache.fail_sets(1);
+        let got = auth.get_access_token().await;
+        let fresh = got.expect("the token Spotify issued is served although the write failed");
+        assert_eq!(cache.stored().unwrap(), stale, "the failed write left the cache as it was");
+        let failure = auth.cache_write_error();
+        assert!(matches!(failure, Some(Error::Cache { .. })), "the failure is there to see: {failure:?}");
+        // The next call retries the write, and sends nothing.
+        let again = auth.get_access_token().await;
+        assert_eq!(again.unwrap(), fresh);
+        let stored = cache.stored().unwrap();
+        assert_eq!(stored.access_token.secret(), fresh);
+        assert_ne!(stored.refresh_token, stale.refresh_token, "the rotated refresh token is stored");
+        assert_eq!(server.token_request_count(), 1);
+        assert!(auth.cache_write_error().is_none(), "stored now");
+        // The rotated refresh token is the one used next.
+        let later = auth.force_refresh().await;
+        assert!(later.is_ok(), "{later:?}");
+        assert_eq!(refresh_tokens_sent(&server), [stale.refresh_token.unwrap().secret(), stored.refresh_token.unwrap().secret()]);
+    }
+}
+
+flow_test! {
+    async fn a_failed_cache_lock_after_a_refresh_is_not_a_lost_token() {
+        // The lock is taken before the request; a failing *write* is what
+        // can follow a refresh. Here every write fails for a while: the
+        // token keeps being served from memory, with no second request.
+        let (server, stale) = rotating();
+        let cache = Arc::new(Flaky::with_token(stale.clone()));
+        let auth = builder(server.url()).token_cache(cache.clone()).build().unwrap();
+        cache.fail_sets(usize::MAX);
+        let first = auth.get_access_token().await.unwrap();
+        for _ in 0..5 {
+            let got = auth.get_access_token().await;
+            assert_eq!(got.unwrap(), first);
+        }
+        assert_eq!(server.token_request_count(), 1, "never the dead refresh token again");
+        cache.fail_sets(0);
+    }
+}
+
+flow_test! {
+    async fn a_failed_write_after_an_exchange_keeps_the_login() {
+        let server = FakeSpotify::builder()
+            .client(CLIENT_ID, Some(CLIENT_SECRET))
+            .redirect_uri(REDIRECT)
+            .start()
+            .unwrap();
+        let cache = Arc::new(Flaky::new());
+        let auth = builder(server.url()).token_cache(cache.clone()).build().unwrap();
+        let url = auth.get_authorization_url(Some("st"), None, false).unwrap();
+        let code = follow_authorize(&url);
+        cache.fail_sets(1);
+        let exchanged = auth.exchange_code(code).await;
+        match exchanged {
+            Err(Error::TokenNotStored { source }) => assert!(matches!(*source, Error::Cache { .. })),
+            other => panic!("the failed write is reported: {other:?}"),
+        }
+        assert_eq!(cache.stored(), None);
+        // This process goes on working, and the next call stores the token.
+        let got = auth.get_access_token().await;
+        let token = got.expect("the login is kept in memory");
+        assert_eq!(cache.stored().unwrap().access_token.secret(), token);
+        assert_eq!(server.token_request_count(), 1);
+    }
+}
+
+flow_test! {
+    async fn flows_sharing_an_in_memory_cache_refresh_once() {
+        let (server, stale) = rotating();
+        server.inject(Fault::Delay(Duration::from_millis(300)), 1);
+        let cache = cache_with(stale);
+        let a = Arc::new(builder(server.url()).token_cache(cache.clone()).build().unwrap());
+        let b = Arc::new(builder(server.url()).token_cache(cache.clone()).build().unwrap());
+        let flows = [a, b];
+        let next = Arc::new(AtomicUsize::new(0));
+        let results = support::concurrently(8, move || {
+            let auth = flows[next.fetch_add(1, Ordering::SeqCst) % 2].clone();
+            async move { auth.get_access_token().await }
+        })
+        .await;
+        let tokens: Vec<String> = results.into_iter().map(|r| r.unwrap()).collect();
+        assert!(tokens.iter().all(|t| *t == tokens[0]), "{tokens:?}");
+        assert_eq!(server.token_request_count(), 1, "one refresh for both flows");
+    }
+}
+
+/// A fake server whose access tokens are stale as soon as they are issued
+/// (`expires_in` 0), so every call takes the refresh path, and a stale
+/// token holding a live refresh token.
+fn short_lived() -> (FakeSpotify, TokenInfo) {
+    let server = FakeSpotify::builder()
+        .client(CLIENT_ID, Some(CLIENT_SECRET))
+        .redirect_uri(REDIRECT)
+        .expires_in(0)
+        .start()
+        .unwrap();
+    let refresh = server.issue_refresh_token(CLIENT_ID, "user-read-email");
+    let stale = token("stale", -10, Some(&refresh));
+    (server, stale)
+}
+
+flow_test! {
+    async fn a_logout_by_a_sharer_is_not_undone_by_a_long_running_instance() {
+        let (server, stale) = short_lived();
+        let cache = cache_with(stale);
+        let auth = builder(server.url()).token_cache(cache.clone()).build().unwrap();
+        let first = auth.get_access_token().await;
+        assert!(first.is_ok(), "{first:?}");
+        assert_eq!(server.token_request_count(), 1);
+        // `spotify-auth logout` in another process.
+        cache.clear().unwrap();
+        let got = auth.get_access_token().await;
+        assert!(matches!(got, Err(Error::NotAuthorized)), "{got:?}");
+        assert!(got.unwrap_err().requires_authorization());
+        assert_eq!(server.token_request_count(), 1, "nothing sent");
+        assert_eq!(cache.get().unwrap(), None, "nothing written back");
+        // And it stays logged out.
+        let again = auth.get_access_token().await;
+        assert!(matches!(again, Err(Error::NotAuthorized)), "{again:?}");
+        assert_eq!(server.token_request_count(), 1);
+    }
+}
+
+flow_test! {
+    async fn a_logout_by_a_sharer_wins_over_a_token_whose_write_failed() {
+        let (server, stale) = short_lived();
+        let cache = Arc::new(Flaky::with_token(stale));
+        let auth = builder(server.url()).token_cache(cache.clone()).build().unwrap();
+        cache.fail_sets(1);
+        let first = auth.get_access_token().await;
+        assert!(first.is_ok(), "{first:?}");
+        cache.clear().unwrap();
+        let got = auth.get_access_token().await;
+        assert!(matches!(got, Err(Error::NotAuthorized)), "{got:?}");
+        assert_eq!(cache.stored(), None, "the unsaved token is not written over the logout");
+        assert_eq!(server.token_request_count(), 1);
+    }
+}
+
+flow_test! {
+    async fn a_transient_exchange_failure_can_be_retried_with_the_same_code() {
+        let server = FakeSpotify::builder()
+            .client(CLIENT_ID, None)
+            .redirect_uri(REDIRECT)
+            .start()
+            .unwrap();
+        let auth = builder(server.url()).client_secret("").read_environment(false).build().unwrap();
+        let url = auth.get_authorization_url(Some("st"), None, false).unwrap();
+        let callback = follow_authorize_url(&url);
+        let code = auth.parse_response_url(&callback, Some("st")).unwrap();
+        server.inject(Fault::Status(503), 1);
+        let first = auth.exchange_code(code.clone()).await;
+        assert!(matches!(first, Err(Error::TokenEndpoint { status: 503, .. })), "{first:?}");
+        let second = auth.exchange_code(code).await;
+        assert!(second.is_ok(), "{second:?}");
+    }
+}
+
+flow_test! {
+    async fn many_authorization_urls_do_not_evict_a_login_in_progress() {
+        let server = FakeSpotify::builder()
+            .client(CLIENT_ID, None)
+            .redirect_uri(REDIRECT)
+            .start()
+            .unwrap();
+        let auth = builder(server.url()).client_secret("").build().unwrap();
+        let first = auth.get_authorization_url(Some("first"), None, false).unwrap();
+        for i in 0..40 {
+            auth.get_authorization_url(Some(&format!("other-{i}")), None, false).unwrap();
+        }
+        let callback = follow_authorize_url(&first);
+        let code = auth.parse_response_url(&callback, Some("first")).unwrap();
+        let got = auth.exchange_code(code).await;
+        assert!(got.is_ok(), "{got:?}");
+    }
+}
+
+flow_test! {
+    async fn an_exchange_whose_request_was_sent_is_not_retried() {
+        let server = FakeSpotify::builder()
+            .client(CLIENT_ID, Some(CLIENT_SECRET))
+            .redirect_uri(REDIRECT)
+            .start()
+            .unwrap();
+        let auth = builder(server.url()).build().unwrap();
+        for fault in [Fault::Status(500), Fault::DropConnection, Fault::TruncatedBody] {
+            let before = server.token_request_count();
+            let url = auth.get_authorization_url(Some("st"), None, false).unwrap();
+            let code = follow_authorize(&url);
+            server.inject(fault.clone(), 1);
+            let got = auth.exchange_code(code).await;
+            assert!(got.is_err(), "{fault:?}: {got:?}");
+            assert!(!matches!(got, Err(Error::TokenEndpoint { status: 400, .. })), "{fault:?}: the original error, not invalid_grant: {got:?}");
+            assert_eq!(server.token_request_count(), before + 1, "{fault:?}: sent once");
+        }
+    }
+}
+
+flow_test! {
+    async fn an_exchange_that_could_not_connect_is_retried() {
+        let auth = builder(&closed_port_url()).max_retries(2).build().unwrap();
+        let got = auth.exchange_code("a-code").await;
+        assert!(matches!(got, Err(Error::Http { .. })), "{got:?}");
+        // Retried: checked through the backoff hook's count below.
+        let retries = Arc::new(AtomicUsize::new(0));
+        let r = retries.clone();
+        let auth = builder(&closed_port_url())
+            .max_retries(2)
+            .backoff_hook(move |_| {
+                r.fetch_add(1, Ordering::SeqCst);
+                Duration::ZERO
+            })
+            .build()
+            .unwrap();
+        let got = auth.exchange_code("a-code").await;
+        assert!(got.is_err());
+        assert_eq!(retries.load(Ordering::SeqCst), 2, "never sent, so safe to retry");
+    }
+}
+
+flow_test! {
+    async fn invalid_grant_removes_only_the_refused_token() {
+        let (server, stale) = rotating();
+        let refused = stale.refresh_token.clone().unwrap();
+        server.revoke_refresh_token(refused.secret());
+        let cache = Arc::new(Flaky::with_token(stale.clone()));
+        // Another machine (whose lock lapsed) stores a newer token while this
+        // one is refreshing with the old refresh token.
+        let newer = token("newer", 3600, Some("newer-refresh"));
+        cache.after_first_get(newer.clone());
+        let auth = builder(server.url()).token_cache(cache.clone()).build().unwrap();
+        let got = auth.get_access_token().await;
+        assert!(matches!(got, Err(Error::ReauthorizationRequired { .. })), "{got:?}");
+        assert_eq!(cache.stored(), Some(newer), "the other machine's token is not the refused one: kept");
+    }
+}
+
+/// Drives the fake's `/authorize` (it redirects at once) and returns the
+/// callback URL.
+pub fn follow_authorize_url(url: &str) -> String {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .max_redirects(0)
+        .build()
+        .into();
+    let response = agent.get(url).call().unwrap();
+    response
+        .headers()
+        .get("location")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The code of [`follow_authorize_url`]'s callback.
+pub fn follow_authorize(url: &str) -> String {
+    let callback = url::Url::parse(&follow_authorize_url(url)).unwrap();
+    callback
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned()
+}
+
+/// A cache that can be told to fail its writes, or to have another writer
+/// store a token right after the first read.
+#[derive(Default)]
+pub struct Flaky {
+    inner: InMemoryTokenCache,
+    fail_sets: AtomicUsize,
+    after_first_get: Mutex<Option<TokenInfo>>,
+}
+
+impl Flaky {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn with_token(token: TokenInfo) -> Self {
+        Flaky {
+            inner: InMemoryTokenCache::with_token(token),
+            ..Self::default()
+        }
+    }
+    /// The next `n` calls of `set` fail (`usize::MAX`: all, until reset).
+    pub fn fail_sets(&self, n: usize) {
+        self.fail_sets.store(n, Ordering::SeqCst);
+    }
+    pub fn after_first_get(&self, token: TokenInfo) {
+        *self.after_first_get.lock().unwrap() = Some(token);
+    }
+    pub fn stored(&self) -> Option<TokenInfo> {
+        self.inner.get().unwrap()
+    }
+}
+
+impl TokenCache for Flaky {
+    fn get(&self) -> spotify_auth::Result<Option<TokenInfo>> {
+        let got = self.inner.get();
+        if let Some(t) = self.after_first_get.lock().unwrap().take() {
+            self.inner.set(&t).unwrap();
+        }
+        got
+    }
+    fn set(&self, token: &TokenInfo) -> spotify_auth::Result<()> {
+        let failing = self.fail_sets.load(Ordering::SeqCst);
+        if failing > 0 {
+            if failing != usize::MAX {
+                self.fail_sets.store(failing - 1, Ordering::SeqCst);
+            }
+            let e = std::io::Error::other("disk full (injected)");
+            return Err(Error::Cache {
+                path: None,
+                message: "cannot write (injected)".into(),
+                source: Some(Arc::new(e)),
+            });
+        }
+        self.inner.set(token)
+    }
+    fn clear(&self) -> spotify_auth::Result<()> {
+        self.inner.clear()
+    }
+    fn lock(&self) -> spotify_auth::Result<spotify_auth::CacheLock> {
+        self.inner.lock()
+    }
+}
