@@ -1,8 +1,7 @@
 //! The fake server's token lifecycle faults (`Fault::LoseResponse`,
 //! `Fault::DelayResponse`, and `Fault::Delay` for contrast) and its
 //! bookkeeping of issued refresh tokens, over real HTTP and through the
-//! library's blocking flow.
-#![cfg(feature = "blocking")]
+//! library's blocking flow (those with feature `blocking`).
 
 mod fake_support;
 
@@ -10,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use fake_support::*;
 use spotify_auth::testing::{Delivery, FakeSpotify, Fault, RefreshTokenStatus};
+#[cfg(feature = "blocking")]
 use spotify_auth::{Error, HttpErrorKind};
 
 /// Polls `condition` every few milliseconds for up to five seconds.
@@ -152,6 +152,7 @@ fn delay_waits_before_processing() {
     });
 }
 
+#[cfg(feature = "blocking")]
 /// A blocking client of `server` starting from `refresh_token`, without
 /// retries, with this request timeout.
 fn client(
@@ -173,6 +174,7 @@ fn client(
         .expect("a client")
 }
 
+#[cfg(feature = "blocking")]
 #[test]
 fn a_client_timing_out_on_a_delayed_response_never_learns_the_rotated_token() {
     let server = start(true, 3600);
@@ -205,6 +207,7 @@ fn a_client_timing_out_on_a_delayed_response_never_learns_the_rotated_token() {
     // Dropping the server cuts the 30 s wait short (see the drop test).
 }
 
+#[cfg(feature = "blocking")]
 #[test]
 fn a_client_sees_a_lost_response_as_a_transport_error() {
     let server = start(true, 3600);

@@ -1,7 +1,6 @@
 //! The fake server's Web API (`GET /v1/me`) and its users: which access
 //! tokens it accepts, Spotify's 401s for the others, and the signed-in user
 //! carried from `/authorize` through the exchange and every refresh.
-#![cfg(feature = "blocking")]
 
 mod fake_support;
 
@@ -254,6 +253,7 @@ fn token_endpoint_faults_leave_the_web_api_alone() {
     assert!(!debug.contains(&token), "{debug}");
 }
 
+#[cfg(feature = "blocking")]
 #[test]
 fn the_library_flow_gets_tokens_for_the_signed_in_user() {
     // expires_in below the library's refresh margin (30 s): every
