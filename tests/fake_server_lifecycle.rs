@@ -103,7 +103,7 @@ fn lose_response_on_a_code_exchange_uses_up_the_code() {
 fn delay_response_processes_at_once_and_answers_late() {
     let server = start(true, 3600);
     let old = server.issue_refresh_token(ID, "");
-    let delay = Duration::from_millis(600);
+    let delay = Duration::from_millis(1500);
     server.inject(Fault::DelayResponse(delay), 1);
     std::thread::scope(|scope| {
         let started = Instant::now();
@@ -130,7 +130,7 @@ fn delay_response_processes_at_once_and_answers_late() {
 fn delay_waits_before_processing() {
     let server = start(true, 3600);
     let old = server.issue_refresh_token(ID, "");
-    let delay = Duration::from_millis(400);
+    let delay = Duration::from_millis(1000);
     server.inject(Fault::Delay(delay), 1);
     std::thread::scope(|scope| {
         let started = Instant::now();
