@@ -472,8 +472,9 @@ fn malformed_token_requests_are_refused() {
     let body: Value = serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap();
     assert_eq!(body["error"], "invalid_request");
 
+    // Outside the accounts endpoints and the Web API (tests/fake_web_api.rs).
     let response = agent()
-        .get(format!("{}/v1/me", server.url()))
+        .get(format!("{}/api/me", server.url()))
         .call()
         .unwrap();
     assert_eq!(response.status(), 404);

@@ -1,4 +1,4 @@
-//! `GET /authorize`: the user's consent, approved (or denied) at once.
+//! `GET /authorize`: the signed-in user's consent, approved (or denied) at once.
 
 use std::time::Instant;
 
@@ -68,6 +68,7 @@ pub(crate) fn authorize(config: &Config, state: &mut State, request: &Incoming) 
         code.clone(),
         CodeGrant {
             client_id: client_id.to_owned(),
+            user_id: state.signed_in.clone(),
             redirect_uri: redirect_uri.to_owned(),
             scope: param(query, "scope").unwrap_or_default().to_owned(),
             challenge: challenge.map(str::to_owned),

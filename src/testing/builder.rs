@@ -55,8 +55,13 @@ impl FakeSpotifyBuilder {
         self
     }
 
-    /// When on, each refresh token works once and every refresh response
-    /// carries a new one. When off (the default, as Spotify usually does), a
+    /// When on, refresh tokens are single-use: every refresh response carries
+    /// a new one, and the one used becomes
+    /// [`Rotated`](super::RefreshTokenStatus::Rotated), refused from then on
+    /// with `invalid_grant` ("Invalid refresh token"), even when the response
+    /// that carried its successor was lost
+    /// ([`Fault::LoseResponse`](super::Fault::LoseResponse)). There is no
+    /// grace period. When off (the default, as Spotify usually does), a
     /// refresh token stays valid and refresh responses omit `refresh_token`.
     pub fn rotate_refresh_tokens(mut self, rotate: bool) -> Self {
         self.rotate_refresh_tokens = rotate;

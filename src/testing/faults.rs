@@ -6,12 +6,22 @@ use std::time::Duration;
 
 use super::http::Reply;
 
-/// A failure to give the next token requests instead of (or before) the
+/// A failure to give the next token requests instead of (or around) the
 /// normal answer; see [`FakeSpotify::inject`](super::FakeSpotify::inject).
 ///
-/// A faulted request is recorded like any other but not processed: an
-/// authorization code or refresh token in it stays usable. The exception is
-/// [`Fault::Delay`], after which the request is answered normally.
+/// Most faults replace the answer and the request is **not processed**: an
+/// authorization code or refresh token in it stays usable, nothing is issued.
+/// Three faults do process it, and differ in when:
+///
+/// | fault | grant processed | answer |
+/// |---|---|---|
+/// | [`Delay(d)`](Fault::Delay) | after `d` | the normal one, after `d` |
+/// | [`DelayResponse(d)`](Fault::DelayResponse) | at once | the normal one, after `d` |
+/// | [`LoseResponse`](Fault::LoseResponse) | at once | none: the connection is closed |
+///
+/// "Processed" means what the server would do anyway: a code is used up, a
+/// rotated refresh token becomes unusable, and the new tokens are live (see
+/// [`FakeSpotify::issued_refresh_tokens`](super::FakeSpotify::issued_refresh_tokens)).
 #[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Fault {
@@ -32,9 +42,24 @@ pub enum Fault {
     /// follows, send the start of it, then close the connection: the client
     /// gets the status, then an error while reading the body.
     TruncatedBody,
-    /// Wait this long, then answer normally. Other requests are served
-    /// meanwhile.
+    /// Wait this long, *then* process the request and answer normally: a
+    /// client that gives up before then leaves the grant unused (the code or
+    /// refresh token is only looked at after the wait). Other requests are
+    /// served meanwhile. Compare [`Fault::DelayResponse`].
     Delay(Duration),
+    /// Process the request at once (the grant happens, new tokens are live),
+    /// then write the normal answer only after this long. A client whose
+    /// timeout is shorter never hears it, though the grant happened: with
+    /// rotation on, its refresh token is already spent. Other requests are
+    /// served meanwhile; dropping the server cuts the wait short. Compare
+    /// [`Fault::Delay`], which waits before processing.
+    DelayResponse(Duration),
+    /// Process the request completely (a code is used up, a rotated refresh
+    /// token is spent, the new tokens are issued and live), then close the
+    /// connection without any response. The client sees a transport error
+    /// and never learns the new tokens: the response Spotify sent but the
+    /// network lost.
+    LoseResponse,
     /// This exact response, for malformed-response tests (non-JSON, missing
     /// fields, huge bodies). See [`Fault::body`].
     Body {
@@ -63,10 +88,12 @@ impl Fault {
         }
     }
 
-    /// The reply that replaces the normal answer; none for [`Fault::Delay`],
-    /// which only postpones it.
-    pub(crate) fn reply(&self) -> Option<Reply> {
-        Some(match self {
+    /// What the server does with the request this fault was given to.
+    pub(crate) fn plan(&self) -> Plan {
+        Plan::Replace(match self {
+            Fault::Delay(delay) => return Plan::WaitThenAnswer(*delay),
+            Fault::DelayResponse(delay) => return Plan::AnswerLate(*delay),
+            Fault::LoseResponse => return Plan::AnswerLost,
             Fault::Status(status) => {
                 let error = match status {
                     400 => "invalid_request",
@@ -94,7 +121,6 @@ impl Fault {
                        {\"access_token\":\"BQ"
                     .to_vec(),
             },
-            Fault::Delay(_) => return None,
             Fault::Body {
                 status,
                 content_type,
@@ -112,6 +138,18 @@ impl Fault {
     }
 }
 
+/// How a faulted request is handled; from [`Fault::plan`].
+pub(crate) enum Plan {
+    /// Answer with this instead; the request is not processed.
+    Replace(Reply),
+    /// Wait, then process and answer normally.
+    WaitThenAnswer(Duration),
+    /// Process at once, then answer normally after the wait.
+    AnswerLate(Duration),
+    /// Process at once, then close the connection without answering.
+    AnswerLost,
+}
+
 impl fmt::Debug for Fault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -123,6 +161,8 @@ impl fmt::Debug for Fault {
             Fault::DropConnection => f.write_str("DropConnection"),
             Fault::TruncatedBody => f.write_str("TruncatedBody"),
             Fault::Delay(delay) => f.debug_tuple("Delay").field(delay).finish(),
+            Fault::DelayResponse(delay) => f.debug_tuple("DelayResponse").field(delay).finish(),
+            Fault::LoseResponse => f.write_str("LoseResponse"),
             // The body may be huge: show its size only.
             Fault::Body {
                 status,

@@ -6,7 +6,8 @@ use std::time::Instant;
 use serde_json::json;
 
 use super::http::{Incoming, Reply, decode_basic, param};
-use super::state::{Config, RefreshStatus, State, random_token};
+use super::issued::{Delivery, RefreshTokenStatus};
+use super::state::{Config, State};
 
 /// A token-endpoint error: status, `error`, `error_description`.
 struct Denied(u16, &'static str, &'static str);
@@ -32,15 +33,35 @@ struct Client {
 
 type Form = [(String, String)];
 
-/// Answers a token request.
-pub(crate) fn token(config: &Config, state: &mut State, request: &Incoming) -> Reply {
-    match grant(config, state, request) {
+/// An authenticated token request, ready for its grant.
+struct Grant<'a> {
+    form: &'a Form,
+    client: Client,
+    /// How the answer will be delivered, recorded on the refresh token it
+    /// issues.
+    delivery: Delivery,
+}
+
+/// Answers a token request. `delivery` says how the answer will reach the
+/// client (an injected fault may lose or delay it).
+pub(crate) fn token(
+    config: &Config,
+    state: &mut State,
+    request: &Incoming,
+    delivery: Delivery,
+) -> Reply {
+    match grant(config, state, request, delivery) {
         Ok(reply) => reply,
         Err(Denied(status, error, description)) => Reply::oauth_error(status, error, description),
     }
 }
 
-fn grant(config: &Config, state: &mut State, request: &Incoming) -> Result<Reply, Denied> {
+fn grant(
+    config: &Config,
+    state: &mut State,
+    request: &Incoming,
+    delivery: Delivery,
+) -> Result<Reply, Denied> {
     if request.method != "POST" {
         return Err(Denied(405, "invalid_request", "Method not allowed"));
     }
@@ -53,7 +74,7 @@ fn grant(config: &Config, state: &mut State, request: &Incoming) -> Result<Reply
     let grant_type = param(&form, "grant_type")
         .filter(|g| !g.is_empty())
         .ok_or(invalid_request("grant_type parameter is missing"))?;
-    let grant: fn(&Config, &mut State, &Form, Client) -> Result<Reply, Denied> = match grant_type {
+    let grant: fn(&Config, &mut State, Grant<'_>) -> Result<Reply, Denied> = match grant_type {
         "authorization_code" => authorization_code,
         "refresh_token" => refresh_token,
         "client_credentials" => client_credentials,
@@ -66,7 +87,15 @@ fn grant(config: &Config, state: &mut State, request: &Incoming) -> Result<Reply
         }
     };
     let client = authenticate(config, request, &form)?;
-    grant(config, state, &form, client)
+    grant(
+        config,
+        state,
+        Grant {
+            form: &form,
+            client,
+            delivery,
+        },
+    )
 }
 
 /// HTTP Basic for clients with a secret (`client_id` + `client_secret` in the
@@ -116,9 +145,13 @@ fn required<'a>(form: &'a Form, name: &str, missing: &'static str) -> Result<&'a
 fn authorization_code(
     config: &Config,
     state: &mut State,
-    form: &Form,
-    client: Client,
+    request: Grant<'_>,
 ) -> Result<Reply, Denied> {
+    let Grant {
+        form,
+        client,
+        delivery,
+    } = request;
     let code = required(form, "code", "code parameter is missing")?;
     let redirect_uri = required(form, "redirect_uri", "redirect_uri parameter is missing")?;
     // Any attempt by the client the code was issued to uses it up, as real
@@ -148,8 +181,14 @@ fn authorization_code(
         (Some(_), None) => return Err(invalid_request("code_verifier required")),
         (None, _) => {}
     }
-    let refresh = state.issue_refresh_token(&client.id, &grant.scope);
-    Ok(token_response(config, Some(&grant.scope), Some(&refresh)))
+    let refresh = state.issue_refresh_token(&client.id, &grant.user_id, &grant.scope, delivery);
+    let access = state.issue_access_token(Some(&grant.user_id), &grant.scope, config.expires_in);
+    Ok(token_response(
+        config,
+        &access,
+        Some(&grant.scope),
+        Some(&refresh),
+    ))
 }
 
 /// RFC 7636: 43 to 128 unreserved characters.
@@ -160,52 +199,68 @@ fn valid_verifier(verifier: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
 }
 
-/// `grant_type=refresh_token`.
-fn refresh_token(
-    config: &Config,
-    state: &mut State,
-    form: &Form,
-    client: Client,
-) -> Result<Reply, Denied> {
+/// `grant_type=refresh_token`. With rotation on, a refresh token is
+/// single-use: the one used is marked rotated and a new one is issued.
+fn refresh_token(config: &Config, state: &mut State, request: Grant<'_>) -> Result<Reply, Denied> {
+    let Grant {
+        form,
+        client,
+        delivery,
+    } = request;
     let token = required(form, "refresh_token", "refresh_token parameter is missing")?;
     let grant = state
         .refresh_tokens
-        .get(token)
-        .filter(|grant| grant.client_id == client.id)
+        .get_mut(token)
         .ok_or(invalid_grant("Invalid refresh token"))?;
-    match grant.status {
-        RefreshStatus::Valid => {}
-        RefreshStatus::Revoked => return Err(invalid_grant("Refresh token revoked")),
-        RefreshStatus::Expired => return Err(invalid_grant("Refresh token expired")),
-        RefreshStatus::Rotated => return Err(invalid_grant("Invalid refresh token")),
+    // From here the request counts as processed, whatever the outcome.
+    grant.processed += 1;
+    if grant.client_id != client.id {
+        return Err(invalid_grant("Invalid refresh token"));
     }
-    let scope = grant.scope.clone();
+    match grant.status {
+        RefreshTokenStatus::Live => {}
+        RefreshTokenStatus::Revoked => return Err(invalid_grant("Refresh token revoked")),
+        RefreshTokenStatus::Expired => return Err(invalid_grant("Refresh token expired")),
+        RefreshTokenStatus::Rotated => return Err(invalid_grant("Invalid refresh token")),
+    }
+    let (scope, user_id) = (grant.scope.clone(), grant.user_id.clone());
     let rotated = if config.rotate_refresh_tokens {
-        state.set_refresh_status(token, RefreshStatus::Rotated);
-        Some(state.issue_refresh_token(&client.id, &scope))
+        grant.status = RefreshTokenStatus::Rotated;
+        Some(state.issue_refresh_token(&client.id, &user_id, &scope, delivery))
     } else {
         None
     };
-    Ok(token_response(config, Some(&scope), rotated.as_deref()))
+    let access = state.issue_access_token(Some(&user_id), &scope, config.expires_in);
+    Ok(token_response(
+        config,
+        &access,
+        Some(&scope),
+        rotated.as_deref(),
+    ))
 }
 
 /// `grant_type=client_credentials`: an app token, no refresh token.
 fn client_credentials(
     config: &Config,
-    _state: &mut State,
-    _form: &Form,
-    client: Client,
+    state: &mut State,
+    request: Grant<'_>,
 ) -> Result<Reply, Denied> {
-    if !client.confidential {
+    if !request.client.confidential {
         return Err(invalid_client("Client credentials require a client secret"));
     }
-    Ok(token_response(config, None, None))
+    let access = state.issue_access_token(None, "", config.expires_in);
+    Ok(token_response(config, &access, None, None))
 }
 
-/// A successful token response, with a fresh access token.
-fn token_response(config: &Config, scope: Option<&str>, refresh_token: Option<&str>) -> Reply {
+/// A successful token response carrying a freshly issued access token.
+fn token_response(
+    config: &Config,
+    access_token: &str,
+    scope: Option<&str>,
+    refresh_token: Option<&str>,
+) -> Reply {
     let mut body = json!({
-        "access_token": random_token("BQ", 200),
+        "access_token": access_token,
         "token_type": "Bearer",
         "expires_in": config.expires_in,
     });

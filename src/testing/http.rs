@@ -143,6 +143,24 @@ impl Reply {
         )
     }
 
+    /// An error in the Web API's shape, `{"error": {"status": ..., "message": ...}}`;
+    /// a 401 also carries a Bearer `WWW-Authenticate` challenge (RFC 6750).
+    pub fn api_error(status: u16, message: &str) -> Self {
+        let mut reply = Self::json(
+            status,
+            &serde_json::json!({ "error": { "status": status, "message": message } }),
+        );
+        if let (401, Reply::Response { headers, .. }) = (status, &mut reply) {
+            headers.push((
+                "WWW-Authenticate",
+                format!(
+                    "Bearer realm=\"spotify\", error=\"invalid_token\", error_description=\"{message}\""
+                ),
+            ));
+        }
+        reply
+    }
+
     /// A small HTML page (fixed text only: nothing from the request is reflected).
     pub fn html(status: u16, message: &str) -> Self {
         Reply::Response {

@@ -9,20 +9,22 @@ use std::time::{Duration, Instant};
 
 use super::authorize::authorize;
 use super::builder::FakeSpotifyBuilder;
-use super::faults::Fault;
+use super::faults::{Fault, Plan};
 use super::grants::token;
 use super::http::{Incoming, Reply};
+use super::issued::{Delivery, RefreshTokenStatus};
 use super::record::RecordedRequest;
 use super::relay::{Connections, Relay};
-use super::state::{Config, RefreshStatus, State};
+use super::state::{Config, State};
+use super::web_api::{WEB_API_PATH, is_web_api, web_api};
 
 /// The path of the authorization endpoint.
 const AUTHORIZE_PATH: &str = "/authorize";
 /// The path of the token endpoint.
 const TOKEN_PATH: &str = "/api/token";
 
-/// A fake `accounts.spotify.com` on a loopback port; see the
-/// [module documentation](super) for an example.
+/// A fake `accounts.spotify.com` (and a sliver of `api.spotify.com`) on a
+/// loopback port; see the [module documentation](super) for an example.
 ///
 /// Every method is short and non-blocking (a brief lock at most), so the
 /// server can be driven from blocking tests and from async tasks alike; it is
@@ -43,6 +45,8 @@ pub struct FakeSpotify {
 /// What the request threads and the handle share.
 struct Shared {
     config: Config,
+    /// `{url}/v1`, for the `href`s of Web API objects.
+    web_api_url: String,
     state: Mutex<State>,
     connections: Arc<Connections>,
     /// Set when the server is dropped; wakes injected delays early.
@@ -66,8 +70,10 @@ impl FakeSpotify {
         let connections = Arc::new(Connections::default());
         let relay = Relay::start(backend_addr, Arc::clone(&connections))?;
         let addr = relay.addr();
+        let url = format!("http://{addr}");
         let shared = Arc::new(Shared {
             config,
+            web_api_url: format!("{url}{WEB_API_PATH}"),
             state: Mutex::new(State::default()),
             connections,
             stopping: Mutex::new(false),
@@ -82,7 +88,7 @@ impl FakeSpotify {
         };
         Ok(Self {
             shared,
-            url: format!("http://{addr}"),
+            url,
             addr,
             relay: Some(relay),
             backend,
@@ -119,7 +125,7 @@ impl FakeSpotify {
     /// Gives `fault` to the next `times` token requests. Faults queue up in
     /// the order injected: `inject(Fault::Status(500), 2)` then
     /// `inject(Fault::DropConnection, 1)` fails the next three requests, the
-    /// first two with 500.
+    /// first two with 500. Only the token endpoint takes faults.
     pub fn inject(&self, fault: Fault, times: usize) {
         self.shared.lock().faults.push(fault, times);
     }
@@ -129,9 +135,10 @@ impl FakeSpotify {
         self.shared.lock().faults.clear();
     }
 
-    /// Mints a valid refresh token for `client_id`, as if the user had
-    /// authorized `scope` (space-delimited) before: for tests that start
-    /// from a stored refresh token.
+    /// Mints a live refresh token for `client_id`, as if the signed-in user
+    /// ([`sign_in_as`](Self::sign_in_as), default `"fake-user"`) had
+    /// authorized `scope` (space-delimited) before: for tests that start from
+    /// a stored refresh token. Its [`Delivery`] is [`Delivery::Minted`].
     ///
     /// # Panics
     ///
@@ -141,24 +148,24 @@ impl FakeSpotify {
             self.shared.config.client(client_id).is_some(),
             "fake Spotify: client {client_id:?} is not registered"
         );
-        self.shared.lock().issue_refresh_token(client_id, scope)
+        let mut state = self.state();
+        let user_id = state.signed_in.clone();
+        state.issue_refresh_token(client_id, &user_id, scope, Delivery::Minted)
     }
 
     /// Revokes a refresh token: refreshing with it then fails with
     /// `invalid_grant` ("Refresh token revoked"). False when the token is unknown.
     pub fn revoke_refresh_token(&self, refresh_token: &str) -> bool {
-        self.shared
-            .lock()
-            .set_refresh_status(refresh_token, RefreshStatus::Revoked)
+        self.state()
+            .set_refresh_status(refresh_token, RefreshTokenStatus::Revoked)
     }
 
     /// Expires a refresh token (Spotify's expire six months after the
     /// authorization): refreshing with it then fails with `invalid_grant`
     /// ("Refresh token expired"). False when the token is unknown.
     pub fn expire_refresh_token(&self, refresh_token: &str) -> bool {
-        self.shared
-            .lock()
-            .set_refresh_status(refresh_token, RefreshStatus::Expired)
+        self.state()
+            .set_refresh_status(refresh_token, RefreshTokenStatus::Expired)
     }
 
     /// Every request received so far, faulted ones included, in arrival order.
@@ -178,8 +185,13 @@ impl FakeSpotify {
     }
 
     fn count(&self, path: &str) -> usize {
-        let state = self.shared.lock();
+        let state = self.state();
         state.requests.iter().filter(|r| r.path == path).count()
+    }
+
+    /// The server's state, locked (briefly: never held across I/O).
+    pub(super) fn state(&self) -> MutexGuard<'_, State> {
+        self.shared.lock()
     }
 }
 
@@ -242,23 +254,35 @@ impl Shared {
                 .push(RecordedRequest::new(&incoming, fault.clone()));
             fault
         };
-        let reply = match fault.as_ref().and_then(Fault::reply) {
-            Some(reply) => reply,
-            None => {
-                if let Some(Fault::Delay(delay)) = fault {
-                    self.pause(delay);
-                }
-                self.answer(&incoming)
+        let reply = match fault.as_ref().map(Fault::plan) {
+            None => self.answer(&incoming, Delivery::Delivered),
+            Some(Plan::Replace(reply)) => reply,
+            Some(Plan::WaitThenAnswer(delay)) => {
+                self.pause(delay);
+                self.answer(&incoming, Delivery::Delivered)
+            }
+            Some(Plan::AnswerLate(delay)) => {
+                let reply = self.answer(&incoming, Delivery::Delayed(delay));
+                self.pause(delay);
+                reply
+            }
+            Some(Plan::AnswerLost) => {
+                // The grant happens; its answer goes nowhere.
+                drop(self.answer(&incoming, Delivery::Lost));
+                Reply::HangUp { raw: Vec::new() }
             }
         };
         reply.send(request, &self.connections);
     }
 
-    fn answer(&self, incoming: &Incoming) -> Reply {
+    /// Processes the request and returns the normal answer; `delivery` says
+    /// how that answer will reach the client.
+    fn answer(&self, incoming: &Incoming, delivery: Delivery) -> Reply {
         let mut state = self.lock();
         match incoming.path.as_str() {
             AUTHORIZE_PATH => authorize(&self.config, &mut state, incoming),
-            TOKEN_PATH => token(&self.config, &mut state, incoming),
+            TOKEN_PATH => token(&self.config, &mut state, incoming, delivery),
+            path if is_web_api(path) => web_api(&state, incoming, &self.web_api_url),
             _ => Reply::not_found(),
         }
     }

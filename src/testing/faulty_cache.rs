@@ -1,0 +1,222 @@
+//! [`FaultyCache`]: a [`TokenCache`] wrapper that fails on demand, for tests
+//! of what the library does when storage breaks.
+
+use std::fmt;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use crate::cache::{CacheLock, TokenCache};
+use crate::{Error, Result, TokenInfo};
+
+/// One operation of [`TokenCache`], as [`FaultyCache`] counts and fails them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CacheOp {
+    /// [`TokenCache::get`].
+    Get,
+    /// [`TokenCache::set`].
+    Set,
+    /// [`TokenCache::clear`].
+    Clear,
+    /// [`TokenCache::lock`].
+    Lock,
+}
+
+impl CacheOp {
+    /// Every operation, in declaration order.
+    pub const ALL: [CacheOp; 4] = [CacheOp::Get, CacheOp::Set, CacheOp::Clear, CacheOp::Lock];
+
+    /// The method's name: `get`, `set`, `clear`, `lock`.
+    pub fn name(self) -> &'static str {
+        match self {
+            CacheOp::Get => "get",
+            CacheOp::Set => "set",
+            CacheOp::Clear => "clear",
+            CacheOp::Lock => "lock",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl fmt::Display for CacheOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What [`FaultyCache`] knows about one operation.
+#[derive(Clone, Copy, Debug, Default)]
+struct OpState {
+    calls: usize,
+    failures: usize,
+    fail_next: usize,
+    fail_always: bool,
+}
+
+/// A [`TokenCache`] that passes every call through to `C`, except the ones
+/// it was told to fail.
+///
+/// A failed call does not reach `C` and returns an [`Error::Cache`] whose
+/// message says the failure was injected. Every call is counted, per
+/// operation, failed ones included. Thread-safe: share it behind an `Arc`
+/// (an `Arc<FaultyCache<C>>` is itself a cache) and keep a handle to steer
+/// it while the library uses it.
+///
+/// ```
+/// use std::sync::Arc;
+/// use spotify_auth::testing::{CacheOp, FaultyCache};
+/// use spotify_auth::{Error, InMemoryTokenCache, TokenCache};
+///
+/// let cache = Arc::new(FaultyCache::new(InMemoryTokenCache::new()));
+/// cache.fail_next(CacheOp::Get, 1);
+/// assert!(matches!(cache.get(), Err(Error::Cache { .. })));
+/// assert!(cache.get()?.is_none()); // the next one passes through
+///
+/// cache.fail_always(CacheOp::Clear);
+/// assert!(cache.clear().is_err());
+/// assert!(cache.clear().is_err());
+/// cache.heal(CacheOp::Clear);
+/// cache.clear()?;
+/// assert_eq!(cache.calls(CacheOp::Clear), 3);
+/// assert_eq!(cache.failures(CacheOp::Clear), 2);
+/// # Ok::<(), Error>(())
+/// ```
+pub struct FaultyCache<C> {
+    ops: Mutex<[OpState; CacheOp::ALL.len()]>,
+    inner: C,
+}
+
+impl<C: TokenCache> FaultyCache<C> {
+    /// Wraps `inner`; nothing fails until told to.
+    pub fn new(inner: C) -> Self {
+        Self {
+            ops: Mutex::new([OpState::default(); CacheOp::ALL.len()]),
+            inner,
+        }
+    }
+
+    /// The wrapped cache (calls on it are neither counted nor failed).
+    pub fn inner(&self) -> &C {
+        &self.inner
+    }
+
+    /// Unwraps the cache.
+    pub fn into_inner(self) -> C {
+        self.inner
+    }
+
+    /// Fails the next `times` calls of `op` (added to any already pending).
+    pub fn fail_next(&self, op: CacheOp, times: usize) {
+        let mut ops = self.ops();
+        let state = &mut ops[op.index()];
+        state.fail_next = state.fail_next.saturating_add(times);
+    }
+
+    /// Fails every call of `op` until [`heal`](Self::heal)ed.
+    pub fn fail_always(&self, op: CacheOp) {
+        self.ops()[op.index()].fail_always = true;
+    }
+
+    /// Stops failing `op`: forgets [`fail_always`](Self::fail_always) and any
+    /// pending [`fail_next`](Self::fail_next). Counts are kept.
+    pub fn heal(&self, op: CacheOp) {
+        let mut ops = self.ops();
+        let state = &mut ops[op.index()];
+        state.fail_always = false;
+        state.fail_next = 0;
+    }
+
+    /// [`heal`](Self::heal)s every operation.
+    pub fn heal_all(&self) {
+        for op in CacheOp::ALL {
+            self.heal(op);
+        }
+    }
+
+    /// How many times `op` was called, failed calls included.
+    pub fn calls(&self, op: CacheOp) -> usize {
+        self.ops()[op.index()].calls
+    }
+
+    /// How many calls of `op` failed on purpose.
+    pub fn failures(&self, op: CacheOp) -> usize {
+        self.ops()[op.index()].failures
+    }
+
+    /// Counts a call of `op` and decides whether it fails.
+    fn enter(&self, op: CacheOp) -> Result<()> {
+        let mut ops = self.ops();
+        let state = &mut ops[op.index()];
+        state.calls += 1;
+        let fail = if state.fail_always {
+            true
+        } else if state.fail_next > 0 {
+            state.fail_next -= 1;
+            true
+        } else {
+            false
+        };
+        if !fail {
+            return Ok(());
+        }
+        state.failures += 1;
+        Err(Error::Cache {
+            path: None,
+            message: format!("injected failure of {op} (testing::FaultyCache)"),
+            source: None,
+        })
+    }
+
+    /// Runs `call` on the inner cache unless `op` is to fail.
+    fn pass<T>(&self, op: CacheOp, call: impl FnOnce(&C) -> Result<T>) -> Result<T> {
+        self.enter(op)?;
+        call(&self.inner)
+    }
+
+    fn ops(&self) -> MutexGuard<'_, [OpState; CacheOp::ALL.len()]> {
+        // Counters only: a panic elsewhere cannot leave them inconsistent.
+        self.ops.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+// Every method of the trait is forwarded, each under its own `CacheOp`: a
+// method added to `TokenCache` gets a variant and a line here, so that it
+// is counted and can fail, and never silently falls back to its default.
+impl<C: TokenCache> TokenCache for FaultyCache<C> {
+    fn get(&self) -> Result<Option<TokenInfo>> {
+        self.pass(CacheOp::Get, C::get)
+    }
+
+    fn set(&self, token: &TokenInfo) -> Result<()> {
+        self.pass(CacheOp::Set, |inner| inner.set(token))
+    }
+
+    fn clear(&self) -> Result<()> {
+        self.pass(CacheOp::Clear, C::clear)
+    }
+
+    fn lock(&self) -> Result<CacheLock> {
+        self.pass(CacheOp::Lock, C::lock)
+    }
+}
+
+impl<C> fmt::Debug for FaultyCache<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The inner cache may hold a token: show its type, not its contents.
+        let ops = *self.ops.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut debug = f.debug_struct("FaultyCache");
+        debug.field("inner", &std::any::type_name::<C>());
+        for op in CacheOp::ALL {
+            debug.field(op.name(), &ops[op.index()]);
+        }
+        debug.finish()
+    }
+}
+
+impl<C: TokenCache + Default> Default for FaultyCache<C> {
+    fn default() -> Self {
+        Self::new(C::default())
+    }
+}
