@@ -238,7 +238,7 @@ impl Session {
     ) -> Result<String> {
         let challenge = if self.config.pkce {
             let verifier = authorize::generate_verifier()?;
-            let challenge = authorize::pkce_challenge(verifier.secret());
+            let challenge = crate::pkce_challenge(verifier.secret());
             self.pending.insert(state, verifier);
             Some(challenge)
         } else {
