@@ -13,7 +13,7 @@
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crate::secret::constant_time_eq;
+use crate::authorize::constant_time_eq;
 use crate::{AuthCode, Error, PkceVerifier, Result};
 
 /// One login's authorization request, for the application to keep until the

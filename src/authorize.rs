@@ -3,10 +3,8 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use sha2::{Digest, Sha256};
 use url::Url;
 
-use crate::secret::{constant_time_eq, random_bytes};
 use crate::{AuthCode, Error, PkceVerifier, Result, Scopes};
 
 /// What the authorization URL asks for.
@@ -113,6 +111,25 @@ fn callback_query(s: &str) -> &str {
     }
 }
 
+/// Compares two byte strings in time that depends only on their lengths.
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    std::hint::black_box(diff) == 0
+}
+
+/// `n` bytes from the operating system's CSPRNG.
+pub(crate) fn random_bytes<const N: usize>() -> Result<[u8; N]> {
+    let mut buf = [0u8; N];
+    getrandom::fill(&mut buf).map_err(|e| Error::Config {
+        setting: "random",
+        message: format!("the operating system's random number generator failed: {e}"),
+    })?;
+    Ok(buf)
+}
+
 /// A fresh random `state`: 256 bits from the OS CSPRNG, base64url (43 chars).
 pub(crate) fn generate_state() -> Result<String> {
     Ok(URL_SAFE_NO_PAD.encode(random_bytes::<32>()?))
@@ -123,11 +140,6 @@ pub(crate) fn generate_verifier() -> Result<PkceVerifier> {
     Ok(PkceVerifier::new(
         URL_SAFE_NO_PAD.encode(random_bytes::<64>()?),
     ))
-}
-
-/// The S256 challenge of a verifier: base64url(SHA-256(verifier)), no padding.
-pub fn pkce_challenge(verifier: &str) -> String {
-    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
 }
 
 #[cfg(test)]
@@ -239,10 +251,13 @@ mod tests {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         );
-        // RFC 7636 appendix B.
-        assert_eq!(
-            pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
-        );
+    }
+
+    #[test]
+    fn constant_time_eq_works() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"abcd"));
+        assert!(constant_time_eq(b"", b""));
     }
 }

@@ -227,6 +227,7 @@ impl Error {
         )
     }
 
+    #[cfg(any(feature = "blocking", feature = "async", feature = "redis"))]
     pub(crate) fn config(setting: &'static str, message: impl Into<String>) -> Self {
         Error::Config {
             setting,
@@ -241,7 +242,11 @@ impl Error {
             source: Some(Arc::new(source)),
         }
     }
+}
 
+/// Constructors used only by the modes' transports and token handling.
+#[cfg(any(feature = "blocking", feature = "async"))]
+impl Error {
     pub(crate) fn http(kind: HttpErrorKind, message: impl Into<String>) -> Self {
         Error::Http {
             kind,

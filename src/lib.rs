@@ -81,9 +81,9 @@
 #[cfg(feature = "async")]
 #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
 pub mod asynchronous;
-#[cfg_attr(not(any(feature = "blocking", feature = "async")), allow(dead_code))]
+#[cfg(any(feature = "blocking", feature = "async"))]
 mod attempts;
-#[cfg_attr(not(any(feature = "blocking", feature = "async")), allow(dead_code))]
+#[cfg(any(feature = "blocking", feature = "async"))]
 mod authorize;
 #[cfg(feature = "blocking")]
 #[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
@@ -91,30 +91,29 @@ pub mod blocking;
 pub mod cache;
 #[cfg(any(feature = "blocking", feature = "async"))]
 mod callback;
-#[cfg_attr(not(any(feature = "blocking", feature = "async")), allow(dead_code))]
+#[cfg(any(feature = "blocking", feature = "async"))]
 mod config;
-#[cfg_attr(not(any(feature = "blocking", feature = "async")), allow(dead_code))]
 mod error;
 #[cfg(any(feature = "blocking", feature = "async"))]
 mod local;
-#[cfg_attr(not(any(feature = "blocking", feature = "async")), allow(dead_code))]
+#[cfg(any(feature = "blocking", feature = "async"))]
 mod retry;
 pub mod scopes;
 mod secret;
-#[cfg_attr(not(any(feature = "blocking", feature = "async")), allow(dead_code))]
+#[cfg(any(feature = "blocking", feature = "async"))]
 mod session;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
-#[cfg_attr(not(any(feature = "blocking", feature = "async")), allow(dead_code))]
 mod token;
 
+#[cfg(any(feature = "blocking", feature = "async"))]
 pub use attempts::AuthorizationAttempt;
-pub use authorize::pkce_challenge;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use cache::RedisTokenCache;
 pub use cache::{CacheLock, FileTokenCache, InMemoryTokenCache, TokenCache};
+#[cfg(any(feature = "blocking", feature = "async"))]
 pub use config::{
     AuthorizationCodeBuilder, AuthorizationCodeGrant, BackoffHook, ClientBuilder,
     ClientCredentialsBuilder, ClientCredentialsGrant, ENV_CLIENT_ID, ENV_CLIENT_SECRET,
@@ -123,9 +122,10 @@ pub use config::{
 pub use error::{Error, ErrorBody, HttpErrorKind, Result};
 #[cfg(any(feature = "blocking", feature = "async"))]
 pub use local::{AuthorizeLocalOptions, UrlHandler};
+#[cfg(any(feature = "blocking", feature = "async"))]
 pub use retry::RetryPolicy;
 pub use scopes::Scopes;
-pub use secret::{AccessToken, AuthCode, ClientSecret, PkceVerifier, RefreshToken};
+pub use secret::{AccessToken, AuthCode, ClientSecret, PkceVerifier, RefreshToken, pkce_challenge};
 pub use token::{LOGIN_LIFETIME, TokenInfo};
 
 /// The async `AuthorizationCode`.

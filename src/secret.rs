@@ -1,5 +1,10 @@
 //! Newtypes for secrets: their `Debug` prints `[redacted]`, they have no
-//! `Display`, and reading one takes an explicit `.secret()` call.
+//! `Display`, and reading one takes an explicit `.secret()` call. Also the
+//! PKCE challenge of a verifier, which the fake server checks too.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sha2::{Digest, Sha256};
 
 macro_rules! secret_type {
     ($(#[$doc:meta])* $name:ident) => {
@@ -66,23 +71,10 @@ secret_type!(
     PkceVerifier
 );
 
-/// Compares two byte strings in time that depends only on their lengths.
-pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
-    std::hint::black_box(diff) == 0
-}
-
-/// `n` bytes from the operating system's CSPRNG.
-pub(crate) fn random_bytes<const N: usize>() -> crate::Result<[u8; N]> {
-    let mut buf = [0u8; N];
-    getrandom::fill(&mut buf).map_err(|e| crate::Error::Config {
-        setting: "random",
-        message: format!("the operating system's random number generator failed: {e}"),
-    })?;
-    Ok(buf)
+/// The S256 challenge of a PKCE verifier: base64url(SHA-256(verifier)), no
+/// padding.
+pub fn pkce_challenge(verifier: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
 }
 
 #[cfg(test)]
@@ -97,10 +89,11 @@ mod tests {
     }
 
     #[test]
-    fn constant_time_eq_works() {
-        assert!(constant_time_eq(b"abc", b"abc"));
-        assert!(!constant_time_eq(b"abc", b"abd"));
-        assert!(!constant_time_eq(b"abc", b"abcd"));
-        assert!(constant_time_eq(b"", b""));
+    fn pkce_challenge_matches_rfc_7636() {
+        // RFC 7636 appendix B.
+        assert_eq!(
+            pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        );
     }
 }

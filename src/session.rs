@@ -453,7 +453,7 @@ impl Session {
     ) -> Result<String> {
         let challenge = if self.config.pkce {
             let verifier = authorize::generate_verifier()?;
-            let challenge = authorize::pkce_challenge(verifier.secret());
+            let challenge = crate::pkce_challenge(verifier.secret());
             self.pending.insert(state, verifier);
             Some(challenge)
         } else {
@@ -491,7 +491,7 @@ impl Session {
         };
         let challenge = verifier
             .as_ref()
-            .map(|v| authorize::pkce_challenge(v.secret()));
+            .map(|v| crate::pkce_challenge(v.secret()));
         let url = AuthorizationRequest {
             endpoint: &self.config.authorize_url,
             client_id: &self.config.client_id,

@@ -487,3 +487,126 @@ fn unreachable_token_endpoint_exits_4() {
     assert!(stderr.contains("spotify-auth:"), "{stderr}");
     assert!(world.stored().is_some());
 }
+
+/// `status` says when the six-month login ends: the days left, a warning
+/// under 14 days, "expired" once past, "expiry unknown" for a file without
+/// `authorized_at` (the Python library's, or an older version's); `--json`
+/// carries the times and the warning as a boolean.
+#[test]
+fn status_shows_when_the_login_ends() {
+    const DAY: u64 = 86_400;
+    let lifetime = spotify_auth::LOGIN_LIFETIME.as_secs();
+    let world = World::new(Some(CLIENT_SECRET));
+    // A token that still works, logged in at `authorized_at`; returns the
+    // text report and the JSON report.
+    let status_of = |authorized_at: Option<u64>| {
+        world.store(TokenInfo {
+            access_token: AccessToken::new("login-expiry-access-token"),
+            expires_at: unix_now() + 3000,
+            refresh_token: Some(RefreshToken::new("login-expiry-refresh-token")),
+            scope: Some("user-read-email".into()),
+            authorized_at,
+        });
+        let plain = world.cmd(&["status"]).output().unwrap();
+        assert_eq!(plain.status.code(), Some(0), "{}", text(&plain.stderr));
+        let json = world.cmd(&["status", "--json"]).output().unwrap();
+        assert_eq!(json.status.code(), Some(0), "{}", text(&json.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+        let report = text(&plain.stdout);
+        assert!(!report.contains("login-expiry-"), "{report}");
+        (report, v)
+    };
+
+    // Logged in ten days ago (plus an hour, so the count is not on a day's
+    // edge): 170 days left, no warning.
+    let authorized_at = unix_now() - 10 * DAY + 3600;
+    let (report, v) = status_of(Some(authorized_at));
+    assert!(
+        report.contains("Login:         expires in 170 days ("),
+        "{report}"
+    );
+    assert!(!report.contains("Warning"), "{report}");
+    assert_eq!(v["authorized_at"], authorized_at);
+    assert_eq!(v["login_expires_at"], authorized_at + lifetime);
+    assert_eq!(v["login_expired"], false);
+    assert_eq!(v["login_expires_soon"], false);
+
+    // Ten days left: a warning that says to log in again.
+    let authorized_at = unix_now() - lifetime + 10 * DAY + 3600;
+    let (report, v) = status_of(Some(authorized_at));
+    assert!(
+        report.contains("Login:         expires in 10 days ("),
+        "{report}"
+    );
+    assert!(
+        report.contains("Warning:       login expires in 10 days: run `spotify-auth login` again"),
+        "{report}"
+    );
+    assert!(report.contains("Logged in:     yes"), "{report}");
+    assert_eq!(v["login_expires_at"], authorized_at + lifetime);
+    assert_eq!(v["login_expired"], false);
+    assert_eq!(v["login_expires_soon"], true);
+    assert_eq!(v["logged_in"], true);
+
+    // Logged in 200 days ago: expired.
+    let authorized_at = unix_now() - 200 * DAY;
+    let (report, v) = status_of(Some(authorized_at));
+    assert!(report.contains("Login:         expired "), "{report}");
+    assert!(
+        report.contains("run `spotify-auth login` again"),
+        "{report}"
+    );
+    assert_eq!(v["login_expired"], true);
+    assert_eq!(v["login_expires_soon"], true);
+    assert!(v["login_expires_in_seconds"].as_i64().unwrap() < 0);
+
+    // A file without authorized_at: unknown, and no warning.
+    let (report, v) = status_of(None);
+    assert!(
+        report.contains("Login:         expiry unknown ("),
+        "{report}"
+    );
+    assert!(!report.contains("Warning"), "{report}");
+    for key in [
+        "authorized_at",
+        "login_expires_at",
+        "login_expires_in_seconds",
+        "login_expired",
+    ] {
+        assert!(v[key].is_null(), "{key}: {v}");
+    }
+    assert_eq!(v["login_expires_soon"], false);
+
+    // The same written by the Python library (float times, no
+    // authorized_at), by hand.
+    std::fs::write(
+        &world.cache,
+        format!(
+            r#"{{"access_token": "py-access", "expires_at": {}.5, "refresh_token": "py-refresh", "scope": "user-read-email"}}"#,
+            unix_now() + 3000
+        ),
+    )
+    .unwrap();
+    let plain = world.cmd(&["status"]).output().unwrap();
+    assert_eq!(plain.status.code(), Some(0), "{}", text(&plain.stderr));
+    assert!(text(&plain.stdout).contains("Login:         expiry unknown ("));
+
+    // Absurd times in a file are reported, never a crash.
+    for at in [u64::MAX, i64::MAX as u64 + 1] {
+        std::fs::write(
+            &world.cache,
+            format!(r#"{{"access_token": "a", "expires_at": {at}, "refresh_token": "r", "authorized_at": {at}}}"#),
+        )
+        .unwrap();
+        for args in [&["status"][..], &["status", "--json"]] {
+            let output = world.cmd(args).output().unwrap();
+            assert_eq!(
+                output.status.code(),
+                Some(0),
+                "{at} {args:?}: {}",
+                text(&output.stderr)
+            );
+        }
+    }
+    assert_eq!(world.server.token_request_count(), 0, "no network");
+}

@@ -100,8 +100,9 @@ pub enum Command {
     /// nothing else
     #[command(after_help = TOKEN_AFTER_HELP)]
     Token,
-    /// Show whether you are logged in, the scopes and the token's expiry
-    /// (never prints a token)
+    /// Show whether you are logged in, the scopes, the token's expiry and
+    /// when the login ends (Spotify asks again after six months; never prints
+    /// a token)
     Status(StatusArgs),
     /// Remove the stored token
     Logout,
@@ -140,7 +141,9 @@ pub struct LoginArgs {
 #[derive(Debug, Args)]
 pub struct StatusArgs {
     /// Print a JSON object (logged_in, scopes, expires_at, expires_in_seconds,
-    /// expired, has_refresh_token, cache_path, cache_mode, cache_error)
+    /// expired, has_refresh_token, authorized_at, login_expires_at,
+    /// login_expires_in_seconds, login_expired, login_expires_soon, cache_path,
+    /// cache_mode, cache_error)
     #[arg(long)]
     pub json: bool,
 }

@@ -11,6 +11,12 @@ pub fn now_unix() -> u64 {
         .unwrap_or(0)
 }
 
+/// Seconds from `now` until `at` (both Unix seconds), negative once `at` has
+/// passed; saturates instead of overflowing on absurd times from a file.
+pub fn seconds_until(at: u64, now: u64) -> i64 {
+    (i128::from(at) - i128::from(now)).clamp(i64::MIN.into(), i64::MAX.into()) as i64
+}
+
 /// `secs` since the Unix epoch as `YYYY-MM-DD HH:MM:SS UTC`.
 pub fn format_utc(secs: u64) -> String {
     let days = secs / 86_400;
@@ -96,5 +102,14 @@ mod tests {
         assert_eq!(relative(0), "now");
         assert_eq!(countdown(299), "4:59");
         assert_eq!(countdown(3723), "1:02:03");
+    }
+
+    #[test]
+    fn seconds_until_saturates() {
+        assert_eq!(seconds_until(10, 4), 6);
+        assert_eq!(seconds_until(4, 10), -6);
+        assert_eq!(seconds_until(u64::MAX, 0), i64::MAX);
+        assert_eq!(seconds_until(i64::MAX as u64 + 1, 1), i64::MAX);
+        assert_eq!(seconds_until(0, u64::MAX), i64::MIN);
     }
 }

@@ -17,6 +17,7 @@
 //! | `settings.rs` | cache path, client id, redirect URI, accounts URL; the `AuthorizationCode` |
 //! | `login.rs`, `token.rs`, `status.rs`, `logout.rs` | one subcommand each |
 //! | `progress.rs` | the "waiting for the login" spinner or lines on stderr |
+//! | `login_expiry.rs` | when the six-month login ends, and when `status` warns |
 //! | `clock.rs` | Unix time, UTC dates and "in 5 min" without a date crate |
 //! | `exit.rs` | the exit codes and how a failure is reported |
 //!
@@ -50,6 +51,7 @@ mod args;
 mod clock;
 mod exit;
 mod login;
+mod login_expiry;
 mod logout;
 mod progress;
 mod settings;

@@ -2,15 +2,28 @@
 //! (no network, no refresh). Never prints a token.
 //!
 //! "Logged in" means a token is stored and it can still be used without the
-//! browser: its access token has not expired, or it has a refresh token.
-//! (Spotify may still refuse a refresh token it revoked; only
-//! `spotify-auth token` finds that out.)
+//! browser: its access token has not expired, or it has a refresh token and
+//! the login has not ended (Spotify's refresh tokens expire six months after
+//! the user authorized; see `login_expiry.rs`). Spotify may still refuse a
+//! refresh token it revoked; only `spotify-auth token` finds that out.
+//!
+//! With a refresh token the report says when the login ends ("expires in 170
+//! days"), warns when that is under 14 days away (run `spotify-auth login`
+//! again), says "expired" once it has passed, and "expiry unknown" for a
+//! token file that does not record when the user logged in (written by the
+//! Python library or an older version).
 //!
 //! JSON keys: `logged_in` (bool), `scopes` (array of strings),
 //! `expires_at` (Unix seconds or null), `expires_in_seconds` (negative once
 //! expired, or null), `expired` (bool or null), `has_refresh_token` (bool),
 //! `cache_path` (string), `cache_mode` (octal string such as `"0600"`, null
-//! when the file does not exist or off Unix), `cache_error` (string or null).
+//! when the file does not exist or off Unix), `cache_error` (string or null);
+//! for the six-month login: `authorized_at` and `login_expires_at` (Unix
+//! seconds, or null when no token or unknown), `login_expires_in_seconds`
+//! (negative once ended, or null), `login_expired` (bool or null), and
+//! `login_expires_soon` (bool: a refresh token is stored and its login ends
+//! within 14 days or has ended, so run `spotify-auth login` again; false
+//! when unknown).
 //!
 //! Exit 0 whether or not logged in (the report says which); exit 2 when the
 //! cache file exists but cannot be read or parsed: the report is printed
@@ -24,6 +37,7 @@ use spotify_auth::{FileTokenCache, TokenCache, TokenInfo};
 use crate::args::{GlobalArgs, StatusArgs};
 use crate::clock;
 use crate::exit::Failure;
+use crate::login_expiry::LoginExpiry;
 use crate::settings;
 
 /// What the cache holds, without its secrets.
@@ -48,6 +62,8 @@ struct Facts {
     expires_in: i64,
     /// Whether a refresh token is stored.
     has_refresh_token: bool,
+    /// When the login (the refresh token) ends.
+    login: LoginExpiry,
 }
 
 impl Facts {
@@ -62,14 +78,26 @@ impl Facts {
                 .map(str::to_owned)
                 .collect(),
             expires_at: token.expires_at,
-            expires_in: token.expires_at as i64 - now as i64,
+            expires_in: clock::seconds_until(token.expires_at, now),
             has_refresh_token: token.refresh_token.is_some(),
+            login: LoginExpiry::of(token, now),
         }
     }
 
     /// Whether the access token has expired.
     fn expired(&self) -> bool {
         self.expires_in <= 0
+    }
+
+    /// Whether the refresh token can still be used: there is one, and its
+    /// login has not ended (or when it ends is unknown).
+    fn can_refresh(&self) -> bool {
+        self.has_refresh_token && self.login.expired() != Some(true)
+    }
+
+    /// Whether to warn that the login ends within 14 days or has ended.
+    fn login_expires_soon(&self) -> bool {
+        self.has_refresh_token && self.login.expires_soon()
     }
 }
 
@@ -95,7 +123,7 @@ impl Report {
     fn logged_in(&self) -> bool {
         self.token
             .as_ref()
-            .is_some_and(|t| t.has_refresh_token || !t.expired())
+            .is_some_and(|t| t.can_refresh() || !t.expired())
     }
 
     /// The `--json` report.
@@ -108,6 +136,11 @@ impl Report {
             "expires_in_seconds": t.map(|t| t.expires_in),
             "expired": t.map(Facts::expired),
             "has_refresh_token": t.is_some_and(|t| t.has_refresh_token),
+            "authorized_at": t.and_then(|t| t.login.authorized_at),
+            "login_expires_at": t.and_then(|t| t.login.expires_at),
+            "login_expires_in_seconds": t.and_then(|t| t.login.expires_in),
+            "login_expired": t.and_then(|t| t.login.expired()),
+            "login_expires_soon": t.is_some_and(Facts::login_expires_soon),
             "cache_path": self.cache_path,
             "cache_mode": self.cache_mode.map(|m| format!("{m:04o}")),
             "cache_error": self.cache_error,
@@ -125,10 +158,15 @@ impl Report {
             ),
             (None, None) => line("Logged in:", "no (run `spotify-auth login`)".into()),
             (Some(t), None) => {
-                let verdict = match (t.expired(), t.has_refresh_token) {
-                    (false, _) => "yes",
-                    (true, true) => "yes (the next `spotify-auth token` refreshes the token)",
-                    (true, false) => "no: expired, and no refresh token (run `spotify-auth login`)",
+                let verdict = match (t.expired(), t.has_refresh_token, t.can_refresh()) {
+                    (false, _, _) => "yes",
+                    (true, _, true) => "yes (the next `spotify-auth token` refreshes the token)",
+                    (true, true, false) => {
+                        "no: the access token and the login expired (run `spotify-auth login`)"
+                    }
+                    (true, false, _) => {
+                        "no: expired, and no refresh token (run `spotify-auth login`)"
+                    }
                 };
                 line("Logged in:", verdict.into());
                 let scopes = if t.scopes.is_empty() {
@@ -152,6 +190,12 @@ impl Report {
                     "none"
                 };
                 line("Refresh token:", refresh.into());
+                if t.has_refresh_token {
+                    line("Login:", t.login.describe());
+                    if let Some(warning) = t.login.warning() {
+                        line("Warning:", warning);
+                    }
+                }
             }
         }
         let cache = match self.cache_mode {
@@ -212,12 +256,33 @@ mod tests {
         }
     }
 
+    const NOW: u64 = 1_700_000_000;
+
+    /// A token whose login ends is unknown.
     fn facts(expires_in: i64, has_refresh_token: bool) -> Facts {
         Facts {
             scopes: vec!["a".into(), "b".into()],
-            expires_at: (1_700_000_000 + expires_in) as u64,
+            expires_at: (NOW as i64 + expires_in) as u64,
             expires_in,
             has_refresh_token,
+            login: LoginExpiry {
+                authorized_at: None,
+                expires_at: None,
+                expires_in: None,
+            },
+        }
+    }
+
+    /// A token whose login ends `login_left` seconds from [`NOW`].
+    fn facts_with_login(expires_in: i64, has_refresh_token: bool, login_left: i64) -> Facts {
+        let end = (NOW as i64 + login_left) as u64;
+        Facts {
+            login: LoginExpiry {
+                authorized_at: Some(end - spotify_auth::LOGIN_LIFETIME.as_secs()),
+                expires_at: Some(end),
+                expires_in: Some(login_left),
+            },
+            ..facts(expires_in, has_refresh_token)
         }
     }
 
@@ -227,6 +292,35 @@ mod tests {
         assert!(report(Some(facts(60, false))).logged_in());
         assert!(report(Some(facts(-60, true))).logged_in());
         assert!(!report(Some(facts(-60, false))).logged_in());
+        // A refresh token whose login ended cannot be used.
+        assert!(report(Some(facts_with_login(-60, true, 86_400))).logged_in());
+        assert!(!report(Some(facts_with_login(-60, true, -60))).logged_in());
+        assert!(report(Some(facts_with_login(60, true, -60))).logged_in());
+    }
+
+    #[test]
+    fn text_says_when_the_login_ends() {
+        let text = |f: Facts| report(Some(f)).to_text();
+        let t = text(facts_with_login(60, true, 100 * 86_400));
+        assert!(t.contains("\nLogin:         expires in 100 days ("), "{t}");
+        assert!(!t.contains("Warning:"), "{t}");
+        let t = text(facts_with_login(60, true, 3 * 86_400));
+        assert!(t.contains("Login:         expires in 3 days ("), "{t}");
+        assert!(
+            t.contains("Warning:       login expires in 3 days: run `spotify-auth login` again"),
+            "{t}"
+        );
+        let t = text(facts_with_login(-60, true, -86_400));
+        assert!(t.contains("Login:         expired "), "{t}");
+        assert!(
+            t.contains("Logged in:     no: the access token and the login expired"),
+            "{t}"
+        );
+        let t = text(facts(60, true));
+        assert!(t.contains("Login:         expiry unknown ("), "{t}");
+        // Without a refresh token there is no login to outlast the access token.
+        let t = text(facts_with_login(60, false, 3 * 86_400));
+        assert!(!t.contains("Login:") && !t.contains("Warning:"), "{t}");
     }
 
     #[test]
@@ -236,9 +330,23 @@ mod tests {
         assert_eq!(v["expires_in_seconds"], -60);
         assert_eq!(v["cache_mode"], "0600");
         assert_eq!(v["scopes"], json!(["a", "b"]));
+        assert!(v["authorized_at"].is_null());
+        assert!(v["login_expires_at"].is_null());
+        assert!(v["login_expired"].is_null());
+        assert_eq!(v["login_expires_soon"], false);
+        let v = report(Some(facts_with_login(60, true, 3 * 86_400))).to_json();
+        assert_eq!(v["login_expires_at"], NOW + 3 * 86_400);
+        assert_eq!(v["authorized_at"], NOW + 3 * 86_400 - 180 * 86_400);
+        assert_eq!(v["login_expires_in_seconds"], 3 * 86_400);
+        assert_eq!(v["login_expired"], false);
+        assert_eq!(v["login_expires_soon"], true);
+        let v = report(Some(facts_with_login(60, false, 3 * 86_400))).to_json();
+        assert_eq!(v["login_expires_soon"], false, "no refresh token, no login");
         let v = report(None).to_json();
         assert_eq!(v["logged_in"], false);
         assert!(v["expires_at"].is_null());
+        assert!(v["authorized_at"].is_null());
+        assert_eq!(v["login_expires_soon"], false);
         assert_eq!(v["scopes"], json!([]));
     }
 }
