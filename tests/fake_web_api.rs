@@ -256,8 +256,6 @@ fn token_endpoint_faults_leave_the_web_api_alone() {
 #[cfg(feature = "blocking")]
 #[test]
 fn the_library_flow_gets_tokens_for_the_signed_in_user() {
-    // expires_in below the library's refresh margin (30 s): every
-    // get_access_token refreshes, so each call shows a refreshed token.
     let server = start(false, 10);
     server.sign_in_as("carol");
     let auth = spotify_auth::blocking::AuthorizationCode::builder()
@@ -281,7 +279,7 @@ fn the_library_flow_gets_tokens_for_the_signed_in_user() {
 
     let mut seen = vec![token.access_token.secret().to_owned()];
     for _ in 0..2 {
-        let access = auth.get_access_token().unwrap();
+        let access = auth.force_refresh().unwrap();
         assert!(!seen.contains(&access), "a refreshed token");
         assert_eq!(me(&server, &access).body["id"], "carol");
         seen.push(access);
