@@ -144,9 +144,12 @@ impl AuthorizationCode {
         scope: Option<&Scopes>,
         show_dialog: bool,
     ) -> Result<String> {
-        self.engine
-            .session
-            .authorization_url(state, scope, show_dialog)
+        self.engine.session.authorization_url(
+            state,
+            scope,
+            show_dialog,
+            &self.engine.session.config.redirect_uri,
+        )
     }
 
     /// Takes the authorization code from a callback: the full redirected URL or
@@ -182,33 +185,39 @@ impl AuthorizationCode {
     pub async fn exchange_code(&self, code: impl Into<AuthCode>) -> Result<TokenInfo> {
         let code = code.into();
         let verifier = self.engine.session.verifier_for_code(&code)?;
-        let request = self
-            .engine
-            .session
-            .exchange_request(&code, verifier.as_ref());
+        let request = self.engine.session.exchange_request(
+            &code,
+            verifier.as_ref(),
+            &self.engine.session.config.redirect_uri,
+        );
         self.engine.exchange(request).await
     }
 
     /// Logs the user in through the browser, for local scripts and CLIs.
     ///
-    /// Checks that the redirect URI is `http` on a loopback host with an
-    /// explicit port (Spotify wants `http://127.0.0.1:PORT/...`), starts a
-    /// temporary server there, opens the browser and/or hands the URL to the
-    /// options' handler, waits for the callback (default 300 s), checks its
-    /// state (a mismatch never exchanges the code), exchanges the code (with
-    /// PKCE for public clients), caches the token and returns it.
+    /// Checks that the redirect URI is `http` on a loopback IP literal
+    /// (`http://127.0.0.1:PORT/...` or `http://[::1]:PORT/...`, as Spotify
+    /// wants; `localhost` is refused), starts a temporary server there (on a
+    /// free port when the URI has none: Spotify accepts any port for a
+    /// loopback URI registered without one, and that exact URI, port
+    /// included, is used in the authorization request and the exchange),
+    /// opens the browser and/or hands the URL to the options' handler, waits
+    /// for the callback carrying this attempt's state (default 300 s; other
+    /// requests, forged ones included, cannot end the wait), exchanges the
+    /// code (with PKCE for public clients), caches the token and returns it.
     ///
-    /// Errors: [`Error::Config`] before anything starts (redirect URI, neither
-    /// browser nor handler), [`Error::CallbackServer`] when the port is taken,
-    /// [`Error::CallbackTimeout`], [`Error::AuthorizationDenied`],
-    /// [`Error::StateMismatch`], and the errors of the exchange. The blocking
-    /// version returns [`Error::InsideAsyncRuntime`] when called from a tokio
-    /// runtime (detected when the `async` feature is on); the async version
-    /// never blocks the runtime, and dropping its future stops the server.
+    /// Errors: [`Error::Config`] before anything starts (redirect URI, an
+    /// empty state, neither browser nor handler), [`Error::CallbackServer`]
+    /// when the port is taken, [`Error::CallbackTimeout`],
+    /// [`Error::AuthorizationDenied`], and the errors of the exchange. The
+    /// blocking version returns [`Error::InsideAsyncRuntime`] when called
+    /// from a tokio runtime (detected when the `async` feature is on); the
+    /// async version never blocks the runtime, and dropping its future stops
+    /// the server.
     pub async fn authorize_local(&self, options: AuthorizeLocalOptions) -> Result<TokenInfo> {
         ensure_can_block("authorize_local")?;
-        let redirect_uri = self.engine.session.config.redirect_uri.clone();
-        validate_loopback_redirect(&redirect_uri)?;
+        let configured = self.engine.session.config.redirect_uri.clone();
+        validate_loopback_redirect(&configured)?;
         if !options.open_browser && options.url_handler.is_none() {
             return Err(Error::config(
                 "authorize_local",
@@ -216,27 +225,35 @@ impl AuthorizationCode {
             ));
         }
         let state = match options.state {
+            Some(s) if s.is_empty() => {
+                return Err(Error::config(
+                    "state",
+                    "must not be empty: it is what tells the real callback from a forged one; \
+                     leave it unset for a random one",
+                ));
+            }
             Some(s) => s,
             None => generate_state()?,
         };
+        // May wait a moment for a port just released: off the runtime.
+        let server = blocking_io(move || CallbackServer::bind(&configured)).await?;
+        // The exact URI in use, port included: the authorization request and
+        // the exchange must carry the same one.
+        let redirect_uri = server.redirect_uri().to_owned();
+        let scope = options
+            .scope
+            .unwrap_or_else(|| self.engine.session.config.scope.clone());
         let url = self.engine.session.authorization_url(
             Some(&state),
-            options.scope.as_ref(),
+            Some(&scope),
             options.show_dialog,
+            &redirect_uri,
         )?;
-        let server = match CallbackServer::bind(&redirect_uri) {
-            Ok(server) => server,
-            Err(e) => {
-                let _ = self.engine.session.verifier_for_state(&state);
-                return Err(e);
-            }
-        };
         if let Some(handler) = &options.url_handler {
             handler(&url);
         }
         if let Some(paste) = &options.paste {
-            let path = url::Url::parse(&redirect_uri).map(|u| u.path().to_owned());
-            crate::local::relay_pasted_urls(paste, server.local_addr(), path.unwrap_or_default());
+            crate::local::relay_pasted_urls(paste, server.local_addr(), server.path().to_owned());
         }
         if options.open_browser {
             let target = url.clone();
@@ -250,14 +267,14 @@ impl AuthorizationCode {
                 return Err(e);
             }
         }
-        let waited = wait_for_callback(server, state.clone(), options.timeout).await;
+        let waited = wait_for_callback(server, state.clone(), scope, options.timeout).await;
         // Taken whatever the outcome: an attempt is used once.
         let verifier = self.engine.session.verifier_for_state(&state);
         let callback = waited?;
-        let request = self
-            .engine
-            .session
-            .exchange_request(&callback.code, verifier?.as_ref());
+        let request =
+            self.engine
+                .session
+                .exchange_request(&callback.code, verifier?.as_ref(), &redirect_uri);
         self.engine.exchange(request).await
     }
 
