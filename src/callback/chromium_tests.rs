@@ -106,7 +106,36 @@ fn pages_render_in_chromium_without_csp_violations_and_with_dark_styles() {
     let denied = format!("/callback?error=access_denied&state={STATE}");
     let forged = "/callback?error=access_denied&state=forged";
 
-    let (output, outcome) = load(&success, &["--dump-dom"]);
+    // Chromium takes a second or so to start: run the loads side by side.
+    let loads = thread::scope(|s| {
+        let dumps = [success.as_str(), denied.as_str(), forged]
+            .map(|target| s.spawn(move || load(target, &["--dump-dom"])));
+        let shots = [success.as_str(), denied.as_str()].map(|target| {
+            (
+                target,
+                s.spawn(move || screenshot(target, false)),
+                s.spawn(move || screenshot(target, true)),
+            )
+        });
+        let dumps = dumps.map(|h| h.join().expect("a load"));
+        let shots = shots.map(|(target, light, dark)| {
+            (
+                target,
+                light.join().expect("light"),
+                dark.join().expect("dark"),
+            )
+        });
+        (dumps, shots)
+    });
+    let (
+        [
+            (output, outcome),
+            (denied_output, denied_outcome),
+            (forged_output, forged_outcome),
+        ],
+        shots,
+    ) = loads;
+
     assert_eq!(outcome.expect("the success callback").code.secret(), CODE);
     let dom = text(&output.stdout);
     assert!(dom.contains("<h1>Login approved</h1>"), "{dom}");
@@ -119,30 +148,26 @@ fn pages_render_in_chromium_without_csp_violations_and_with_dark_styles() {
     assert!(!dom.contains(STATE), "nor does the state");
     assert_eq!(csp_violations(&output), Vec::<String>::new());
 
-    let (output, outcome) = load(&denied, &["--dump-dom"]);
     assert!(
-        matches!(outcome, Err(Error::AuthorizationDenied { .. })),
-        "{outcome:?}"
+        matches!(denied_outcome, Err(Error::AuthorizationDenied { .. })),
+        "{denied_outcome:?}"
     );
-    let dom = text(&output.stdout);
+    let dom = text(&denied_output.stdout);
     assert!(dom.contains("<h1>Login cancelled</h1>"), "{dom}");
     assert!(dom.contains("run the login again"), "{dom}");
-    assert_eq!(csp_violations(&output), Vec::<String>::new());
+    assert_eq!(csp_violations(&denied_output), Vec::<String>::new());
 
     // A forged callback does not end the wait (the test cancels it).
-    let (output, outcome) = load(forged, &["--dump-dom"]);
     assert!(
-        matches!(&outcome, Err(Error::CallbackServer { message, .. }) if message.contains("cancelled")),
-        "{outcome:?}"
+        matches!(&forged_outcome, Err(Error::CallbackServer { message, .. }) if message.contains("cancelled")),
+        "{forged_outcome:?}"
     );
-    let dom = text(&output.stdout);
+    let dom = text(&forged_output.stdout);
     assert!(dom.contains("<h1>Response ignored</h1>"), "{dom}");
-    assert_eq!(csp_violations(&output), Vec::<String>::new());
+    assert_eq!(csp_violations(&forged_output), Vec::<String>::new());
 
     // The stylesheet applies, in both colour schemes.
-    for target in [success.as_str(), denied.as_str()] {
-        let light = screenshot(target, false);
-        let dark = screenshot(target, true);
+    for (target, light, dark) in shots {
         assert!(light.starts_with(b"\x89PNG"), "a PNG");
         assert_ne!(light, dark, "{target}: the dark styles do not apply");
     }
