@@ -35,7 +35,7 @@
 //!   dropped go to the responder too ([`Responder::drain`]).
 //! - If `accept` fails (e.g. out of file descriptors), tiny_http's accept
 //!   thread stops for good; the wait then returns
-//!   [`Error::CallbackServer`](crate::Error::CallbackServer) rather than
+//!   [`Error::CallbackServer`] rather than
 //!   waiting for a callback that cannot arrive (see `CallbackServer::wait`).
 //!
 //! Left as they are: a request line saying `HTTP/2.0` (or 3.0) deadlocks
