@@ -83,6 +83,7 @@ use tokio::time::sleep;
 async fn wait_for_callback(
     server: crate::callback::CallbackServer,
     state: String,
+    scope: crate::Scopes,
     timeout: std::time::Duration,
 ) -> crate::Result<crate::authorize::Callback> {
     struct CancelOnDrop(std::sync::Arc<crate::callback::CallbackServer>);
@@ -93,7 +94,7 @@ async fn wait_for_callback(
     }
     let server = std::sync::Arc::new(server);
     let _cancel = CancelOnDrop(server.clone());
-    blocking_io(move || server.wait(&state, timeout)).await
+    blocking_io(move || server.wait(&state, &scope, timeout)).await
 }
 
 /// The async API may always wait: it never blocks a runtime thread.

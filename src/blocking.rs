@@ -59,9 +59,10 @@ use std::thread::sleep;
 fn wait_for_callback(
     server: crate::callback::CallbackServer,
     state: String,
+    scope: crate::Scopes,
     timeout: std::time::Duration,
 ) -> crate::Result<crate::authorize::Callback> {
-    server.wait(&state, timeout)
+    server.wait(&state, &scope, timeout)
 }
 
 /// Refuses to block inside a tokio runtime (detectable when the `async`

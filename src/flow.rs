@@ -165,9 +165,12 @@ impl AuthorizationCode {
         scope: Option<&Scopes>,
         show_dialog: bool,
     ) -> Result<String> {
-        self.engine
-            .session
-            .authorization_url(state, scope, show_dialog)
+        self.engine.session.authorization_url(
+            state,
+            scope,
+            show_dialog,
+            &self.engine.session.config.redirect_uri,
+        )
     }
 
     /// A new authorization attempt for the application to keep, for web
@@ -188,9 +191,8 @@ impl AuthorizationCode {
         scope: Option<&Scopes>,
         show_dialog: bool,
     ) -> Result<AuthorizationAttempt> {
-        self.engine
-            .session
-            .authorization_attempt(None, scope, show_dialog)
+        let session = &self.engine.session;
+        session.authorization_attempt(None, scope, show_dialog, &session.config.redirect_uri)
     }
 
     /// The cache's error while a token Spotify issued is held in memory only
@@ -257,10 +259,11 @@ impl AuthorizationCode {
     pub async fn exchange_code(&self, code: impl Into<AuthCode>) -> Result<TokenInfo> {
         let code = code.into();
         let verifier = self.engine.session.verifier_for_code(&code)?;
-        let request = self
-            .engine
-            .session
-            .exchange_request(&code, verifier.as_ref());
+        let request = self.engine.session.exchange_request(
+            &code,
+            verifier.as_ref(),
+            &self.engine.session.config.redirect_uri,
+        );
         self.engine.exchange(request, Some(code)).await
     }
 
@@ -278,48 +281,76 @@ impl AuthorizationCode {
     ) -> Result<TokenInfo> {
         let code = code.into();
         let verifier = self.engine.session.given_verifier(pkce_verifier)?;
-        let request = self.engine.session.exchange_request(&code, verifier);
+        let request = self.engine.session.exchange_request(
+            &code,
+            verifier,
+            &self.engine.session.config.redirect_uri,
+        );
         self.engine.exchange(request, None).await
     }
 
     /// Logs the user in through the browser, for local scripts and CLIs.
     ///
-    /// Checks that the redirect URI is `http` on a loopback host with an
-    /// explicit port (Spotify wants `http://127.0.0.1:PORT/...`), starts a
-    /// temporary server there, opens the browser and/or hands the URL to the
-    /// options' handler, waits for the callback (default 300 s), checks its
-    /// state (a mismatch never exchanges the code), exchanges the code (with
-    /// PKCE for public clients), caches the token and returns it.
+    /// Checks that the redirect URI is `http` on a loopback IP literal
+    /// (`http://127.0.0.1:PORT/...` or `http://[::1]:PORT/...`, as Spotify
+    /// wants; `localhost` is refused), starts a temporary server there (on a
+    /// free port when the URI has none: Spotify accepts any port for a
+    /// loopback URI registered without one, and that exact URI, port
+    /// included, is used in the authorization request and the exchange),
+    /// opens the browser and/or hands the URL to the options' handler, waits
+    /// for the callback carrying this attempt's state (default 300 s; other
+    /// requests, forged ones included, cannot end the wait), exchanges the
+    /// code (with PKCE for public clients), caches the token and returns it.
     ///
-    /// Errors: [`Error::Config`] before anything starts (redirect URI, neither
-    /// browser nor handler), [`Error::CallbackServer`] when the port is taken,
-    /// [`Error::CallbackTimeout`], [`Error::AuthorizationDenied`],
-    /// [`Error::StateMismatch`], and the errors of the exchange. The blocking
-    /// version returns [`Error::InsideAsyncRuntime`] when called from a tokio
-    /// runtime (detected when the `async` feature is on); the async version
-    /// never blocks the runtime, and dropping its future stops the server.
+    /// Errors: [`Error::Config`] before anything starts (redirect URI, an
+    /// empty state, neither browser nor handler), [`Error::CallbackServer`]
+    /// when the port is taken, [`Error::CallbackTimeout`],
+    /// [`Error::AuthorizationDenied`], and the errors of the exchange. The
+    /// blocking version returns [`Error::InsideAsyncRuntime`] when called
+    /// from a tokio runtime (detected when the `async` feature is on); the
+    /// async version never blocks the runtime, and dropping its future stops
+    /// the server.
     pub async fn authorize_local(&self, options: AuthorizeLocalOptions) -> Result<TokenInfo> {
         ensure_can_block("authorize_local")?;
-        let redirect_uri = self.engine.session.config.redirect_uri.clone();
-        validate_loopback_redirect(&redirect_uri)?;
+        let configured = self.engine.session.config.redirect_uri.clone();
+        validate_loopback_redirect(&configured)?;
         if !options.open_browser && options.url_handler.is_none() {
             return Err(Error::config(
                 "authorize_local",
                 "nothing would show the authorization URL: enable open_browser or give an on_url handler",
             ));
         }
+        let state = match options.state {
+            Some(s) if s.is_empty() => {
+                return Err(Error::config(
+                    "state",
+                    "must not be empty: it is what tells the real callback from a forged one; \
+                     leave it unset for a random one",
+                ));
+            }
+            other => other,
+        };
+        // May wait a moment for a port just released: off the runtime.
+        let server = blocking_io(move || CallbackServer::bind(&configured)).await?;
+        // The exact URI in use, port included: the authorization request and
+        // the exchange must carry the same one.
+        let redirect_uri = server.redirect_uri().to_owned();
+        let scope = options
+            .scope
+            .clone()
+            .unwrap_or_else(|| self.engine.session.config.scope.clone());
+        // This login's own state and verifier, never shared with other attempts.
         let attempt = self.engine.session.authorization_attempt(
-            options.state.clone(),
-            options.scope.as_ref(),
+            state,
+            Some(&scope),
             options.show_dialog,
+            &redirect_uri,
         )?;
-        let server = CallbackServer::bind(&redirect_uri)?;
         if let Some(handler) = &options.url_handler {
             handler(&attempt.url);
         }
         if let Some(paste) = &options.paste {
-            let path = url::Url::parse(&redirect_uri).map(|u| u.path().to_owned());
-            crate::local::relay_pasted_urls(paste, server.local_addr(), path.unwrap_or_default());
+            crate::local::relay_pasted_urls(paste, server.local_addr(), server.path().to_owned());
         }
         if options.open_browser {
             let target = attempt.url.clone();
@@ -332,11 +363,13 @@ impl AuthorizationCode {
                 return Err(e);
             }
         }
-        let callback = wait_for_callback(server, attempt.state.clone(), options.timeout).await?;
-        let request = self
-            .engine
-            .session
-            .exchange_request(&callback.code, attempt.pkce_verifier.as_ref());
+        let callback =
+            wait_for_callback(server, attempt.state.clone(), scope, options.timeout).await?;
+        let request = self.engine.session.exchange_request(
+            &callback.code,
+            attempt.pkce_verifier.as_ref(),
+            &redirect_uri,
+        );
         self.engine.exchange(request, None).await
     }
 

@@ -443,13 +443,15 @@ impl Session {
         self.forget();
     }
 
-    /// The authorization URL; for PKCE clients, a new verifier is made and
-    /// remembered for this state.
+    /// The authorization URL, sending Spotify back to `redirect_uri` (the
+    /// configured one, or the one a callback server is bound to); for PKCE
+    /// clients, a new verifier is made and remembered for this state.
     pub fn authorization_url(
         &self,
         state: Option<&str>,
         scope: Option<&Scopes>,
         show_dialog: bool,
+        redirect_uri: &str,
     ) -> Result<String> {
         let challenge = if self.config.pkce {
             let verifier = authorize::generate_verifier()?;
@@ -462,7 +464,7 @@ impl Session {
         Ok(AuthorizationRequest {
             endpoint: &self.config.authorize_url,
             client_id: &self.config.client_id,
-            redirect_uri: &self.config.redirect_uri,
+            redirect_uri,
             scope: scope.unwrap_or(&self.config.scope),
             state,
             show_dialog,
@@ -479,6 +481,7 @@ impl Session {
         state: Option<String>,
         scope: Option<&Scopes>,
         show_dialog: bool,
+        redirect_uri: &str,
     ) -> Result<AuthorizationAttempt> {
         let state = match state {
             Some(s) => s,
@@ -489,13 +492,11 @@ impl Session {
         } else {
             None
         };
-        let challenge = verifier
-            .as_ref()
-            .map(|v| crate::pkce_challenge(v.secret()));
+        let challenge = verifier.as_ref().map(|v| crate::pkce_challenge(v.secret()));
         let url = AuthorizationRequest {
             endpoint: &self.config.authorize_url,
             client_id: &self.config.client_id,
-            redirect_uri: &self.config.redirect_uri,
+            redirect_uri,
             scope: scope.unwrap_or(&self.config.scope),
             state: Some(&state),
             show_dialog,
@@ -553,16 +554,18 @@ impl Session {
         }
     }
 
-    /// The form exchanging `code`.
+    /// The form exchanging `code`, with `redirect_uri` exactly as sent in
+    /// the authorization request the code answers.
     pub fn exchange_request(
         &self,
         code: &AuthCode,
         verifier: Option<&PkceVerifier>,
+        redirect_uri: &str,
     ) -> TokenRequest {
         let mut params = vec![
             ("grant_type", "authorization_code"),
             ("code", code.secret()),
-            ("redirect_uri", self.config.redirect_uri.as_str()),
+            ("redirect_uri", redirect_uri),
         ];
         if let Some(v) = verifier {
             params.push(("code_verifier", v.secret()));

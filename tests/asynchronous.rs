@@ -104,6 +104,43 @@ mod async_only {
         other_task.await.unwrap();
     }
 
+    /// Binding a busy port retries for a moment (a dropped server's port is
+    /// released late): that wait happens off the runtime, so other tasks on a
+    /// single-threaded runtime keep running meanwhile.
+    #[tokio::test(flavor = "current_thread")]
+    async fn binding_a_busy_port_does_not_block_the_runtime() {
+        let (server, redirect) = fake_with_redirect();
+        let port = url::Url::parse(&redirect).unwrap().port().unwrap();
+        let _holder = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+        let auth = builder(server.url())
+            .redirect_uri(&redirect)
+            .build()
+            .unwrap();
+        let ticks = Arc::new(AtomicUsize::new(0));
+        let t = ticks.clone();
+        let ticker = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                t.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+        tokio::task::yield_now().await;
+        let options = AuthorizeLocalOptions::new()
+            .open_browser(false)
+            .on_url(|_| panic!("the port is taken"));
+        let result = auth.authorize_local(options).await;
+        let during = ticks.load(Ordering::SeqCst);
+        ticker.abort();
+        assert!(
+            matches!(result, Err(spotify_auth::Error::CallbackServer { .. })),
+            "{result:?}"
+        );
+        assert!(
+            during >= 10,
+            "the runtime was blocked while binding: {during} ticks of 5 ms in the ~250 ms of retries"
+        );
+    }
+
     /// Dropping the future (here by a timeout) stops the server and frees the
     /// port.
     #[tokio::test(flavor = "current_thread")]

@@ -57,7 +57,13 @@ impl World {
 
     fn with(secret: Option<&'static str>, rotate: bool) -> Self {
         let port = free_port();
-        let redirect_uri = format!("http://127.0.0.1:{port}/callback");
+        Self::registering(secret, rotate, format!("http://127.0.0.1:{port}/callback"))
+    }
+
+    /// A world whose app has `redirect_uri` registered (`port`: its port, or
+    /// 0 when it has none).
+    fn registering(secret: Option<&'static str>, rotate: bool, redirect_uri: String) -> Self {
+        let port = url::Url::parse(&redirect_uri).unwrap().port().unwrap_or(0);
         let server = FakeSpotify::builder()
             .client(CLIENT_ID, secret)
             .redirect_uri(&redirect_uri)
@@ -269,6 +275,163 @@ fn login_without_browser_accepts_a_pasted_url() {
         .unwrap();
     assert!(exchange.form_param("code_verifier").is_some(), "PKCE");
     assert!(world.stored().is_some());
+}
+
+/// `login --no-browser` in `world` with `extra` arguments, its authorization
+/// URL, and the redirect URI the fake server sends the browser back to.
+fn start_login(world: &World, extra: &[&str]) -> (std::process::Child, String, String) {
+    let mut command = StdCommand::new(BIN);
+    command.args(["login", "--no-browser", "--timeout", "20"]);
+    command.args(extra);
+    world.configure(&mut command, &world.redirect_uri);
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut url = String::new();
+    while !url.starts_with("http") {
+        url.clear();
+        assert_ne!(stdout.read_line(&mut url).unwrap(), 0, "no URL printed");
+    }
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .max_redirects(0)
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let response = agent.get(url.trim()).call().unwrap();
+    assert_eq!(response.status(), 302);
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    (child, url.trim().to_owned(), location)
+}
+
+/// Registered without a port, the redirect URI gets a free port: two logins
+/// at once both succeed (no "port in use"), each sending the URI with its
+/// port in both the authorization request and the exchange.
+#[test]
+fn login_with_a_port_less_redirect_uri_uses_a_free_port() {
+    let world = World::registering(
+        Some(CLIENT_SECRET),
+        false,
+        "http://127.0.0.1/callback".into(),
+    );
+    let logins = [start_login(&world, &[]), start_login(&world, &[])];
+    let mut used = Vec::new();
+    for (child, url, location) in logins {
+        let redirect_uri = url::Url::parse(&url)
+            .unwrap()
+            .query_pairs()
+            .find(|(name, _)| name == "redirect_uri")
+            .unwrap()
+            .1
+            .into_owned();
+        let port = url::Url::parse(&redirect_uri)
+            .unwrap()
+            .port()
+            .expect("a port");
+        assert_eq!(redirect_uri, format!("http://127.0.0.1:{port}/callback"));
+        assert!(
+            location.starts_with(&format!("{redirect_uri}?")),
+            "{location}"
+        );
+        // The browser reaches the callback server: the login ends by itself.
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let page = agent.get(&location).call().unwrap();
+        assert_eq!(page.status(), 200);
+        let output = child.wait_with_output().unwrap();
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{stderr}");
+        assert!(
+            stderr.contains(&format!("reach {redirect_uri},")),
+            "{stderr}"
+        );
+        assert!(stderr.contains("Logged in"), "{stderr}");
+        used.push(redirect_uri);
+    }
+    assert_ne!(used[0], used[1], "two free ports");
+    let exchanged: Vec<String> = world
+        .server
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/api/token")
+        .map(|r| r.form_param("redirect_uri").unwrap().to_owned())
+        .collect();
+    assert_eq!(exchanged.len(), 2);
+    for uri in &used {
+        assert!(exchanged.contains(uri), "{uri} in {exchanged:?}");
+    }
+}
+
+/// `--port` pins the port of a redirect URI registered without one.
+#[test]
+fn port_pins_the_port_of_a_port_less_redirect_uri() {
+    let world = World::registering(None, false, "http://127.0.0.1/callback".into());
+    let port = free_port();
+    let (child, _, location) = start_login(&world, &["--port", &port.to_string()]);
+    let redirect_uri = format!("http://127.0.0.1:{port}/callback");
+    assert!(
+        location.starts_with(&format!("{redirect_uri}?")),
+        "{location}"
+    );
+    ureq::get(&location).call().unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let exchange = world
+        .server
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/api/token")
+        .unwrap();
+    assert_eq!(
+        exchange.form_param("redirect_uri"),
+        Some(redirect_uri.as_str())
+    );
+}
+
+/// A fixed port that is in use: exit 4, saying so, with what to do.
+#[test]
+fn login_on_a_port_in_use_is_a_clear_error() {
+    let world = World::new(Some(CLIENT_SECRET));
+    let _holder = std::net::TcpListener::bind(("127.0.0.1", world.port)).unwrap();
+    let output = world
+        .cmd(&["login", "--no-browser", "--timeout", "5"])
+        .output()
+        .unwrap();
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains(&format!("port {} is already in use", world.port)),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--port"), "{stderr}");
+    assert!(stderr.contains("http://127.0.0.1/callback"), "{stderr}");
+    assert!(output.stdout.is_empty(), "no URL printed");
+    assert_eq!(world.server.authorize_request_count(), 0);
+}
+
+/// `localhost` is refused before anything starts (exit 2), naming the URI
+/// to register instead.
+#[test]
+fn login_refuses_localhost() {
+    let world = World::new(Some(CLIENT_SECRET));
+    let mut command = StdCommand::new(BIN);
+    command.args(["login", "--no-browser", "--timeout", "5"]);
+    world.configure(
+        &mut command,
+        &format!("http://localhost:{}/callback", world.port),
+    );
+    let output = command.stdin(Stdio::null()).output().unwrap();
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("http://127.0.0.1:{}/callback", world.port)),
+        "{stderr}"
+    );
+    assert!(output.stdout.is_empty());
 }
 
 /// An expired cached token is refreshed, printed, and stored with the

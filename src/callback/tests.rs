@@ -9,6 +9,7 @@ use std::time::Duration;
 use super::*;
 
 const STATE: &str = "expected-state_0123456789";
+const SCOPES: &str = "user-read-email playlist-read-private";
 /// Long enough never to fire in a passing test; only bounds a broken one.
 const LONG: Duration = Duration::from_secs(60);
 /// Read/write timeout of the raw test clients: only bounds a broken test.
@@ -115,9 +116,13 @@ fn serve<T: Send>(
     let addr = server.local_addr();
     thread::scope(|s| {
         let client = s.spawn(move || client(addr));
-        let outcome = server.wait(STATE, timeout);
+        let outcome = server.wait(STATE, &scope(), timeout);
         (outcome, client.join().expect("client thread"))
     })
+}
+
+fn scope() -> Scopes {
+    Scopes::from(SCOPES)
 }
 
 fn success_target() -> String {
@@ -143,9 +148,21 @@ fn success_round_trip() {
     assert_eq!(callback.state.as_deref(), Some(STATE));
     assert_eq!(response.status, 200);
     assert!(
+        response.body.contains("Login approved"),
+        "{}",
+        response.body
+    );
+    for scope in SCOPES.split(' ') {
+        assert!(
+            response.body.contains(&format!("<code>{scope}</code>")),
+            "lists {scope}: {}",
+            response.body
+        );
+    }
+    assert!(
         response
             .body
-            .contains("Authorization complete. You can close this tab.")
+            .contains("You can close this tab and return to your terminal.")
     );
     assert!(
         !response.body.contains("the-code"),
@@ -260,46 +277,62 @@ fn denied_authorization_is_returned_and_its_page_escaped() {
     assert!(!response.body.contains("<script>"));
 }
 
+/// Any page the user visits can make the browser request the callback URL:
+/// without this attempt's state, nothing it sends ends the wait.
 #[test]
-fn state_mismatch_is_returned_without_the_code() {
+fn callbacks_without_the_right_state_get_400_and_the_wait_goes_on() {
     let (server, _) = bind_free("/callback");
-    for target in [
-        "/callback?code=c&state=other",
-        "/callback?code=c",
-        "/callback?state=other",
-    ] {
-        let (outcome, response) = serve(&server, LONG, |addr| get(addr, target));
-        assert!(
-            matches!(outcome, Err(Error::StateMismatch)),
-            "{target}: {outcome:?}"
-        );
-        assert_eq!(response.status, 400);
-        assert!(response.body.contains("state mismatch"));
+    let forged = [
+        "/callback?error=access_denied".to_owned(),
+        "/callback?error=access_denied&error_description=forged".to_owned(),
+        "/callback?error=access_denied&state=wrong".to_owned(),
+        format!("/callback?error=access_denied&state={STATE}x"),
+        "/callback?code=stolen&state=other".to_owned(),
+        "/callback?code=stolen".to_owned(),
+        "/callback?state=other".to_owned(),
+        "/callback?code=stolen&state=".to_owned(),
+        format!("/callback?code=stolen&state={STATE}&state={STATE}"),
+        format!("/callback?error=access_denied&state={STATE}&state=other"),
+    ];
+    let (outcome, (rejected, success)) = serve(&server, LONG, |addr| {
+        let rejected: Vec<RawResponse> = forged.iter().map(|t| get(addr, t)).collect();
+        (rejected, get(addr, &success_target()))
+    });
+    assert_eq!(
+        outcome.expect("the real callback").code.secret(),
+        "the-code"
+    );
+    for (target, r) in forged.iter().zip(&rejected) {
+        assert_eq!(r.status, 400, "{target}: {r:?}");
+        assert!(r.body.contains("Response ignored"), "{target}");
+        assert!(r.body.contains("state does not match"), "{target}");
+        assert!(!r.body.contains("stolen"), "{target}: never reflected");
     }
+    assert_eq!(success.status, 200);
 }
 
 #[test]
-fn duplicated_parameters_end_the_wait_with_an_error() {
+fn a_wrong_state_alone_times_out() {
     let (server, _) = bind_free("/callback");
-    let cases = [
-        (
-            format!("/callback?code=a&code=b&state={STATE}"),
-            "missing code",
-        ),
-        (
-            format!("/callback?code=a&state={STATE}&state={STATE}"),
-            "state mismatch",
-        ),
-    ];
-    for (target, expected) in cases {
-        let (outcome, response) = serve(&server, LONG, |addr| get(addr, &target));
-        match (expected, &outcome) {
-            ("missing code", Err(Error::MissingCode))
-            | ("state mismatch", Err(Error::StateMismatch)) => {}
-            _ => panic!("{target}: {outcome:?}"),
-        }
-        assert_eq!(response.status, 400);
-    }
+    let timeout = Duration::from_millis(500);
+    let (outcome, response) = serve(&server, timeout, |addr| {
+        get(addr, "/callback?code=stolen&state=forged")
+    });
+    assert_eq!(response.status, 400);
+    assert!(
+        matches!(outcome, Err(Error::CallbackTimeout(t)) if t == timeout),
+        "{outcome:?}"
+    );
+}
+
+#[test]
+fn duplicated_code_with_the_right_state_ends_the_wait_with_missing_code() {
+    let (server, _) = bind_free("/callback");
+    let target = format!("/callback?code=a&code=b&state={STATE}");
+    let (outcome, response) = serve(&server, LONG, |addr| get(addr, &target));
+    assert!(matches!(outcome, Err(Error::MissingCode)), "{outcome:?}");
+    assert_eq!(response.status, 400);
+    assert!(response.body.contains("no usable authorization code"));
 }
 
 #[test]
@@ -355,7 +388,7 @@ fn path_with_query_and_root_path() {
 fn timeout() {
     let (server, _) = bind_free("/callback");
     let timeout = Duration::from_millis(200);
-    match server.wait(STATE, timeout) {
+    match server.wait(STATE, &scope(), timeout) {
         Err(Error::CallbackTimeout(t)) => assert_eq!(t, timeout),
         other => panic!("{other:?}"),
     }
@@ -363,7 +396,7 @@ fn timeout() {
     let (outcome, _) = serve(&server, LONG, |addr| get(addr, &success_target()));
     assert!(outcome.is_ok());
     assert!(matches!(
-        server.wait(STATE, Duration::ZERO),
+        server.wait(STATE, &scope(), Duration::ZERO),
         Err(Error::CallbackTimeout(_))
     ));
 }
@@ -372,7 +405,7 @@ fn timeout() {
 fn cancel_from_another_thread() {
     let (server, _) = bind_free("/callback");
     let outcome = thread::scope(|s| {
-        let waiter = s.spawn(|| server.wait(STATE, Duration::MAX));
+        let waiter = s.spawn(|| server.wait(STATE, &scope(), Duration::MAX));
         thread::sleep(Duration::from_millis(50));
         server.cancel();
         server.cancel();
@@ -387,7 +420,7 @@ fn cancel_from_another_thread() {
     }
     // Sticky: a later wait returns at once too.
     assert!(matches!(
-        server.wait(STATE, Duration::MAX),
+        server.wait(STATE, &scope(), Duration::MAX),
         Err(Error::CallbackServer { .. })
     ));
 }
@@ -397,7 +430,7 @@ fn cancel_before_wait() {
     let (server, _) = bind_free("/callback");
     server.cancel();
     assert!(matches!(
-        server.wait(STATE, Duration::MAX),
+        server.wait(STATE, &scope(), Duration::MAX),
         Err(Error::CallbackServer { .. })
     ));
 }
@@ -410,12 +443,11 @@ fn port_in_use() {
         Err(Error::CallbackServer { address, message }) => {
             assert_eq!(address, format!("127.0.0.1:{port}"));
             assert!(message.contains("already in use"), "{message}");
+            assert!(message.contains("without a port"), "{message}");
             assert!(!message.contains("{port}"));
         }
         other => panic!("{other:?}"),
     }
-    // localhost means 127.0.0.1: the same port is taken.
-    assert!(CallbackServer::bind(&format!("http://localhost:{port}/callback")).is_err());
 }
 
 #[test]
@@ -424,7 +456,8 @@ fn bind_rejects_invalid_redirect_uris_before_listening() {
         "https://127.0.0.1:8888/callback",
         "http://example.com:8888/callback",
         "http://192.168.0.1:8888/callback",
-        "http://127.0.0.1/callback",
+        "http://localhost:8888/callback",
+        "http://127.0.0.1:/callback",
         "http://127.0.0.1:0/callback",
         "garbage",
     ] {
@@ -444,26 +477,65 @@ fn bind_rejects_invalid_redirect_uris_before_listening() {
 }
 
 #[test]
-fn binds_localhost_and_ipv6_loopback() {
-    let port = |l: TcpListener| l.local_addr().unwrap().port();
-    let p = port(TcpListener::bind("127.0.0.1:0").unwrap());
-    if let Ok(server) = CallbackServer::bind(&format!("http://localhost:{p}/callback")) {
-        assert_eq!(server.local_addr().to_string(), format!("127.0.0.1:{p}"));
-        let (outcome, _) = serve(&server, LONG, |addr| get(addr, &success_target()));
-        assert!(outcome.is_ok());
-    } // else: the port was taken in between; nothing to learn.
+fn a_fixed_port_keeps_the_redirect_uri_as_given() {
+    let (server, uri) = bind_free("/callback?app=1");
+    assert_eq!(server.redirect_uri(), uri);
+    assert_eq!(server.path(), "/callback");
+}
 
-    let Ok(probe) = TcpListener::bind("[::1]:0") else {
-        eprintln!("IPv6 loopback unavailable; skipping the [::1] case");
-        return;
-    };
-    let p = port(probe);
-    if let Ok(server) = CallbackServer::bind(&format!("http://[::1]:{p}/callback")) {
-        assert_eq!(server.local_addr().to_string(), format!("[::1]:{p}"));
-        let (outcome, response) = serve(&server, LONG, |addr| get(addr, &success_target()));
-        assert!(outcome.is_ok());
-        assert_eq!(response.status, 200);
+#[test]
+fn no_port_binds_a_free_one_and_adds_it_to_the_redirect_uri() {
+    let first = CallbackServer::bind("http://127.0.0.1/callback").unwrap();
+    let second = CallbackServer::bind("http://127.0.0.1/callback").unwrap();
+    for server in [&first, &second] {
+        let port = server.local_addr().port();
+        assert_ne!(port, 0);
+        assert_eq!(server.local_addr().ip().to_string(), "127.0.0.1");
+        assert_eq!(
+            server.redirect_uri(),
+            format!("http://127.0.0.1:{port}/callback")
+        );
     }
+    assert_ne!(first.local_addr(), second.local_addr(), "never in use");
+    let (outcome, response) = serve(&second, LONG, |addr| get(addr, &success_target()));
+    assert!(outcome.is_ok(), "{outcome:?}");
+    assert_eq!(response.status, 200);
+}
+
+#[test]
+fn binds_the_ipv6_loopback() {
+    if TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("note: no IPv6 loopback on this machine; skipping the [::1] case");
+        return;
+    }
+    let server = CallbackServer::bind("http://[::1]/callback").unwrap();
+    let port = server.local_addr().port();
+    assert_eq!(server.local_addr().to_string(), format!("[::1]:{port}"));
+    assert_eq!(
+        server.redirect_uri(),
+        format!("http://[::1]:{port}/callback")
+    );
+    let (outcome, response) = serve(&server, LONG, |addr| get(addr, &success_target()));
+    assert!(outcome.is_ok());
+    assert_eq!(response.status, 200);
+    drop(server);
+    // And with the port given.
+    let fixed = format!("http://[::1]:{port}/callback");
+    let server = rebind_server(&fixed);
+    assert_eq!(server.redirect_uri(), fixed);
+    let (outcome, _) = serve(&server, LONG, |addr| get(addr, &success_target()));
+    assert!(outcome.is_ok());
+}
+
+/// Binds `uri` again, allowing tiny_http a moment to release its port.
+fn rebind_server(uri: &str) -> CallbackServer {
+    for _ in 0..40 {
+        if let Ok(server) = CallbackServer::bind(uri) {
+            return server;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    panic!("{uri} still taken 2 s after the server was dropped");
 }
 
 #[test]

@@ -86,12 +86,89 @@ pub(crate) fn authorize(config: &Config, state: &mut State, request: &Incoming) 
     Reply::redirect(location.into())
 }
 
-/// The redirect URI when it is registered exactly.
+/// The redirect URI when it is registered exactly, or is a registered
+/// loopback one without a port with a port added (see [`any_port_matches`]).
 fn registered_redirect(config: &Config, redirect_uri: &str) -> Option<Url> {
     config
         .redirect_uris
         .iter()
-        .any(|registered| registered == redirect_uri)
+        .any(|registered| registered == redirect_uri || any_port_matches(registered, redirect_uri))
         .then(|| Url::parse(redirect_uri).ok())
         .flatten()
+}
+
+/// Whether `redirect_uri` is `registered`, an `http` loopback IP literal
+/// registered without a port, with a port added after the host: Spotify (as
+/// RFC 8252 section 7.3 asks) accepts any port there, and only there.
+fn any_port_matches(registered: &str, redirect_uri: &str) -> bool {
+    ["http://127.0.0.1", "http://[::1]"].iter().any(|host| {
+        let (Some(registered_rest), Some(rest)) = (
+            registered.strip_prefix(host),
+            redirect_uri.strip_prefix(host),
+        ) else {
+            return false;
+        };
+        let Some(rest) = rest.strip_prefix(':') else {
+            return false;
+        };
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        !registered_rest.starts_with(':')
+            && rest[..digits].parse::<u16>().is_ok_and(|port| port != 0)
+            && rest[digits..] == *registered_rest
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::any_port_matches;
+
+    #[test]
+    fn loopback_registered_without_a_port_matches_any_port() {
+        for (registered, used) in [
+            (
+                "http://127.0.0.1/callback",
+                "http://127.0.0.1:8888/callback",
+            ),
+            ("http://[::1]/callback", "http://[::1]:1/callback"),
+            ("http://127.0.0.1", "http://127.0.0.1:65535"),
+        ] {
+            assert!(any_port_matches(registered, used), "{registered} {used}");
+        }
+        for (registered, used) in [
+            // Exact matches are not this rule's business.
+            ("http://127.0.0.1/callback", "http://127.0.0.1/callback"),
+            // A registered port is fixed.
+            (
+                "http://127.0.0.1:8888/callback",
+                "http://127.0.0.1:9999/callback",
+            ),
+            // The rest must be the same.
+            ("http://127.0.0.1/callback", "http://127.0.0.1:8888/other"),
+            (
+                "http://127.0.0.1/callback",
+                "http://127.0.0.1:8888/callback/",
+            ),
+            // Not a loopback IP literal, not http, not a port.
+            (
+                "http://localhost/callback",
+                "http://localhost:8888/callback",
+            ),
+            (
+                "https://127.0.0.1/callback",
+                "https://127.0.0.1:8888/callback",
+            ),
+            ("http://127.0.0.1/callback", "http://127.0.0.1:/callback"),
+            ("http://127.0.0.1/callback", "http://127.0.0.1:0/callback"),
+            (
+                "http://127.0.0.1/callback",
+                "http://127.0.0.1:99999/callback",
+            ),
+            (
+                "http://127.0.0.1/callback",
+                "http://127.0.0.1.evil:80/callback",
+            ),
+        ] {
+            assert!(!any_port_matches(registered, used), "{registered} {used}");
+        }
+    }
 }

@@ -27,8 +27,9 @@
 //!
 //! # What it does
 //!
-//! - `GET /authorize` checks `client_id` and `redirect_uri` (registered,
-//!   exactly) and answers an error page with status 400 when either is wrong,
+//! - `GET /authorize` checks `client_id` and `redirect_uri` (registered
+//!   exactly, or, as on Spotify, a loopback IP literal registered without a
+//!   port with any port added) and answers an error page with status 400 when either is wrong,
 //!   without redirecting. Otherwise it answers `302 Found` to the redirect URI
 //!   at once: with `code` (and `state` when given), or with `error` when
 //!   `response_type` is not `code`, when `code_challenge_method` is not

@@ -11,13 +11,18 @@ use std::net::TcpStream;
 /// redirect URI on a free loopback port.
 pub fn fake_with_redirect() -> (FakeSpotify, String) {
     let redirect = format!("http://127.0.0.1:{}/callback", free_port());
-    let server = FakeSpotify::builder()
+    (fake_registering(&redirect), redirect)
+}
+
+/// A fake server knowing the confidential and the public test clients, with
+/// `redirect` registered.
+pub fn fake_registering(redirect: &str) -> FakeSpotify {
+    FakeSpotify::builder()
         .client(CLIENT_ID, Some(CLIENT_SECRET))
         .client("public-client", None)
-        .redirect_uri(&redirect)
+        .redirect_uri(redirect)
         .start()
-        .unwrap();
-    (server, redirect)
+        .unwrap()
 }
 
 pub fn free_port() -> u16 {
@@ -30,6 +35,12 @@ pub fn free_port() -> u16 {
 
 /// One GET over a fresh connection: the status and the `Location` header.
 pub fn http_get(url: &str) -> std::io::Result<(u16, Option<String>)> {
+    http_get_page(url).map(|(status, location, _)| (status, location))
+}
+
+/// One GET over a fresh connection: the status, the `Location` header and
+/// the body.
+pub fn http_get_page(url: &str) -> std::io::Result<(u16, Option<String>, String)> {
     let url = url::Url::parse(url).unwrap();
     let host = url.host_str().unwrap().trim_matches(['[', ']']);
     let mut stream = TcpStream::connect((host, url.port().unwrap()))?;
@@ -54,7 +65,11 @@ pub fn http_get(url: &str) -> std::io::Result<(u16, Option<String>)> {
         .lines()
         .find(|l| l.to_ascii_lowercase().starts_with("location:"))
         .map(|l| l[9..].trim().to_owned());
-    Ok((status, location))
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_default();
+    Ok((status, location, body))
 }
 
 /// A browser: follows the authorization URL to the callback, on its own thread.
@@ -143,14 +158,78 @@ flow_test! {
         let (server, redirect) = fake_with_redirect();
         let auth = local_auth(&server, &redirect).build().unwrap();
         let forged = format!("{redirect}?code=stolen&state=forged");
+        let (tx, rx) = std::sync::mpsc::channel();
         let result = auth
-            .authorize_local(quick().on_url(move |_| {
-                let forged = forged.clone();
-                std::thread::spawn(move || http_get(&forged).unwrap());
+            .authorize_local(quick().timeout(Duration::from_millis(800)).on_url(move |_| {
+                let (forged, tx) = (forged.clone(), tx.clone());
+                std::thread::spawn(move || tx.send(http_get(&forged).unwrap().0).unwrap());
             }))
             .await;
-        assert!(matches!(result, Err(Error::StateMismatch)), "{result:?}");
+        assert_eq!(rx.recv().unwrap(), 400, "answered, and the wait goes on");
+        assert!(matches!(result, Err(Error::CallbackTimeout(_))), "{result:?}");
         assert_eq!(server.token_request_count(), 0);
+    }
+}
+
+flow_test! {
+    /// Any web page can make the browser request the callback URL: a forged
+    /// `error` (without a state, or with a wrong one) gets 400 and cannot end
+    /// the login; the real callback then completes it.
+    async fn forged_callbacks_cannot_abort_the_login() {
+        let (server, redirect) = fake_with_redirect();
+        let auth = local_auth(&server, &redirect).build().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let callback = redirect.clone();
+        let token = auth
+            .authorize_local(quick().on_url(move |url| {
+                let (callback, url, tx) = (callback.clone(), url.to_owned(), tx.clone());
+                std::thread::spawn(move || {
+                    for forged in [
+                        format!("{callback}?error=access_denied"),
+                        format!("{callback}?error=access_denied&error_description=forged&state=wrong"),
+                        format!("{callback}?code=stolen&state=wrong"),
+                    ] {
+                        let (status, _, page) = http_get_page(&forged).unwrap();
+                        tx.send((status, page)).unwrap();
+                    }
+                    browser(&url);
+                });
+            }))
+            .await;
+        for _ in 0..3 {
+            let (status, page) = rx.recv().unwrap();
+            assert_eq!(status, 400);
+            assert!(page.contains("Response ignored"), "{page}");
+        }
+        let token = token.expect("the real callback completes the login");
+        assert!(token.refresh_token.is_some());
+        assert_eq!(server.token_request_count(), 1);
+        let exchange = server.requests().into_iter().find(|r| r.path == "/api/token").unwrap();
+        assert_ne!(exchange.form_param("code"), Some("stolen"));
+    }
+}
+
+flow_test! {
+    async fn success_page_lists_the_scopes_asked_for() {
+        let (server, redirect) = fake_with_redirect();
+        let auth = local_auth(&server, &redirect).scope("user-read-email").build().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let options = quick().scope("user-top-read playlist-read-private").on_url(move |url| {
+            let (url, tx) = (url.to_owned(), tx.clone());
+            std::thread::spawn(move || {
+                let (_, location, _) = http_get_page(&url).unwrap();
+                tx.send(http_get_page(&location.unwrap()).unwrap()).unwrap();
+            });
+        });
+        let token = auth.authorize_local(options).await;
+        assert!(token.is_ok(), "{token:?}");
+        let (status, _, page) = rx.recv().unwrap();
+        assert_eq!(status, 200);
+        assert!(page.contains("Login approved"), "{page}");
+        assert!(page.contains("<code>user-top-read</code>"), "{page}");
+        assert!(page.contains("<code>playlist-read-private</code>"), "{page}");
+        assert!(!page.contains("user-read-email"), "the options' scopes, not the configured ones");
+        assert!(page.contains("You can close this tab and return to your terminal."), "{page}");
     }
 }
 
@@ -187,7 +266,9 @@ flow_test! {
             "https://127.0.0.1:8888/callback",
             "http://example.com:8888/callback",
             "http://192.168.1.2:8888/callback",
-            "http://127.0.0.1/callback",
+            "http://localhost:8888/callback",
+            "http://127.0.0.1:0/callback",
+            "http://127.0.0.1:/callback",
         ] {
             let auth = local_auth(&server, bad).build().unwrap();
             let result = auth.authorize_local(quick().on_url(|_| panic!("must not start"))).await;
@@ -199,6 +280,80 @@ flow_test! {
             }
         }
         assert_eq!(server.authorize_request_count(), 0);
+    }
+}
+
+flow_test! {
+    /// Spotify refuses `localhost`: the error says which URI to register
+    /// instead, and nothing listens on the port.
+    async fn localhost_is_refused_with_the_uri_to_register() {
+        let port = free_port();
+        let localhost = format!("http://localhost:{port}/callback");
+        let server = fake_registering(&localhost);
+        let auth = local_auth(&server, &localhost).build().unwrap();
+        let result = auth.authorize_local(quick().on_url(|_| panic!("must not start"))).await;
+        match result {
+            Err(Error::Config { setting: "redirect_uri", message }) => {
+                assert!(message.contains("refuses `localhost`"), "{message}");
+                assert!(message.contains(&format!("`http://127.0.0.1:{port}/callback`")), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(std::net::TcpListener::bind(("127.0.0.1", port)).is_ok(), "nothing bound");
+        assert_eq!(server.authorize_request_count(), 0);
+    }
+}
+
+flow_test! {
+    async fn ipv6_loopback_round_trip() {
+        let Ok(probe) = std::net::TcpListener::bind("[::1]:0") else {
+            eprintln!("note: no IPv6 loopback on this machine; skipping the [::1] round trip");
+            return;
+        };
+        let port = probe.local_addr().unwrap().port();
+        drop(probe);
+        let redirect = format!("http://[::1]:{port}/callback");
+        let server = fake_registering(&redirect);
+        let auth = local_auth(&server, &redirect).build().unwrap();
+        let token = auth.authorize_local(quick().on_url(browser)).await;
+        assert!(token.is_ok(), "{token:?}");
+        let exchange = server.requests().into_iter().find(|r| r.path == "/api/token").unwrap();
+        assert_eq!(exchange.form_param("redirect_uri"), Some(redirect.as_str()));
+    }
+}
+
+flow_test! {
+    /// Registered without a port, a loopback URI works on any port: a free
+    /// one is bound, and the URI with that port is sent both in the
+    /// authorization request and in the exchange.
+    async fn port_less_redirect_uri_binds_a_free_port_used_in_both_requests() {
+        for registered in ["http://127.0.0.1/callback", "http://[::1]/callback"] {
+            if registered.contains("[::1]") && std::net::TcpListener::bind("[::1]:0").is_err() {
+                eprintln!("note: no IPv6 loopback on this machine; skipping {registered}");
+                continue;
+            }
+            let server = fake_registering(registered);
+            let auth = local_auth(&server, registered).client_id("public-client").client_secret("").build().unwrap();
+            let token = auth.authorize_local(quick().on_url(browser)).await;
+            assert!(token.is_ok(), "{registered}: {token:?}");
+            let requests = server.requests();
+            let authorize = requests.iter().find(|r| r.path == "/authorize").unwrap();
+            let exchange = requests.iter().find(|r| r.path == "/api/token").unwrap();
+            let used = authorize.query_param("redirect_uri").unwrap().to_owned();
+            let port = url::Url::parse(&used).unwrap().port().expect("a port");
+            assert_ne!(port, 0);
+            assert_eq!(used, registered.replace("/callback", &format!(":{port}/callback")));
+            assert_eq!(exchange.form_param("redirect_uri"), Some(used.as_str()), "{registered}");
+        }
+    }
+}
+
+flow_test! {
+    async fn an_empty_state_is_refused() {
+        let (server, redirect) = fake_with_redirect();
+        let auth = local_auth(&server, &redirect).build().unwrap();
+        let result = auth.authorize_local(quick().state("").on_url(|_| panic!("must not start"))).await;
+        assert!(matches!(result, Err(Error::Config { setting: "state", .. })), "{result:?}");
     }
 }
 

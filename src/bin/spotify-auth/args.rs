@@ -13,7 +13,9 @@ Environment:
                              never a flag. Without it the client is public and
                              logs in with PKCE
   SPOTIFY_SDK_REDIRECT_URI   the redirect URI registered for the app (or
-                             --redirect-uri; default http://127.0.0.1:8888/callback)
+                             --redirect-uri; default http://127.0.0.1:8888/callback).
+                             Registered without a port (http://127.0.0.1/callback),
+                             `login` listens on any free port
   SPOTIFY_SDK_TOKEN_CACHE    the token file (or --cache; default token.json in the
                              platform's config directory, ~/.config/spotify-auth/
                              on Linux)
@@ -127,7 +129,9 @@ pub struct LoginArgs {
     pub no_browser: bool,
 
     /// Use this port in the redirect URI (replaces the port of
-    /// --redirect-uri / SPOTIFY_SDK_REDIRECT_URI / the default 8888)
+    /// --redirect-uri / SPOTIFY_SDK_REDIRECT_URI / the default 8888; on a
+    /// redirect URI without a port, which otherwise gets any free port, pins
+    /// this one)
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub port: Option<u16>,
 

@@ -6,6 +6,10 @@
 //! `--no-browser` no browser is opened, and the URL the browser was redirected
 //! to can be pasted on standard input: the callback or the paste, whichever
 //! comes first, completes the login.
+//!
+//! A redirect URI registered without a port (`http://127.0.0.1/callback`:
+//! Spotify then accepts any port) makes the login listen on a free port, so
+//! no other program can be in its way; `--port` still pins one.
 
 use std::io::BufRead;
 use std::sync::Arc;
@@ -37,9 +41,8 @@ pub fn run(global: &GlobalArgs, args: &LoginArgs) -> Result<(), Failure> {
     let progress = Arc::new(Progress::new(what, timeout, Style::detect(paste)));
     let on_url = {
         let progress = Arc::clone(&progress);
-        let redirect_uri = redirect_uri.clone();
         move |url: &str| {
-            show_url(url, paste, &redirect_uri);
+            show_url(url, paste);
             progress.start();
         }
     };
@@ -74,8 +77,9 @@ pub fn run(global: &GlobalArgs, args: &LoginArgs) -> Result<(), Failure> {
 }
 
 /// Shows the authorization URL (stdout) and what to do with it (stderr).
-fn show_url(url: &str, paste: bool, redirect_uri: &str) {
+fn show_url(url: &str, paste: bool) {
     if paste {
+        let redirect_uri = redirect_uri_in(url);
         eprintln!("Open this URL in a browser, on any machine, and log in:");
         println!("{url}");
         eprintln!(
@@ -87,6 +91,19 @@ fn show_url(url: &str, paste: bool, redirect_uri: &str) {
         eprintln!("Opening the browser to log in to Spotify. If it does not open, visit:");
         println!("{url}");
     }
+}
+
+/// The redirect URI the authorization URL sends the browser back to: the
+/// configured one, with the port actually bound when it had none.
+fn redirect_uri_in(url: &str) -> String {
+    url::Url::parse(url)
+        .ok()
+        .and_then(|url| {
+            url.query_pairs()
+                .find(|(name, _)| name == "redirect_uri")
+                .map(|(_, value)| value.into_owned())
+        })
+        .unwrap_or_else(|| "the redirect URI".to_owned())
 }
 
 /// The next line of standard input, `None` at its end.
@@ -112,7 +129,9 @@ fn login_failure(error: &Error, paste: bool) -> Failure {
         ),
         Error::CallbackServer { .. } => failure.with_hint(
             "Is another login running? --port N picks another port (it must be part of \
-             a redirect URI registered for the app).",
+             a redirect URI registered for the app). Or register the redirect URI \
+             without a port (e.g. http://127.0.0.1/callback) and use that: any free port \
+             is then used.",
         ),
         _ => failure,
     }
