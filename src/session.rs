@@ -15,14 +15,14 @@ use base64::engine::general_purpose::STANDARD;
 use crate::attempts::{AuthorizationAttempt, PendingAttempts};
 use crate::authorize::{self, AuthorizationRequest};
 use crate::config::{Config, Grant};
-use crate::token::{TokenResponse, unix_now};
+use crate::token::{TokenResponse, unix_now_ms};
 use crate::{AccessToken, AuthCode, Error, PkceVerifier, RefreshToken, Result, Scopes, TokenInfo};
 
 /// The lifetime assumed for access tokens until one is issued: Spotify's.
 const DEFAULT_LIFETIME: u64 = 3600;
 
-/// The longest wait between two retries of a failed cache write.
-const MAX_WRITE_BACKOFF: u64 = 60;
+/// The longest wait between two retries of a failed cache write, in ms.
+const MAX_WRITE_BACKOFF_MS: u64 = 60_000;
 
 /// The token in memory, with the moment it must be refreshed.
 struct Current {
@@ -143,8 +143,8 @@ pub(crate) struct Session {
     epoch: AtomicU64,
     /// The token a failed cache write left in memory only.
     unsaved: Mutex<Option<Unsaved>>,
-    /// When (Unix seconds) a call next retries that write; 0 when nothing is
-    /// unsaved. Read on the hot path.
+    /// When (Unix milliseconds) a call next retries that write; 0 when
+    /// nothing is unsaved. Read on the hot path.
     write_retry_at: AtomicU64,
     /// The lifetime, in seconds, of the latest access token issued to this
     /// instance: the refresh margin is clamped to half of it.
@@ -183,10 +183,12 @@ impl Session {
 
     #[inline]
     fn fresh(&self, read: impl FnOnce(&Current) -> String) -> Option<String> {
-        let now = unix_now();
+        let now_ms = unix_now_ms();
         let retry_at = self.write_retry_at.load(Ordering::Relaxed);
         match &*self.current.load() {
-            Some(c) if now < c.refresh_at && (retry_at == 0 || now < retry_at) => Some(read(c)),
+            Some(c) if now_ms / 1000 < c.refresh_at && (retry_at == 0 || now_ms < retry_at) => {
+                Some(read(c))
+            }
             _ => None,
         }
     }
@@ -332,9 +334,9 @@ impl Session {
             Some(u) if u.token == *token => u.failures.saturating_add(1),
             _ => 1,
         };
-        let backoff = match failures {
+        let backoff_ms = match failures {
             1 => 0,
-            n => (1u64 << (n - 2).min(6)).min(MAX_WRITE_BACKOFF),
+            n => (1000u64 << (n - 2).min(6)).min(MAX_WRITE_BACKOFF_MS),
         };
         let base = match unsaved.take() {
             // Retrying the same token: the base it was issued against stays.
@@ -347,8 +349,10 @@ impl Session {
             failures,
             error,
         });
-        self.write_retry_at
-            .store(unix_now().saturating_add(backoff).max(1), Ordering::Relaxed);
+        self.write_retry_at.store(
+            unix_now_ms().saturating_add(backoff_ms).max(1),
+            Ordering::Relaxed,
+        );
     }
 
     /// The last failure of the write of a token held in memory only.

@@ -170,3 +170,100 @@ mod async_only {
         }
     }
 }
+
+/// Cancelled callers: a refresh or an exchange whose request may have been
+/// sent runs to its end without them, and stores what Spotify issued.
+mod cancellation {
+    use super::suite::lifecycle::{follow_authorize, rotating};
+    use super::suite::{CLIENT_ID, CLIENT_SECRET, REDIRECT, builder, cache_with};
+    use spotify_auth::TokenCache;
+    use spotify_auth::testing::{FakeSpotify, Fault};
+    use std::time::{Duration, Instant};
+
+    /// Polls `cache` until it holds a token other than `old`.
+    async fn until_replaced(cache: &dyn TokenCache, old: Option<&str>) -> spotify_auth::TokenInfo {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(t) = cache.get().unwrap()
+                && Some(t.access_token.secret()) != old
+            {
+                return t;
+            }
+            assert!(Instant::now() < deadline, "the refresh never finished");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_cancelled_caller_does_not_lose_the_refresh() {
+        let (server, stale) = rotating();
+        let old_refresh = stale.refresh_token.clone().unwrap();
+        // Processed at once, answered 300 ms later.
+        server.inject(Fault::DelayResponse(Duration::from_millis(300)), 1);
+        let cache = cache_with(stale);
+        let auth = builder(server.url())
+            .token_cache(cache.clone())
+            .build()
+            .unwrap();
+        let cancelled =
+            tokio::time::timeout(Duration::from_millis(50), auth.get_access_token()).await;
+        assert!(cancelled.is_err(), "the caller gave up");
+        // The refresh goes on alone, and stores the rotated token.
+        let stored = until_replaced(&*cache, Some("stale")).await;
+        assert_ne!(stored.refresh_token.as_ref(), Some(&old_refresh), "rotated");
+        assert!(server.refresh_token_is_live(stored.refresh_token.as_ref().unwrap().secret()));
+        let got = auth.get_access_token().await.unwrap();
+        assert_eq!(got, stored.access_token.secret());
+        assert_eq!(
+            server.token_request_count(),
+            1,
+            "the old refresh token was never sent again"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_caller_arriving_during_an_orphaned_refresh_waits_for_it() {
+        let (server, stale) = rotating();
+        server.inject(Fault::DelayResponse(Duration::from_millis(300)), 1);
+        let auth = builder(server.url())
+            .token_cache(cache_with(stale))
+            .build()
+            .unwrap();
+        for _ in 0..3 {
+            let cancelled =
+                tokio::time::timeout(Duration::from_millis(20), auth.get_access_token()).await;
+            assert!(cancelled.is_err());
+        }
+        let got = auth.get_access_token().await;
+        assert!(got.is_ok(), "{got:?}");
+        assert_eq!(
+            server.token_request_count(),
+            1,
+            "one refresh for four callers, three cancelled"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_cancelled_exchange_still_stores_the_login() {
+        let server = FakeSpotify::builder()
+            .client(CLIENT_ID, Some(CLIENT_SECRET))
+            .redirect_uri(REDIRECT)
+            .start()
+            .unwrap();
+        let cache = std::sync::Arc::new(spotify_auth::InMemoryTokenCache::new());
+        let auth = builder(server.url())
+            .token_cache(cache.clone())
+            .build()
+            .unwrap();
+        let url = auth.get_authorization_url(Some("st"), None, false).unwrap();
+        let code = follow_authorize(&url);
+        server.inject(Fault::DelayResponse(Duration::from_millis(300)), 1);
+        let cancelled =
+            tokio::time::timeout(Duration::from_millis(50), auth.exchange_code(code)).await;
+        assert!(cancelled.is_err(), "the caller gave up");
+        let stored = until_replaced(&*cache, None).await;
+        let got = auth.get_access_token().await.unwrap();
+        assert_eq!(got, stored.access_token.secret(), "the login was kept");
+        assert_eq!(server.token_request_count(), 1);
+    }
+}

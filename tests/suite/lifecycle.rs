@@ -2,13 +2,13 @@
 //! a refresh token is never sent twice, and a logout sticks.
 
 use super::*;
-use spotify_auth::testing::{FakeSpotify, Fault};
+use spotify_auth::testing::{CacheOp, FakeSpotify, Fault, FaultyCache};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// A fake server with rotating (single-use) refresh tokens, and a stale
 /// token holding a live refresh token.
-fn rotating() -> (FakeSpotify, TokenInfo) {
+pub fn rotating() -> (FakeSpotify, TokenInfo) {
     let server = FakeSpotify::builder()
         .client(CLIENT_ID, Some(CLIENT_SECRET))
         .redirect_uri(REDIRECT)
@@ -18,6 +18,19 @@ fn rotating() -> (FakeSpotify, TokenInfo) {
     let refresh = server.issue_refresh_token(CLIENT_ID, "user-read-email");
     let stale = token("stale", -10, Some(&refresh));
     (server, stale)
+}
+
+/// A cache whose operations can be made to fail, holding `token`.
+pub fn faulty(token: Option<TokenInfo>) -> Arc<FaultyCache<InMemoryTokenCache>> {
+    Arc::new(FaultyCache::new(match token {
+        Some(t) => InMemoryTokenCache::with_token(t),
+        None => InMemoryTokenCache::new(),
+    }))
+}
+
+/// What a faulty cache holds.
+pub fn stored(cache: &FaultyCache<InMemoryTokenCache>) -> Option<TokenInfo> {
+    cache.inner().get().unwrap()
 }
 
 /// The refresh tokens the token endpoint was sent, in order.
@@ -32,26 +45,26 @@ fn refresh_tokens_sent(server: &FakeSpotify) -> Vec<String> {
 flow_test! {
     async fn a_failed_cache_write_keeps_the_refreshed_token_and_retries_the_write() {
         let (server, stale) = rotating();
-        let cache = Arc::new(Flaky::with_token(stale.clone()));
+        let cache = faulty(Some(stale.clone()));
         let auth = builder(server.url()).token_cache(cache.clone()).build().unwrap();
-        cache.fail_sets(1);
+        cache.fail_next(CacheOp::Set, 1);
         let got = auth.get_access_token().await;
         let fresh = got.expect("the token Spotify issued is served although the write failed");
-        assert_eq!(cache.stored().unwrap(), stale, "the failed write left the cache as it was");
+        assert_eq!(stored(&cache).unwrap(), stale, "the failed write left the cache as it was");
         let failure = auth.cache_write_error();
         assert!(matches!(failure, Some(Error::Cache { .. })), "the failure is there to see: {failure:?}");
         // The next call retries the write, and sends nothing.
         let again = auth.get_access_token().await;
         assert_eq!(again.unwrap(), fresh);
-        let stored = cache.stored().unwrap();
-        assert_eq!(stored.access_token.secret(), fresh);
-        assert_ne!(stored.refresh_token, stale.refresh_token, "the rotated refresh token is stored");
+        let saved = stored(&cache).unwrap();
+        assert_eq!(saved.access_token.secret(), fresh);
+        assert_ne!(saved.refresh_token, stale.refresh_token, "the rotated refresh token is stored");
         assert_eq!(server.token_request_count(), 1);
         assert!(auth.cache_write_error().is_none(), "stored now");
         // The rotated refresh token is the one used next.
         let later = auth.force_refresh().await;
         assert!(later.is_ok(), "{later:?}");
-        assert_eq!(refresh_tokens_sent(&server), [stale.refresh_token.unwrap().secret(), stored.refresh_token.unwrap().secret()]);
+        assert_eq!(refresh_tokens_sent(&server), [stale.refresh_token.unwrap().secret(), saved.refresh_token.unwrap().secret()]);
     }
 }
 
@@ -61,16 +74,16 @@ flow_test! {
         // can follow a refresh. Here every write fails for a while: the
         // token keeps being served from memory, with no second request.
         let (server, stale) = rotating();
-        let cache = Arc::new(Flaky::with_token(stale.clone()));
+        let cache = faulty(Some(stale.clone()));
         let auth = builder(server.url()).token_cache(cache.clone()).build().unwrap();
-        cache.fail_sets(usize::MAX);
+        cache.fail_always(CacheOp::Set);
         let first = auth.get_access_token().await.unwrap();
         for _ in 0..5 {
             let got = auth.get_access_token().await;
             assert_eq!(got.unwrap(), first);
         }
         assert_eq!(server.token_request_count(), 1, "never the dead refresh token again");
-        cache.fail_sets(0);
+        cache.heal(CacheOp::Set);
     }
 }
 
@@ -81,21 +94,21 @@ flow_test! {
             .redirect_uri(REDIRECT)
             .start()
             .unwrap();
-        let cache = Arc::new(Flaky::new());
+        let cache = faulty(None);
         let auth = builder(server.url()).token_cache(cache.clone()).build().unwrap();
         let url = auth.get_authorization_url(Some("st"), None, false).unwrap();
         let code = follow_authorize(&url);
-        cache.fail_sets(1);
+        cache.fail_next(CacheOp::Set, 1);
         let exchanged = auth.exchange_code(code).await;
         match exchanged {
             Err(Error::TokenNotStored { source }) => assert!(matches!(*source, Error::Cache { .. })),
             other => panic!("the failed write is reported: {other:?}"),
         }
-        assert_eq!(cache.stored(), None);
+        assert_eq!(stored(&cache), None);
         // This process goes on working, and the next call stores the token.
         let got = auth.get_access_token().await;
         let token = got.expect("the login is kept in memory");
-        assert_eq!(cache.stored().unwrap().access_token.secret(), token);
+        assert_eq!(stored(&cache).unwrap().access_token.secret(), token);
         assert_eq!(server.token_request_count(), 1);
     }
 }
@@ -123,7 +136,7 @@ flow_test! {
 /// A fake server whose access tokens are stale as soon as they are issued
 /// (`expires_in` 0), so every call takes the refresh path, and a stale
 /// token holding a live refresh token.
-fn short_lived() -> (FakeSpotify, TokenInfo) {
+pub fn short_lived() -> (FakeSpotify, TokenInfo) {
     let server = FakeSpotify::builder()
         .client(CLIENT_ID, Some(CLIENT_SECRET))
         .redirect_uri(REDIRECT)
@@ -160,15 +173,15 @@ flow_test! {
 flow_test! {
     async fn a_logout_by_a_sharer_wins_over_a_token_whose_write_failed() {
         let (server, stale) = short_lived();
-        let cache = Arc::new(Flaky::with_token(stale));
+        let cache = faulty(Some(stale));
         let auth = builder(server.url()).token_cache(cache.clone()).build().unwrap();
-        cache.fail_sets(1);
+        cache.fail_next(CacheOp::Set, 1);
         let first = auth.get_access_token().await;
         assert!(first.is_ok(), "{first:?}");
         cache.clear().unwrap();
         let got = auth.get_access_token().await;
         assert!(matches!(got, Err(Error::NotAuthorized)), "{got:?}");
-        assert_eq!(cache.stored(), None, "the unsaved token is not written over the logout");
+        assert_eq!(stored(&cache), None, "the unsaved token is not written over the logout");
         assert_eq!(server.token_request_count(), 1);
     }
 }
@@ -259,15 +272,17 @@ flow_test! {
         let (server, stale) = rotating();
         let refused = stale.refresh_token.clone().unwrap();
         server.revoke_refresh_token(refused.secret());
-        let cache = Arc::new(Flaky::with_token(stale.clone()));
         // Another machine (whose lock lapsed) stores a newer token while this
         // one is refreshing with the old refresh token.
         let newer = token("newer", 3600, Some("newer-refresh"));
-        cache.after_first_get(newer.clone());
+        let cache = Arc::new(OvertakenAfterRead {
+            inner: InMemoryTokenCache::with_token(stale.clone()),
+            newer: Mutex::new(Some(newer.clone())),
+        });
         let auth = builder(server.url()).token_cache(cache.clone()).build().unwrap();
         let got = auth.get_access_token().await;
         assert!(matches!(got, Err(Error::ReauthorizationRequired { .. })), "{got:?}");
-        assert_eq!(cache.stored(), Some(newer), "the other machine's token is not the refused one: kept");
+        assert_eq!(cache.inner.get().unwrap(), Some(newer), "the other machine's token is not the refused one: kept");
     }
 }
 
@@ -299,58 +314,22 @@ pub fn follow_authorize(url: &str) -> String {
         .into_owned()
 }
 
-/// A cache that can be told to fail its writes, or to have another writer
-/// store a token right after the first read.
-#[derive(Default)]
-pub struct Flaky {
+/// A cache into which another machine writes `newer` right after the first
+/// read (as when its Redis lock lapsed).
+struct OvertakenAfterRead {
     inner: InMemoryTokenCache,
-    fail_sets: AtomicUsize,
-    after_first_get: Mutex<Option<TokenInfo>>,
+    newer: Mutex<Option<TokenInfo>>,
 }
 
-impl Flaky {
-    pub fn new() -> Self {
-        Self::default()
-    }
-    pub fn with_token(token: TokenInfo) -> Self {
-        Flaky {
-            inner: InMemoryTokenCache::with_token(token),
-            ..Self::default()
-        }
-    }
-    /// The next `n` calls of `set` fail (`usize::MAX`: all, until reset).
-    pub fn fail_sets(&self, n: usize) {
-        self.fail_sets.store(n, Ordering::SeqCst);
-    }
-    pub fn after_first_get(&self, token: TokenInfo) {
-        *self.after_first_get.lock().unwrap() = Some(token);
-    }
-    pub fn stored(&self) -> Option<TokenInfo> {
-        self.inner.get().unwrap()
-    }
-}
-
-impl TokenCache for Flaky {
+impl TokenCache for OvertakenAfterRead {
     fn get(&self) -> spotify_auth::Result<Option<TokenInfo>> {
         let got = self.inner.get();
-        if let Some(t) = self.after_first_get.lock().unwrap().take() {
+        if let Some(t) = self.newer.lock().unwrap().take() {
             self.inner.set(&t).unwrap();
         }
         got
     }
     fn set(&self, token: &TokenInfo) -> spotify_auth::Result<()> {
-        let failing = self.fail_sets.load(Ordering::SeqCst);
-        if failing > 0 {
-            if failing != usize::MAX {
-                self.fail_sets.store(failing - 1, Ordering::SeqCst);
-            }
-            let e = std::io::Error::other("disk full (injected)");
-            return Err(Error::Cache {
-                path: None,
-                message: "cannot write (injected)".into(),
-                source: Some(Arc::new(e)),
-            });
-        }
         self.inner.set(token)
     }
     fn clear(&self) -> spotify_auth::Result<()> {
@@ -358,5 +337,47 @@ impl TokenCache for Flaky {
     }
     fn lock(&self) -> spotify_auth::Result<spotify_auth::CacheLock> {
         self.inner.lock()
+    }
+}
+
+flow_test! {
+    async fn failed_writes_are_retried_with_backoff_not_on_every_call() {
+        let (server, stale) = rotating();
+        let cache = faulty(Some(stale));
+        let auth = builder(server.url()).token_cache(cache.clone()).build().unwrap();
+        cache.fail_always(CacheOp::Set);
+        let token = auth.get_access_token().await.unwrap();
+        assert_eq!(cache.calls(CacheOp::Set), 1);
+        // The next call retries at once; after a second failure the retry
+        // waits a second, so the calls right after it do no cache I/O.
+        let got = auth.get_access_token().await;
+        assert_eq!(got.unwrap(), token);
+        assert_eq!(cache.calls(CacheOp::Set), 2);
+        for _ in 0..10 {
+            let got = auth.get_access_token().await;
+            assert_eq!(got.unwrap(), token);
+        }
+        assert_eq!(cache.calls(CacheOp::Set), 2, "backing off");
+        assert!(auth.cache_write_error().is_some());
+        assert_eq!(server.token_request_count(), 1);
+    }
+}
+
+flow_test! {
+    async fn tokens_shorter_than_the_margin_are_not_refreshed_on_every_call() {
+        let server = FakeSpotify::builder()
+            .client(CLIENT_ID, Some(CLIENT_SECRET))
+            .expires_in(20)
+            .start()
+            .unwrap();
+        let refresh = server.issue_refresh_token(CLIENT_ID, "user-read-email");
+        // The default margin (30 s) is longer than these tokens' life: it is
+        // clamped to half of it.
+        let auth = builder(server.url()).refresh_token(refresh).build().unwrap();
+        for _ in 0..5 {
+            let got = auth.get_access_token().await;
+            assert!(got.is_ok(), "{got:?}");
+        }
+        assert_eq!(server.token_request_count(), 1);
     }
 }

@@ -21,10 +21,13 @@ mod client_credentials;
 mod concurrency;
 mod exchange;
 mod faults;
-mod lifecycle;
+mod force_refresh;
+pub mod lifecycle;
+mod logout;
 mod redaction;
 mod refresh;
 mod retries;
+mod stateless;
 
 pub const REDIRECT: &str = "http://127.0.0.1:8888/callback";
 pub const CLIENT_ID: &str = "test-client-id";
