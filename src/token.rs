@@ -120,6 +120,7 @@ pub(crate) fn unix_now() -> u64 {
 }
 
 /// Milliseconds since the Unix epoch, by the system clock.
+#[cfg(any(feature = "blocking", feature = "async"))]
 pub(crate) fn unix_now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
