@@ -110,7 +110,7 @@ mod token;
 pub use authorize::pkce_challenge;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub use cache::RedisTokenCache;
+pub use cache::{RedisStore, RedisTokenCache};
 pub use cache::{CacheLock, FileTokenCache, InMemoryTokenCache, TokenCache};
 pub use config::{
     AuthorizationCodeBuilder, AuthorizationCodeGrant, BackoffHook, ClientBuilder,

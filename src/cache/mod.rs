@@ -14,7 +14,7 @@ mod redis;
 pub use file::{DEFAULT_PATH, FileTokenCache};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub use redis::RedisTokenCache;
+pub use redis::{RedisStore, RedisTokenCache};
 
 /// Storage for one token.
 ///
