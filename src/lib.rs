@@ -64,7 +64,7 @@
 //! | `blocking` | yes | [`blocking`] (ureq, rustls with ring) and the root alias [`AuthorizationCode`] |
 //! | `async` | no | [`asynchronous`] (reqwest, tokio, rustls with ring) and the root alias [`AsyncAuthorizationCode`] |
 //! | `testing` | no | `testing`: a fake Spotify accounts server on loopback |
-//! | `redis` | no | `RedisTokenCache`: one token shared by several machines, with a distributed refresh lock |
+//! | `redis` | no | [`RedisTokenCache`], [`RedisStore`]: tokens shared by several machines, with a renewed, fenced refresh lock and one connection pool per server |
 //! | `cli` | no | the `spotify-auth` command-line tool |
 //!
 //! Both modes also have a Client Credentials flow (`ClientCredentials`,
@@ -108,10 +108,10 @@ pub mod testing;
 mod token;
 
 pub use authorize::pkce_challenge;
+pub use cache::{CacheLock, FileTokenCache, InMemoryTokenCache, TokenCache};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use cache::{RedisStore, RedisTokenCache};
-pub use cache::{CacheLock, FileTokenCache, InMemoryTokenCache, TokenCache};
 pub use config::{
     AuthorizationCodeBuilder, AuthorizationCodeGrant, BackoffHook, ClientBuilder,
     ClientCredentialsBuilder, ClientCredentialsGrant, ENV_CLIENT_ID, ENV_CLIENT_SECRET,

@@ -143,18 +143,20 @@ const MAX_LOCK_WAIT: Duration = Duration::from_secs(1 << 30);
 ///
 /// # Choosing the lock TTL
 ///
-/// The TTL no longer has to outlive the slowest refresh: the lock is renewed
-/// for as long as it is held. It sets two things. How long a holder that
-/// died keeps the others waiting: at most one TTL (15 s by default). And how
-/// long a holder may be stalled before it loses the lock: renewals come
-/// every TTL/3, each bounded by the I/O timeout (plus the connect timeout
-/// for a new connection, and the I/O timeout again to wait for a free
-/// connection), so with the defaults (15 s, 3 s timeouts) a renewal
-/// finishes before the lock would lapse even when Redis is slow. Shorten it
-/// for faster recovery from crashes, but keep it above 3 × (connect timeout
-/// + 2 × I/O timeout) with a margin; lengthen it if your processes may be
-/// paused for long (a stopped container, a VM migration). A lost lock is
-/// detected at the next renewal and fenced at the next write.
+/// The TTL need not outlive the slowest refresh: the lock is renewed for as
+/// long as it is held. The TTL decides two other things:
+///
+/// - **Crash recovery.** A holder that died keeps the others waiting for at
+///   most one TTL (15 s by default). Shorter is faster.
+/// - **Stalls.** A renewal starts every TTL/3 and may take up to
+///   `2 × io_timeout + connect_timeout` (waiting for a free connection,
+///   connecting, the command): 9 s with the 3 s defaults. The lock lapses
+///   only if the renewals stop for a whole TTL, so keep the TTL above 1.5 ×
+///   that figure (13.5 s with the defaults, hence 15 s), and longer if your
+///   processes may be paused for long (a stopped container, a VM
+///   migration). A lock that lapsed anyway is reported at the next renewal
+///   ([`lock_lost`](Self::lock_lost)) and refused at the next write (see
+///   [Fenced writes](Self#fenced-writes)).
 ///
 /// Set the lock wait ([`with_lock_wait`](Self::with_lock_wait)) above your
 /// slowest refresh, `(max_retries + 1) × timeout + backoff`: 150 s with the
@@ -347,10 +349,14 @@ impl RedisTokenCache {
             return Ok(());
         }
         let why = match fence {
-            Fence::Unlocked => "is held by another instance (a refresh is under way); try again \
-                 when it is released, or take the lock first",
-            Fence::Owner(_) | Fence::Lost => "held by this instance was lost (it expired, \
-                 or was taken over by another instance)",
+            Fence::Unlocked => {
+                "is held by another instance (a refresh is under way); try again \
+                 when it is released, or take the lock first"
+            }
+            Fence::Owner(_) | Fence::Lost => {
+                "held by this instance was lost (it expired, \
+                 or was taken over by another instance)"
+            }
         };
         Err(self.error(format_args!(
             "cannot {doing} key {:?}: the lock {:?} {why}; the key was left as it was",

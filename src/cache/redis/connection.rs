@@ -37,9 +37,7 @@ impl Server {
     /// be read back from the client.
     fn own_tls(&self) -> bool {
         match &self.client.get_connection_info().addr {
-            ConnectionAddr::TcpTls { tls_params, .. } => {
-                self.tls.is_some() || tls_params.is_none()
-            }
+            ConnectionAddr::TcpTls { tls_params, .. } => self.tls.is_some() || tls_params.is_none(),
             _ => false,
         }
     }

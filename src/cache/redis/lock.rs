@@ -275,12 +275,9 @@ impl Drop for LockGuard {
     /// the TTL.
     fn drop(&mut self) {
         self.holder.set(Slot::Free);
-        let _ = self.pool.run(|conn| {
-            RELEASE
-                .key(&self.key)
-                .arg(&self.owner)
-                .invoke::<i64>(conn)
-        });
+        let _ = self
+            .pool
+            .run(|conn| RELEASE.key(&self.key).arg(&self.owner).invoke::<i64>(conn));
         if let Some(thread) = self.watchdog.take() {
             // It has seen the slot change, or will after its current round
             // trip; a panic in it has nothing left to clean up.

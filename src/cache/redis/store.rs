@@ -137,7 +137,12 @@ impl RedisStore {
     /// with its lock TTL and lock wait. Opens nothing; the one allocation is
     /// the key (with `:lock` appended, for the lock's key).
     pub fn cache(&self, key: impl AsRef<str>) -> RedisTokenCache {
-        RedisTokenCache::new(self.pool.clone(), key.as_ref(), self.lock_ttl, self.lock_wait)
+        RedisTokenCache::new(
+            self.pool.clone(),
+            key.as_ref(),
+            self.lock_ttl,
+            self.lock_wait,
+        )
     }
 
     /// How many connections may be open at once (default 8; at least 1).
