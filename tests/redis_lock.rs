@@ -266,6 +266,39 @@ fn a_holder_whose_lock_was_taken_cannot_write_and_the_token_is_untouched() {
 }
 
 #[test]
+fn a_renewal_that_finds_the_lock_gone_marks_the_guard_lost() {
+    let redis = RedisServer::start();
+    let mut raw = redis.raw();
+    let key = "spotify:token:lost";
+    let lock_key = "spotify:token:lost:lock";
+    let cache = redis.cache(key).with_lock_ttl(ms(300));
+    let stored = token("stored", now() + 3600, "r");
+    cache.set(&stored).unwrap();
+    for theft in ["expired", "taken"] {
+        let guard = cache.lock().unwrap();
+        std::thread::sleep(ms(400));
+        assert!(!cache.lock_lost(), "{theft}: renewed, not lost");
+        match theft {
+            "expired" => redis::cmd("DEL")
+                .arg(lock_key)
+                .query::<()>(&mut raw)
+                .unwrap(),
+            _ => put(&mut raw, lock_key, "another-instance", Some(60_000)),
+        }
+        wait_until("the renewal to notice", || cache.lock_lost());
+        let message = cache_message(cache.set(&token("late", now() + 3600, "r")));
+        assert!(message.contains("was lost"), "{theft}: {message}");
+        assert_eq!(cache.get().unwrap(), Some(stored.clone()), "{theft}");
+        drop(guard);
+        assert!(!cache.lock_lost(), "{theft}: over with the guard");
+        redis::cmd("DEL")
+            .arg(lock_key)
+            .query::<()>(&mut raw)
+            .unwrap();
+    }
+}
+
+#[test]
 fn a_refresh_whose_lock_was_taken_mid_flight_does_not_write() {
     let redis = RedisServer::start();
     let server = fake();

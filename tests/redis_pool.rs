@@ -99,7 +99,7 @@ fn a_limit_of_two_holds_under_sixteen_threads() {
     let store = RedisStore::open(&redis.url())
         .unwrap()
         .with_max_connections(2)
-        .with_lock_ttl(Duration::from_millis(300));
+        .with_lock_ttl(Duration::from_millis(600));
     assert_eq!(store.max_connections(), 2);
     let peak = peak_connections(&mut redis.raw(), || {
         std::thread::scope(|s| {
@@ -111,7 +111,7 @@ fn a_limit_of_two_holds_under_sixteen_threads() {
                     // two connections.
                     let cache = store.cache(format!("spotify:token:locked:{t}"));
                     let guard = cache.lock().unwrap();
-                    std::thread::sleep(Duration::from_millis(400));
+                    std::thread::sleep(Duration::from_millis(700));
                     cache.set(&token("locked", now() + 3600, "r")).unwrap();
                     drop(guard);
                 });

@@ -184,14 +184,17 @@ pub(super) fn acquire(
     let reservation = Reservation(holder);
     let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
     loop {
-        match pool.run(|conn| try_take(conn, key, &owner, ttl_ms)) {
+        // No free connection is waited out like a held lock, and reported as
+        // such if it lasts until the deadline.
+        let busy = match pool.run(|conn| try_take(conn, key, &owner, ttl_ms)) {
             Ok(true) => break,
-            Ok(false) | Err(PoolError::Busy) => {}
+            Ok(false) => None,
+            Err(PoolError::Busy) => Some(PoolError::Busy),
             Err(e) => return Err(AcquireError::Redis(e)),
-        }
+        };
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Err(AcquireError::TimedOut);
+            return Err(busy.map_or(AcquireError::TimedOut, AcquireError::Redis));
         }
         std::thread::sleep(poll_delay().min(left));
     }

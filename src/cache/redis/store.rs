@@ -22,12 +22,16 @@ use crate::{Error, Result};
 ///
 /// // Once, at start-up: no connection is opened yet.
 /// let store = RedisStore::open("rediss://:password@redis.internal:6380/0")?
-///     .with_max_connections(8)
+///     .with_max_connections(4)
 ///     .with_io_timeout(Duration::from_secs(2));
-/// // Per user, whenever needed: no connection, no allocation beyond the key.
-/// let alice = store.cache("spotify:token:alice");
-/// let bob = store.cache("spotify:token:bob");
-/// assert!(alice.get()?.is_none() || bob.get().is_ok());
+/// // Per user, whenever needed (give it to that user's flow with
+/// // `.token_cache(...)`): no connection, no thread, one allocation.
+/// for user in ["alice", "bob"] {
+///     let cache = store.cache(format!("spotify:token:{user}"));
+///     if let Some(token) = cache.get()? {
+///         println!("{user}: expires in {:?}", token.expires_in());
+///     }
+/// }
 /// # Ok::<(), spotify_auth::Error>(())
 /// ```
 ///
