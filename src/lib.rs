@@ -64,7 +64,7 @@
 //! | `blocking` | yes | [`blocking`] (ureq, rustls with ring) and the root alias [`AuthorizationCode`] |
 //! | `async` | no | [`asynchronous`] (reqwest, tokio, rustls with ring) and the root alias [`AsyncAuthorizationCode`] |
 //! | `testing` | no | `testing`: a fake Spotify accounts server on loopback |
-//! | `redis` | no | `RedisTokenCache`: one token shared by several machines, with a distributed refresh lock |
+//! | `redis` | no | [`RedisTokenCache`], [`RedisStore`]: tokens shared by several machines, with a renewed, fenced refresh lock and one connection pool per server |
 //! | `cli` | no | the `spotify-auth` command-line tool |
 //!
 //! Both modes also have a Client Credentials flow (`ClientCredentials`,
@@ -109,10 +109,10 @@ mod token;
 
 #[cfg(any(feature = "blocking", feature = "async"))]
 pub use attempts::AuthorizationAttempt;
+pub use cache::{CacheLock, FileTokenCache, InMemoryTokenCache, TokenCache};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub use cache::RedisTokenCache;
-pub use cache::{CacheLock, FileTokenCache, InMemoryTokenCache, TokenCache};
+pub use cache::{RedisStore, RedisTokenCache};
 #[cfg(any(feature = "blocking", feature = "async"))]
 pub use config::{
     AuthorizationCodeBuilder, AuthorizationCodeGrant, BackoffHook, ClientBuilder,

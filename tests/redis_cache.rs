@@ -1,6 +1,8 @@
 //! RedisTokenCache against real `redis-server` processes that the tests start
 //! themselves (one per test, on a free loopback port, no persistence), and the
-//! fake accounts server, in both modes.
+//! fake accounts server, in both modes: storage, errors, outages, passwords.
+//! The lock is in `redis_lock.rs`, the connection pool in `redis_pool.rs`,
+//! TLS in `redis_tls.rs`.
 //!
 //! `redis-server` must be on PATH (`apt-get install redis-server`; `.ci/run`
 //! installs it). The cross-process tests run this test binary again: the
@@ -9,288 +11,17 @@
 #![cfg(all(feature = "redis", any(feature = "blocking", feature = "async")))]
 
 mod common;
+mod redis_support;
 
-use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use common::{Client, Flow, Mode};
-use spotify_auth::testing::FakeSpotify;
-use spotify_auth::{AccessToken, Error, RedisTokenCache, TokenCache, TokenInfo};
+use common::{Flow, Mode};
+use redis_support::{ID, RedisServer, cache_message, client, exists, fake, now, token};
+use spotify_auth::{Error, RedisTokenCache, TokenCache};
 
 const CHILD: &str = "SPOTIFY_AUTH_REDIS_TEST_CHILD";
-const ID: &str = "redis-cache-client";
-const SECRET: &str = "redis-cache-secret";
-const REDIRECT: &str = "http://127.0.0.1:8888/callback";
-
-// ---------------------------------------------------------------------------
-// A redis-server of the test's own.
-
-/// A `redis-server` on a free loopback port, with no persistence, killed when
-/// dropped. [`stop`](Self::stop) and [`restart`](Self::restart) keep the port.
-struct RedisServer {
-    port: u16,
-    password: Option<String>,
-    /// For a TLS-only server: the PEM certificate of the CA that signed its
-    /// certificate.
-    ca: Option<Vec<u8>>,
-    dir: tempfile::TempDir,
-    process: Option<Child>,
-}
-
-impl RedisServer {
-    fn start() -> Self {
-        Self::start_with(None, false)
-    }
-
-    fn with_password(password: &str) -> Self {
-        Self::start_with(Some(password), false)
-    }
-
-    /// A server that speaks only TLS, with a certificate for `127.0.0.1`
-    /// from a CA of its own.
-    fn with_tls(password: &str) -> Self {
-        Self::start_with(Some(password), true)
-    }
-
-    fn start_with(password: Option<&str>, tls: bool) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let mut server = RedisServer {
-            port: 0,
-            password: password.map(str::to_owned),
-            ca: tls.then(|| make_certificates(dir.path())),
-            dir,
-            process: None,
-        };
-        // A free port may be taken by someone else before redis binds it: try
-        // a few.
-        for _ in 0..5 {
-            server.port = free_port();
-            if server.launch().is_ok() {
-                return server;
-            }
-        }
-        panic!("redis-server did not start: {}", server.log());
-    }
-
-    /// Starts the server again on the same port (with an empty data set).
-    fn restart(&mut self) {
-        if let Err(e) = self.launch() {
-            panic!("redis-server did not restart on port {}: {e}", self.port);
-        }
-    }
-
-    /// Kills the server and waits for it to be gone.
-    fn stop(&mut self) {
-        if let Some(mut process) = self.process.take() {
-            let _ = process.kill();
-            let _ = process.wait();
-        }
-    }
-
-    fn launch(&mut self) -> Result<(), String> {
-        let port = self.port.to_string();
-        let mut command = Command::new("redis-server");
-        if self.ca.is_some() {
-            command
-                .args(["--port", "0", "--tls-port", &port])
-                .args([
-                    "--tls-cert-file",
-                    "server.pem",
-                    "--tls-key-file",
-                    "server.key",
-                ])
-                .args(["--tls-ca-cert-file", "ca.pem", "--tls-auth-clients", "no"])
-                .current_dir(self.dir.path());
-        } else {
-            command.args(["--port", &port]);
-        }
-        command
-            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .arg("--dir")
-            .arg(self.dir.path())
-            .args(["--logfile", "redis.log"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        if let Some(password) = &self.password {
-            command.args(["--requirepass", password]);
-        }
-        let process = match command.spawn() {
-            Ok(p) => p,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(
-                "redis-server is not on PATH: these tests start their own Redis. Install it \
-                 (Debian/Ubuntu: `apt-get install redis-server`; macOS: `brew install redis`), \
-                 or run .ci/run, which does"
-            ),
-            Err(e) => panic!("cannot run redis-server: {e}"),
-        };
-        self.process = Some(process);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Ok(Some(status)) = self.process.as_mut().unwrap().try_wait() {
-                self.process = None;
-                return Err(format!("exited with {status}: {}", self.log()));
-            }
-            if self.ping() {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                self.stop();
-                return Err(format!("no answer to PING in 10 s: {}", self.log()));
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    fn ping(&self) -> bool {
-        self.client()
-            .get_connection_with_timeout(Duration::from_millis(200))
-            .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
-            .is_ok()
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("redis.log")).unwrap_or_default()
-    }
-
-    /// The URL to connect with (with the password, when there is one).
-    fn url(&self) -> String {
-        let scheme = if self.ca.is_some() { "rediss" } else { "redis" };
-        match &self.password {
-            Some(password) => format!("{scheme}://:{password}@127.0.0.1:{}/0", self.port),
-            None => format!("{scheme}://127.0.0.1:{}/0", self.port),
-        }
-    }
-
-    /// The URL as the cache shows it: never with a password.
-    fn shown_url(&self) -> String {
-        let scheme = if self.ca.is_some() { "rediss" } else { "redis" };
-        format!("{scheme}://127.0.0.1:{}/0", self.port)
-    }
-
-    /// A client for this server (trusting its CA, for a TLS one).
-    fn client(&self) -> redis::Client {
-        match &self.ca {
-            Some(ca) => redis::Client::build_with_tls(
-                self.url(),
-                redis::TlsCertificates {
-                    client_tls: None,
-                    root_cert: Some(ca.clone()),
-                },
-            )
-            .unwrap(),
-            None => redis::Client::open(self.url()).unwrap(),
-        }
-    }
-
-    /// A plain connection, to look at or plant raw values.
-    fn raw(&self) -> redis::Connection {
-        self.client()
-            .get_connection_with_timeout(Duration::from_secs(5))
-            .unwrap()
-    }
-
-    fn cache(&self, key: &str) -> RedisTokenCache {
-        match self.ca {
-            Some(_) => RedisTokenCache::from_client(self.client(), key),
-            None => RedisTokenCache::open(&self.url(), key).unwrap(),
-        }
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-/// Writes `ca.pem`, `server.pem` and `server.key` (for `127.0.0.1` and
-/// `localhost`, signed by the CA) into `dir`; returns the CA's certificate.
-fn make_certificates(dir: &Path) -> Vec<u8> {
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "spotify-auth test CA");
-    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, rcgen::KeyPair::generate().unwrap())
-        .unwrap();
-    let key = rcgen::KeyPair::generate().unwrap();
-    let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
-        .unwrap()
-        .signed_by(&key, &*ca)
-        .unwrap();
-    std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
-    std::fs::write(dir.join("server.pem"), cert.pem()).unwrap();
-    std::fs::write(dir.join("server.key"), key.serialize_pem()).unwrap();
-    ca.pem().into_bytes()
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-// ---------------------------------------------------------------------------
-// Helpers.
-
-/// The test client against the fake accounts server at `accounts`.
-fn client(accounts: &str) -> Client<'_> {
-    Client {
-        id: ID,
-        secret: SECRET,
-        redirect: REDIRECT,
-        accounts,
-    }
-}
-
-fn fake() -> FakeSpotify {
-    FakeSpotify::builder()
-        .client(ID, Some(SECRET))
-        .redirect_uri(REDIRECT)
-        .rotate_refresh_tokens(true)
-        .start()
-        .unwrap()
-}
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
-fn token(access: &str, expires_at: u64, refresh: &str) -> TokenInfo {
-    TokenInfo {
-        access_token: AccessToken::new(access.to_owned()),
-        expires_at,
-        refresh_token: Some(refresh.to_owned().into()),
-        scope: Some("user-read-email".to_owned()),
-        authorized_at: None,
-    }
-}
-
-/// The message of an `Error::Cache` without a path (panics on anything else).
-fn cache_message<T: std::fmt::Debug>(result: spotify_auth::Result<T>) -> String {
-    match result {
-        Err(Error::Cache {
-            path: None,
-            message,
-            ..
-        }) => message,
-        other => panic!("expected a cache error, got {other:?}"),
-    }
-}
-
-fn exists(conn: &mut redis::Connection, key: &str) -> bool {
-    redis::cmd("EXISTS").arg(key).query::<i64>(conn).unwrap() == 1
-}
 
 // ---------------------------------------------------------------------------
 // The child processes.
@@ -298,9 +29,7 @@ fn exists(conn: &mut redis::Connection, key: &str) -> bool {
 /// A child's side, selected by the first field of `CHILD`:
 ///
 /// - `refresh|mode|accounts|redis|key|go`: wait for the file `go`, get a
-///   token through the cache, print `TOKEN:...` or `ERROR:...`;
-/// - `hold|redis|key|ttl_ms`: take the lock, print `LOCKED`, and sleep until
-///   killed.
+///   token through the cache, print `TOKEN:...` or `ERROR:...`.
 #[test]
 fn child() {
     let Ok(spec) = std::env::var(CHILD) else {
@@ -316,14 +45,6 @@ fn child() {
             common::report(
                 Flow::new(Mode::from_name(mode), &client(accounts), cache).get_access_token(),
             );
-        }
-        ["hold", url, key, ttl_ms] => {
-            let cache = RedisTokenCache::open(url, key)
-                .unwrap()
-                .with_lock_ttl(Duration::from_millis(ttl_ms.parse().unwrap()));
-            let _guard = cache.lock().unwrap();
-            println!("\nLOCKED");
-            std::thread::sleep(Duration::from_secs(60));
         }
         _ => panic!("bad child spec {spec}"),
     }
@@ -419,12 +140,15 @@ fn the_lock_excludes_others_until_released_and_only_its_owner_releases_it() {
     assert!(!exists(&mut raw, "spotify:token:locked:lock"), "released");
     drop(waiter.lock().unwrap());
 
-    // A holder whose lock expired does not delete its successor's lock.
-    let short = redis.cache(key).with_lock_ttl(Duration::from_millis(200));
-    let expired = short.lock().unwrap();
-    let started = Instant::now();
-    let successor = holder.lock().unwrap(); // waits for the expiry
-    assert!(started.elapsed() < Duration::from_secs(5));
+    // A holder whose lock lapsed (here: deleted behind its back) does not
+    // delete its successor's lock.
+    let lapsed = redis.cache(key);
+    let expired = lapsed.lock().unwrap();
+    redis::cmd("DEL")
+        .arg("spotify:token:locked:lock")
+        .query::<()>(&mut raw)
+        .unwrap();
+    let successor = holder.lock().unwrap();
     drop(expired);
     assert!(
         exists(&mut raw, "spotify:token:locked:lock"),
@@ -480,46 +204,6 @@ fn eight_processes_on_an_expired_token_refresh_once() {
         let rotated = stored.refresh_token.unwrap().into_secret();
         assert_ne!(rotated, refresh, "round {round}: the refresh token rotated");
         refresh = rotated;
-    }
-}
-
-#[test]
-fn a_lock_holder_killed_mid_refresh_holds_the_others_up_only_until_its_ttl() {
-    const TTL_MS: u64 = 1000;
-    let redis = RedisServer::start();
-    let server = fake();
-    let key = "spotify:token:orphaned";
-    let cache = Arc::new(redis.cache(key));
-    let mut raw = redis.raw();
-    let mut refresh = server.issue_refresh_token(ID, "user-read-email");
-
-    for mode in Mode::all() {
-        cache.set(&token("expired", now() - 1, &refresh)).unwrap();
-        let mut holder = common::spawn_child(CHILD, format!("hold|{}|{key}|{TTL_MS}", redis.url()));
-        let mut lines = BufReader::new(holder.stdout.take().unwrap()).lines();
-        let locked = lines.any(|line| line.is_ok_and(|l| l == "LOCKED"));
-        assert!(locked, "{mode:?}: the holder did not take the lock");
-        holder.kill().unwrap(); // SIGKILL: no release
-        holder.wait().unwrap();
-        let ttl: i64 = redis::cmd("PTTL")
-            .arg(format!("{key}:lock"))
-            .query(&mut raw)
-            .unwrap();
-        assert!(ttl > 0, "{mode:?}: the dead holder's lock is still there");
-
-        let before = server.token_request_count();
-        let started = Instant::now();
-        let result = Flow::new(mode, &client(server.url()), cache.clone()).get_access_token();
-        let waited = started.elapsed();
-        let token = result.unwrap_or_else(|e| panic!("{mode:?}: {e}"));
-        assert!(
-            waited < Duration::from_millis(10 * TTL_MS),
-            "{mode:?}: waited {waited:?}, the lock TTL is {TTL_MS} ms"
-        );
-        assert_eq!(server.token_request_count() - before, 1, "{mode:?}");
-        let stored = cache.get().unwrap().unwrap();
-        assert_eq!(stored.access_token.secret(), token);
-        refresh = stored.refresh_token.unwrap().into_secret();
     }
 }
 
@@ -685,47 +369,6 @@ fn a_server_that_never_answers_times_out() {
             "{message}"
         );
     }
-}
-
-#[test]
-fn tls_with_a_private_ca_and_a_password() {
-    let password = format!("pw-{:016x}", fastrand::u64(..));
-    let redis = RedisServer::with_tls(&password);
-    let server = fake();
-    let shown = redis.shown_url();
-    assert!(shown.starts_with("rediss://"));
-
-    // A client that trusts the CA, given to the cache.
-    let cache = Arc::new(redis.cache("spotify:token:tls"));
-    assert_eq!(cache.url(), shown);
-    assert!(!format!("{cache:?}").contains(&password));
-    let mut refresh = server.issue_refresh_token(ID, "user-read-email");
-    for mode in Mode::all() {
-        cache.set(&token("expired", now() - 1, &refresh)).unwrap();
-        let token = Flow::new(mode, &client(server.url()), cache.clone())
-            .get_access_token()
-            .unwrap_or_else(|e| panic!("{mode:?}: {e}"));
-        let stored = cache.get().unwrap().unwrap();
-        assert_eq!(stored.access_token.secret(), token, "{mode:?}");
-        refresh = stored.refresh_token.unwrap().into_secret();
-    }
-    assert!(!exists(&mut redis.raw(), "spotify:token:tls:lock"));
-
-    // The system's roots do not know the CA: refused, an error (no panic)
-    // naming the URL without its password.
-    let untrusted = RedisTokenCache::open(&redis.url(), "spotify:token:tls").unwrap();
-    let message = cache_message(untrusted.get());
-    assert!(message.starts_with(&format!("{shown}: ")), "{message}");
-    assert!(!message.contains(&password), "{message}");
-
-    // `#insecure` (no certificate checks) is not compiled in: an error too.
-    let insecure = format!("{}#insecure", redis.url());
-    let message = cache_message(RedisTokenCache::open(&insecure, "k").unwrap().get());
-    assert!(
-        message.starts_with(&format!("{shown}#insecure: ")),
-        "{message}"
-    );
-    assert!(!message.contains(&password), "{message}");
 }
 
 #[test]

@@ -16,7 +16,7 @@ pub use file::{DEFAULT_PATH, FileTokenCache};
 pub use memory::InMemoryTokenCache;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub use redis::RedisTokenCache;
+pub use redis::{RedisStore, RedisTokenCache};
 
 /// Storage for one token.
 ///

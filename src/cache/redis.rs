@@ -1,15 +1,17 @@
 //! [`RedisTokenCache`]: a token in Redis, shared by processes on several
-//! machines, with a distributed lock so that only one of them refreshes it.
+//! machines, with a distributed lock so that only one of them refreshes it;
+//! [`RedisStore`]: one connection pool per server for the caches of many
+//! users.
 //!
-//! The struct's documentation is the guide (the lock, choosing its TTL,
-//! timeouts, failures, TLS). In short:
+//! The structs' documentation is the guide (the lock and its renewal,
+//! fenced writes, choosing the TTL, connections, timeouts, failures, TLS).
+//! In short:
 //!
 //! ```no_run
-//! use std::time::Duration;
-//! use spotify_auth::{RedisTokenCache, TokenCache};
+//! use spotify_auth::{RedisStore, TokenCache};
 //!
-//! let cache = RedisTokenCache::open("redis://:password@redis.internal:6379/0", "spotify:token:alice")?
-//!     .with_lock_ttl(Duration::from_secs(60));
+//! let store = RedisStore::open("redis://:password@redis.internal:6379/0")?;
+//! let cache = store.cache("spotify:token:alice");
 //! let _guard = cache.lock()?; // wait for the other machines sharing the key
 //! if let Some(token) = cache.get()? {
 //!     println!("cached token expires in {:?}", token.expires_in());
@@ -17,27 +19,40 @@
 //! # Ok::<(), spotify_auth::Error>(())
 //! ```
 //!
-//! Files: `connections` (lazy, reused connections with timeouts), `lock`
-//! (the `SET NX PX` lock and its owner-only release), `location` (the URL
-//! without its password, for messages).
+//! Files: `store` (the public store), `pool` (the bounded connection pool),
+//! `connection` and `tls` (making one connection; TLS without rustls's
+//! process default), `lock` (the `SET NX PX` lock, its owner-only release,
+//! the state an instance shares with its guards), `watchdog` (renewing a
+//! held lock), `fence` (the fenced `set` and `clear` scripts), `location`
+//! (the URL without its password, for messages).
 
 use std::fmt;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use super::{CacheLock, TokenCache};
 use crate::{Error, Result, TokenInfo};
 
-mod connections;
+mod connection;
+mod fence;
 mod location;
 mod lock;
+mod pool;
+mod store;
+mod tls;
+mod watchdog;
 
-use connections::Connections;
-use lock::AcquireError;
+pub use store::RedisStore;
+
+use lock::{AcquireError, Fence, Holder, LockSpec};
+use pool::{Pool, PoolError, Settings};
 
 /// The largest stored value [`get`](TokenCache::get) accepts (1 MiB); a
 /// token is a few hundred bytes.
 const MAX_VALUE_SIZE: usize = 1 << 20;
+
+/// The longest lock wait honoured (about 30 years): a longer one waits this long.
+const MAX_LOCK_WAIT: Duration = Duration::from_secs(1 << 30);
 
 /// A token stored in Redis under a key you choose, shared by every process
 /// that uses the same server and key, with a distributed refresh lock
@@ -47,17 +62,17 @@ const MAX_VALUE_SIZE: usize = 1 << 20;
 /// # #[cfg(feature = "blocking")]
 /// # fn main() -> spotify_auth::Result<()> {
 /// use std::time::Duration;
-/// use spotify_auth::{AuthorizationCode, RedisTokenCache};
+/// use spotify_auth::{AuthorizationCode, RedisStore};
 ///
-/// // One key per user (or per app for Client Credentials): you choose it.
-/// let cache = RedisTokenCache::open("rediss://:password@redis.internal:6380/0", "spotify:token:alice")?
-///     .with_lock_ttl(Duration::from_secs(60));
+/// // One store per Redis server, opened once; one key per user (or per app
+/// // for Client Credentials): you choose it.
+/// let store = RedisStore::open("rediss://:password@redis.internal:6380/0")?;
 /// let auth = AuthorizationCode::builder()
 ///     .client_id("your-client-id")
 ///     .client_secret("your-client-secret")
 ///     .redirect_uri("https://app.example.com/callback")
 ///     .timeout(Duration::from_secs(5)) // a refresh then takes at most 4 × 5 s + 30 s of backoff
-///     .token_cache(cache)
+///     .token_cache(store.cache("spotify:token:alice"))
 ///     .build()?;
 /// // Every instance of the service does this; when the token expires, one of
 /// // them refreshes it and the others read the new token from Redis.
@@ -69,151 +84,206 @@ const MAX_VALUE_SIZE: usize = 1 << 20;
 /// # fn main() {}
 /// ```
 ///
-/// Settings are chained after the constructor, before the cache is used.
-/// Share one instance between flows of a process with an `Arc`. `Debug` shows
-/// the server's URL without its password, and the key.
+/// Make caches with [`RedisStore::cache`], which shares the store's
+/// connections, or with [`open`](Self::open) for a cache with connections of
+/// its own. Settings are chained after the constructor, before the cache is
+/// used. Share one instance between flows of a process with an `Arc`.
+/// `Debug` shows the server's URL without its password, and the key.
 ///
 /// # The token
 ///
 /// Stored as JSON (the format of [`FileTokenCache`](crate::FileTokenCache))
-/// under the key, with `GET`, `SET` and `DEL`, and no expiry. A value that is
-/// not a token is an [`Error::Cache`] naming the key, never showing the value.
+/// under the key, and no expiry. A value that is not a token is an
+/// [`Error::Cache`] naming the key, never showing the value.
 ///
 /// # The refresh lock
 ///
 /// [`lock`](TokenCache::lock) sets the key `{key}:lock` with
 /// `SET {key}:lock <owner> NX PX <ttl>`, the owner being a fresh random
-/// token, and tries again every 20–50 ms while another caller (process,
-/// machine or thread) holds it. Dropping the guard deletes the key with a
-/// script that deletes it only if it still holds that owner, so a holder
-/// whose lock expired never deletes its successor's. A holder that dies
-/// without releasing keeps the others waiting until the key expires: at most
-/// the **lock TTL** (default 160 s, above the slowest refresh the flows'
-/// defaults allow). A caller gives up after the **lock wait**
-/// (default twice the TTL) with an [`Error::Cache`]. The lock is not
-/// reentrant.
+/// token, and tries again every 20–50 ms while another caller holds it.
+///
+/// While the guard lives, a thread of its own renews the lock every third of
+/// the **lock TTL** (default 15 s), with a script that extends it only if it
+/// still holds the owner token: the lock lasts as long as the guard, however
+/// long the refresh takes and whatever the thread holding the guard is
+/// doing. If a renewal finds the lock no longer ours (the process was paused
+/// longer than the TTL, or a Redis failover lost the key), the guard is
+/// marked lost ([`lock_lost`](Self::lock_lost)) and this instance's writes
+/// fail until it is dropped. Dropping the guard stops the renewal thread at
+/// once and deletes the key with a script that deletes it only if it still
+/// holds the owner, so a late holder never deletes its successor's lock.
+///
+/// A holder that dies without releasing (killed, crashed, machine lost)
+/// stops renewing: the others wait at most one TTL. A waiter waits as long
+/// as a live holder keeps the lock, up to its own **lock wait** (default
+/// 180 s, above the slowest refresh the flows' defaults allow, 150 s), then
+/// fails with an [`Error::Cache`].
+///
+/// Each instance is one lock holder, as another machine would be, whether
+/// it came from a store or from [`open`](Self::open). The lock is not
+/// reentrant: while a guard of this instance is alive, a second `lock()` on
+/// the same instance (another flow sharing it through an `Arc`, or the same
+/// thread) waits for that guard to be dropped, bounded by the lock wait,
+/// and then takes the lock in Redis with an owner of its own; it never
+/// shares the first guard's ownership.
+///
+/// # Fenced writes
+///
+/// [`set`](TokenCache::set) and [`clear`](TokenCache::clear) each run as one
+/// script that checks the lock before writing. While this instance holds the
+/// lock (a guard it handed out is alive), the write happens only if the lock
+/// key still holds that guard's owner token; otherwise (the lock lapsed or
+/// was taken over) the write fails with an [`Error::Cache`] saying the lock
+/// was lost, and the token's key is untouched. While it holds no lock, the
+/// write happens only if nobody holds the lock, and otherwise fails with an
+/// [`Error::Cache`] saying another instance holds it. The flows always write
+/// under the lock; a `set` or `clear` of your own without a lock (a logout)
+/// works whenever no one is refreshing, and fails, to be retried, while
+/// someone is, rather than being overwritten by that refresh.
 ///
 /// # Choosing the lock TTL
 ///
-/// The lock must outlive the slowest refresh: otherwise a second process may
-/// take the expired lock and refresh with the same refresh token while the
-/// first is still at it, which fails (and clears the cache) when Spotify
-/// rotates refresh tokens. A refresh takes at most
-/// `(max_retries + 1) × timeout + backoff`, the backoff being at most the
-/// retry policy's `max_total_delay`. With the flows' defaults (3 retries,
-/// 30 s timeout, 30 s of backoff) that is 150 s, which the default TTL
-/// covers; with a 5 s timeout and the default retries, 50 s. Set
-/// [`with_lock_ttl`](Self::with_lock_ttl) above your figure: the price of a
-/// long TTL is only how long a holder that crashed mid-refresh keeps the
-/// others waiting.
+/// The TTL need not outlive the slowest refresh: the lock is renewed for as
+/// long as it is held. The TTL decides two other things:
+///
+/// - **Crash recovery.** A holder that died keeps the others waiting for at
+///   most one TTL (15 s by default). Shorter is faster.
+/// - **Stalls.** A renewal starts every TTL/3 and may take up to
+///   `2 × io_timeout + connect_timeout` (waiting for a free connection,
+///   connecting, the command): 9 s with the 3 s defaults. The lock lapses
+///   only if the renewals stop for a whole TTL, so keep the TTL above 1.5 ×
+///   that figure (13.5 s with the defaults, hence 15 s), and longer if your
+///   processes may be paused for long (a stopped container, a VM
+///   migration). A lock that lapsed anyway is reported at the next renewal
+///   ([`lock_lost`](Self::lock_lost)) and refused at the next write (see
+///   [Fenced writes](Self#fenced-writes)).
+///
+/// Set the lock wait ([`with_lock_wait`](Self::with_lock_wait)) above your
+/// slowest refresh, `(max_retries + 1) × timeout + backoff`: 150 s with the
+/// flows' defaults (3 retries, 30 s timeout, 30 s of backoff), 50 s with a
+/// 5 s timeout.
 ///
 /// # Connections, timeouts and failures
 ///
-/// Connections are opened at the first call, not by the constructor, and a
-/// few are kept for reuse; one that a server restart broke is replaced on the
-/// next call. The connect timeout covers the TCP connection and the
-/// handshake (TLS, `AUTH`, `SELECT`), the I/O timeout each command; both
-/// default to 3 s, so a dead Redis makes a call fail within seconds, never
-/// hang. A failure is an [`Error::Cache`] whose message starts with the
-/// server's URL without its password (`redis://127.0.0.1:6379/0: cannot read
-/// key "spotify:token:alice": Connection refused (os error 111)`), and the
-/// first call after Redis is back succeeds. While Redis is down a token still
-/// valid in memory is still served: the flows read the cache only around a
-/// refresh.
+/// See [`RedisStore`] for the connection pool (at most 8 connections by
+/// default, shared by every cache of a store). Connections are opened at the
+/// first call, not by the constructor; one that a server restart broke is
+/// replaced on the next call. The connect timeout covers the TCP connection
+/// and the handshake (TLS, `AUTH`, `SELECT`), the I/O timeout each command;
+/// both default to 3 s, so a dead Redis makes a call fail within seconds,
+/// never hang. A failure is an [`Error::Cache`] whose message starts with
+/// the server's URL without its password (`redis://127.0.0.1:6379/0: cannot
+/// read key "spotify:token:alice": Connection refused (os error 111)`), and
+/// the first call after Redis is back succeeds. While Redis is down a token
+/// still valid in memory is still served: the flows read the cache only
+/// around a refresh.
 ///
 /// # TLS, and what is not supported
 ///
 /// `rediss://` URLs use rustls with the ring provider (as the rest of the
-/// crate) and the system's root certificates. For a private CA, or client
-/// certificates, build a [`redis::Client`] with
-/// `redis::Client::build_with_tls` and pass it to
-/// [`from_client`](Self::from_client). Turning certificate checks off
-/// (`rediss://...#insecure`) is refused with an error. One Redis server (or a
-/// primary behind a proxy): Redis Cluster and Sentinel are not supported.
+/// crate), given to each connection explicitly, and the system's root
+/// certificates; nothing is installed process-wide. For a private CA or
+/// client certificates, give a `rustls::ClientConfig` to
+/// [`RedisStore::with_tls_config`]. Why this crate makes TLS connections
+/// itself rather than through redis, and the one case that still goes
+/// through redis: see [`RedisStore`]'s TLS section. Turning certificate
+/// checks off (`rediss://...#insecure`) is refused with an error. One Redis
+/// server (or a primary behind a proxy): Redis Cluster and Sentinel are not
+/// supported.
 pub struct RedisTokenCache {
-    conns: Arc<Connections>,
-    key: String,
+    pool: Arc<Pool>,
+    /// The lock's key: the token's key with `:lock` appended, so that the
+    /// token's key is its first `key_len` bytes (one allocation for both).
     lock_key: String,
+    key_len: usize,
     lock_ttl: Duration,
-    lock_wait: Option<Duration>,
+    lock_wait: Duration,
+    /// This instance's lock state, made at its first `lock()`.
+    holder: OnceLock<Arc<Holder>>,
 }
 
 impl RedisTokenCache {
     /// The default connect and I/O timeouts: 3 s.
-    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
+    pub const DEFAULT_TIMEOUT: Duration = RedisStore::DEFAULT_TIMEOUT;
 
-    /// The default lock TTL: 160 s, above the slowest refresh with the flows'
-    /// default timeout and retries (150 s).
-    pub const DEFAULT_LOCK_TTL: Duration = Duration::from_secs(160);
+    /// The default lock TTL: 15 s (the lock is renewed while held; see
+    /// [Choosing the lock TTL](Self#choosing-the-lock-ttl)).
+    pub const DEFAULT_LOCK_TTL: Duration = RedisStore::DEFAULT_LOCK_TTL;
 
-    /// A cache for `key` on the server at `url`: `redis://[[user]:password@]host[:port][/db]`,
+    /// The default lock wait: 180 s, above the slowest refresh with the
+    /// flows' default timeout and retries (150 s).
+    pub const DEFAULT_LOCK_WAIT: Duration = RedisStore::DEFAULT_LOCK_WAIT;
+
+    /// A cache for `key` on the server at `url`, with connections of its own
+    /// (a [`RedisStore`] of its own): `redis://[[user]:password@]host[:port][/db]`,
     /// `rediss://...` for TLS, or `redis+unix:///path/to/socket[?db=N]`.
+    /// For many keys on one server, use one [`RedisStore`] instead.
     ///
     /// Nothing is connected until the first call. Errors: [`Error::Config`]
     /// (setting `redis_url`) for a URL that is not a Redis URL; the message
     /// never contains the URL.
-    pub fn open(url: &str, key: impl Into<String>) -> Result<Self> {
-        let client = redis::Client::open(url).map_err(|e| {
-            // redis's parse errors describe the problem, never the URL itself.
-            Error::config("redis_url", format!("not a valid Redis URL: {e}"))
-        })?;
-        Ok(Self::from_client(client, key))
+    pub fn open(url: &str, key: impl AsRef<str>) -> Result<Self> {
+        Ok(RedisStore::open(url)?.cache(key))
     }
 
-    /// A cache for `key` on the server `client` connects to, for settings a
-    /// URL cannot carry (TLS client certificates, custom root certificates).
+    /// A cache for `key` on the server `client` connects to, with
+    /// connections of its own, for settings a URL cannot carry. For TLS
+    /// settings prefer [`RedisStore::with_tls_config`].
     ///
     /// Nothing is connected until the first call.
-    pub fn from_client(client: redis::Client, key: impl Into<String>) -> Self {
-        let key = key.into();
+    pub fn from_client(client: redis::Client, key: impl AsRef<str>) -> Self {
+        RedisStore::from_client(client).cache(key)
+    }
+
+    fn new(pool: Arc<Pool>, key: &str, lock_ttl: Duration, lock_wait: Duration) -> Self {
+        let mut lock_key = String::with_capacity(key.len() + ":lock".len());
+        lock_key.push_str(key);
+        lock_key.push_str(":lock");
         RedisTokenCache {
-            conns: Arc::new(Connections::new(
-                client,
-                Self::DEFAULT_TIMEOUT,
-                Self::DEFAULT_TIMEOUT,
-            )),
-            lock_key: format!("{key}:lock"),
-            key,
-            lock_ttl: Self::DEFAULT_LOCK_TTL,
-            lock_wait: None,
+            pool,
+            lock_key,
+            key_len: key.len(),
+            lock_ttl,
+            lock_wait,
+            holder: OnceLock::new(),
         }
     }
 
     /// How long connecting may take, handshake included (default 3 s; at
-    /// least 1 ms).
-    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
-        self.conns = Arc::new(self.conns.with_timeouts(timeout, self.conns.io_timeout()));
-        self
+    /// least 1 ms). This gives the cache connections of its own: for a
+    /// cache from a [`RedisStore`], set it on the store instead.
+    pub fn with_connect_timeout(self, timeout: Duration) -> Self {
+        self.reconfigured(|s| s.connect_timeout = timeout)
     }
 
     /// How long sending a command or waiting for its reply may take (default
-    /// 3 s; at least 1 ms).
-    pub fn with_io_timeout(mut self, timeout: Duration) -> Self {
-        self.conns = Arc::new(
-            self.conns
-                .with_timeouts(self.conns.connect_timeout(), timeout),
-        );
-        self
+    /// 3 s; at least 1 ms). This gives the cache connections of its own:
+    /// for a cache from a [`RedisStore`], set it on the store instead.
+    pub fn with_io_timeout(self, timeout: Duration) -> Self {
+        self.reconfigured(|s| s.io_timeout = timeout)
     }
 
-    /// How long the refresh lock lives when its holder does not release it
-    /// (default 160 s; at least 1 ms). It must exceed your slowest refresh: see
+    /// How long the refresh lock lives after its last renewal: how long a
+    /// holder that died keeps the others waiting (default 15 s; at least
+    /// 10 ms). The lock is renewed every third of it while held. See
     /// [Choosing the lock TTL](Self#choosing-the-lock-ttl).
     pub fn with_lock_ttl(mut self, ttl: Duration) -> Self {
-        self.lock_ttl = ttl.max(Duration::from_millis(1));
+        self.lock_ttl = ttl.max(RedisStore::MIN_LOCK_TTL);
         self
     }
 
-    /// How long [`lock`](TokenCache::lock) waits for a held lock before it
-    /// fails with an [`Error::Cache`] (default twice the lock TTL).
+    /// How long [`lock`](TokenCache::lock) waits for a lock held by someone
+    /// else (another process, or another guard of this instance) before it
+    /// fails with an [`Error::Cache`] (default 180 s). Set it above your
+    /// slowest refresh.
     pub fn with_lock_wait(mut self, wait: Duration) -> Self {
-        self.lock_wait = Some(wait);
+        self.lock_wait = wait;
         self
     }
 
     /// The key the token is stored under.
     pub fn key(&self) -> &str {
-        &self.key
+        &self.lock_key[..self.key_len]
     }
 
     /// The key of the refresh lock: the token's key with `:lock` appended.
@@ -223,7 +293,7 @@ impl RedisTokenCache {
 
     /// The server's URL without its password, as shown in errors.
     pub fn url(&self) -> &str {
-        self.conns.url()
+        self.pool.url()
     }
 
     /// The lock TTL in use.
@@ -233,22 +303,81 @@ impl RedisTokenCache {
 
     /// The lock wait in use.
     pub fn lock_wait(&self) -> Duration {
-        self.lock_wait.unwrap_or(self.lock_ttl.saturating_mul(2))
+        self.lock_wait
+    }
+
+    /// Whether a guard of this instance is alive for a lock that a renewal
+    /// found no longer ours (it lapsed, and may have been taken by another
+    /// instance). Its writes then fail; the next `lock()` after the guard is
+    /// dropped starts afresh.
+    pub fn lock_lost(&self) -> bool {
+        self.holder.get().is_some_and(|h| h.is_lost())
+    }
+
+    /// This cache with `change` made to its connection settings, and
+    /// connections of its own.
+    fn reconfigured(mut self, change: impl FnOnce(&mut Settings)) -> Self {
+        let mut settings = self.pool.settings().clone();
+        change(&mut settings);
+        self.pool = Arc::new(Pool::new(settings));
+        self
+    }
+
+    /// How this instance's writes are fenced now.
+    fn fence(&self) -> Fence {
+        match self.holder.get() {
+            Some(holder) => holder.fence(),
+            None => Fence::Unlocked,
+        }
+    }
+
+    /// A write (`doing`: "write" or "delete") of the token's key under
+    /// `fence`: `op` runs the fenced script and says whether it wrote.
+    fn fenced_write(
+        &self,
+        doing: &str,
+        op: impl Fn(&mut dyn redis::ConnectionLike, &Fence) -> redis::RedisResult<bool>,
+    ) -> Result<()> {
+        let fence = self.fence();
+        let written = match fence {
+            Fence::Lost => false,
+            _ => self.pool.run(|conn| op(conn, &fence)).map_err(|e| {
+                self.redis_error(format_args!("cannot {doing} key {:?}", self.key()), &e)
+            })?,
+        };
+        if written {
+            return Ok(());
+        }
+        let why = match fence {
+            Fence::Unlocked => {
+                "is held by another instance (a refresh is under way); try again \
+                 when it is released, or take the lock first"
+            }
+            Fence::Owner(_) | Fence::Lost => {
+                "held by this instance was lost (it expired, \
+                 or was taken over by another instance)"
+            }
+        };
+        Err(self.error(format_args!(
+            "cannot {doing} key {:?}: the lock {:?} {why}; the key was left as it was",
+            self.key(),
+            self.lock_key
+        )))
     }
 
     /// An [`Error::Cache`] whose message starts with the server's URL.
     fn error(&self, message: impl fmt::Display) -> Error {
         Error::Cache {
             path: None,
-            message: format!("{}: {message}", self.conns.url()),
+            message: format!("{}: {message}", self.pool.url()),
             source: None,
         }
     }
 
     /// An [`Error::Cache`] for a failed Redis call: what was being done, and
     /// Redis's description without the password.
-    fn redis_error(&self, doing: impl fmt::Display, e: &redis::RedisError) -> Error {
-        self.error(format_args!("{doing}: {}", self.conns.describe(e)))
+    fn redis_error(&self, doing: impl fmt::Display, e: &PoolError) -> Error {
+        self.error(format_args!("{doing}: {}", self.pool.describe(e)))
     }
 }
 
@@ -260,67 +389,77 @@ impl TokenCache for RedisTokenCache {
     /// as it is until the next [`set`](TokenCache::set) or
     /// [`clear`](TokenCache::clear).
     fn get(&self) -> Result<Option<TokenInfo>> {
+        let key = self.key();
         let value: Option<Vec<u8>> = self
-            .conns
-            .run(|conn| redis::cmd("GET").arg(&self.key).query(conn))
-            .map_err(|e| self.redis_error(format_args!("cannot read key {:?}", self.key), &e))?;
+            .pool
+            .run(|conn| redis::cmd("GET").arg(key).query(conn))
+            .map_err(|e| self.redis_error(format_args!("cannot read key {key:?}"), &e))?;
         let Some(value) = value else {
             return Ok(None);
         };
         if value.len() > MAX_VALUE_SIZE {
             return Err(self.error(format_args!(
-                "key {:?}: value too large ({} bytes; a token is at most {MAX_VALUE_SIZE} bytes)",
-                self.key,
+                "key {key:?}: value too large ({} bytes; a token is at most {MAX_VALUE_SIZE} bytes)",
                 value.len()
             )));
         }
         TokenInfo::from_json(&value)
             .map(Some)
-            .map_err(|m| self.error(format_args!("key {:?}: {m}", self.key)))
+            .map_err(|m| self.error(format_args!("key {key:?}: {m}")))
     }
 
-    /// Stores the token under the key (one `SET`: all or nothing), with no
-    /// expiry: the refresh token outlives the access token.
+    /// Stores the token under the key (all or nothing), with no expiry (the
+    /// refresh token outlives the access token), fenced by the lock: see
+    /// [Fenced writes](RedisTokenCache#fenced-writes).
     fn set(&self, token: &TokenInfo) -> Result<()> {
         let json = token.to_json();
-        self.conns
-            .run(|conn| {
-                redis::cmd("SET")
-                    .arg(&self.key)
-                    .arg(&json)
-                    .query::<()>(conn)
-            })
-            .map_err(|e| self.redis_error(format_args!("cannot write key {:?}", self.key), &e))
+        self.fenced_write("write", |conn, fence| {
+            fence::set(conn, self.key(), &self.lock_key, fence, &json)
+        })
     }
 
-    /// Deletes the key (a missing key is fine).
+    /// Deletes the key (a missing key is fine), fenced by the lock: see
+    /// [Fenced writes](RedisTokenCache#fenced-writes).
     fn clear(&self) -> Result<()> {
-        self.conns
-            .run(|conn| redis::cmd("DEL").arg(&self.key).query::<()>(conn))
-            .map_err(|e| self.redis_error(format_args!("cannot delete key {:?}", self.key), &e))
+        self.fenced_write("delete", |conn, fence| {
+            fence::delete(conn, self.key(), &self.lock_key, fence)
+        })
     }
 
     /// Takes the refresh lock [`lock_key`](RedisTokenCache::lock_key),
-    /// waiting while another process (or thread) holds it, for at most the
-    /// lock wait; dropping the returned guard releases it.
+    /// waiting while another process, machine or guard of this instance
+    /// holds it, for at most the lock wait; the lock is renewed until the
+    /// returned guard is dropped, which releases it.
     ///
     /// Errors ([`Error::Cache`]): Redis unreachable or failing (at once, not
-    /// after the wait), or the lock still held when the wait is over.
+    /// after the wait), the lock still held when the wait is over, or no
+    /// thread to renew it.
     fn lock(&self) -> Result<CacheLock> {
+        let started = Instant::now();
+        let wait = self.lock_wait.min(MAX_LOCK_WAIT);
         let owner = lock::new_owner()
             .map_err(|e| self.error(format_args!("cannot make a lock owner token: {e}")))?;
-        let wait = self.lock_wait();
-        match lock::acquire(&self.conns, &self.lock_key, owner, self.lock_ttl, wait) {
+        let holder = self.holder.get_or_init(Arc::default);
+        let spec = LockSpec {
+            pool: &self.pool,
+            holder,
+            key: &self.lock_key,
+            ttl: self.lock_ttl,
+        };
+        match lock::acquire(spec, owner, started + wait) {
             Ok(guard) => Ok(CacheLock::new(guard)),
             Err(AcquireError::Redis(e)) => {
                 Err(self.redis_error(format_args!("cannot take the lock {:?}", self.lock_key), &e))
             }
             Err(AcquireError::TimedOut) => Err(self.error(format_args!(
                 "the lock {:?} is still held by another caller after waiting {} s \
-                 (lock TTL {} s; see RedisTokenCache::with_lock_wait)",
+                 (see RedisTokenCache::with_lock_wait)",
                 self.lock_key,
                 wait.as_secs_f64(),
-                self.lock_ttl.as_secs_f64()
+            ))),
+            Err(AcquireError::Spawn(e)) => Err(self.error(format_args!(
+                "cannot start the thread that renews the lock {:?}: {e}",
+                self.lock_key
             ))),
         }
     }
@@ -329,8 +468,8 @@ impl TokenCache for RedisTokenCache {
 impl fmt::Debug for RedisTokenCache {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisTokenCache")
-            .field("url", &self.conns.url())
-            .field("key", &self.key)
+            .field("url", &self.pool.url())
+            .field("key", &self.key())
             .finish()
     }
 }

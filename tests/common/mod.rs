@@ -113,6 +113,15 @@ impl Flow {
         }
     }
 
+    pub fn cache_write_error(&self) -> Option<spotify_auth::Error> {
+        match self {
+            #[cfg(feature = "blocking")]
+            Flow::Blocking(auth) => auth.cache_write_error(),
+            #[cfg(feature = "async")]
+            Flow::Async(auth, _) => auth.cache_write_error(),
+        }
+    }
+
     pub fn authorize_local(
         &self,
         options: AuthorizeLocalOptions,
