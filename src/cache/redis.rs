@@ -307,8 +307,7 @@ impl TokenCache for RedisTokenCache {
     /// Errors ([`Error::Cache`]): Redis unreachable or failing (at once, not
     /// after the wait), or the lock still held when the wait is over.
     fn lock(&self) -> Result<CacheLock> {
-        let owner = lock::new_owner()
-            .map_err(|e| self.error(format_args!("cannot make a lock owner token: {e}")))?;
+        let owner = lock::new_owner().map_err(Error::random)?;
         let wait = self.lock_wait();
         match lock::acquire(&self.conns, &self.lock_key, owner, self.lock_ttl, wait) {
             Ok(guard) => Ok(CacheLock::new(guard)),
