@@ -19,11 +19,14 @@ mod authorization_url;
 pub mod authorize_local;
 mod client_credentials;
 mod concurrency;
+mod errors;
 mod exchange;
 mod faults;
+mod http_client;
 mod redaction;
 mod refresh;
 mod retries;
+mod settings;
 
 pub const REDIRECT: &str = "http://127.0.0.1:8888/callback";
 pub const CLIENT_ID: &str = "test-client-id";
