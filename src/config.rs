@@ -45,8 +45,15 @@ pub enum ClientCredentialsGrant {}
 pub type AuthorizationCodeBuilder<H> = ClientBuilder<H, AuthorizationCodeGrant>;
 
 /// Builds a `ClientCredentials` (app-only tokens) of either mode: the same
-/// settings as [`AuthorizationCodeBuilder`] without the user-facing ones; the
-/// client secret is required.
+/// settings as [`AuthorizationCodeBuilder`] without the user-facing ones
+/// (redirect URI, scope, refresh token, PKCE); the client secret is
+/// required.
+///
+/// App-only tokens carry no scope, so there is nothing to ask for:
+///
+/// ```compile_fail
+/// let builder = spotify_auth::ClientCredentialsBuilder::<()>::new().scope("user-read-email");
+/// ```
 pub type ClientCredentialsBuilder<H> = ClientBuilder<H, ClientCredentialsGrant>;
 
 /// The builder of both flows, for HTTP client `H` and grant `G`; see
@@ -315,6 +322,12 @@ impl<H> AuthorizationCodeBuilder<H> {
 
     /// The scopes to request: a space- or comma-delimited string, or any list
     /// of strings (see [`Scopes`]).
+    ///
+    /// ```
+    /// let builder = spotify_auth::AuthorizationCodeBuilder::<()>::new()
+    ///     .scope("user-read-email,user-top-read");
+    /// # let _ = builder;
+    /// ```
     pub fn scope(mut self, scope: impl Into<Scopes>) -> Self {
         self.scope = scope.into();
         self
