@@ -90,35 +90,40 @@ fn own_client() -> mode::HttpClient {
 }
 
 /// A fake accounts server (it keeps connections alive, unlike mockito's),
-/// behind a relay counting connections, and two refresh tokens it issued.
-fn fake_behind_relay() -> (FakeSpotify, CountingRelay, [String; 2]) {
+/// behind a relay counting connections, and `N` refresh tokens it issued.
+fn fake_behind_relay<const N: usize>() -> (FakeSpotify, CountingRelay, [String; N]) {
     let fake = FakeSpotify::builder()
         .client(CLIENT_ID, Some(CLIENT_SECRET))
         .redirect_uri(REDIRECT)
         .start()
         .unwrap();
     let relay = CountingRelay::start(fake.addr());
-    let tokens = [0, 1].map(|_| fake.issue_refresh_token(CLIENT_ID, "user-read-email"));
+    let tokens = [(); N].map(|_| fake.issue_refresh_token(CLIENT_ID, "user-read-email"));
     (fake, relay, tokens)
 }
 
 flow_test! {
     async fn instances_without_a_client_share_one_connection_pool() {
-        let (fake, relay, [r1, r2]) = fake_behind_relay();
-        let first = builder(&relay.url()).refresh_token(r1).build().unwrap();
-        let second = builder(&relay.url()).refresh_token(r2).build().unwrap();
-        let got = first.get_access_token().await;
-        assert!(got.is_ok(), "{got:?}");
-        let got = second.get_access_token().await;
-        assert!(got.is_ok(), "{got:?}");
-        assert_eq!(fake.token_request_count(), 2);
-        assert_eq!(relay.connections(), 1, "the second instance reused the first one's connection");
+        const INSTANCES: usize = 4;
+        let (fake, relay, tokens) = fake_behind_relay::<INSTANCES>();
+        for refresh_token in tokens {
+            let auth = builder(&relay.url()).refresh_token(refresh_token).build().unwrap();
+            let got = auth.get_access_token().await;
+            assert!(got.is_ok(), "{got:?}");
+            // Let the client put the connection back in its pool (hyper does
+            // it on the connection's task) before the next instance asks.
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(fake.token_request_count(), INSTANCES);
+        // Separate clients could never share a connection: one per instance.
+        let connections = relay.connections();
+        assert!(connections < INSTANCES, "{connections} connections for {INSTANCES} instances: no pool shared");
     }
 }
 
 flow_test! {
     async fn an_instance_given_its_own_client_uses_it() {
-        let (fake, relay, [r1, r2]) = fake_behind_relay();
+        let (fake, relay, [r1, r2]) = fake_behind_relay::<2>();
         let first = builder(&relay.url()).refresh_token(r1).build().unwrap();
         let own = builder(&relay.url()).http_client(own_client()).refresh_token(r2).build().unwrap();
         let got = first.get_access_token().await;
