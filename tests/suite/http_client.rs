@@ -64,25 +64,26 @@ fn pipe(mut from: TcpStream, mut to: TcpStream) {
 
 /// A client of this mode's type made by the test, not by the library.
 fn own_client() -> mode::HttpClient {
-    let mut made: Vec<Box<dyn std::any::Any>> = Vec::new();
-    #[cfg(feature = "blocking")]
-    made.push(Box::new(ureq::Agent::new_with_defaults()));
-    #[cfg(feature = "async")]
-    made.push(Box::new({
-        // reqwest's own default needs a process-wide crypto provider: give
-        // it a TLS config instead (plain HTTP here, so no roots).
-        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(rustls::RootCertStore::empty())
-        .with_no_client_auth();
-        reqwest::Client::builder()
-            .tls_backend_preconfigured(tls)
-            .build()
+    let made: Vec<Box<dyn std::any::Any>> = vec![
+        #[cfg(feature = "blocking")]
+        Box::new(ureq::Agent::new_with_defaults()),
+        #[cfg(feature = "async")]
+        Box::new({
+            // reqwest's own default needs a process-wide crypto provider:
+            // give it a TLS config instead (plain HTTP here, so no roots).
+            let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()
             .unwrap()
-    }));
+            .with_root_certificates(rustls::RootCertStore::empty())
+            .with_no_client_auth();
+            reqwest::Client::builder()
+                .tls_backend_preconfigured(tls)
+                .build()
+                .unwrap()
+        }),
+    ];
     made.into_iter()
         .find_map(|c| c.downcast::<mode::HttpClient>().ok())
         .map(|c| *c)
