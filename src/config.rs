@@ -166,6 +166,11 @@ impl<H, G> ClientBuilder<H, G> {
     /// to use a proxy, extra or pinned root certificates, a client
     /// certificate, another crypto provider, or connection pool limits, or to
     /// share one pool with the rest of your program's HTTP calls.
+    ///
+    /// Async: a `reqwest::Client`'s connections run on the tokio runtime that
+    /// opened them. A program that drives instances from several runtimes,
+    /// some of which stop while others go on, should give each runtime a
+    /// client of its own.
     pub fn http_client(mut self, client: H) -> Self {
         self.http_client = Some(client);
         self
