@@ -123,10 +123,7 @@ pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// `n` bytes from the operating system's CSPRNG.
 pub(crate) fn random_bytes<const N: usize>() -> Result<[u8; N]> {
     let mut buf = [0u8; N];
-    getrandom::fill(&mut buf).map_err(|e| Error::Config {
-        setting: "random",
-        message: format!("the operating system's random number generator failed: {e}"),
-    })?;
+    getrandom::fill(&mut buf).map_err(Error::random)?;
     Ok(buf)
 }
 

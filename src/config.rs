@@ -13,6 +13,9 @@ use crate::{ClientSecret, Error, InMemoryTokenCache, RefreshToken, Result, Scope
 pub const SPOTIFY_AUTHORIZE_URL: &str = "https://accounts.spotify.com/authorize";
 /// Spotify's token endpoint.
 pub const SPOTIFY_TOKEN_URL: &str = "https://accounts.spotify.com/api/token";
+/// How long Spotify's access tokens last (`expires_in`: 3600 s); a refresh
+/// margin must be shorter.
+const ACCESS_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
 /// The environment variable read for the client id.
 pub const ENV_CLIENT_ID: &str = "SPOTIFY_SDK_CLIENT_ID";
 /// The environment variable read for the client secret.
@@ -42,8 +45,15 @@ pub enum ClientCredentialsGrant {}
 pub type AuthorizationCodeBuilder<H> = ClientBuilder<H, AuthorizationCodeGrant>;
 
 /// Builds a `ClientCredentials` (app-only tokens) of either mode: the same
-/// settings as [`AuthorizationCodeBuilder`] without the user-facing ones; the
-/// client secret is required.
+/// settings as [`AuthorizationCodeBuilder`] without the user-facing ones
+/// (redirect URI, scope, refresh token, PKCE); the client secret is
+/// required.
+///
+/// App-only tokens carry no scope, so there is nothing to ask for:
+///
+/// ```compile_fail
+/// let builder = spotify_auth::ClientCredentialsBuilder::<()>::new().scope("user-read-email");
+/// ```
 pub type ClientCredentialsBuilder<H> = ClientBuilder<H, ClientCredentialsGrant>;
 
 /// The builder of both flows, for HTTP client `H` and grant `G`; see
@@ -110,13 +120,6 @@ impl<H, G> ClientBuilder<H, G> {
         self
     }
 
-    /// The scopes to request: a space- or comma-delimited string, or any list
-    /// of strings (see [`Scopes`]).
-    pub fn scope(mut self, scope: impl Into<Scopes>) -> Self {
-        self.scope = scope.into();
-        self
-    }
-
     /// Where tokens are kept (default: an [`InMemoryTokenCache`]). Pass an
     /// `Arc` to keep a handle on it.
     pub fn token_cache(mut self, cache: impl TokenCache + 'static) -> Self {
@@ -143,15 +146,31 @@ impl<H, G> ClientBuilder<H, G> {
     }
 
     /// Refresh this long before the access token expires (default 30 s; the
-    /// original library's `skew_seconds`).
+    /// original library's `skew_seconds`). It must be shorter than an access
+    /// token's lifetime (Spotify's: one hour): `build()` refuses a longer one,
+    /// with which every call would refresh.
     pub fn refresh_margin(mut self, margin: Duration) -> Self {
         self.refresh_margin = margin;
         self
     }
 
-    /// The HTTP client to use (default: one made and owned by the library).
-    /// Its connection pool, proxy and TLS settings are used; the library sets
-    /// the timeout of each request itself.
+    /// The HTTP client to use. Its connection pool, proxy and TLS settings
+    /// are used; the library sets the timeout of each request itself.
+    ///
+    /// By default every instance of a mode shares one client, made by the
+    /// library on first use and kept for the life of the process: building
+    /// an instance per user costs no new connection pool or TLS setup. It
+    /// follows no redirects, sends the library's `User-Agent`, and verifies
+    /// TLS against the operating system's trust store (rustls with ring,
+    /// given explicitly: nothing is installed process-wide). Pass your own
+    /// to use a proxy, extra or pinned root certificates, a client
+    /// certificate, another crypto provider, or connection pool limits, or to
+    /// share one pool with the rest of your program's HTTP calls.
+    ///
+    /// Async: a `reqwest::Client`'s connections run on the tokio runtime that
+    /// opened them. A program that drives instances from several runtimes,
+    /// some of which stop while others go on, should give each runtime a
+    /// client of its own.
     pub fn http_client(mut self, client: H) -> Self {
         self.http_client = Some(client);
         self
@@ -256,6 +275,18 @@ impl<H, G> ClientBuilder<H, G> {
         if self.timeout.is_zero() {
             return Err(Error::config("timeout", "must be greater than zero"));
         }
+        if self.refresh_margin >= ACCESS_TOKEN_LIFETIME {
+            return Err(Error::config(
+                "refresh_margin",
+                format!(
+                    "{} s is not shorter than an access token's lifetime ({} s): every call \
+                     would refresh the token; use a margin of a few seconds or minutes \
+                     (default 30 s)",
+                    self.refresh_margin.as_secs_f64(),
+                    ACCESS_TOKEN_LIFETIME.as_secs()
+                ),
+            ));
+        }
         let config = Config {
             grant,
             pkce: grant == Grant::AuthorizationCode && (self.pkce || client_secret.is_none()),
@@ -291,6 +322,19 @@ impl<H> AuthorizationCodeBuilder<H> {
     /// none: access tokens can then be had without the browser.
     pub fn refresh_token(mut self, refresh_token: impl Into<RefreshToken>) -> Self {
         self.refresh_token = Some(refresh_token.into());
+        self
+    }
+
+    /// The scopes to request: a space- or comma-delimited string, or any list
+    /// of strings (see [`Scopes`]).
+    ///
+    /// ```
+    /// let builder = spotify_auth::AuthorizationCodeBuilder::<()>::new()
+    ///     .scope("user-read-email,user-top-read");
+    /// # let _ = builder;
+    /// ```
+    pub fn scope(mut self, scope: impl Into<Scopes>) -> Self {
+        self.scope = scope.into();
         self
     }
 

@@ -4,8 +4,22 @@
 //! prints a secret: client secret, access or refresh token, authorization code
 //! or PKCE verifier. Errors are cheap to clone so that every caller waiting on
 //! one shared refresh can receive the same error.
+//!
+//! Errors compose: an error caused by another one (the HTTP client's, an I/O
+//! error, the OS random source's) keeps it as its
+//! [`source`](std::error::Error::source) and does not repeat its text, so a
+//! report that walks the chain (`anyhow`'s `{:#}`, `eyre`, `tracing`'s error
+//! fields) prints each cause once:
+//!
+//! ```text
+//! HTTP transport error (connect): io: Connection refused (os error 111)
+//! ```
+//!
+//! `Display` alone (`{}`) prints only the outermost message: print the
+//! chain when showing an error to a person.
 
 use std::fmt;
+use std::ops::Deref;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,6 +40,17 @@ pub enum Error {
         setting: &'static str,
         /// What is wrong and how to fix it.
         message: String,
+    },
+
+    /// The operating system's random number generator failed while making a
+    /// `state`, a PKCE verifier or a lock owner token. Nothing was sent; the
+    /// call can be retried, but this usually means the system is broken or
+    /// sandboxed away from its entropy source.
+    #[error("the operating system's random number generator failed")]
+    Random {
+        /// The `getrandom` error.
+        #[source]
+        source: ErrorSource,
     },
 
     /// The user (or Spotify) refused the authorization: the callback carried
@@ -88,12 +113,19 @@ pub enum Error {
 
     /// The HTTP request could not be made or completed: connection refused,
     /// DNS, TLS, timeout, a connection dropped mid-response.
-    #[error("HTTP transport error ({kind}): {message}")]
+    ///
+    /// Its [`source`](std::error::Error::source) is the HTTP client's own
+    /// error (`ureq::Error` in [`blocking`](crate::blocking),
+    /// `reqwest::Error` in [`asynchronous`](crate::asynchronous)), whose
+    /// chain says what happened (a refused connection, an unknown
+    /// certificate issuer, ...).
+    #[error("HTTP transport error ({kind})")]
     Http {
         /// What kind of failure it was.
         kind: HttpErrorKind,
-        /// The transport's description.
-        message: String,
+        /// The HTTP client's error.
+        #[source]
+        source: ErrorSource,
     },
 
     /// No token is cached and no refresh token is available: authorize first
@@ -128,9 +160,10 @@ pub enum Error {
         path: Option<PathBuf>,
         /// What went wrong.
         message: String,
-        /// The underlying I/O error, when there is one.
+        /// The underlying error (a `std::io::Error` for files), when there
+        /// is one; `message` does not repeat it.
         #[source]
-        source: Option<Arc<std::io::Error>>,
+        source: Option<ErrorSource>,
     },
 
     /// The blocking API was called from inside an async runtime, where it
@@ -196,6 +229,54 @@ impl fmt::Display for HttpErrorKind {
     }
 }
 
+/// The cause of an [`Error`]: another error, shared so that [`Error`] stays
+/// cheap to clone.
+///
+/// [`Error`]'s [`source`](std::error::Error::source) returns the error held
+/// here itself, so it can be downcast to its concrete type:
+///
+/// ```
+/// # fn check(error: &spotify_auth::Error) {
+/// use std::error::Error as _;
+/// if let Some(io) = error.source().and_then(|s| s.downcast_ref::<std::io::Error>()) {
+///     eprintln!("I/O error: {:?}", io.kind());
+/// }
+/// # }
+/// ```
+///
+/// It dereferences to that error. It does not implement
+/// [`std::error::Error`] itself, on purpose: it is a handle, not a link of
+/// the chain.
+#[derive(Clone)]
+pub struct ErrorSource(Arc<dyn std::error::Error + Send + Sync + 'static>);
+
+impl ErrorSource {
+    /// Wraps `error`.
+    pub fn new(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        ErrorSource(Arc::new(error))
+    }
+}
+
+impl From<Box<dyn std::error::Error + Send + Sync + 'static>> for ErrorSource {
+    fn from(error: Box<dyn std::error::Error + Send + Sync + 'static>) -> Self {
+        ErrorSource(Arc::from(error))
+    }
+}
+
+impl Deref for ErrorSource {
+    type Target = dyn std::error::Error + Send + Sync + 'static;
+
+    fn deref(&self) -> &Self::Target {
+        &*self.0
+    }
+}
+
+impl fmt::Debug for ErrorSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
 /// The body of an error response from the token endpoint.
 ///
 /// Kept for callers who want Spotify's own words; its `Debug` shows only its
@@ -235,11 +316,20 @@ impl Error {
         }
     }
 
+    /// The OS random source failed.
+    #[cfg(any(feature = "blocking", feature = "async", feature = "redis"))]
+    pub(crate) fn random(source: getrandom::Error) -> Self {
+        Error::Random {
+            source: ErrorSource::new(source),
+        }
+    }
+
+    /// A file cache's I/O failure: `what` was being done (the message), `source` why.
     pub(crate) fn cache_io(path: &std::path::Path, what: &str, source: std::io::Error) -> Self {
         Error::Cache {
             path: Some(path.to_path_buf()),
-            message: format!("{what}: {source}"),
-            source: Some(Arc::new(source)),
+            message: what.to_owned(),
+            source: Some(ErrorSource::new(source)),
         }
     }
 }
@@ -247,10 +337,14 @@ impl Error {
 /// Constructors used only by the modes' transports and token handling.
 #[cfg(any(feature = "blocking", feature = "async"))]
 impl Error {
-    pub(crate) fn http(kind: HttpErrorKind, message: impl Into<String>) -> Self {
+    /// A transport failure caused by `source` (the HTTP client's error).
+    pub(crate) fn http(
+        kind: HttpErrorKind,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    ) -> Self {
         Error::Http {
             kind,
-            message: message.into(),
+            source: ErrorSource::from(source.into()),
         }
     }
 
@@ -286,5 +380,147 @@ fn fmt_path(path: &Option<PathBuf>) -> String {
     match path {
         Some(p) => format!("{}", p.display()),
         None => "(custom)".to_string(),
+    }
+}
+
+#[cfg(all(test, any(feature = "blocking", feature = "async")))]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    /// The messages of `error` and of each of its causes, outermost first.
+    fn chain(error: &Error) -> Vec<String> {
+        let mut out = vec![error.to_string()];
+        let mut cause = error.source();
+        while let Some(c) = cause {
+            out.push(c.to_string());
+            cause = c.source();
+        }
+        out
+    }
+
+    /// `{:#}` as anyhow prints it, checking that no message repeats one of
+    /// its causes.
+    fn report(error: &Error) -> String {
+        let chain = chain(error);
+        for (i, outer) in chain.iter().enumerate() {
+            for inner in &chain[i + 1..] {
+                assert!(
+                    !outer.contains(inner.as_str()),
+                    "{outer:?} repeats its cause {inner:?}"
+                );
+            }
+        }
+        chain.join(": ")
+    }
+
+    fn io(kind: std::io::ErrorKind, text: &str) -> std::io::Error {
+        std::io::Error::new(kind, text.to_owned())
+    }
+
+    /// One of each variant, with a source wherever the variant takes one.
+    fn every_variant() -> Vec<Error> {
+        vec![
+            Error::config("client_id", "missing"),
+            Error::random(getrandom::Error::UNSUPPORTED),
+            Error::AuthorizationDenied {
+                error: "access_denied".into(),
+                description: Some("the user said no".into()),
+            },
+            Error::StateMismatch,
+            Error::MissingCode,
+            Error::TokenEndpoint {
+                status: 400,
+                error: Some("invalid_client".into()),
+                description: Some("Invalid client".into()),
+                body: ErrorBody(r#"{"error":"invalid_client"}"#.into()),
+            },
+            Error::ReauthorizationRequired {
+                description: Some("Refresh token revoked".into()),
+            },
+            Error::RateLimited {
+                retry_after: Duration::from_secs(7),
+            },
+            Error::invalid_response("not JSON"),
+            Error::http(
+                HttpErrorKind::Connect,
+                io(std::io::ErrorKind::ConnectionRefused, "refused by peer"),
+            ),
+            Error::NotAuthorized,
+            Error::CallbackTimeout(Duration::from_secs(3)),
+            Error::CallbackServer {
+                address: "127.0.0.1:8888".into(),
+                message: "address in use".into(),
+            },
+            Error::Browser("no browser".into()),
+            Error::cache_io(
+                std::path::Path::new("/tmp/token.json"),
+                "cannot read the file",
+                io(
+                    std::io::ErrorKind::PermissionDenied,
+                    "permission denied by test",
+                ),
+            ),
+            Error::InsideAsyncRuntime("authorize_local"),
+        ]
+    }
+
+    #[test]
+    fn no_error_repeats_its_cause() {
+        for error in every_variant() {
+            let text = report(&error);
+            assert!(!text.is_empty());
+            // Cloning keeps the chain.
+            assert_eq!(report(&error.clone()), text);
+        }
+    }
+
+    #[test]
+    fn causes_are_kept_as_sources_not_flattened() {
+        let e = Error::cache_io(
+            std::path::Path::new("/tmp/token.json"),
+            "cannot read the file",
+            io(
+                std::io::ErrorKind::PermissionDenied,
+                "permission denied by test",
+            ),
+        );
+        assert_eq!(
+            report(&e),
+            "token cache /tmp/token.json: cannot read the file: permission denied by test"
+        );
+        let e = Error::http(
+            HttpErrorKind::Connect,
+            io(std::io::ErrorKind::ConnectionRefused, "refused by peer"),
+        );
+        assert_eq!(
+            report(&e),
+            "HTTP transport error (connect): refused by peer"
+        );
+    }
+
+    #[test]
+    fn sources_downcast_to_the_original_error() {
+        let e = Error::http(
+            HttpErrorKind::Connect,
+            io(std::io::ErrorKind::ConnectionRefused, "refused by peer"),
+        );
+        let source = e.source().expect("a source");
+        let io_error = source
+            .downcast_ref::<std::io::Error>()
+            .expect("the io::Error");
+        assert_eq!(io_error.kind(), std::io::ErrorKind::ConnectionRefused);
+
+        let e = Error::cache_io(
+            std::path::Path::new("x"),
+            "cannot open",
+            io(std::io::ErrorKind::NotFound, "gone"),
+        );
+        assert!(e.source().unwrap().is::<std::io::Error>());
+
+        let e = Error::random(getrandom::Error::UNSUPPORTED);
+        assert!(matches!(e, Error::Random { .. }), "{e:?}");
+        let random = e.source().unwrap().downcast_ref::<getrandom::Error>();
+        assert_eq!(random, Some(&getrandom::Error::UNSUPPORTED));
     }
 }

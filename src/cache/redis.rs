@@ -437,8 +437,7 @@ impl TokenCache for RedisTokenCache {
     fn lock(&self) -> Result<CacheLock> {
         let started = Instant::now();
         let wait = self.lock_wait.min(MAX_LOCK_WAIT);
-        let owner = lock::new_owner()
-            .map_err(|e| self.error(format_args!("cannot make a lock owner token: {e}")))?;
+        let owner = lock::new_owner().map_err(Error::random)?;
         let holder = self.holder.get_or_init(Arc::default);
         let spec = LockSpec {
             pool: &self.pool,

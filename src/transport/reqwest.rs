@@ -1,7 +1,9 @@
 //! The async transport: one form POST with reqwest 0.13.
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use rustls_platform_verifier::BuilderVerifierExt;
 use url::Url;
 
 use crate::retry::RawResponse;
@@ -16,22 +18,14 @@ pub(crate) struct Transport {
 }
 
 impl Transport {
-    /// Uses `client`, or a new one with rustls (ring) and no redirects.
+    /// Uses `client`, or the process's [`default_client`].
+    ///
+    /// Errors: [`Error::Config`] for `http_client` when the default client
+    /// cannot be built (no usable OS trust store).
     pub fn new(client: Option<reqwest::Client>) -> Result<Self> {
         let client = match client {
             Some(c) => c,
-            None => {
-                // One crypto stack for both modes: rustls with ring, as ureq
-                // uses. Installed only when no process default exists yet.
-                let _ = rustls::crypto::ring::default_provider().install_default();
-                reqwest::Client::builder()
-                    .user_agent(crate::USER_AGENT)
-                    .redirect(reqwest::redirect::Policy::none())
-                    .build()
-                    .map_err(|e| {
-                        Error::config("http_client", format!("cannot build the HTTP client: {e}"))
-                    })?
-            }
+            None => default_client()?,
         };
         Ok(Self { client })
     }
@@ -74,6 +68,49 @@ impl Transport {
     }
 }
 
+/// The client shared by every async instance built without
+/// `http_client(...)`: built on first use, then cloned (a `reqwest::Client`
+/// is a handle on one connection pool).
+///
+/// A failure is returned, not kept: the next call tries again (two callers
+/// racing may both build one; the first stored wins).
+fn default_client() -> Result<reqwest::Client> {
+    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
+    if let Some(client) = CLIENT.get() {
+        return Ok(client.clone());
+    }
+    let client = build_default_client().map_err(|e| {
+        Error::config(
+            "http_client",
+            format!(
+                "cannot build the default HTTP client ({e}); make the operating system's \
+                 CA certificates available, or pass a client of your own"
+            ),
+        )
+    })?;
+    Ok(CLIENT.get_or_init(|| client).clone())
+}
+
+/// No redirects, the library's `User-Agent`, and a rustls config of our own:
+/// ring given explicitly (nothing is installed process-wide, and a provider
+/// a program installed is not picked up), verifying against the operating
+/// system's trust store (`rustls-platform-verifier`, as ureq does for the
+/// blocking mode). Timeouts are set per request.
+fn build_default_client() -> std::result::Result<reqwest::Client, Box<dyn std::error::Error>> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_platform_verifier()?
+        .with_no_client_auth();
+    let client = reqwest::Client::builder()
+        .user_agent(crate::USER_AGENT)
+        .redirect(reqwest::redirect::Policy::none())
+        .tls_backend_preconfigured(tls)
+        .build()?;
+    Ok(client)
+}
+
+/// An [`Error::Http`] whose source is reqwest's error, classified by kind.
 fn map_error(e: reqwest::Error) -> Error {
     let kind = if e.is_timeout() {
         HttpErrorKind::Timeout
@@ -83,12 +120,5 @@ fn map_error(e: reqwest::Error) -> Error {
         HttpErrorKind::Other
     };
     // reqwest's message names the URL, never the body or headers.
-    let mut message = e.to_string();
-    let mut source = std::error::Error::source(&e);
-    while let Some(s) = source {
-        message.push_str(": ");
-        message.push_str(&s.to_string());
-        source = s.source();
-    }
-    Error::http(kind, message)
+    Error::http(kind, e)
 }

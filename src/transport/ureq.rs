@@ -1,8 +1,10 @@
 //! The blocking transport: one form POST with ureq 3.
 
 use std::io::Read;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use ureq::tls::{RootCerts, TlsConfig, TlsProvider};
 use url::Url;
 
 use crate::retry::RawResponse;
@@ -17,14 +19,10 @@ pub(crate) struct Transport {
 }
 
 impl Transport {
-    /// Uses `agent`, or a new one with rustls and no redirects.
+    /// Uses `agent`, or the process's [`default_agent`]. Never fails: the
+    /// `Result` matches the async transport's.
     pub fn new(agent: Option<ureq::Agent>) -> Result<Self> {
-        let agent = agent.unwrap_or_else(|| {
-            ureq::Agent::config_builder()
-                .user_agent(crate::USER_AGENT)
-                .build()
-                .new_agent()
-        });
+        let agent = agent.unwrap_or_else(default_agent);
         Ok(Self { agent })
     }
 
@@ -70,6 +68,39 @@ impl Transport {
     }
 }
 
+/// The agent shared by every blocking instance built without
+/// `http_client(...)`: made on first use, then cloned (a `ureq::Agent` is a
+/// handle on one connection pool).
+///
+/// No redirects, the library's `User-Agent`, and rustls with ring given
+/// explicitly (nothing is installed process-wide, and a provider a program
+/// installed is not picked up) verifying against the operating system's trust
+/// store (`rustls-platform-verifier`), as the async client does. The trust
+/// store is loaded at the first HTTPS request; failing to load it is an
+/// [`Error::Http`] of that request. Timeouts are set per request.
+fn default_agent() -> ureq::Agent {
+    static AGENT: OnceLock<ureq::Agent> = OnceLock::new();
+    AGENT
+        .get_or_init(|| {
+            let tls = TlsConfig::builder()
+                .provider(TlsProvider::Rustls)
+                .root_certs(RootCerts::PlatformVerifier)
+                .unversioned_rustls_crypto_provider(Arc::new(
+                    rustls::crypto::ring::default_provider(),
+                ))
+                .build();
+            ureq::Agent::config_builder()
+                .user_agent(crate::USER_AGENT)
+                .max_redirects(0)
+                .http_status_as_error(false)
+                .tls_config(tls)
+                .build()
+                .new_agent()
+        })
+        .clone()
+}
+
+/// An [`Error::Http`] whose source is ureq's error, classified by kind.
 fn map_error(e: ureq::Error) -> Error {
     let kind = match &e {
         ureq::Error::Timeout(_) => HttpErrorKind::Timeout,
@@ -83,5 +114,5 @@ fn map_error(e: ureq::Error) -> Error {
         },
         _ => HttpErrorKind::Other,
     };
-    Error::http(kind, e.to_string())
+    Error::http(kind, e)
 }

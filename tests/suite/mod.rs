@@ -19,14 +19,17 @@ mod authorization_url;
 pub mod authorize_local;
 mod client_credentials;
 mod concurrency;
+mod errors;
 mod exchange;
 mod faults;
 mod force_refresh;
+mod http_client;
 pub mod lifecycle;
 mod logout;
 mod redaction;
 mod refresh;
 mod retries;
+mod settings;
 mod stateless;
 
 pub const REDIRECT: &str = "http://127.0.0.1:8888/callback";

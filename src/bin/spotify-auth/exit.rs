@@ -67,18 +67,18 @@ impl Failure {
         self
     }
 
-    /// Classifies a library error. Its text is safe to show: the library's
-    /// errors never contain a secret.
+    /// Classifies a library error. Its text (with its causes) is safe to
+    /// show: the library's errors never contain a secret.
     pub fn from_error(error: &Error) -> Self {
         match error {
             Error::NotAuthorized => Self::login_required("not logged in: no token is stored"),
-            e if e.requires_authorization() => Self::login_required(e.to_string()),
-            Error::Config { .. } => Self::config(error.to_string()),
-            Error::Cache { .. } => Self::config(error.to_string()).with_hint(
+            e if e.requires_authorization() => Self::login_required(with_causes(e)),
+            Error::Config { .. } => Self::config(with_causes(error)),
+            Error::Cache { .. } => Self::config(with_causes(error)).with_hint(
                 "Fix or remove the token file (`spotify-auth logout` removes it), \
                  then run `spotify-auth login`.",
             ),
-            _ => Self::new(Exit::Failure, error.to_string()),
+            _ => Self::new(Exit::Failure, with_causes(error)),
         }
     }
 
@@ -90,6 +90,19 @@ impl Failure {
         }
         ExitCode::from(self.exit as u8)
     }
+}
+
+/// The error's message followed by each of its causes: `error: cause: ...`
+/// (an error's message never repeats its cause's).
+fn with_causes(error: &Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = std::error::Error::source(error);
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }
 
 #[cfg(test)]
