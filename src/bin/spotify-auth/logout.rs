@@ -1,8 +1,7 @@
-//! `spotify-auth logout`: removes the stored token and says whether there was
-//! one. Spotify has no endpoint to revoke a token; to cut off the app
-//! entirely, remove it at <https://www.spotify.com/account/apps/>.
-
-use spotify_auth::TokenCache;
+//! `spotify-auth logout`: ends the login with the library's `logout()`, and
+//! says whether there was one. Spotify has no endpoint to revoke a token; to
+//! cut off the app entirely, remove it at
+//! <https://www.spotify.com/account/apps/>.
 
 use crate::args::GlobalArgs;
 use crate::exit::Failure;
@@ -18,11 +17,11 @@ pub fn run(global: &GlobalArgs) -> Result<(), Failure> {
         println!("Not logged in: no token was stored in {path}.");
         return Ok(());
     }
-    // Under the cache's lock, so that a `token` refreshing at the same time
-    // does not write the token back after it is removed.
-    let guard = cache.lock().map_err(|e| Failure::from_error(&e))?;
-    cache.clear().map_err(|e| Failure::from_error(&e))?;
-    drop(guard);
+    // Clears the file under its lock: a `token` (or any program sharing the
+    // file) refreshing at the same time does not write the token back, and
+    // every one of them takes the emptied file as this logout.
+    let auth = settings::client_for_logout(global, cache)?;
+    auth.logout().map_err(|e| Failure::from_error(&e))?;
     println!("Logged out: removed the token stored in {path}.");
     Ok(())
 }

@@ -100,6 +100,23 @@ pub fn client(
     builder.build().map_err(|e| Failure::from_error(&e))
 }
 
+/// A client for `logout`, which sends nothing to Spotify: the configured
+/// client id and redirect URI when there are any, else placeholders, so that
+/// logging out never asks for settings it does not use.
+pub fn client_for_logout(
+    global: &GlobalArgs,
+    cache: FileTokenCache,
+) -> Result<AuthorizationCode, Failure> {
+    let client_id = given(&global.client_id).unwrap_or("spotify-auth-logout");
+    AuthorizationCode::builder()
+        .client_id(client_id)
+        .redirect_uri(DEFAULT_REDIRECT_URI)
+        .read_environment(false)
+        .token_cache(cache)
+        .build()
+        .map_err(|e| Failure::from_error(&e))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
