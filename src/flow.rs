@@ -488,21 +488,63 @@ impl Engine {
 
     /// The refresh, under the in-process refresh lock and the cache's lock.
     async fn refresh_locked(&self, need: &Need) -> Result<String> {
+        let (guard, cached) = self.lock_and_read().await?;
+        let result = self.refresh_with(cached, need).await;
+        self.release(guard).await;
+        Ok(result?.access_token.secret().to_owned())
+    }
+
+    /// Runs `f` on the cache: on this task for a cache that never blocks,
+    /// else where the mode runs blocking I/O (tokio's blocking pool).
+    async fn with_cache<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn TokenCache) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
         let cache = self.session.config.cache.clone();
-        let (guard, cached) = blocking_io(move || {
+        if cache.never_blocks() {
+            return f(&*cache);
+        }
+        blocking_io(move || f(&*cache)).await
+    }
+
+    /// Takes the cache's lock and reads the cache (the truth, re-read under
+    /// the lock): at once when the cache never blocks and its lock is free,
+    /// else waiting off the runtime.
+    async fn lock_and_read(&self) -> Result<(crate::CacheLock, Option<TokenInfo>)> {
+        let cache = self.session.config.cache.clone();
+        if cache.never_blocks()
+            && let Some(guard) = cache.try_lock()?
+        {
+            return Ok((guard, cache.get()?));
+        }
+        blocking_io(move || {
             let guard = cache.lock()?;
             let cached = cache.get()?;
             Ok((guard, cached))
         })
-        .await?;
-        let result = self.refresh_with(cached, need).await;
-        // Releasing a cache lock may be I/O (a Redis round trip).
-        blocking_io(move || {
-            drop(guard);
-            Ok(())
-        })
-        .await?;
-        Ok(result?.access_token.secret().to_owned())
+        .await
+    }
+
+    /// Takes the cache's lock: at once when the cache never blocks and its
+    /// lock is free, else waiting off the runtime.
+    async fn lock_cache(&self) -> Result<crate::CacheLock> {
+        let cache = self.session.config.cache.clone();
+        if cache.never_blocks()
+            && let Some(guard) = cache.try_lock()?
+        {
+            return Ok(guard);
+        }
+        blocking_io(move || cache.lock()).await
+    }
+
+    /// Releases the cache's lock, which may be I/O (a Redis round trip).
+    async fn release(&self, guard: crate::CacheLock) {
+        let _ = self
+            .with_cache(move |_| {
+                drop(guard);
+                Ok(())
+            })
+            .await;
     }
 
     /// Decides from the re-read cache, and refreshes when still needed. A
@@ -541,8 +583,8 @@ impl Engine {
                     }
                     Err(e) if session::is_invalid_grant(&e) => {
                         self.session.refused(&refresh_token, bootstrap);
-                        let cache = self.session.config.cache.clone();
-                        blocking_io(move || remove_if_refused(&*cache, &refresh_token)).await?;
+                        self.with_cache(move |cache| remove_if_refused(cache, &refresh_token))
+                            .await?;
                         Err(session::reauthorization_required(e))
                     }
                     Err(e) => Err(e),
@@ -561,9 +603,8 @@ impl Engine {
     /// Writes an adopted token (the cache lock is held by the caller, and the
     /// cache held `base`); a failure is recorded to retry later.
     async fn store(&self, token: &TokenInfo, base: &Option<TokenInfo>) -> Result<()> {
-        let cache = self.session.config.cache.clone();
         let copy = token.clone();
-        match blocking_io(move || cache.set(&copy)).await {
+        match self.with_cache(move |cache| cache.set(&copy)).await {
             Ok(()) => {
                 self.session.stored();
                 Ok(())
@@ -602,19 +643,20 @@ impl Engine {
         let mut slot = self.refresh.lock().await;
         // Again, over whatever a refresh that was in flight adopted.
         self.session.adopt(&token);
-        let cache = self.session.config.cache.clone();
         let copy = token.clone();
-        let (base, written) = blocking_io(move || {
-            let guard = match cache.lock() {
-                Ok(guard) => guard,
-                Err(e) => return Ok((Base::Unknown, Err(e))),
-            };
-            let base = cache.get().map_or(Base::Unknown, Base::Known);
-            let written = cache.set(&copy);
-            drop(guard);
-            Ok((base, written))
-        })
-        .await?;
+        let (base, written) = match self.lock_cache().await {
+            Err(e) => (Base::Unknown, Err(e)),
+            Ok(guard) => {
+                let stored = self
+                    .with_cache(move |cache| {
+                        let base = cache.get().map_or(Base::Unknown, Base::Known);
+                        Ok((base, cache.set(&copy)))
+                    })
+                    .await;
+                self.release(guard).await;
+                stored?
+            }
+        };
         let result = match written {
             Ok(()) => {
                 self.session.stored();
@@ -637,14 +679,14 @@ impl Engine {
         detached(async move {
             let mut slot = engine.refresh.lock().await;
             engine.session.logged_out();
-            let cache = engine.session.config.cache.clone();
-            let cleared = blocking_io(move || {
-                let guard = cache.lock()?;
-                let cleared = cache.clear();
-                drop(guard);
-                cleared
-            })
-            .await;
+            let cleared = match engine.lock_cache().await {
+                Ok(guard) => {
+                    let cleared = engine.with_cache(|cache| cache.clear()).await;
+                    engine.release(guard).await;
+                    cleared
+                }
+                Err(e) => Err(e),
+            };
             engine
                 .session
                 .finish(&mut slot, Some(&Error::NotAuthorized));
