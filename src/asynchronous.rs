@@ -97,11 +97,6 @@ async fn wait_for_callback(
     blocking_io(move || server.wait(&state, &scope, timeout)).await
 }
 
-/// The async API may always wait: it never blocks a runtime thread.
-fn ensure_can_block(_what: &'static str) -> crate::Result<()> {
-    Ok(())
-}
-
 // The same file as the other mode's, by design (see flow.rs).
 #[allow(clippy::duplicate_mod)]
 #[path = "flow.rs"]

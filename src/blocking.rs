@@ -65,17 +65,6 @@ fn wait_for_callback(
     server.wait(&state, &scope, timeout)
 }
 
-/// Refuses to block inside a tokio runtime (detectable when the `async`
-/// feature, and so tokio, is compiled in).
-fn ensure_can_block(what: &'static str) -> crate::Result<()> {
-    #[cfg(feature = "async")]
-    if tokio::runtime::Handle::try_current().is_ok() {
-        return Err(crate::Error::InsideAsyncRuntime(what));
-    }
-    let _ = what;
-    Ok(())
-}
-
 // The same file as the other mode's, by design (see flow.rs).
 #[allow(clippy::duplicate_mod)]
 #[path = "flow.rs"]

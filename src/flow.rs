@@ -4,7 +4,7 @@
 // `.await` and `async` stripped), and `asynchronous.rs` under
 // `maybe_async::must_be_async`. It may only use names both modes provide
 // (`maybe`, `Transport`, `HttpClient`, `FlowMutex`, `detached`,
-// `blocking_io`, `sleep`, `wait_for_callback`, `ensure_can_block`) and the
+// `blocking_io`, `sleep`, `wait_for_callback`) and the
 // shared core. Everything that needs no I/O lives in the core (`session`,
 // `retry`, `authorize`, `attempts`, `token`, `config`). Never put `.await`
 // inside a macro call here: the sync build cannot strip it there.
@@ -19,8 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{
-    FlowMutex, HttpClient, Transport, blocking_io, detached, ensure_can_block, maybe, sleep,
-    wait_for_callback,
+    FlowMutex, HttpClient, Transport, blocking_io, detached, maybe, sleep, wait_for_callback,
 };
 use crate::callback::{CallbackServer, validate_loopback_redirect};
 use crate::config::{AuthorizationCodeBuilder, ClientCredentialsBuilder};
@@ -305,13 +304,15 @@ impl AuthorizationCode {
     /// Errors: [`Error::Config`] before anything starts (redirect URI, an
     /// empty state, neither browser nor handler), [`Error::CallbackServer`]
     /// when the port is taken, [`Error::CallbackTimeout`],
-    /// [`Error::AuthorizationDenied`], and the errors of the exchange. The
-    /// blocking version returns [`Error::InsideAsyncRuntime`] when called
-    /// from a tokio runtime (detected when the `async` feature is on); the
-    /// async version never blocks the runtime, and dropping its future stops
-    /// the server.
+    /// [`Error::AuthorizationDenied`], and the errors of the exchange.
+    ///
+    /// The async version never blocks the runtime, and dropping its future
+    /// stops the server. The blocking version blocks its thread until the
+    /// callback comes: call it from `main`, a thread of your own, or tokio's
+    /// `spawn_blocking`, not from an async task (tokio offers no reliable way
+    /// to tell a runtime worker from a `spawn_blocking` thread, so it is not
+    /// refused there: it would hold that worker for the whole login).
     pub async fn authorize_local(&self, options: AuthorizeLocalOptions) -> Result<TokenInfo> {
-        ensure_can_block("authorize_local")?;
         let configured = self.engine.session.config.redirect_uri.clone();
         validate_loopback_redirect(&configured)?;
         if !options.open_browser && options.url_handler.is_none() {
