@@ -61,6 +61,12 @@ async fn detached<T: Send + 'static>(
     }
 }
 
+/// Work that need not hold up its caller (a due retry of a failed cache
+/// write): a task of its own, not awaited.
+fn background<T: Send + 'static>(work: impl std::future::Future<Output = T> + Send + 'static) {
+    tokio::spawn(work);
+}
+
 /// Runs cache I/O on tokio's blocking pool.
 async fn blocking_io<T: Send + 'static>(
     f: impl FnOnce() -> crate::Result<T> + Send + 'static,

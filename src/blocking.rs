@@ -48,6 +48,11 @@ fn detached<T>(work: T) -> T {
     work
 }
 
+/// Work that need not hold up its caller (a due retry of a failed cache
+/// write): here it has already run, on the caller's thread, by the time
+/// this is called (the sync build turns the `async` block into a plain one).
+fn background<T>(_done: T) {}
+
 /// Runs cache I/O: here, directly.
 fn blocking_io<T>(f: impl FnOnce() -> crate::Result<T>) -> crate::Result<T> {
     f()

@@ -4,8 +4,8 @@
 // `.await` and `async` stripped), and `asynchronous.rs` under
 // `maybe_async::must_be_async`. It may only use names both modes provide
 // (`maybe`, `Transport`, `HttpClient`, `FlowMutex`, `detached`,
-// `blocking_io`, `sleep`, `wait_for_callback`) and the
-// shared core. Everything that needs no I/O lives in the core (`session`,
+// `background`, `blocking_io`, `sleep`, `wait_for_callback`) and the shared
+// core. Everything that needs no I/O lives in the core (`session`,
 // `retry`, `authorize`, `attempts`, `token`, `config`). Never put `.await`
 // inside a macro call here: the sync build cannot strip it there.
 //
@@ -19,7 +19,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{
-    FlowMutex, HttpClient, Transport, blocking_io, detached, maybe, sleep, wait_for_callback,
+    FlowMutex, HttpClient, Transport, background, blocking_io, detached, maybe, sleep,
+    wait_for_callback,
 };
 use crate::callback::{CallbackServer, validate_loopback_redirect};
 use crate::config::{AuthorizationCodeBuilder, ClientCredentialsBuilder};
@@ -448,6 +449,16 @@ impl Engine {
     async fn get_access_token(self: &Arc<Self>) -> Result<String> {
         if let Some(token) = self.session.fresh_access_token() {
             return Ok(token);
+        }
+        if self.session.claim_due_write() {
+            // The token is good; only its cache write is due for a retry.
+            // It runs beside this call (async: in a task of its own), so
+            // that a cache that is down does not hold up the callers.
+            let engine = Arc::clone(self);
+            background(async move { engine.refresh(Need::Valid).await });
+            if let Some(token) = self.session.fresh_access_token() {
+                return Ok(token);
+            }
         }
         self.refresh(Need::Valid).await
     }

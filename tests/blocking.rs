@@ -34,6 +34,10 @@ mod support {
         mock.assert()
     }
 
+    pub fn sleep(duration: std::time::Duration) {
+        std::thread::sleep(duration)
+    }
+
     /// Runs `n` callers of `f` at once on their own threads.
     pub fn concurrently<T: Send + 'static>(
         n: usize,
