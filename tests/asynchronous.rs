@@ -334,8 +334,8 @@ mod write_retry {
         // The retry is due: this call starts it and returns at once, while
         // the write hangs.
         for _ in 0..5 {
-            let got = auth.get_access_token().await;
-            assert_eq!(got.unwrap(), token);
+            let got = tokio::time::timeout(Duration::from_secs(5), auth.get_access_token()).await;
+            assert_eq!(got.expect("held up by the write").unwrap(), token);
         }
         writes
             .recv_timeout(Duration::from_secs(5))
