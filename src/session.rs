@@ -54,12 +54,22 @@ pub(crate) enum Need {
 }
 
 impl Need {
-    /// Whether `token` is what the caller wants to get rid of.
+    /// Whether `token`, read from the cache, is what the caller wants to get
+    /// rid of.
     fn rejects(&self, token: &TokenInfo) -> bool {
         match self {
             Need::Valid => false,
             Need::Replace(None) => true,
             Need::Replace(Some(rejected)) => *rejected == token.access_token,
+        }
+    }
+
+    /// Whether `token`, adopted by another caller while this one waited,
+    /// answers this caller: any token does, but the rejected one.
+    fn answered_by(&self, token: &TokenInfo) -> bool {
+        match self {
+            Need::Valid | Need::Replace(None) => true,
+            Need::Replace(Some(rejected)) => *rejected != token.access_token,
         }
     }
 }
@@ -407,7 +417,7 @@ impl Session {
         if self.epoch() == seen {
             return None;
         }
-        let replaced = self.current_token().is_some_and(|t| !need.rejects(&t));
+        let replaced = self.current_token().is_some_and(|t| need.answered_by(&t));
         if replaced && let Some(token) = self.fresh_access_token() {
             return Some(Ok(token));
         }

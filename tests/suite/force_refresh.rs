@@ -35,7 +35,7 @@ flow_test! {
     async fn concurrent_force_refreshes_after_one_rejection_make_one_request() {
         let (server, stale) = rotating();
         let (auth, first) = logged_in(&server, cache_with(stale)).await;
-        server.inject(Fault::Delay(Duration::from_millis(300)), 1);
+        server.inject(Fault::Delay(Duration::from_millis(600)), 1);
         let auth = Arc::new(auth);
         let a = auth.clone();
         let results = support::concurrently(16, move || {
@@ -103,5 +103,26 @@ flow_test! {
         assert_eq!(server.token_request_count(), 2);
         let third = app.get_access_token().await;
         assert_eq!(third.unwrap(), second);
+    }
+}
+
+flow_test! {
+    async fn concurrent_force_refreshes_on_an_instance_without_a_token_make_one_request() {
+        let (server, stale) = rotating();
+        // A fresh instance: nothing in memory, a token in the cache (which
+        // the callers saw rejected, through another instance).
+        let auth = Arc::new(builder(server.url()).token_cache(cache_with(token("seen-rejected", 3600, stale.refresh_token.as_ref().map(|r| r.secret())))).build().unwrap());
+        // Slow, so that every caller asks while it runs (a caller that asks
+        // after a newer token arrived wants a newer one still).
+        server.inject(Fault::Delay(Duration::from_millis(600)), 1);
+        let a = auth.clone();
+        let results = support::concurrently(16, move || {
+            let auth = a.clone();
+            async move { auth.force_refresh().await }
+        })
+        .await;
+        let tokens: Vec<String> = results.into_iter().map(|r| r.unwrap()).collect();
+        assert!(tokens.iter().all(|t| *t == tokens[0] && t != "seen-rejected"), "{tokens:?}");
+        assert_eq!(server.token_request_count(), 1, "one refresh for 16 callers");
     }
 }
