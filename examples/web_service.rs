@@ -74,11 +74,12 @@ use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::header::{CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{AppendHeaders, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
@@ -101,7 +102,7 @@ pub const SESSION_COOKIE: &str = "sid";
 /// The cookie holding the state of the login in progress.
 pub const LOGIN_COOKIE: &str = "spotify_login";
 /// How long the session cookie lasts: 30 days.
-const SESSION_MAX_AGE_SECS: u64 = 30 * 24 * 3600;
+const SESSION_MAX_AGE: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// What the service needs to know.
 pub struct Settings {
@@ -182,29 +183,15 @@ async fn login(State(app): State<App>, headers: HeaderMap) -> Result<Response, F
         .await
         .map_err(Failure::Storage)?;
     println!("login: user {} sent to Spotify", short(&user));
-    let mut response = StatusCode::FOUND.into_response();
-    response
-        .headers_mut()
-        .insert(LOCATION, header_value(&attempt.url)?);
     let secure = app.secure_cookies;
-    let session_cookie = cookie(
-        SESSION_COOKIE,
-        session.as_str(),
-        SESSION_MAX_AGE_SECS,
-        secure,
-    );
-    let login_cookie = cookie(
-        LOGIN_COOKIE,
-        &attempt.state,
-        attempts::LIFETIME.as_secs(),
-        secure,
-    );
-    for value in [session_cookie, login_cookie] {
-        response
-            .headers_mut()
-            .append(SET_COOKIE, header_value(&value)?);
-    }
-    Ok(response)
+    let session_cookie = cookie(SESSION_COOKIE, session.as_str(), SESSION_MAX_AGE, secure);
+    let login_cookie = cookie(LOGIN_COOKIE, &attempt.state, attempts::LIFETIME, secure);
+    Ok((
+        StatusCode::FOUND,
+        [(LOCATION, attempt.url)],
+        AppendHeaders([(SET_COOKIE, session_cookie), (SET_COOKIE, login_cookie)]),
+    )
+        .into_response())
 }
 
 /// Ends a login, on any replica: the state checked against the cookie's,
@@ -247,15 +234,12 @@ async fn callback(
         }
         Err(e) => return Err(e.into()),
     }
-    let mut response = StatusCode::SEE_OTHER.into_response();
-    response
-        .headers_mut()
-        .insert(LOCATION, HeaderValue::from_static("/me"));
-    let expired = cookie(LOGIN_COOKIE, "", 0, app.secure_cookies);
-    response
-        .headers_mut()
-        .append(SET_COOKIE, header_value(&expired)?);
-    Ok(response)
+    let expired = cookie(LOGIN_COOKIE, "", Duration::ZERO, app.secure_cookies);
+    Ok((
+        StatusCode::SEE_OTHER,
+        [(LOCATION, "/me".to_owned()), (SET_COOKIE, expired)],
+    )
+        .into_response())
 }
 
 /// The user's Spotify profile: the Web API's `/v1/me` with the user's
@@ -263,11 +247,10 @@ async fn callback(
 async fn me(State(app): State<App>, headers: HeaderMap) -> Result<Response, Failure> {
     let session = session_of(&headers).ok_or(Failure::LoginRequired)?;
     let user = session.user_key();
-    let auth = app.users.get(&user)?;
-    let mut answer = app
-        .web_api
-        .me(&auth.get_authorization_header().await?)
-        .await?;
+    let auth = app.users.logged_in(&user).await?;
+    let auth = auth.ok_or(Failure::LoginRequired)?;
+    let header = auth.get_authorization_header().await?;
+    let mut answer = app.web_api.me(&header).await?;
     if answer.status == StatusCode::UNAUTHORIZED {
         println!(
             "me: Spotify refused user {}'s token; refreshing it",
@@ -291,18 +274,19 @@ async fn me(State(app): State<App>, headers: HeaderMap) -> Result<Response, Fail
 async fn logout(State(app): State<App>, headers: HeaderMap) -> Result<Response, Failure> {
     if let Some(session) = session_of(&headers) {
         let user = session.user_key();
-        app.users.get(&user)?.logout().await?;
-        app.users.forget(&user);
-        println!("logout: user {}", short(&user));
+        if let Some(auth) = app.users.logged_in(&user).await? {
+            auth.logout().await?;
+            app.users.forget(&user);
+            println!("logout: user {}", short(&user));
+        }
     }
-    let mut response = Json(json!({ "logged_out": true })).into_response();
-    for name in [SESSION_COOKIE, LOGIN_COOKIE] {
-        let expired = cookie(name, "", 0, app.secure_cookies);
-        response
-            .headers_mut()
-            .append(SET_COOKIE, header_value(&expired)?);
-    }
-    Ok(response)
+    let expired = [SESSION_COOKIE, LOGIN_COOKIE].map(|name| {
+        (
+            SET_COOKIE,
+            cookie(name, "", Duration::ZERO, app.secure_cookies),
+        )
+    });
+    Ok((AppendHeaders(expired), Json(json!({ "logged_out": true }))).into_response())
 }
 
 /// What a handler can fail with; each becomes a JSON answer.
@@ -405,14 +389,11 @@ fn login_state_of(headers: &HeaderMap) -> Option<&str> {
 
 /// A `Set-Cookie` value: HttpOnly (no script reads it) and SameSite=Lax
 /// (sent on the top-level redirect back from Spotify, not on cross-site
-/// subrequests); `max_age` 0 deletes it.
-fn cookie(name: &str, value: &str, max_age: u64, secure: bool) -> String {
+/// subrequests); a `max_age` of zero deletes it.
+fn cookie(name: &str, value: &str, max_age: Duration, secure: bool) -> String {
+    let max_age = max_age.as_secs();
     let secure = if secure { "; Secure" } else { "" };
     format!("{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}")
-}
-
-fn header_value(value: &str) -> Result<HeaderValue, Failure> {
-    HeaderValue::from_str(value).map_err(|e| Failure::Storage(io::Error::other(e)))
 }
 
 /// The first characters of a user key, for log lines.

@@ -568,6 +568,22 @@ fn token_and_attempt_files_are_private() {
     }
 }
 
+#[test]
+fn made_up_sessions_leave_nothing_behind() {
+    let d = with_files();
+    for path in ["/me", "/logout", "/me"] {
+        let mut stranger = Browser::new();
+        stranger.set_cookie(SESSION_COOKIE, SessionId::new().unwrap().as_str());
+        let reply = stranger.get(&d.url(0, path));
+        assert!(matches!(reply.status, 200 | 401), "{}", reply.body);
+    }
+    let Storage::Directory(dir) = &d.storage else {
+        unreachable!()
+    };
+    let tokens = std::fs::read_dir(dir.join("tokens")).map_or(0, |files| files.count());
+    assert_eq!(tokens, 0, "no token file, no lock file");
+}
+
 // ---------------------------------------------------------------------------
 // With Redis.
 

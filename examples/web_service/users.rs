@@ -138,7 +138,7 @@ impl Users {
 
     /// The instance of `user`, built now if there is none.
     pub fn get(&self, user: &str) -> spotify_auth::Result<Arc<AuthorizationCode>> {
-        let mut instances = self.instances.lock().unwrap_or_else(|e| e.into_inner());
+        let mut instances = self.lock();
         if let Some(auth) = instances.get(user) {
             return Ok(Arc::clone(auth));
         }
@@ -152,10 +152,38 @@ impl Users {
         Ok(auth)
     }
 
+    /// The instance of `user` if they are logged in (or were until their
+    /// token was refused): the one in the map, or a new one when their cache
+    /// holds a token. `None` otherwise, without building anything or taking
+    /// any lock: a request with a made-up session id costs one read.
+    pub async fn logged_in(
+        &self,
+        user: &str,
+    ) -> spotify_auth::Result<Option<Arc<AuthorizationCode>>> {
+        if let Some(auth) = self.lock().get(user) {
+            return Ok(Some(Arc::clone(auth)));
+        }
+        let cache = self.tokens.cache(user);
+        let stored = tokio::task::spawn_blocking(move || cache.get())
+            .await
+            .map_err(|e| spotify_auth::Error::Cache {
+                path: None,
+                message: e.to_string(),
+                source: None,
+            })??;
+        match stored {
+            Some(_) => self.get(user).map(Some),
+            None => Ok(None),
+        }
+    }
+
     /// Drops the instance of `user` (after a logout).
     pub fn forget(&self, user: &str) {
-        let mut instances = self.instances.lock().unwrap_or_else(|e| e.into_inner());
-        instances.remove(user);
+        self.lock().remove(user);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<AuthorizationCode>>> {
+        self.instances.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// A user's instance: default settings (so the one default HTTP client
