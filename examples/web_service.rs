@@ -94,7 +94,7 @@ pub mod users;
 pub mod web_api;
 
 use attempts::{Attempt, Attempts};
-use users::{SessionId, Users};
+use users::{SessionId, TokenStore, Users};
 use web_api::WebApi;
 
 /// The cookie holding the session id (a user of this app).
@@ -126,6 +126,25 @@ pub enum Storage {
     Redis(String),
 }
 
+impl Storage {
+    /// The token store and the login attempt store.
+    pub fn open(&self) -> Result<(TokenStore, Attempts), Box<dyn Error + Send + Sync>> {
+        match self {
+            Storage::Directory(dir) => {
+                let attempts = Attempts::in_directory(dir.join("attempts"))?;
+                Ok((TokenStore::Files(dir.join("tokens")), attempts))
+            }
+            #[cfg(feature = "redis")]
+            Storage::Redis(url) => {
+                let store = spotify_auth::RedisStore::open(url)?;
+                Ok((TokenStore::Redis(store), Attempts::in_redis(url)?))
+            }
+            #[cfg(not(feature = "redis"))]
+            Storage::Redis(_) => Err("REDIS_URL is set: build with --features redis".into()),
+        }
+    }
+}
+
 /// The state every handler shares.
 #[derive(Clone)]
 struct App {
@@ -142,7 +161,7 @@ struct App {
 /// storage that cannot be opened.
 pub fn router(settings: Settings) -> Result<Router, Box<dyn Error + Send + Sync>> {
     let secure_cookies = settings.client.redirect_uri.starts_with("https://");
-    let (tokens, attempts) = users::TokenStore::open(&settings.storage)?;
+    let (tokens, attempts) = settings.storage.open()?;
     let app = App {
         users: Arc::new(Users::new(
             settings.client,
@@ -402,7 +421,14 @@ fn short(user: &str) -> &str {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
+async fn main() {
+    if let Err(e) = run().await {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> Result<(), Box<dyn Error + Send + Sync>> {
     let address = std::env::var("WEB_SERVICE_ADDR").unwrap_or_else(|_| "127.0.0.1:8080".into());
     let listener = tokio::net::TcpListener::bind(&address).await?;
     let local = listener.local_addr()?;

@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 use spotify_auth::TokenInfo;
 use spotify_auth::testing::FakeSpotify;
-use web_service::users::{SessionId, TokenStore};
+use web_service::users::SessionId;
 use web_service::{LOGIN_COOKIE, SESSION_COOKIE, Settings, Storage};
 
 const CLIENT_ID: &str = "web-service-test";
@@ -107,7 +107,7 @@ impl Deployment {
     fn stored_token(&self, browser: &Browser) -> Option<TokenInfo> {
         let session = browser.cookie(SESSION_COOKIE).expect("a session cookie");
         let user = SessionId::parse(session).unwrap().user_key();
-        let (tokens, _) = TokenStore::open(&self.storage).unwrap();
+        let (tokens, _) = self.storage.open().unwrap();
         tokens.cache(&user).get().unwrap()
     }
 
@@ -122,7 +122,7 @@ impl Deployment {
     fn take_attempt(&self, browser: &Browser, state: &str) -> bool {
         let session = browser.cookie(SESSION_COOKIE).unwrap();
         let user = SessionId::parse(session).unwrap().user_key();
-        let (_, attempts) = TokenStore::open(&self.storage).unwrap();
+        let (_, attempts) = self.storage.open().unwrap();
         let taken = self.runtime.block_on(attempts.take(&user, state)).unwrap();
         taken.is_some()
     }

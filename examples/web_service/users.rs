@@ -12,9 +12,6 @@ use sha2::{Digest, Sha256};
 use spotify_auth::asynchronous::AuthorizationCode;
 use spotify_auth::{ClientSecret, FileTokenCache, Scopes, TokenCache};
 
-use super::Storage;
-use super::attempts::Attempts;
-
 /// The Spotify app the service logs users in to.
 #[derive(Clone)]
 pub struct Client {
@@ -75,25 +72,6 @@ pub enum TokenStore {
 }
 
 impl TokenStore {
-    /// The token store and the login attempt store of `storage`.
-    pub fn open(
-        storage: &Storage,
-    ) -> Result<(Self, Attempts), Box<dyn std::error::Error + Send + Sync>> {
-        match storage {
-            Storage::Directory(dir) => {
-                let attempts = Attempts::in_directory(dir.join("attempts"))?;
-                Ok((TokenStore::Files(dir.join("tokens")), attempts))
-            }
-            #[cfg(feature = "redis")]
-            Storage::Redis(url) => {
-                let store = spotify_auth::RedisStore::open(url)?;
-                Ok((TokenStore::Redis(store), Attempts::in_redis(url)?))
-            }
-            #[cfg(not(feature = "redis"))]
-            Storage::Redis(_) => Err("REDIS_URL is set: build with --features redis".into()),
-        }
-    }
-
     /// The token cache of `user` (a [`SessionId::user_key`]). Opens nothing:
     /// a file or a connection is used only when the token is read or written.
     pub fn cache(&self, user: &str) -> Box<dyn TokenCache> {
