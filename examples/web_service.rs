@@ -47,9 +47,10 @@
 //! **401 handling.** `/me` calls the Web API with
 //! `get_authorization_header()`. A 401 means Spotify no longer accepts a
 //! token that has not expired yet (revoked, or the clocks disagree): it
-//! calls `force_refresh()` once and retries once. A replica whose token
-//! another replica already replaced takes the new one from the cache without
-//! a request. A user who is not logged in, or whose login ended
+//! calls `force_refresh_rejected(&header)` once (naming the refused token)
+//! and retries once. Requests of the user that saw the same 401 share one
+//! refresh, and a replica whose token another replica already replaced takes
+//! the new one from the cache without a request. A user who is not logged in, or whose login ended
 //! (`e.requires_authorization()`: logged out, or the refresh token was
 //! revoked or expired), gets `401 {"error": "login_required", "login":
 //! "/login"}` (an API's answer; a page would redirect to `/login`). Other
@@ -275,7 +276,9 @@ async fn me(State(app): State<App>, headers: HeaderMap) -> Result<Response, Fail
             "me: Spotify refused user {}'s token; refreshing it",
             short(&user)
         );
-        let token = auth.force_refresh().await?;
+        // Names the token that was refused: when another request of this
+        // user refreshed it meanwhile, the newer token comes without a request.
+        let token = auth.force_refresh_rejected(&header).await?;
         answer = app.web_api.me(&format!("Bearer {token}")).await?;
         if answer.status == StatusCode::UNAUTHORIZED {
             return Err(Failure::FreshTokenRefused);

@@ -28,6 +28,18 @@ use transport::Transport;
 /// The HTTP client this mode uses.
 pub type HttpClient = reqwest::Client;
 
+/// The process-wide client every async instance built without
+/// `http_client(...)` uses (one per process, made on first use): no
+/// redirects, the library's `User-Agent`, rustls with ring verifying against
+/// the operating system's trust store. Use it for your own Web API calls to
+/// share its connection pool and TLS set-up; set timeouts per request.
+///
+/// Errors: [`Error::Config`](crate::Error::Config) (setting `http_client`)
+/// when the operating system's CA certificates cannot be loaded.
+pub fn default_http_client() -> crate::Result<HttpClient> {
+    transport::default_client()
+}
+
 /// The lock refreshes are serialised with: tokio's mutex, which waits without
 /// blocking a thread; its guard is owned, so that a refresh running in a task
 /// of its own ([`detached`]) holds it to the end.

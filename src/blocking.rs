@@ -26,6 +26,16 @@ use transport::Transport;
 /// The HTTP client this mode uses.
 pub type HttpClient = ureq::Agent;
 
+/// The process-wide client every blocking instance built without
+/// `http_client(...)` uses (one per process, made on first use): no
+/// redirects, the library's `User-Agent`, rustls with ring verifying against
+/// the operating system's trust store, HTTP error statuses returned as
+/// responses (not errors). Use it for your own Web API calls to share its
+/// connections and TLS set-up; set timeouts per request.
+pub fn default_http_client() -> crate::Result<HttpClient> {
+    Ok(transport::default_agent())
+}
+
 /// The lock refreshes are serialised with: a plain mutex (waiting callers
 /// block their thread, as blocking callers expect).
 struct FlowMutex<T>(std::sync::Mutex<T>);

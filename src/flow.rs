@@ -144,6 +144,12 @@ impl ClientCredentials {
     pub async fn force_refresh(&self) -> Result<String> {
         self.engine.force_refresh().await
     }
+
+    /// Fetches a new app token unless the one in memory is already another
+    /// than `rejected`; see [`AuthorizationCode::force_refresh_rejected`].
+    pub async fn force_refresh_rejected(&self, rejected: &str) -> Result<String> {
+        self.engine.force_refresh_rejected(rejected).await
+    }
 }
 
 impl AuthorizationCode {
@@ -419,6 +425,17 @@ impl AuthorizationCode {
         self.engine.force_refresh().await
     }
 
+    /// Refreshes because the Web API rejected `rejected` (the access token,
+    /// or the `Bearer …` header value, the caller sent), unless a newer token
+    /// is already here: then that one is returned without a request. The
+    /// precise form of [`force_refresh`](Self::force_refresh) for services
+    /// where many requests run at once: a 401 that arrives after another
+    /// request's refresh already replaced the token costs nothing. Otherwise
+    /// as `force_refresh`.
+    pub async fn force_refresh_rejected(&self, rejected: &str) -> Result<String> {
+        self.engine.force_refresh_rejected(rejected).await
+    }
+
     /// Logs the user out: forgets the token in memory (and the bootstrap
     /// refresh token), and clears the cache under its lock. Other instances
     /// sharing the cache (threads, processes, machines) take an emptied cache
@@ -476,6 +493,18 @@ impl Engine {
     /// A refresh replacing the token in memory now.
     async fn force_refresh(self: &Arc<Self>) -> Result<String> {
         let need = self.session.replacing_current();
+        self.refresh(need).await
+    }
+
+    /// A refresh replacing `rejected`, unless a newer token is here already.
+    async fn force_refresh_rejected(self: &Arc<Self>, rejected: &str) -> Result<String> {
+        let rejected = rejected.strip_prefix("Bearer ").unwrap_or(rejected);
+        if let Some(token) = self.session.fresh_access_token()
+            && token != rejected
+        {
+            return Ok(token);
+        }
+        let need = Need::Replace(Some(crate::AccessToken::new(rejected)));
         self.refresh(need).await
     }
 

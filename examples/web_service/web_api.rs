@@ -1,13 +1,12 @@
-//! The service's own calls to the Spotify Web API, with one `reqwest`
-//! client for the whole process.
+//! The service's own calls to the Spotify Web API, with the library's
+//! process-wide `reqwest` client (one connection pool for tokens and API
+//! calls alike).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::{HeaderValue, StatusCode};
-use rustls_platform_verifier::BuilderVerifierExt;
 
 /// The Web API at one base URL.
 pub struct WebApi {
@@ -26,22 +25,10 @@ pub struct Answer {
 }
 
 impl WebApi {
-    /// The Web API at `base` (`https://api.spotify.com/v1`).
-    ///
-    /// With reqwest's default features, `reqwest::Client::new()` is all
-    /// this takes. This crate builds reqwest without a TLS crypto provider,
-    /// so the client gets one here: ring, verifying against the operating
-    /// system's trust store, as the library's own client does.
+    /// The Web API at `base` (`https://api.spotify.com/v1`), called with
+    /// the client the library's instances share.
     pub fn new(base: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()?
-            .with_platform_verifier()?
-            .with_no_client_auth();
-        let client = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls)
-            .timeout(Duration::from_secs(10))
-            .build()?;
+        let client = spotify_auth::asynchronous::default_http_client()?;
         Ok(Self {
             client,
             base: base.trim_end_matches('/').to_owned(),
@@ -53,6 +40,7 @@ impl WebApi {
         let response = self
             .client
             .get(format!("{}/me", self.base))
+            .timeout(Duration::from_secs(10))
             .header(AUTHORIZATION, authorization)
             .send()
             .await?;

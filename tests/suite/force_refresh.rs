@@ -126,3 +126,38 @@ flow_test! {
         assert_eq!(server.token_request_count(), 1, "one refresh for 16 callers");
     }
 }
+
+flow_test! {
+    async fn force_refresh_rejected_refreshes_only_a_token_still_current() {
+        let (server, stale) = rotating();
+        let (auth, first) = logged_in(&server, cache_with(stale)).await;
+        // Two requests saw `first` rejected; the first to get here refreshes.
+        let second = auth.force_refresh_rejected(&first).await.unwrap();
+        assert_ne!(second, first);
+        assert_eq!(server.token_request_count(), 2);
+        // The other arrives after the refresh: it gets the new token, no request.
+        let late = auth.force_refresh_rejected(&format!("Bearer {first}")).await;
+        assert_eq!(late.unwrap(), second);
+        assert_eq!(server.token_request_count(), 2);
+        // Its own rejection, as a header value: a refresh.
+        let third = auth.force_refresh_rejected(&format!("Bearer {second}")).await.unwrap();
+        assert_ne!(third, second);
+        assert_eq!(server.token_request_count(), 3);
+    }
+}
+
+flow_test! {
+    async fn force_refresh_rejected_with_a_sharer_that_refreshed_makes_no_request() {
+        let (server, stale) = rotating();
+        let cache = cache_with(stale);
+        let (a, first) = logged_in(&server, cache.clone()).await;
+        let b = builder(server.url()).token_cache(cache.clone()).build().unwrap();
+        let b_first = b.get_access_token().await.unwrap();
+        assert_eq!(b_first, first);
+        let newer = a.force_refresh_rejected(&first).await.unwrap();
+        let requests = server.token_request_count();
+        let got = b.force_refresh_rejected(&first).await;
+        assert_eq!(got.unwrap(), newer, "b reads the newer token from the cache");
+        assert_eq!(server.token_request_count(), requests);
+    }
+}
