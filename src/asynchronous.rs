@@ -50,7 +50,7 @@ impl<T> FlowMutex<T> {
 async fn detached<T: Send + 'static>(
     work: impl std::future::Future<Output = crate::Result<T>> + Send + 'static,
 ) -> crate::Result<T> {
-    match tokio::spawn(work).await {
+    match tokio::spawn(crate::observe::carry_span(work)).await {
         Ok(result) => result,
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
         Err(_) => Err(crate::Error::Cache {
@@ -65,7 +65,7 @@ async fn detached<T: Send + 'static>(
 async fn blocking_io<T: Send + 'static>(
     f: impl FnOnce() -> crate::Result<T> + Send + 'static,
 ) -> crate::Result<T> {
-    match tokio::task::spawn_blocking(f).await {
+    match tokio::task::spawn_blocking(crate::observe::carry_span_fn(f)).await {
         Ok(result) => result,
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
         Err(_) => Err(crate::Error::Cache {
