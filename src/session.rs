@@ -327,13 +327,11 @@ impl Session {
                 Err(Error::NotAuthorized)
             }
             Some(token) => {
-                observe::debug!(
-                    flow,
-                    from = "cache",
-                    expires_at = token.expires_at,
-                    changed = self.current.load().as_ref().map(|c| &c.token) != Some(&token),
-                    "adopted a token"
-                );
+                if self.current.load().as_ref().map(|c| &c.token) == Some(&token) {
+                    observe::trace!(flow, "the cache holds the token in memory");
+                } else {
+                    observe::adopted("cache", &token, None);
+                }
                 self.adopt(&token);
                 Ok(Reconciled::Cached(Some(token)))
             }
