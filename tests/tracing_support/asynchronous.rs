@@ -4,6 +4,8 @@
 use maybe_async::must_be_async as maybe;
 use spotify_auth::asynchronous as mode;
 
+// The same file as the other mode's, by design.
+#[allow(clippy::duplicate_mod)]
 #[path = "scenario.rs"]
 mod scenario;
 

@@ -3,6 +3,8 @@
 use maybe_async::must_be_sync as maybe;
 use spotify_auth::blocking as mode;
 
+// The same file as the other mode's, by design.
+#[allow(clippy::duplicate_mod)]
 #[path = "scenario.rs"]
 mod scenario;
 
