@@ -1,4 +1,4 @@
-//! Observability: what the library reports through [`tracing`] (feature
+//! Observability: what the library reports through `tracing` (feature
 //! `tracing`, off by default), and the small helpers its call sites use.
 //!
 //! Off, none of it exists: there is no `tracing` dependency, every event
@@ -51,9 +51,11 @@
 //!   runs on (async), and that work finishing with no caller left (`work`,
 //!   `ok`), a forced refresh (`had_token`: whether this instance held the
 //!   rejected token);
-//! - lifecycle: a token adopted (`from`: `cache`, `refresh`, `exchange`,
-//!   `client_credentials`; `expires_at` in Unix seconds, `expires_in`;
-//!   `rotated` for a refresh), the cache's token good enough (no request), a
+//! - lifecycle: a token adopted (`from`: `cache` when another instance or
+//!   process wrote it, `refresh`, `exchange`, `client_credentials`;
+//!   `expires_at` in Unix seconds, `expires_in` in seconds; `rotated` for a
+//!   refresh: whether Spotify sent a new refresh token), the cache's token
+//!   good enough (`expires_at`; no request), a
 //!   refresh starting (`bootstrap`: with the builder's refresh token rather
 //!   than the cache's), a cache write that failed (`WARN`: `failures`,
 //!   `retry_in_ms`, `error`) and the retried write that succeeded
@@ -354,6 +356,22 @@ pub(crate) fn adopted(
     );
 }
 
+/// The cache's token, read under its lock, is adopted: reported when it is
+/// not the one in memory already (`same_as_memory`, only called with the
+/// feature: another instance or process wrote it).
+#[cfg(any(feature = "blocking", feature = "async"))]
+#[inline(always)]
+pub(crate) fn from_cache(token: &crate::TokenInfo, same_as_memory: impl FnOnce() -> bool) {
+    #[cfg(feature = "tracing")]
+    if same_as_memory() {
+        trace!(flow, "the cache holds the token in memory");
+    } else {
+        adopted("cache", token, None);
+    }
+    #[cfg(not(feature = "tracing"))]
+    let _ = (token, same_as_memory);
+}
+
 /// A forced refresh starts (`force_refresh`: the Web API rejected a token).
 #[cfg(any(feature = "blocking", feature = "async"))]
 #[inline(always)]
@@ -572,5 +590,40 @@ mod requests {
             Error::TokenEndpoint { status, .. } => *status >= 500,
             _ => false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use super::*;
+
+    fn counted(calls: &Cell<u32>) -> u32 {
+        calls.set(calls.get() + 1);
+        7
+    }
+
+    /// Off, an event's arguments are never evaluated (on, with no
+    /// subscriber wanting them, neither: `tracing` checks first).
+    #[test]
+    fn event_arguments_are_not_evaluated_unless_wanted() {
+        let calls = Cell::new(0);
+        trace!(flow, value = counted(&calls), "message");
+        debug!(cache, value = %counted(&calls), other = ?counted(&calls), "message {}", counted(&calls));
+        warn_event!(callback, "message");
+        assert_eq!(calls.get(), 0);
+    }
+
+    /// Off, the helpers hold nothing.
+    #[cfg(not(feature = "tracing"))]
+    #[test]
+    fn helpers_are_empty_without_the_feature() {
+        use std::mem::size_of;
+        assert_eq!(size_of::<Stopwatch>(), 0);
+        assert_eq!(size_of::<Caller>(), 0);
+        assert_eq!(size_of::<Task>(), 0);
+        #[cfg(any(feature = "blocking", feature = "async"))]
+        assert_eq!(size_of::<TokenRequestLog>(), 0);
     }
 }

@@ -327,11 +327,9 @@ impl Session {
                 Err(Error::NotAuthorized)
             }
             Some(token) => {
-                if self.current.load().as_ref().map(|c| &c.token) == Some(&token) {
-                    observe::trace!(flow, "the cache holds the token in memory");
-                } else {
-                    observe::adopted("cache", &token, None);
-                }
+                observe::from_cache(&token, || {
+                    self.current.load().as_ref().map(|c| &c.token) == Some(&token)
+                });
                 self.adopt(&token);
                 Ok(Reconciled::Cached(Some(token)))
             }
@@ -342,7 +340,7 @@ impl Session {
     /// `token` is in the cache now: nothing is left unsaved.
     pub fn stored(&self) {
         let was = lock(&self.unsaved).take();
-        self.drop_unsaved();
+        self.write_retry_at.store(0, Ordering::Relaxed);
         if let Some(was) = was {
             observe::debug!(
                 flow,
