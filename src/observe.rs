@@ -597,8 +597,6 @@ mod requests {
 mod tests {
     use std::cell::Cell;
 
-    use super::*;
-
     fn counted(calls: &Cell<u32>) -> u32 {
         calls.set(calls.get() + 1);
         7
@@ -619,11 +617,12 @@ mod tests {
     #[cfg(not(feature = "tracing"))]
     #[test]
     fn helpers_are_empty_without_the_feature() {
+        use super::{Caller, Stopwatch, Task};
         use std::mem::size_of;
         assert_eq!(size_of::<Stopwatch>(), 0);
         assert_eq!(size_of::<Caller>(), 0);
         assert_eq!(size_of::<Task>(), 0);
         #[cfg(any(feature = "blocking", feature = "async"))]
-        assert_eq!(size_of::<TokenRequestLog>(), 0);
+        assert_eq!(size_of::<super::TokenRequestLog>(), 0);
     }
 }
