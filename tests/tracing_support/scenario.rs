@@ -2,8 +2,8 @@
 //! mode (`maybe`, `mode` and `support` come from the including file): a
 //! browser login with stray and forged callbacks, refreshes with rotation,
 //! retried faults, two callers after one 401, a failed cache write, a PKCE
-//! exchange not retried after a 5xx, a lost response turned `invalid_grant`,
-//! logouts found in the cache, and `logout()`.
+//! exchange not retried after a 5xx, an app token, a lost response turned
+//! `invalid_grant`, logouts found in the cache, and `logout()`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -256,6 +256,17 @@ pub async fn run() -> Run {
         .await;
     secrets.extend(token_secrets(&exchanged.expect("exchanged")));
 
+    // An app token (Client Credentials).
+    let app = mode::ClientCredentials::builder()
+        .read_environment(false)
+        .client_id(CLIENT_ID)
+        .client_secret(CLIENT_SECRET)
+        .accounts_base_url(server.url())
+        .build()
+        .unwrap();
+    let app_token = app.get_access_token().await;
+    secrets.push(app_token.expect("an app token"));
+
     // A response lost after Spotify rotated the refresh token: the retry
     // sends the spent token and gets invalid_grant; the login ends, and the
     // refused token leaves the cache.
@@ -304,6 +315,7 @@ pub const EXPECTED: &[&str] = &[
     "NEW_SPAN DEBUG spotify_auth::flow logout",
     "NEW_SPAN DEBUG spotify_auth::flow token_request grant=\"authorization_code\" host=\"127.0.0.1\"",
     "NEW_SPAN DEBUG spotify_auth::flow token_request grant=\"refresh_token\" host=\"127.0.0.1\"",
+    "NEW_SPAN DEBUG spotify_auth::flow token_request grant=\"client_credentials\" host=\"127.0.0.1\"",
     "RECORD token_request attempts=4",
     "RECORD token_request status=200",
     "RECORD token_request status=503",
@@ -336,6 +348,7 @@ pub const EXPECTED: &[&str] = &[
     "message=adopted a token from=\"refresh\" expires_at=",
     "expires_in=3600 rotated=true",
     "message=adopted a token from=\"cache\" expires_at=",
+    "message=adopted a token from=\"client_credentials\" expires_at=",
     "message=the cached token will do expires_at=",
     "EVENT WARN spotify_auth::flow [refresh] message=the token is held in memory only: writing it to the cache failed; the write is retried on a later call failures=1 retry_in_ms=0 error=",
     "[refresh] message=stored the token held in memory only until now failures=1",
