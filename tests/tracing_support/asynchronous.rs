@@ -17,11 +17,22 @@ use spotify_auth::testing::Fault;
 mod support {
     use super::mode;
 
-    /// Two concurrent calls of `force_refresh`.
+    use spotify_auth::testing::FakeSpotify;
+
+    /// `force_refresh`, and concurrently again once the first one's request
+    /// has reached `server`.
     pub async fn two_forced_refreshes(
         auth: &mode::AuthorizationCode,
+        server: &FakeSpotify,
     ) -> (spotify_auth::Result<String>, spotify_auth::Result<String>) {
-        tokio::join!(auth.force_refresh(), auth.force_refresh())
+        let before = server.token_request_count();
+        let second = async {
+            while !super::scenario::token_requests_above(server, before) {
+                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            }
+            auth.force_refresh().await
+        };
+        tokio::join!(auth.force_refresh(), second)
     }
 }
 

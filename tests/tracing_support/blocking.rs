@@ -12,12 +12,20 @@ mod scenario;
 mod support {
     use super::mode;
 
-    /// Two threads calling `force_refresh` at once.
+    use spotify_auth::testing::FakeSpotify;
+
+    /// `force_refresh` on a thread, then again here once its request has
+    /// reached `server`.
     pub fn two_forced_refreshes(
         auth: &mode::AuthorizationCode,
+        server: &FakeSpotify,
     ) -> (spotify_auth::Result<String>, spotify_auth::Result<String>) {
+        let before = server.token_request_count();
         std::thread::scope(|s| {
             let first = s.spawn(|| auth.force_refresh());
+            while !super::scenario::token_requests_above(server, before) {
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
             let second = auth.force_refresh();
             (first.join().unwrap(), second)
         })

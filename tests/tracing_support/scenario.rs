@@ -76,6 +76,11 @@ pub fn token_secrets(token: &TokenInfo) -> Vec<String> {
     secrets
 }
 
+/// Whether the server has received more than `count` token requests.
+pub fn token_requests_above(server: &FakeSpotify, count: usize) -> bool {
+    server.token_request_count() > count
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -195,11 +200,12 @@ pub async fn run() -> Run {
     let retried = auth.force_refresh().await;
     secrets.push(retried.expect("refreshed after three retries"));
 
-    // Two callers after the same 401: one refresh, and the other caller
-    // takes its outcome.
+    // Two callers after the same 401: the second arrives while the first's
+    // request is at the server (held there 300 ms), waits, and takes its
+    // outcome.
     let before = server.token_request_count();
     server.inject(Fault::Delay(Duration::from_millis(300)), 1);
-    let (first, second) = support::two_forced_refreshes(&auth).await;
+    let (first, second) = support::two_forced_refreshes(&auth, &server).await;
     let (first, second) = (first.expect("refreshed"), second.expect("refreshed"));
     assert_eq!(first, second, "both callers got the one new token");
     assert_eq!(server.token_request_count(), before + 1, "one request");
