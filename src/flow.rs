@@ -478,6 +478,7 @@ impl Engine {
             // The token is good; only its cache write is due for a retry.
             // It runs beside this call (async: in a task of its own), so
             // that a cache that is down does not hold up the callers.
+            observe::debug!(flow, "retrying a failed cache write beside this call");
             let engine = Arc::clone(self);
             background(async move { engine.refresh(Need::Valid).await });
             if let Some(token) = self.session.fresh_access_token() {
@@ -510,9 +511,11 @@ impl Engine {
         if let Some(token) = self.session.fresh_access_token()
             && token != rejected
         {
+            observe::debug!(flow, "the rejected token was replaced already: no request");
             return Ok(token);
         }
         let need = Need::Replace(Some(crate::AccessToken::new(rejected)));
+        observe::forced_refresh(&need);
         self.refresh(need).await
     }
 
