@@ -1,0 +1,271 @@
+//! What one more user costs a service: building a per-user
+//! `AuthorizationCode` (default settings, no `http_client`: the process-wide
+//! default client is shared; its own `InMemoryTokenCache` seeded with a valid
+//! token) and asking it once for a token. That first `get_access_token` takes
+//! the cold path: the cache is read under its lock and the token adopted.
+//!
+//! `cargo bench --bench per_user` (blocking) or
+//! `cargo bench --features async --bench per_user` (both modes):
+//!
+//! - `per_user/{blocking,async}/build_and_first_token`: the whole cost of a
+//!   user, the time per user;
+//! - `per_user/{blocking,async}/build`: building alone;
+//! - `per_user/{blocking,async}/first_token`: the first `get_access_token`
+//!   alone, on users built beforehand;
+//! - `per_user/async_multi_thread/build_and_first_token`: the whole cost on a
+//!   2-worker multi-thread runtime, as a service runs;
+//! - `per_user_parts/{current_thread,multi_thread}/*`: the hops of the async
+//!   cold path alone, with no library work: `spawn` (a task spawned and
+//!   awaited), `spawn_blocking` (one round trip to tokio's blocking pool),
+//!   and `spawn_then_2_spawn_blocking` (a task making two such round trips:
+//!   the shape of the cold path today).
+//!
+//! Users are kept alive as they are made, up to 10,000 at once (then dropped,
+//! untimed, and the population starts again), so the figure is taken with
+//! thousands of users alive as in a service. The seeded tokens are made
+//! beforehand, untimed: a service has them already (from its database).
+//! Bytes per user: `cargo bench --bench per_user_memory`. Async runs on a
+//! current-thread tokio runtime (criterion's `to_async`), one `block_on` per
+//! sample. Nothing here asserts a timing; the figures are in
+//! docs/performance.md.
+
+use std::time::Duration;
+
+use criterion::Criterion;
+
+mod common;
+
+/// The seeded tokens for `n` users, made before the clock starts.
+#[allow(dead_code)]
+fn tokens(n: u64) -> Vec<spotify_auth::TokenInfo> {
+    let token = common::valid_token();
+    (0..n).map(|_| token.clone()).collect()
+}
+
+/// The sizes of the successive populations that make up `iters` users.
+#[allow(dead_code)]
+fn populations(iters: u64) -> impl Iterator<Item = usize> {
+    let full = common::users::USERS as u64;
+    (0..iters.div_ceil(full)).map(move |i| (iters - i * full).min(full) as usize)
+}
+
+#[cfg(feature = "blocking")]
+fn blocking(c: &mut Criterion) {
+    use std::hint::black_box;
+    use std::time::Instant;
+
+    use common::users::{USERS, blocking_user};
+
+    let mut group = c.benchmark_group("per_user");
+    // The default client exists before the first sample, as in a service.
+    let first = blocking_user(common::valid_token());
+    assert_eq!(first.get_access_token().expect("a valid token").len(), 250);
+
+    group.bench_function("blocking/build_and_first_token", |b| {
+        b.iter_custom(|iters| {
+            let mut tokens = tokens(iters).into_iter();
+            let mut alive = Vec::with_capacity(USERS);
+            let mut elapsed = Duration::ZERO;
+            for n in populations(iters) {
+                let batch: Vec<_> = tokens.by_ref().take(n).collect();
+                let start = Instant::now();
+                for token in batch {
+                    let user = blocking_user(token);
+                    black_box(user.get_access_token().expect("a valid token"));
+                    alive.push(user);
+                }
+                elapsed += start.elapsed();
+                alive.clear();
+            }
+            elapsed
+        })
+    });
+    group.bench_function("blocking/build", |b| {
+        b.iter_custom(|iters| {
+            let mut tokens = tokens(iters).into_iter();
+            let mut alive = Vec::with_capacity(USERS);
+            let mut elapsed = Duration::ZERO;
+            for n in populations(iters) {
+                let batch: Vec<_> = tokens.by_ref().take(n).collect();
+                let start = Instant::now();
+                for token in batch {
+                    alive.push(blocking_user(token));
+                }
+                elapsed += start.elapsed();
+                alive.clear();
+            }
+            elapsed
+        })
+    });
+    group.bench_function("blocking/first_token", |b| {
+        b.iter_custom(|iters| {
+            let mut tokens = tokens(iters).into_iter();
+            let mut elapsed = Duration::ZERO;
+            for n in populations(iters) {
+                let users: Vec<_> = tokens.by_ref().take(n).map(blocking_user).collect();
+                let start = Instant::now();
+                for user in &users {
+                    black_box(user.get_access_token().expect("a valid token"));
+                }
+                elapsed += start.elapsed();
+            }
+            elapsed
+        })
+    });
+    group.finish();
+}
+
+#[cfg(feature = "async")]
+fn asynchronous(c: &mut Criterion) {
+    use std::hint::black_box;
+    use std::time::Instant;
+
+    use common::users::{USERS, async_user};
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let mut group = c.benchmark_group("per_user");
+    rt.block_on(async {
+        let first = async_user(common::valid_token());
+        let token = first.get_access_token().await.expect("a valid token");
+        assert_eq!(token.len(), 250);
+    });
+
+    group.bench_function("async/build_and_first_token", |b| {
+        b.to_async(&rt).iter_custom(|iters| async move {
+            let mut tokens = tokens(iters).into_iter();
+            let mut alive = Vec::with_capacity(USERS);
+            let mut elapsed = Duration::ZERO;
+            for n in populations(iters) {
+                let batch: Vec<_> = tokens.by_ref().take(n).collect();
+                let start = Instant::now();
+                for token in batch {
+                    let user = async_user(token);
+                    black_box(user.get_access_token().await.expect("a valid token"));
+                    alive.push(user);
+                }
+                elapsed += start.elapsed();
+                alive.clear();
+            }
+            elapsed
+        })
+    });
+    group.bench_function("async/build", |b| {
+        b.to_async(&rt).iter_custom(|iters| async move {
+            let mut tokens = tokens(iters).into_iter();
+            let mut alive = Vec::with_capacity(USERS);
+            let mut elapsed = Duration::ZERO;
+            for n in populations(iters) {
+                let batch: Vec<_> = tokens.by_ref().take(n).collect();
+                let start = Instant::now();
+                for token in batch {
+                    alive.push(async_user(token));
+                }
+                elapsed += start.elapsed();
+                alive.clear();
+            }
+            elapsed
+        })
+    });
+    group.bench_function("async/first_token", |b| {
+        b.to_async(&rt).iter_custom(|iters| async move {
+            let mut tokens = tokens(iters).into_iter();
+            let mut elapsed = Duration::ZERO;
+            for n in populations(iters) {
+                let users: Vec<_> = tokens.by_ref().take(n).map(async_user).collect();
+                let start = Instant::now();
+                for user in &users {
+                    black_box(user.get_access_token().await.expect("a valid token"));
+                }
+                elapsed += start.elapsed();
+            }
+            elapsed
+        })
+    });
+    group.finish();
+    parts(c, &rt, "current_thread");
+
+    // A service's runtime: two workers (this machine has two cores).
+    let multi = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let mut group = c.benchmark_group("per_user");
+    group.bench_function("async_multi_thread/build_and_first_token", |b| {
+        b.to_async(&multi).iter_custom(|iters| async move {
+            let mut tokens = tokens(iters).into_iter();
+            let mut alive = Vec::with_capacity(USERS);
+            let mut elapsed = Duration::ZERO;
+            for n in populations(iters) {
+                let batch: Vec<_> = tokens.by_ref().take(n).collect();
+                let start = Instant::now();
+                for token in batch {
+                    let user = async_user(token);
+                    black_box(user.get_access_token().await.expect("a valid token"));
+                    alive.push(user);
+                }
+                elapsed += start.elapsed();
+                alive.clear();
+            }
+            elapsed
+        })
+    });
+    group.finish();
+    parts(c, &multi, "multi_thread");
+}
+
+/// The hops the async cold path makes, without the library's work: the
+/// refresh runs in a task of its own (`tokio::spawn`, so that a cancelled
+/// caller cannot abandon it), and inside it the cache is locked and read,
+/// then unlocked, each on tokio's blocking pool (`spawn_blocking`).
+#[cfg(feature = "async")]
+fn parts(c: &mut Criterion, rt: &tokio::runtime::Runtime, runtime: &str) {
+    use std::hint::black_box;
+
+    async fn spawn_blocking() {
+        tokio::task::spawn_blocking(|| black_box(1))
+            .await
+            .expect("blocking task");
+    }
+
+    let mut group = c.benchmark_group("per_user_parts");
+    group.bench_function(format!("{runtime}/spawn"), |b| {
+        b.to_async(rt)
+            .iter(|| async { tokio::spawn(async { black_box(1) }).await.expect("task") })
+    });
+    group.bench_function(format!("{runtime}/spawn_blocking"), |b| {
+        b.to_async(rt).iter(spawn_blocking)
+    });
+    group.bench_function(format!("{runtime}/spawn_then_2_spawn_blocking"), |b| {
+        b.to_async(rt).iter(|| async {
+            tokio::spawn(async {
+                spawn_blocking().await;
+                spawn_blocking().await;
+            })
+            .await
+            .expect("task")
+        })
+    });
+    group.finish();
+}
+
+fn main() {
+    let mut c = Criterion::default()
+        .sample_size(30)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .configure_from_args();
+    #[cfg(feature = "blocking")]
+    blocking(&mut c);
+    #[cfg(feature = "async")]
+    asynchronous(&mut c);
+    #[cfg(not(any(feature = "blocking", feature = "async")))]
+    {
+        let _ = &mut c;
+        eprintln!("per_user: enable `blocking` and/or `async` to measure something");
+    }
+    c.final_summary();
+}
