@@ -18,7 +18,9 @@
 //!   cold path alone, with no library work: `spawn` (a task spawned and
 //!   awaited), `spawn_blocking` (one round trip to tokio's blocking pool),
 //!   and `spawn_then_2_spawn_blocking` (a task making two such round trips:
-//!   the shape of the cold path today).
+//!   the shape of the cold path for a cache that may block, and for every
+//!   cache before `TokenCache::never_blocks`; an `InMemoryTokenCache` now
+//!   costs the `spawn` alone).
 //!
 //! Users are kept alive as they are made, up to 10,000 at once (then dropped,
 //! untimed, and the population starts again), so the figure is taken with
@@ -213,9 +215,10 @@ fn asynchronous(c: &mut Criterion) {
 
 /// The hops the async cold path makes, without the library's work: the
 /// refresh runs in a task of its own (`tokio::spawn`, so that a cancelled
-/// caller cannot abandon it), and inside it the cache is locked and read,
-/// then unlocked, each on tokio's blocking pool (`spawn_blocking`). Timed in
-/// a task, as the per-user benches are.
+/// caller cannot abandon it), and inside it a cache that may block is locked
+/// and read, then unlocked, each on tokio's blocking pool (`spawn_blocking`;
+/// a cache that never blocks is called inline). Timed in a task, as the
+/// per-user benches are.
 #[cfg(feature = "async")]
 fn parts(c: &mut Criterion, rt: &tokio::runtime::Runtime, runtime: &str) {
     use std::future::Future;
