@@ -65,7 +65,9 @@ fn report(library: &str, step: &str, from: (isize, isize), to: (isize, isize)) {
 }
 
 /// Measures `USERS` users made by `user` from clones of `token`, each asked
-/// once by `ask`; reports the token alone, the user, and the total.
+/// once by `ask`; reports the token alone, the user, and the total. (The
+/// async `main` writes the same steps out: its `ask` awaits.)
+#[cfg(feature = "blocking")]
 macro_rules! measure {
     ($library:expr, $token:expr, $user:expr, $ask:expr) => {{
         let template = $token;
