@@ -256,7 +256,9 @@ fn parts(c: &mut Criterion, rt: &tokio::runtime::Runtime, runtime: &str) {
     }
 
     let mut group = c.benchmark_group("per_user_parts");
-    let ops: [(&str, fn(u64) -> tokio::task::JoinHandle<Duration>); 3] = [
+    /// Runs an op `iters` times in a task of its own and times it there.
+    type Timed = fn(u64) -> tokio::task::JoinHandle<Duration>;
+    let ops: [(&str, Timed); 3] = [
         ("spawn", |iters| timed(spawn)(iters)),
         ("spawn_blocking", |iters| timed(spawn_blocking)(iters)),
         ("spawn_then_2_spawn_blocking", |iters| {

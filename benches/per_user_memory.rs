@@ -22,7 +22,7 @@
 
 mod common;
 
-use common::counting::{Counting, Snapshot, snapshot};
+use common::counting::{Counting, Snapshot};
 use common::users::USERS;
 
 #[global_allocator]
@@ -43,6 +43,7 @@ fn report(mode: &str, step: &str, diff: Snapshot) {
 
 #[cfg(feature = "blocking")]
 fn blocking() {
+    use common::counting::snapshot;
     use common::users::blocking_user;
 
     // The default client and everything made once per process, first.
@@ -79,6 +80,7 @@ fn blocking() {
 
 #[cfg(feature = "async")]
 fn asynchronous() {
+    use common::counting::snapshot;
     use common::users::async_user;
 
     let rt = tokio::runtime::Builder::new_current_thread()

@@ -9,6 +9,7 @@ pub const USERS: usize = 10_000;
 /// The settings every user shares, the cache holding `token` its own.
 /// `read_environment(false)`: a service passes its settings explicitly (with
 /// it on, each build also reads three environment variables).
+#[allow(unused_macros)]
 macro_rules! user_builder {
     ($flow:ty, $token:expr) => {
         <$flow>::builder()
