@@ -249,9 +249,7 @@ impl<H, G> ClientBuilder<H, G> {
                             ),
                         )
                     })?;
-                Url::parse(&uri).map_err(|e| {
-                    Error::config("redirect_uri", format!("not an absolute URL ({e})"))
-                })?;
+                check_redirect_uri(&uri)?;
                 uri
             }
         };
@@ -269,12 +267,6 @@ impl<H, G> ClientBuilder<H, G> {
                 ),
             ));
         }
-        let parse_endpoint = |setting: &'static str, url: &str| {
-            Url::parse(url)
-                .ok()
-                .filter(|u| matches!(u.scheme(), "http" | "https"))
-                .ok_or_else(|| Error::config(setting, "not an absolute http(s) URL"))
-        };
         if self.timeout.is_zero() {
             return Err(Error::config("timeout", "must be greater than zero"));
         }
@@ -297,8 +289,8 @@ impl<H, G> ClientBuilder<H, G> {
             client_secret,
             redirect_uri,
             scope: self.scope,
-            authorize_url: parse_endpoint("authorize_url", &self.authorize_url)?,
-            token_url: parse_endpoint("token_url", &self.token_url)?,
+            authorize_url: endpoint("authorize_url", &self.authorize_url)?,
+            token_url: endpoint("token_url", &self.token_url)?,
             timeout: self.timeout,
             retry: self.retry,
             refresh_margin: self.refresh_margin,
@@ -401,8 +393,8 @@ pub(crate) struct Config {
     pub redirect_uri: String,
     pub scope: Scopes,
     pub pkce: bool,
-    pub authorize_url: Url,
-    pub token_url: Url,
+    pub authorize_url: Arc<Url>,
+    pub token_url: Arc<Url>,
     pub timeout: Duration,
     pub retry: RetryPolicy,
     pub refresh_margin: Duration,
@@ -438,4 +430,36 @@ impl fmt::Debug for Config {
             .field("bootstrap_refresh_token", &self.bootstrap_refresh_token)
             .finish_non_exhaustive()
     }
+}
+
+/// An endpoint URL: absolute http(s). Spotify's own (the defaults) are
+/// parsed once per process and shared, so that a service building an
+/// instance per user does not parse them every time.
+fn endpoint(setting: &'static str, url: &str) -> Result<Arc<Url>> {
+    static SPOTIFY: std::sync::LazyLock<[Arc<Url>; 2]> = std::sync::LazyLock::new(|| {
+        [SPOTIFY_AUTHORIZE_URL, SPOTIFY_TOKEN_URL]
+            .map(|u| Arc::new(Url::parse(u).expect("Spotify's endpoints are valid URLs")))
+    });
+    if let Some(known) = SPOTIFY.iter().find(|known| known.as_str() == url) {
+        return Ok(Arc::clone(known));
+    }
+    Url::parse(url)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .map(Arc::new)
+        .ok_or_else(|| Error::config(setting, "not an absolute http(s) URL"))
+}
+
+/// Checks that the redirect URI is an absolute URL. The last one checked is
+/// remembered: a service builds its instances with one redirect URI.
+fn check_redirect_uri(uri: &str) -> Result<()> {
+    static LAST_VALID: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+    let mut last = LAST_VALID.lock().unwrap_or_else(|p| p.into_inner());
+    if last.as_deref() == Some(uri) {
+        return Ok(());
+    }
+    Url::parse(uri)
+        .map_err(|e| Error::config("redirect_uri", format!("not an absolute URL ({e})")))?;
+    *last = Some(uri.to_owned());
+    Ok(())
 }

@@ -624,13 +624,14 @@ impl Engine {
             }
         };
         match self.session.plan(decided, need)? {
+            // Already in memory: adopted from the cache by `reconcile`, or
+            // the unsaved token that was there.
             Plan::Use(token) => {
                 observe::debug!(
                     flow,
                     expires_at = token.expires_at,
                     "the cached token will do"
                 );
-                self.session.adopt(&token);
                 Ok(token)
             }
             Plan::Refresh {

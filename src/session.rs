@@ -160,7 +160,8 @@ pub(crate) struct Session {
     /// tell whether another caller refreshed meanwhile.
     epoch: AtomicU64,
     /// The token a failed cache write left in memory only.
-    unsaved: Mutex<Option<Unsaved>>,
+    /// Boxed: almost always empty, and an instance per user should be small.
+    unsaved: Mutex<Option<Box<Unsaved>>>,
     /// When (Unix milliseconds) a call next retries that write; 0 when
     /// nothing is unsaved. Read on the hot path.
     write_retry_at: AtomicU64,
@@ -278,8 +279,12 @@ impl Session {
     /// Makes `token` the one in memory.
     pub fn adopt(&self, token: &TokenInfo) {
         let refresh_at = token.expires_at.saturating_sub(self.margin().as_secs());
+        let secret = token.access_token.secret();
+        let mut header = String::with_capacity("Bearer ".len() + secret.len());
+        header.push_str("Bearer ");
+        header.push_str(secret);
         self.current.store(Some(Arc::new(Current {
-            header: format!("Bearer {}", token.access_token.secret()),
+            header,
             token: token.clone(),
             refresh_at,
         })));
@@ -411,12 +416,12 @@ impl Session {
             error = observe::err(&error),
             "the token is held in memory only: writing it to the cache failed; the write is retried on a later call"
         );
-        *unsaved = Some(Unsaved {
+        *unsaved = Some(Box::new(Unsaved {
             token: token.clone(),
             base,
             failures,
             error,
-        });
+        }));
         self.write_retry_at.store(
             unix_now_ms().saturating_add(backoff_ms).max(1),
             Ordering::Relaxed,

@@ -91,6 +91,11 @@ pub(super) fn default_agent() -> ureq::Agent {
                 .build();
             ureq::Agent::config_builder()
                 .user_agent(crate::USER_AGENT)
+                // Shared by every instance of the process: keep enough idle
+                // connections for many threads refreshing at once (ureq's
+                // defaults, 3 per host, make most of them reconnect).
+                .max_idle_connections(256)
+                .max_idle_connections_per_host(256)
                 .max_redirects(0)
                 .http_status_as_error(false)
                 .tls_config(tls)
