@@ -833,7 +833,7 @@ impl fmt::Debug for Engine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Engine")
             .field("config", &self.session.config)
-            .field("has_token", &self.session.current_token().is_some())
+            .field("has_token", &self.session.has_token())
             .finish_non_exhaustive()
     }
 }

@@ -16,7 +16,7 @@ use crate::attempts::{AuthorizationAttempt, PendingAttempts};
 use crate::authorize::{self, AuthorizationRequest};
 use crate::config::{Config, Grant};
 use crate::observe;
-use crate::token::{TokenResponse, unix_now_ms};
+use crate::token::{TokenResponse, unix_now, unix_now_ms};
 use crate::{AccessToken, AuthCode, Error, PkceVerifier, RefreshToken, Result, Scopes, TokenInfo};
 
 /// The lifetime assumed for access tokens until one is issued: Spotify's.
@@ -30,12 +30,25 @@ const MAX_WRITE_BACKOFF_MS: u64 = 60_000;
 const WRITE_CLAIM_MS: u64 = 10_000;
 
 /// The token in memory, with the moment it must be refreshed.
+///
+/// Only what the hot path and the refresh decisions read: the refresh token
+/// and the rest live in the cache (the truth), or with an unsaved token.
 struct Current {
-    token: TokenInfo,
-    /// `Bearer {access_token}`, made once per token.
+    /// `Bearer {access_token}`, made once per token; the access token is
+    /// its tail.
     header: String,
+    /// When the access token expires, in Unix seconds.
+    expires_at: u64,
     /// `expires_at - refresh_margin`, in Unix seconds.
     refresh_at: u64,
+}
+
+const BEARER: &str = "Bearer ";
+
+impl Current {
+    fn access_token(&self) -> &str {
+        &self.header[BEARER.len()..]
+    }
 }
 
 /// What one finished refresh left for the callers that waited on it.
@@ -65,12 +78,12 @@ impl Need {
         }
     }
 
-    /// Whether `token`, adopted by another caller while this one waited,
-    /// answers this caller: any token does, but the rejected one.
-    fn answered_by(&self, token: &TokenInfo) -> bool {
+    /// Whether `access_token`, adopted by another caller while this one
+    /// waited, answers this caller: any token does, but the rejected one.
+    fn answered_by(&self, access_token: &str) -> bool {
         match self {
             Need::Valid | Need::Replace(None) => true,
-            Need::Replace(Some(rejected)) => *rejected != token.access_token,
+            Need::Replace(Some(rejected)) => rejected.secret() != access_token,
         }
     }
 }
@@ -190,7 +203,7 @@ impl Session {
     /// retry). No I/O, no lock, one allocation (the returned string).
     #[inline]
     pub fn fresh_access_token(&self) -> Option<String> {
-        self.fresh(|c| c.token.access_token.secret().to_owned())
+        self.fresh(|c| c.access_token().to_owned())
     }
 
     /// The hot path for the header: `Bearer {token}` under the same rules as
@@ -239,7 +252,7 @@ impl Session {
     /// falls back to.
     fn unexpired_access_token(&self) -> Option<String> {
         match &*self.current.load() {
-            Some(c) if !c.token.is_expired() => Some(c.token.access_token.secret().to_owned()),
+            Some(c) if unix_now() < c.expires_at => Some(c.access_token().to_owned()),
             _ => None,
         }
     }
@@ -260,12 +273,17 @@ impl Session {
 
     /// What a forced refresh must replace: the token in memory now.
     pub fn replacing_current(&self) -> Need {
-        Need::Replace(self.current_token().map(|t| t.access_token))
+        Need::Replace(
+            self.current
+                .load()
+                .as_ref()
+                .map(|c| AccessToken::new(c.access_token())),
+        )
     }
 
-    /// The token in memory, whatever its age.
-    pub fn current_token(&self) -> Option<TokenInfo> {
-        self.current.load().as_ref().map(|c| c.token.clone())
+    /// Whether a token is in memory, whatever its age.
+    pub fn has_token(&self) -> bool {
+        self.current.load().is_some()
     }
 
     /// The refresh margin in use: the configured one, at most half the
@@ -280,12 +298,12 @@ impl Session {
     pub fn adopt(&self, token: &TokenInfo) {
         let refresh_at = token.expires_at.saturating_sub(self.margin().as_secs());
         let secret = token.access_token.secret();
-        let mut header = String::with_capacity("Bearer ".len() + secret.len());
-        header.push_str("Bearer ");
+        let mut header = String::with_capacity(BEARER.len() + secret.len());
+        header.push_str(BEARER);
         header.push_str(secret);
         self.current.store(Some(Arc::new(Current {
             header,
-            token: token.clone(),
+            expires_at: token.expires_at,
             refresh_at,
         })));
     }
@@ -369,7 +387,10 @@ impl Session {
             }
             Some(token) => {
                 observe::from_cache(&token, || {
-                    self.current.load().as_ref().map(|c| &c.token) == Some(&token)
+                    self.current.load().as_ref().is_some_and(|c| {
+                        c.access_token() == token.access_token.secret()
+                            && c.expires_at == token.expires_at
+                    })
                 });
                 self.adopt(&token);
                 Ok(Reconciled::Cached(Some(token)))
@@ -454,7 +475,11 @@ impl Session {
         if self.epoch() == seen {
             return None;
         }
-        let replaced = self.current_token().is_some_and(|t| need.answered_by(&t));
+        let replaced = self
+            .current
+            .load()
+            .as_ref()
+            .is_some_and(|c| need.answered_by(c.access_token()));
         if replaced && let Some(token) = self.fresh_access_token() {
             return Some(Ok(token));
         }
