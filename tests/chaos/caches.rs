@@ -1,0 +1,100 @@
+//! The shared cache (a file, or a Redis key), the handles actors get on it,
+//! and a wrapper that reports every write.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use spotify_auth::{CacheLock, FileTokenCache, TokenCache, TokenInfo};
+
+use super::report::{Report, Reporter};
+
+/// Where the shared token is, as passed to children.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum CacheSpec {
+    File {
+        path: PathBuf,
+    },
+    Redis {
+        url: String,
+        key: String,
+        lock_ttl_ms: u64,
+    },
+}
+
+/// Opens handles on the shared cache; one per process (for Redis: one
+/// connection pool per process, as a service would have).
+pub struct SharedCache {
+    spec: CacheSpec,
+    #[cfg(feature = "redis")]
+    store: Option<spotify_auth::RedisStore>,
+}
+
+impl SharedCache {
+    pub fn new(spec: CacheSpec) -> Self {
+        #[cfg(feature = "redis")]
+        let store = match &spec {
+            CacheSpec::Redis {
+                url, lock_ttl_ms, ..
+            } => Some(
+                spotify_auth::RedisStore::open(url)
+                    .unwrap()
+                    .with_max_connections(16)
+                    .with_lock_ttl(Duration::from_millis(*lock_ttl_ms)),
+            ),
+            CacheSpec::File { .. } => None,
+        };
+        Self {
+            spec,
+            #[cfg(feature = "redis")]
+            store,
+        }
+    }
+
+    /// A new handle: for Redis, a lock holder of its own (another machine,
+    /// as far as the lock is concerned).
+    pub fn handle(&self) -> Arc<dyn TokenCache> {
+        match &self.spec {
+            CacheSpec::File { path } => Arc::new(FileTokenCache::new(path)),
+            #[cfg(feature = "redis")]
+            CacheSpec::Redis { key, .. } => Arc::new(self.store.as_ref().unwrap().cache(key)),
+            #[cfg(not(feature = "redis"))]
+            CacheSpec::Redis { .. } => panic!("a Redis cache needs the redis feature"),
+        }
+    }
+}
+
+/// Reports every `set` (the refresh token written and whether it worked)
+/// and passes every call through.
+pub struct Recording {
+    pub inner: Arc<dyn TokenCache>,
+    pub actor: String,
+    pub reporter: Reporter,
+}
+
+impl TokenCache for Recording {
+    fn get(&self) -> spotify_auth::Result<Option<TokenInfo>> {
+        self.inner.get()
+    }
+
+    fn set(&self, token: &TokenInfo) -> spotify_auth::Result<()> {
+        let result = self.inner.set(token);
+        if let Some(refresh) = &token.refresh_token {
+            self.reporter.send(Report::Write {
+                actor: self.actor.clone(),
+                refresh: refresh.secret().to_owned(),
+                error: result.as_ref().err().map(ToString::to_string),
+            });
+        }
+        result
+    }
+
+    fn clear(&self) -> spotify_auth::Result<()> {
+        self.inner.clear()
+    }
+
+    fn lock(&self) -> spotify_auth::Result<CacheLock> {
+        self.inner.lock()
+    }
+}
