@@ -270,7 +270,7 @@ impl Thread {
             Call::Get
         };
         let cancel = (chaos && self.rng.u32(0..100) < self.plan.cancel_percent)
-            .then(|| Duration::from_millis(self.rng.u64(1..=300)));
+            .then(|| Duration::from_millis(self.rng.u64(0..=40)));
         self.stats.calls += 1;
         let error = match self.auth.call(call, cancel) {
             Outcome::Done(Ok(_)) => {

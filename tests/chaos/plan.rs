@@ -118,7 +118,9 @@ impl Plan {
             margin_secs: rng.u64(0..=1),
             max_retries: rng.u32(1..=4),
             backoff_ms: rng.u64(0..=2),
-            lock_ttl_ms: rng.u64(300..=700),
+            // Below the slowest refreshes (a delayed answer, a timeout):
+            // the lock's renewal must cover them.
+            lock_ttl_ms: rng.u64(250..=500),
         };
         let children = rng.usize(2..=3);
         let processes = (0..=children)
@@ -191,7 +193,7 @@ fn actor(
     seconds: f64,
 ) -> ActorPlan {
     let mode = modes[rng.usize(..modes.len())];
-    let faulty = rng.u32(0..100) < 35;
+    let faulty = rng.u32(0..100) < 35 && cache_faults_on();
     let cache_faults = if faulty {
         let count = 1 + (seconds * rng.f64() * 1.5) as usize;
         (0..count)
@@ -228,6 +230,13 @@ fn actor(
     }
 }
 
+/// Whether actors may get a faulty cache: `CHAOS_CACHE_FAULTS=0` turns that
+/// off, to explore the other faults while the known library issue (see
+/// `verdict::FAILED_WRITE`) ends most logins a failed write touches.
+fn cache_faults_on() -> bool {
+    std::env::var("CHAOS_CACHE_FAULTS").map_or(true, |v| v.trim() != "0")
+}
+
 /// A random schedule of server faults over the run: about four a second.
 fn server_faults(rng: &mut fastrand::Rng, seconds: f64, timeout: Duration) -> Vec<ServerFault> {
     let count = (seconds * 4.0 * (0.5 + rng.f64())) as usize;
@@ -235,7 +244,7 @@ fn server_faults(rng: &mut fastrand::Rng, seconds: f64, timeout: Duration) -> Ve
         .map(|_| {
             let at = Duration::from_secs_f64(seconds * rng.f64());
             let roll = rng.u32(0..100);
-            let short = Duration::from_millis(rng.u64(20..=300));
+            let short = Duration::from_millis(rng.u64(20..=600));
             let (fault, times) = match roll {
                 0..=19 => (Fault::Status([500, 502, 503][rng.usize(..3)]), rng.usize(1..=3)),
                 20..=29 => (

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use spotify_auth::testing::FakeSpotify;
+use spotify_auth::testing::{FakeSpotify, Fault};
 
 use super::actor::{Actors, Setup};
 use super::auth::Auth;
@@ -30,6 +30,7 @@ const ROUNDS: u32 = 5;
 /// Runs one seed; panics with the seed, the replay command and every
 /// violation when an assertion fails.
 pub fn run(storage: Storage, seed: u64, seconds: f64) {
+    let began = Instant::now();
     let plan = Plan::new(storage, seed, seconds);
     eprintln!(
         "chaos {}: seed {seed}\n{plan}\n  replay: {}",
@@ -154,6 +155,7 @@ pub fn run(storage: Storage, seed: u64, seconds: f64) {
     let _ = commands.send(Command::Settle);
     let settled_at = Instant::now();
     pump.run_for(Duration::from_millis(plan.expires_in * 1000 + 1500));
+    let settle_end = Instant::now();
 
     // The last calls, together.
     let threads = plan.threads();
@@ -215,6 +217,7 @@ pub fn run(storage: Storage, seed: u64, seconds: f64) {
     }
 
     // Done: everyone stops, then the verdict.
+    let finals_done = Instant::now();
     actors.finish(&reporter);
     for child in &mut children {
         child.command("done");
@@ -228,9 +231,10 @@ pub fn run(storage: Storage, seed: u64, seconds: f64) {
     }
     stop_watching.store(true, Ordering::SeqCst);
     let watched = watcher.join().unwrap();
-    drop((tx, reporter, commands));
+    drop((tx, reporter, commands, setup));
     pump.drain();
 
+    let stopped = Instant::now();
     let records = verdict::Records::gather(&server, timeout);
     let ledger = ledger::lock(&ledger);
     let mut violations = ledger.violations.clone();
@@ -244,7 +248,24 @@ pub fn run(storage: Storage, seed: u64, seconds: f64) {
         }
     }
     violations.extend(ledger.unexpected.iter().map(|u| format!("unexpected: {u}")));
-    let mut summary = summary(&records, &ledger, &watched, &server, agreement, settled_at - start);
+    let mut summary = summary(
+        &records,
+        &ledger,
+        &watched,
+        &server,
+        agreement,
+        settled_at - start,
+        Duration::from_millis(plan.settings.lock_ttl_ms),
+    );
+    let _ = write!(
+        summary,
+        "\n  time: start {:.1} s, chaos {:.1} s, settle {:.1} s, last calls {:.1} s, stop {:.1} s",
+        (start - began).as_secs_f64(),
+        (settled_at - start).as_secs_f64(),
+        (settle_end - settled_at).as_secs_f64(),
+        (finals_done - settle_end).as_secs_f64(),
+        (stopped - finals_done).as_secs_f64(),
+    );
     if !known.is_empty() {
         let _ = write!(
             summary,
@@ -293,10 +314,20 @@ fn summary(
     server: &FakeSpotify,
     agreement: Option<u32>,
     chaos: Duration,
+    lock_ttl: Duration,
 ) -> String {
     let uses: usize = records.uses.values().map(Vec::len).sum();
     let unheard: usize = records.uses.values().flatten().filter(|u| u.unheard).count();
     let failed_logins = ledger.logins.iter().filter(|l| l.error.is_some()).count();
+    let slow = records
+        .uses
+        .values()
+        .flatten()
+        .filter(|u| match u.fault {
+            Some(Fault::Delay(d) | Fault::DelayResponse(d)) => d > lock_ttl,
+            _ => false,
+        })
+        .count();
     let failed_writes: usize = ledger
         .writes
         .values()
@@ -307,7 +338,8 @@ fn summary(
     format!(
         "  {:.1} s of chaos: {} token requests, {} refresh tokens issued, {} processed refreshes \
          ({} unheard), {} refreshes answered by a fault, {} faults injected; {} logins ({} failed), \
-         {} logouts, {} relogin requests, {} failed cache writes\n  \
+         {} logouts, {} relogin requests, {} failed cache writes, {} refreshes slower than the \
+         lock TTL\n  \
          calls {} (ok {}, forced {}, cancelled {}, ReauthorizationRequired {}, NotAuthorized {}, \
          transient {}, cache errors {}, with an unsaved token {})\n  \
          watcher: {} reads, {} changes, {} without a token; last calls agreed in round {:?}",
@@ -323,6 +355,7 @@ fn summary(
         ledger.logouts.len(),
         ledger.relogin_requests,
         failed_writes,
+        slow,
         s.calls,
         s.ok,
         s.forced,
@@ -378,9 +411,9 @@ impl Pump {
         }
     }
 
-    /// Takes what is left, once every sender is gone.
+    /// Takes what is left, once every reporter has stopped.
     fn drain(&self) {
-        while let Ok(report) = self.reports.recv_timeout(Duration::from_secs(5)) {
+        while let Ok(report) = self.reports.try_recv() {
             self.take(report);
         }
     }
