@@ -95,6 +95,17 @@ impl TokenCache for Recording {
     }
 
     fn lock(&self) -> spotify_auth::Result<CacheLock> {
+        if sabotaged() {
+            return Ok(CacheLock::none());
+        }
         self.inner.lock()
     }
+}
+
+/// `CHAOS_SABOTAGE=nolock`: the actors' caches do not lock, so sharers in
+/// different processes refresh at once; a run must then fail (assertions 1
+/// and 2). For checking that the harness catches a broken single flight.
+fn sabotaged() -> bool {
+    static NOLOCK: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *NOLOCK.get_or_init(|| std::env::var("CHAOS_SABOTAGE").is_ok_and(|v| v == "nolock"))
 }
