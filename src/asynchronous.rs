@@ -28,6 +28,18 @@ use transport::Transport;
 /// The HTTP client this mode uses.
 pub type HttpClient = reqwest::Client;
 
+/// The process-wide client every async instance built without
+/// `http_client(...)` uses (one per process, made on first use): no
+/// redirects, the library's `User-Agent`, rustls with ring verifying against
+/// the operating system's trust store. Use it for your own Web API calls to
+/// share its connection pool and TLS set-up; set timeouts per request.
+///
+/// Errors: [`Error::Config`](crate::Error::Config) (setting `http_client`)
+/// when the operating system's CA certificates cannot be loaded.
+pub fn default_http_client() -> crate::Result<HttpClient> {
+    transport::default_client()
+}
+
 /// The lock refreshes are serialised with: tokio's mutex, which waits without
 /// blocking a thread; its guard is owned, so that a refresh running in a task
 /// of its own ([`detached`]) holds it to the end.
@@ -59,6 +71,12 @@ async fn detached<T: Send + 'static>(
             source: None,
         }),
     }
+}
+
+/// Work that need not hold up its caller (a due retry of a failed cache
+/// write): a task of its own, not awaited.
+fn background<T: Send + 'static>(work: impl std::future::Future<Output = T> + Send + 'static) {
+    tokio::spawn(work);
 }
 
 /// Runs cache I/O on tokio's blocking pool.
@@ -95,11 +113,6 @@ async fn wait_for_callback(
     let server = std::sync::Arc::new(server);
     let _cancel = CancelOnDrop(server.clone());
     blocking_io(move || server.wait(&state, &scope, timeout)).await
-}
-
-/// The async API may always wait: it never blocks a runtime thread.
-fn ensure_can_block(_what: &'static str) -> crate::Result<()> {
-    Ok(())
 }
 
 // The same file as the other mode's, by design (see flow.rs).

@@ -26,6 +26,16 @@ use transport::Transport;
 /// The HTTP client this mode uses.
 pub type HttpClient = ureq::Agent;
 
+/// The process-wide client every blocking instance built without
+/// `http_client(...)` uses (one per process, made on first use): no
+/// redirects, the library's `User-Agent`, rustls with ring verifying against
+/// the operating system's trust store, HTTP error statuses returned as
+/// responses (not errors). Use it for your own Web API calls to share its
+/// connections and TLS set-up; set timeouts per request.
+pub fn default_http_client() -> crate::Result<HttpClient> {
+    Ok(transport::default_agent())
+}
+
 /// The lock refreshes are serialised with: a plain mutex (waiting callers
 /// block their thread, as blocking callers expect).
 struct FlowMutex<T>(std::sync::Mutex<T>);
@@ -48,6 +58,11 @@ fn detached<T>(work: T) -> T {
     work
 }
 
+/// Work that need not hold up its caller (a due retry of a failed cache
+/// write): here it has already run, on the caller's thread, by the time
+/// this is called (the sync build turns the `async` block into a plain one).
+fn background<T>(_done: T) {}
+
 /// Runs cache I/O: here, directly.
 fn blocking_io<T>(f: impl FnOnce() -> crate::Result<T>) -> crate::Result<T> {
     f()
@@ -63,17 +78,6 @@ fn wait_for_callback(
     timeout: std::time::Duration,
 ) -> crate::Result<crate::authorize::Callback> {
     server.wait(&state, &scope, timeout)
-}
-
-/// Refuses to block inside a tokio runtime (detectable when the `async`
-/// feature, and so tokio, is compiled in).
-fn ensure_can_block(what: &'static str) -> crate::Result<()> {
-    #[cfg(feature = "async")]
-    if tokio::runtime::Handle::try_current().is_ok() {
-        return Err(crate::Error::InsideAsyncRuntime(what));
-    }
-    let _ = what;
-    Ok(())
 }
 
 // The same file as the other mode's, by design (see flow.rs).

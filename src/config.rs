@@ -201,7 +201,10 @@ impl<H, G> ClientBuilder<H, G> {
 
     /// Called before each retry with the planned delay; returns the delay to
     /// wait instead. For logging, or for tests that must not sleep
-    /// (`|_| Duration::ZERO`).
+    /// (`|_| Duration::ZERO`). The retry budget
+    /// ([`RetryPolicy::max_total_delay`](crate::RetryPolicy)) counts the
+    /// planned delays: a hook that returns longer ones lengthens each call by
+    /// the difference.
     pub fn backoff_hook(
         mut self,
         hook: impl Fn(Duration) -> Duration + Send + Sync + 'static,

@@ -166,13 +166,6 @@ pub enum Error {
         source: Option<ErrorSource>,
     },
 
-    /// The blocking API was called from inside an async runtime, where it
-    /// would block (or deadlock) the runtime: use `spotify_auth::asynchronous`.
-    #[error(
-        "{0}: the blocking API cannot run inside an async runtime; use spotify_auth::asynchronous (feature \"async\") instead"
-    )]
-    InsideAsyncRuntime(&'static str),
-
     /// A token Spotify issued (by an exchange, or a refresh) is kept in
     /// memory, and this instance goes on using it, but writing it to the
     /// token cache failed. The write is retried on later calls (with backoff)
@@ -461,7 +454,6 @@ mod tests {
                     "permission denied by test",
                 ),
             ),
-            Error::InsideAsyncRuntime("authorize_local"),
         ]
     }
 

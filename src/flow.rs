@@ -4,8 +4,8 @@
 // `.await` and `async` stripped), and `asynchronous.rs` under
 // `maybe_async::must_be_async`. It may only use names both modes provide
 // (`maybe`, `Transport`, `HttpClient`, `FlowMutex`, `detached`,
-// `blocking_io`, `sleep`, `wait_for_callback`, `ensure_can_block`) and the
-// shared core. Everything that needs no I/O lives in the core (`session`,
+// `background`, `blocking_io`, `sleep`, `wait_for_callback`) and the shared
+// core. Everything that needs no I/O lives in the core (`session`,
 // `retry`, `authorize`, `attempts`, `token`, `config`). Never put `.await`
 // inside a macro call here: the sync build cannot strip it there.
 //
@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{
-    FlowMutex, HttpClient, Transport, blocking_io, detached, ensure_can_block, maybe, sleep,
+    FlowMutex, HttpClient, Transport, background, blocking_io, detached, maybe, sleep,
     wait_for_callback,
 };
 use crate::callback::{CallbackServer, validate_loopback_redirect};
@@ -143,6 +143,12 @@ impl ClientCredentials {
     /// rejected (401); see [`AuthorizationCode::force_refresh`].
     pub async fn force_refresh(&self) -> Result<String> {
         self.engine.force_refresh().await
+    }
+
+    /// Fetches a new app token unless the one in memory is already another
+    /// than `rejected`; see [`AuthorizationCode::force_refresh_rejected`].
+    pub async fn force_refresh_rejected(&self, rejected: &str) -> Result<String> {
+        self.engine.force_refresh_rejected(rejected).await
     }
 }
 
@@ -305,13 +311,15 @@ impl AuthorizationCode {
     /// Errors: [`Error::Config`] before anything starts (redirect URI, an
     /// empty state, neither browser nor handler), [`Error::CallbackServer`]
     /// when the port is taken, [`Error::CallbackTimeout`],
-    /// [`Error::AuthorizationDenied`], and the errors of the exchange. The
-    /// blocking version returns [`Error::InsideAsyncRuntime`] when called
-    /// from a tokio runtime (detected when the `async` feature is on); the
-    /// async version never blocks the runtime, and dropping its future stops
-    /// the server.
+    /// [`Error::AuthorizationDenied`], and the errors of the exchange.
+    ///
+    /// The async version never blocks the runtime, and dropping its future
+    /// stops the server. The blocking version blocks its thread until the
+    /// callback comes: call it from `main`, a thread of your own, or tokio's
+    /// `spawn_blocking`, not from an async task (tokio offers no reliable way
+    /// to tell a runtime worker from a `spawn_blocking` thread, so it is not
+    /// refused there: it would hold that worker for the whole login).
     pub async fn authorize_local(&self, options: AuthorizeLocalOptions) -> Result<TokenInfo> {
-        ensure_can_block("authorize_local")?;
         let configured = self.engine.session.config.redirect_uri.clone();
         validate_loopback_redirect(&configured)?;
         if !options.open_browser && options.url_handler.is_none() {
@@ -417,6 +425,17 @@ impl AuthorizationCode {
         self.engine.force_refresh().await
     }
 
+    /// Refreshes because the Web API rejected `rejected` (the access token,
+    /// or the `Bearer …` header value, the caller sent), unless a newer token
+    /// is already here: then that one is returned without a request. The
+    /// precise form of [`force_refresh`](Self::force_refresh) for services
+    /// where many requests run at once: a 401 that arrives after another
+    /// request's refresh already replaced the token costs nothing. Otherwise
+    /// as `force_refresh`.
+    pub async fn force_refresh_rejected(&self, rejected: &str) -> Result<String> {
+        self.engine.force_refresh_rejected(rejected).await
+    }
+
     /// Logs the user out: forgets the token in memory (and the bootstrap
     /// refresh token), and clears the cache under its lock. Other instances
     /// sharing the cache (threads, processes, machines) take an emptied cache
@@ -448,6 +467,16 @@ impl Engine {
         if let Some(token) = self.session.fresh_access_token() {
             return Ok(token);
         }
+        if self.session.claim_due_write() {
+            // The token is good; only its cache write is due for a retry.
+            // It runs beside this call (async: in a task of its own), so
+            // that a cache that is down does not hold up the callers.
+            let engine = Arc::clone(self);
+            background(async move { engine.refresh(Need::Valid).await });
+            if let Some(token) = self.session.fresh_access_token() {
+                return Ok(token);
+            }
+        }
         self.refresh(Need::Valid).await
     }
 
@@ -464,6 +493,18 @@ impl Engine {
     /// A refresh replacing the token in memory now.
     async fn force_refresh(self: &Arc<Self>) -> Result<String> {
         let need = self.session.replacing_current();
+        self.refresh(need).await
+    }
+
+    /// A refresh replacing `rejected`, unless a newer token is here already.
+    async fn force_refresh_rejected(self: &Arc<Self>, rejected: &str) -> Result<String> {
+        let rejected = rejected.strip_prefix("Bearer ").unwrap_or(rejected);
+        if let Some(token) = self.session.fresh_access_token()
+            && token != rejected
+        {
+            return Ok(token);
+        }
+        let need = Need::Replace(Some(crate::AccessToken::new(rejected)));
         self.refresh(need).await
     }
 
@@ -488,21 +529,63 @@ impl Engine {
 
     /// The refresh, under the in-process refresh lock and the cache's lock.
     async fn refresh_locked(&self, need: &Need) -> Result<String> {
+        let (guard, cached) = self.lock_and_read().await?;
+        let result = self.refresh_with(cached, need).await;
+        self.release(guard).await;
+        Ok(result?.access_token.secret().to_owned())
+    }
+
+    /// Runs `f` on the cache: on this task for a cache that never blocks,
+    /// else where the mode runs blocking I/O (tokio's blocking pool).
+    async fn with_cache<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn TokenCache) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
         let cache = self.session.config.cache.clone();
-        let (guard, cached) = blocking_io(move || {
+        if cache.never_blocks() {
+            return f(&*cache);
+        }
+        blocking_io(move || f(&*cache)).await
+    }
+
+    /// Takes the cache's lock and reads the cache (the truth, re-read under
+    /// the lock): at once when the cache never blocks and its lock is free,
+    /// else waiting off the runtime.
+    async fn lock_and_read(&self) -> Result<(crate::CacheLock, Option<TokenInfo>)> {
+        let cache = self.session.config.cache.clone();
+        if cache.never_blocks()
+            && let Some(guard) = cache.try_lock()?
+        {
+            return Ok((guard, cache.get()?));
+        }
+        blocking_io(move || {
             let guard = cache.lock()?;
             let cached = cache.get()?;
             Ok((guard, cached))
         })
-        .await?;
-        let result = self.refresh_with(cached, need).await;
-        // Releasing a cache lock may be I/O (a Redis round trip).
-        blocking_io(move || {
-            drop(guard);
-            Ok(())
-        })
-        .await?;
-        Ok(result?.access_token.secret().to_owned())
+        .await
+    }
+
+    /// Takes the cache's lock: at once when the cache never blocks and its
+    /// lock is free, else waiting off the runtime.
+    async fn lock_cache(&self) -> Result<crate::CacheLock> {
+        let cache = self.session.config.cache.clone();
+        if cache.never_blocks()
+            && let Some(guard) = cache.try_lock()?
+        {
+            return Ok(guard);
+        }
+        blocking_io(move || cache.lock()).await
+    }
+
+    /// Releases the cache's lock, which may be I/O (a Redis round trip).
+    async fn release(&self, guard: crate::CacheLock) {
+        let _ = self
+            .with_cache(move |_| {
+                drop(guard);
+                Ok(())
+            })
+            .await;
     }
 
     /// Decides from the re-read cache, and refreshes when still needed. A
@@ -541,8 +624,8 @@ impl Engine {
                     }
                     Err(e) if session::is_invalid_grant(&e) => {
                         self.session.refused(&refresh_token, bootstrap);
-                        let cache = self.session.config.cache.clone();
-                        blocking_io(move || remove_if_refused(&*cache, &refresh_token)).await?;
+                        self.with_cache(move |cache| remove_if_refused(cache, &refresh_token))
+                            .await?;
                         Err(session::reauthorization_required(e))
                     }
                     Err(e) => Err(e),
@@ -561,9 +644,8 @@ impl Engine {
     /// Writes an adopted token (the cache lock is held by the caller, and the
     /// cache held `base`); a failure is recorded to retry later.
     async fn store(&self, token: &TokenInfo, base: &Option<TokenInfo>) -> Result<()> {
-        let cache = self.session.config.cache.clone();
         let copy = token.clone();
-        match blocking_io(move || cache.set(&copy)).await {
+        match self.with_cache(move |cache| cache.set(&copy)).await {
             Ok(()) => {
                 self.session.stored();
                 Ok(())
@@ -602,19 +684,20 @@ impl Engine {
         let mut slot = self.refresh.lock().await;
         // Again, over whatever a refresh that was in flight adopted.
         self.session.adopt(&token);
-        let cache = self.session.config.cache.clone();
         let copy = token.clone();
-        let (base, written) = blocking_io(move || {
-            let guard = match cache.lock() {
-                Ok(guard) => guard,
-                Err(e) => return Ok((Base::Unknown, Err(e))),
-            };
-            let base = cache.get().map_or(Base::Unknown, Base::Known);
-            let written = cache.set(&copy);
-            drop(guard);
-            Ok((base, written))
-        })
-        .await?;
+        let (base, written) = match self.lock_cache().await {
+            Err(e) => (Base::Unknown, Err(e)),
+            Ok(guard) => {
+                let stored = self
+                    .with_cache(move |cache| {
+                        let base = cache.get().map_or(Base::Unknown, Base::Known);
+                        Ok((base, cache.set(&copy)))
+                    })
+                    .await;
+                self.release(guard).await;
+                stored?
+            }
+        };
         let result = match written {
             Ok(()) => {
                 self.session.stored();
@@ -637,14 +720,14 @@ impl Engine {
         detached(async move {
             let mut slot = engine.refresh.lock().await;
             engine.session.logged_out();
-            let cache = engine.session.config.cache.clone();
-            let cleared = blocking_io(move || {
-                let guard = cache.lock()?;
-                let cleared = cache.clear();
-                drop(guard);
-                cleared
-            })
-            .await;
+            let cleared = match engine.lock_cache().await {
+                Ok(guard) => {
+                    let cleared = engine.with_cache(|cache| cache.clear()).await;
+                    engine.release(guard).await;
+                    cleared
+                }
+                Err(e) => Err(e),
+            };
             engine
                 .session
                 .finish(&mut slot, Some(&Error::NotAuthorized));

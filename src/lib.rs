@@ -61,14 +61,30 @@
 //!
 //! | feature | default | gives |
 //! |---|---|---|
-//! | `blocking` | yes | [`blocking`] (ureq, rustls with ring) and the root alias [`AuthorizationCode`] |
-//! | `async` | no | [`asynchronous`] (reqwest, tokio, rustls with ring) and the root alias [`AsyncAuthorizationCode`] |
+//! | `blocking` | yes | [`blocking`] (ureq) and the root alias [`AuthorizationCode`] |
+//! | `async` | no | [`asynchronous`] (reqwest, tokio) and the root alias [`AsyncAuthorizationCode`] |
 //! | `testing` | no | `testing`: a fake Spotify accounts server on loopback |
 //! | `redis` | no | [`RedisTokenCache`], [`RedisStore`]: tokens shared by several machines, with a renewed, fenced refresh lock and one connection pool per server |
 //! | `cli` | no | the `spotify-auth` command-line tool |
 //!
 //! Both modes also have a Client Credentials flow (`ClientCredentials`,
-//! app-only tokens) built from the same source.
+//! app-only tokens) built from the same source. Both verify TLS with rustls
+//! (ring) against the operating system's trust store, and install nothing
+//! process-wide.
+//!
+//! # A login that lasts
+//!
+//! A token Spotify issued is adopted in memory before it is written to the
+//! cache, so a failed write never loses it (it is retried; see
+//! `cache_write_error`); in the async API a refresh that may have been sent
+//! runs to its end even if its caller is cancelled; instances sharing a cache
+//! refresh once between them (in-memory, file and Redis locks) and take an
+//! emptied cache as a logout (`logout()`); only `invalid_grant` ends a login;
+//! `force_refresh()` answers a Web API 401. For services with many users:
+//! per-user instances share one HTTP client, `RedisStore` shares one
+//! connection pool, and `authorization_attempt` +
+//! `exchange_code_with_verifier` let the login's two halves run on different
+//! replicas.
 //!
 //! Features are additive: with both on, a program can use both APIs side by
 //! side. Both are the same source (`flow.rs`), compiled once as blocking code

@@ -14,8 +14,15 @@ use crate::{Error, ErrorBody, Result};
 /// `max_retries` times, waiting `initial_delay`, doubling each time up to
 /// `max_delay`, each delay multiplied by a random factor in `[0.5, 1.0]`.
 /// A 429 is retried after its `Retry-After` when that fits the budget. Other
-/// 4xx are never retried. One call never sleeps more than `max_total_delay`
-/// in all, so it is bounded by `(max_retries + 1) × timeout + max_total_delay`.
+/// 4xx are never retried, and neither is an authorization-code exchange
+/// whose request may have been sent (codes are single-use): it is retried
+/// only when it could not connect, or got a 429.
+///
+/// The planned delays of one call add up to at most `max_total_delay`, so a
+/// call takes at most `(max_retries + 1) × timeout + max_total_delay`. A
+/// [`backoff_hook`](crate::AuthorizationCodeBuilder::backoff_hook) decides
+/// the delay actually waited: one that returns longer delays than planned
+/// lengthens the call by as much (the budget counts the planned ones).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// Retries after the first attempt (default 3).

@@ -24,6 +24,10 @@ const DEFAULT_LIFETIME: u64 = 3600;
 /// The longest wait between two retries of a failed cache write, in ms.
 const MAX_WRITE_BACKOFF_MS: u64 = 60_000;
 
+/// How long a claimed write retry keeps other callers from starting another
+/// (the retry normally ends, and sets the next time, much sooner).
+const WRITE_CLAIM_MS: u64 = 10_000;
+
 /// The token in memory, with the moment it must be refreshed.
 struct Current {
     token: TokenInfo,
@@ -50,12 +54,22 @@ pub(crate) enum Need {
 }
 
 impl Need {
-    /// Whether `token` is what the caller wants to get rid of.
+    /// Whether `token`, read from the cache, is what the caller wants to get
+    /// rid of.
     fn rejects(&self, token: &TokenInfo) -> bool {
         match self {
             Need::Valid => false,
             Need::Replace(None) => true,
             Need::Replace(Some(rejected)) => *rejected == token.access_token,
+        }
+    }
+
+    /// Whether `token`, adopted by another caller while this one waited,
+    /// answers this caller: any token does, but the rejected one.
+    fn answered_by(&self, token: &TokenInfo) -> bool {
+        match self {
+            Need::Valid | Need::Replace(None) => true,
+            Need::Replace(Some(rejected)) => *rejected != token.access_token,
         }
     }
 }
@@ -191,6 +205,28 @@ impl Session {
             }
             _ => None,
         }
+    }
+
+    /// When the token in memory is valid beyond the margin but a failed
+    /// write of it is due for a retry: claims that retry for the caller
+    /// (true), so that other callers go on taking the hot path meanwhile;
+    /// false when there is nothing to retry now, or another caller claimed it.
+    pub fn claim_due_write(&self) -> bool {
+        let now_ms = unix_now_ms();
+        let due = self.write_retry_at.load(Ordering::Relaxed);
+        let valid = matches!(&*self.current.load(), Some(c) if now_ms / 1000 < c.refresh_at);
+        valid
+            && due != 0
+            && now_ms >= due
+            && self
+                .write_retry_at
+                .compare_exchange(
+                    due,
+                    now_ms.saturating_add(WRITE_CLAIM_MS),
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                )
+                .is_ok()
     }
 
     /// The access token in memory while it has not expired, even within the
@@ -381,7 +417,7 @@ impl Session {
         if self.epoch() == seen {
             return None;
         }
-        let replaced = self.current_token().is_some_and(|t| !need.rejects(&t));
+        let replaced = self.current_token().is_some_and(|t| need.answered_by(&t));
         if replaced && let Some(token) = self.fresh_access_token() {
             return Some(Ok(token));
         }

@@ -33,6 +33,10 @@ mod support {
         mock.assert_async().await
     }
 
+    pub async fn sleep(duration: std::time::Duration) {
+        tokio::time::sleep(duration).await
+    }
+
     /// Runs `n` callers of `f` at once as tokio tasks.
     pub async fn concurrently<T, F>(n: usize, f: impl Fn() -> F) -> Vec<T>
     where
@@ -264,6 +268,96 @@ mod cancellation {
         let stored = until_replaced(&*cache, None).await;
         let got = auth.get_access_token().await.unwrap();
         assert_eq!(got, stored.access_token.secret(), "the login was kept");
+        assert_eq!(server.token_request_count(), 1);
+    }
+}
+
+/// A due retry of a failed cache write runs beside the call that finds it
+/// due: a cache that hangs does not hold up callers of a valid token.
+mod write_retry {
+    use super::suite::lifecycle::rotating;
+    use super::suite::{TokenInfo, builder};
+    use spotify_auth::{CacheLock, Error, InMemoryTokenCache, TokenCache};
+    use std::sync::Mutex;
+    use std::sync::mpsc::{Receiver, Sender, channel};
+    use std::time::Duration;
+
+    /// Fails its first write, then holds every write until the test says go.
+    struct Hanging {
+        inner: InMemoryTokenCache,
+        failed_once: Mutex<bool>,
+        go: Mutex<Receiver<()>>,
+        writes: Mutex<Sender<()>>,
+    }
+
+    impl TokenCache for Hanging {
+        fn get(&self) -> spotify_auth::Result<Option<TokenInfo>> {
+            self.inner.get()
+        }
+        fn set(&self, token: &TokenInfo) -> spotify_auth::Result<()> {
+            if !std::mem::replace(&mut *self.failed_once.lock().unwrap(), true) {
+                return Err(Error::Cache {
+                    path: None,
+                    message: "down (test)".into(),
+                    source: None,
+                });
+            }
+            self.writes.lock().unwrap().send(()).unwrap();
+            self.go.lock().unwrap().recv().unwrap();
+            self.inner.set(token)
+        }
+        fn clear(&self) -> spotify_auth::Result<()> {
+            self.inner.clear()
+        }
+        fn lock(&self) -> spotify_auth::Result<CacheLock> {
+            self.inner.lock()
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_hanging_write_retry_does_not_hold_up_callers() {
+        let (server, stale) = rotating();
+        let (go, go_rx) = channel();
+        let (writes_tx, writes) = channel();
+        let cache = std::sync::Arc::new(Hanging {
+            inner: InMemoryTokenCache::with_token(stale),
+            failed_once: Mutex::new(false),
+            go: Mutex::new(go_rx),
+            writes: Mutex::new(writes_tx),
+        });
+        let auth = builder(server.url())
+            .token_cache(cache.clone())
+            .build()
+            .unwrap();
+        let token = auth.get_access_token().await.unwrap();
+        assert!(auth.cache_write_error().is_some());
+        // The retry is due: this call starts it and returns at once, while
+        // the write hangs.
+        for _ in 0..5 {
+            let got = tokio::time::timeout(Duration::from_secs(5), auth.get_access_token()).await;
+            assert_eq!(got.expect("held up by the write").unwrap(), token);
+        }
+        writes
+            .recv_timeout(Duration::from_secs(5))
+            .expect("the retry started");
+        assert!(
+            auth.cache_write_error().is_some(),
+            "still unsaved while the write hangs"
+        );
+        go.send(()).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while auth.cache_write_error().is_some() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the retry never finished"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(
+            cache.inner.get().unwrap().unwrap().access_token.secret(),
+            token
+        );
+        assert!(writes.try_recv().is_err(), "one retry, not one per call");
         assert_eq!(server.token_request_count(), 1);
     }
 }

@@ -58,6 +58,19 @@ impl TokenCache for InMemoryTokenCache {
         self.lock.acquire();
         Ok(CacheLock::new(Held(Arc::clone(&self.lock))))
     }
+
+    /// Always: a mutex held for a clone, no I/O.
+    fn never_blocks(&self) -> bool {
+        true
+    }
+
+    /// The lock if it is free now; `None` while another flow holds it.
+    fn try_lock(&self) -> Result<Option<CacheLock>> {
+        Ok(self
+            .lock
+            .try_acquire()
+            .then(|| CacheLock::new(Held(Arc::clone(&self.lock)))))
+    }
 }
 
 /// The refresh lock: a flag and the condition its waiters sleep on. Unlike a
@@ -80,6 +93,11 @@ impl RefreshLock {
             held = self.released.wait(held).unwrap_or_else(|p| p.into_inner());
         }
         *held = true;
+    }
+
+    fn try_acquire(&self) -> bool {
+        let mut held = self.flag();
+        !std::mem::replace(&mut *held, true)
     }
 
     fn release(&self) {
@@ -128,6 +146,16 @@ mod tests {
             t.join().unwrap();
         }
         assert_eq!(most.load(Ordering::SeqCst), 1, "never two holders at once");
+    }
+
+    #[test]
+    fn try_lock_takes_a_free_lock_and_never_waits() {
+        let cache = InMemoryTokenCache::new();
+        assert!(cache.never_blocks());
+        let held = cache.try_lock().unwrap().expect("free");
+        assert!(cache.try_lock().unwrap().is_none(), "held: no wait");
+        drop(held);
+        assert!(cache.try_lock().unwrap().is_some(), "free again");
     }
 
     #[test]

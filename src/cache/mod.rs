@@ -23,8 +23,19 @@ pub use redis::{RedisStore, RedisTokenCache};
 /// Implementations must be cheap to call concurrently; the library calls them
 /// only around an authorization or a refresh, never on the hot path of
 /// `get_access_token` (it keeps the current token in memory). In the async API
-/// every call runs on tokio's blocking thread pool, so implementations may do
-/// blocking I/O.
+/// every call runs on tokio's blocking thread pool (unless the cache says it
+/// [never blocks](Self::never_blocks)), so implementations may do blocking
+/// I/O.
+///
+/// # The cache is the truth
+///
+/// The library re-reads the cache under its lock before every refresh, and
+/// takes what it finds as the state of the login: a newer token written by
+/// another process is adopted; a cache that is empty where this instance had
+/// a token is a logout (by another process, or `spotify-auth logout`), and the
+/// login ends here too. So `get` must return what the last successful `set`
+/// stored (or `None` after `clear`): a cache that forgets tokens logs users
+/// out.
 pub trait TokenCache: Send + Sync {
     /// The stored token, or `None` when there is none. A store that exists but
     /// cannot be read or parsed is an error, never `None`.
@@ -43,6 +54,23 @@ pub trait TokenCache: Send + Sync {
     /// right for a cache only one process uses.
     fn lock(&self) -> Result<CacheLock> {
         Ok(CacheLock::none())
+    }
+
+    /// Whether `get`, `set`, `clear` and [`try_lock`](Self::try_lock) return
+    /// at once, without I/O or waiting (a store in this process's memory).
+    /// The async API then calls them on the caller's task instead of tokio's
+    /// blocking pool, which saves two thread hops per refresh. Default
+    /// `false`: say `true` only when it holds.
+    fn never_blocks(&self) -> bool {
+        false
+    }
+
+    /// Takes the refresh lock if that can be done at once: `Ok(None)` when it
+    /// is held by someone else, or when this cache cannot tell without
+    /// blocking (the default); the library then waits with
+    /// [`lock`](Self::lock), off the runtime.
+    fn try_lock(&self) -> Result<Option<CacheLock>> {
+        Ok(None)
     }
 }
 
@@ -87,6 +115,12 @@ macro_rules! forward_cache {
             }
             fn lock(&self) -> Result<CacheLock> {
                 (**self).lock()
+            }
+            fn never_blocks(&self) -> bool {
+                (**self).never_blocks()
+            }
+            fn try_lock(&self) -> Result<Option<CacheLock>> {
+                (**self).try_lock()
             }
         }
     )*};

@@ -200,6 +200,15 @@ impl<C: TokenCache> TokenCache for FaultyCache<C> {
     fn lock(&self) -> Result<CacheLock> {
         self.pass(CacheOp::Lock, C::lock)
     }
+
+    fn never_blocks(&self) -> bool {
+        self.inner.never_blocks()
+    }
+
+    /// Counted and failed as a `Lock`.
+    fn try_lock(&self) -> Result<Option<CacheLock>> {
+        self.pass(CacheOp::Lock, C::try_lock)
+    }
 }
 
 impl<C> fmt::Debug for FaultyCache<C> {

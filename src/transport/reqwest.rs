@@ -74,7 +74,7 @@ impl Transport {
 ///
 /// A failure is returned, not kept: the next call tries again (two callers
 /// racing may both build one; the first stored wins).
-fn default_client() -> Result<reqwest::Client> {
+pub(super) fn default_client() -> Result<reqwest::Client> {
     static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
     if let Some(client) = CLIENT.get() {
         return Ok(client.clone());

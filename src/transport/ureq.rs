@@ -78,7 +78,7 @@ impl Transport {
 /// store (`rustls-platform-verifier`), as the async client does. The trust
 /// store is loaded at the first HTTPS request; failing to load it is an
 /// [`Error::Http`] of that request. Timeouts are set per request.
-fn default_agent() -> ureq::Agent {
+pub(super) fn default_agent() -> ureq::Agent {
     static AGENT: OnceLock<ureq::Agent> = OnceLock::new();
     AGENT
         .get_or_init(|| {

@@ -35,7 +35,7 @@ flow_test! {
     async fn concurrent_force_refreshes_after_one_rejection_make_one_request() {
         let (server, stale) = rotating();
         let (auth, first) = logged_in(&server, cache_with(stale)).await;
-        server.inject(Fault::Delay(Duration::from_millis(300)), 1);
+        server.inject(Fault::Delay(Duration::from_millis(600)), 1);
         let auth = Arc::new(auth);
         let a = auth.clone();
         let results = support::concurrently(16, move || {
@@ -103,5 +103,61 @@ flow_test! {
         assert_eq!(server.token_request_count(), 2);
         let third = app.get_access_token().await;
         assert_eq!(third.unwrap(), second);
+    }
+}
+
+flow_test! {
+    async fn concurrent_force_refreshes_on_an_instance_without_a_token_make_one_request() {
+        let (server, stale) = rotating();
+        // A fresh instance: nothing in memory, a token in the cache (which
+        // the callers saw rejected, through another instance).
+        let auth = Arc::new(builder(server.url()).token_cache(cache_with(token("seen-rejected", 3600, stale.refresh_token.as_ref().map(|r| r.secret())))).build().unwrap());
+        // Slow, so that every caller asks while it runs (a caller that asks
+        // after a newer token arrived wants a newer one still).
+        server.inject(Fault::Delay(Duration::from_millis(600)), 1);
+        let a = auth.clone();
+        let results = support::concurrently(16, move || {
+            let auth = a.clone();
+            async move { auth.force_refresh().await }
+        })
+        .await;
+        let tokens: Vec<String> = results.into_iter().map(|r| r.unwrap()).collect();
+        assert!(tokens.iter().all(|t| *t == tokens[0] && t != "seen-rejected"), "{tokens:?}");
+        assert_eq!(server.token_request_count(), 1, "one refresh for 16 callers");
+    }
+}
+
+flow_test! {
+    async fn force_refresh_rejected_refreshes_only_a_token_still_current() {
+        let (server, stale) = rotating();
+        let (auth, first) = logged_in(&server, cache_with(stale)).await;
+        // Two requests saw `first` rejected; the first to get here refreshes.
+        let second = auth.force_refresh_rejected(&first).await.unwrap();
+        assert_ne!(second, first);
+        assert_eq!(server.token_request_count(), 2);
+        // The other arrives after the refresh: it gets the new token, no request.
+        let late = auth.force_refresh_rejected(&format!("Bearer {first}")).await;
+        assert_eq!(late.unwrap(), second);
+        assert_eq!(server.token_request_count(), 2);
+        // Its own rejection, as a header value: a refresh.
+        let third = auth.force_refresh_rejected(&format!("Bearer {second}")).await.unwrap();
+        assert_ne!(third, second);
+        assert_eq!(server.token_request_count(), 3);
+    }
+}
+
+flow_test! {
+    async fn force_refresh_rejected_with_a_sharer_that_refreshed_makes_no_request() {
+        let (server, stale) = rotating();
+        let cache = cache_with(stale);
+        let (a, first) = logged_in(&server, cache.clone()).await;
+        let b = builder(server.url()).token_cache(cache.clone()).build().unwrap();
+        let b_first = b.get_access_token().await.unwrap();
+        assert_eq!(b_first, first);
+        let newer = a.force_refresh_rejected(&first).await.unwrap();
+        let requests = server.token_request_count();
+        let got = b.force_refresh_rejected(&first).await;
+        assert_eq!(got.unwrap(), newer, "b reads the newer token from the cache");
+        assert_eq!(server.token_request_count(), requests);
     }
 }

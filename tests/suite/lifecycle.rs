@@ -56,6 +56,7 @@ flow_test! {
         // The next call retries the write, and sends nothing.
         let again = auth.get_access_token().await;
         assert_eq!(again.unwrap(), fresh);
+        eventually("the write retried", || stored(&cache).is_some_and(|t| t.access_token.secret() == fresh)).await;
         let saved = stored(&cache).unwrap();
         assert_eq!(saved.access_token.secret(), fresh);
         assert_ne!(saved.refresh_token, stale.refresh_token, "the rotated refresh token is stored");
@@ -108,6 +109,7 @@ flow_test! {
         // This process goes on working, and the next call stores the token.
         let got = auth.get_access_token().await;
         let token = got.expect("the login is kept in memory");
+        eventually("the write retried", || stored(&cache).is_some()).await;
         assert_eq!(stored(&cache).unwrap().access_token.secret(), token);
         assert_eq!(server.token_request_count(), 1);
     }
@@ -352,7 +354,7 @@ flow_test! {
         // waits a second, so the calls right after it do no cache I/O.
         let got = auth.get_access_token().await;
         assert_eq!(got.unwrap(), token);
-        assert_eq!(cache.calls(CacheOp::Set), 2);
+        eventually("the write retried", || cache.calls(CacheOp::Set) == 2).await;
         for _ in 0..10 {
             let got = auth.get_access_token().await;
             assert_eq!(got.unwrap(), token);

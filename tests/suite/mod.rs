@@ -96,6 +96,21 @@ pub fn token_mock(server: &mut mockito::ServerGuard, body: String) -> mockito::M
         .with_body(body)
 }
 
+/// Waits (at most 5 s) until `done` holds: for work that runs beside a call
+/// (a due cache write is retried in a task of its own in the async API, on
+/// the caller's thread in the blocking one).
+#[maybe]
+pub async fn eventually(what: &str, done: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never happened: {what}"
+        );
+        support::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 /// An address where nothing listens.
 pub fn closed_port_url() -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
