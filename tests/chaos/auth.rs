@@ -32,6 +32,7 @@ pub enum Call {
 pub enum Outcome {
     Done(spotify_auth::Result<String>),
     /// The caller gave up (async: `tokio::time::timeout`).
+    #[cfg_attr(not(feature = "async"), allow(dead_code))]
     Cancelled,
 }
 

@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use spotify_auth::{CacheLock, FileTokenCache, TokenCache, TokenInfo};
@@ -41,7 +40,7 @@ impl SharedCache {
                 spotify_auth::RedisStore::open(url)
                     .unwrap()
                     .with_max_connections(16)
-                    .with_lock_ttl(Duration::from_millis(*lock_ttl_ms)),
+                    .with_lock_ttl(std::time::Duration::from_millis(*lock_ttl_ms)),
             ),
             CacheSpec::File { .. } => None,
         };

@@ -167,7 +167,11 @@ impl Coordinator {
             let mut logouts = logouts.into_iter().peekable();
             let mut settling = false;
             loop {
-                if !settling && logouts.next_if(|at| start + *at <= Instant::now()).is_some() {
+                if !settling
+                    && logouts
+                        .next_if(|at| start + *at <= Instant::now())
+                        .is_some()
+                {
                     self.logout();
                     // Let the actors see the logout before the next login.
                     std::thread::sleep(Duration::from_millis(50));

@@ -83,8 +83,20 @@ fn a_failed_write_does_not_end_the_login(mode: Mode) {
     FileTokenCache::new(&path).set(&expired(&t)).unwrap();
     let faulty = Arc::new(FaultyCache::new(FileTokenCache::new(&path)));
     let rt = runtime(mode);
-    let a = Auth::new(mode, server.url(), &settings(), Arc::clone(&faulty), rt.clone());
-    let b = Auth::new(mode, server.url(), &settings(), FileTokenCache::new(&path), rt);
+    let a = Auth::new(
+        mode,
+        server.url(),
+        &settings(),
+        Arc::clone(&faulty),
+        rt.clone(),
+    );
+    let b = Auth::new(
+        mode,
+        server.url(),
+        &settings(),
+        FileTokenCache::new(&path),
+        rt,
+    );
 
     faulty.fail_next(CacheOp::Set, 1);
     get(&a).expect("A refreshes (its write fails, the token is kept)");

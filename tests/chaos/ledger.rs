@@ -27,6 +27,9 @@ pub struct Logout {
     pub end: Option<Instant>,
 }
 
+/// A thread's last call: its name, and the token or the error.
+pub type Answer = (String, Result<String, String>);
+
 /// Everything recorded during a scenario.
 #[derive(Default)]
 pub struct Ledger {
@@ -34,8 +37,8 @@ pub struct Ledger {
     pub logouts: Vec<Logout>,
     /// Refresh token -> every `set` of it: (actor, its error if it failed).
     pub writes: HashMap<String, Vec<(String, Option<String>)>>,
-    /// Rounds of last calls: round -> (thread, result).
-    pub finals: HashMap<u32, Vec<(String, Result<String, String>)>>,
+    /// Rounds of last calls: round -> each thread's answer.
+    pub finals: HashMap<u32, Vec<Answer>>,
     pub unexpected: Vec<String>,
     /// Assertion 3 (the watcher) and 4 (the last calls), and anything else
     /// seen while running.

@@ -246,7 +246,10 @@ fn server_faults(rng: &mut fastrand::Rng, seconds: f64, timeout: Duration) -> Ve
             let roll = rng.u32(0..100);
             let short = Duration::from_millis(rng.u64(20..=600));
             let (fault, times) = match roll {
-                0..=19 => (Fault::Status([500, 502, 503][rng.usize(..3)]), rng.usize(1..=3)),
+                0..=19 => (
+                    Fault::Status([500, 502, 503][rng.usize(..3)]),
+                    rng.usize(1..=3),
+                ),
                 20..=29 => (
                     Fault::RateLimited {
                         retry_after_secs: rng.u64(0..=1),

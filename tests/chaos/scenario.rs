@@ -242,7 +242,9 @@ pub fn run(storage: Storage, seed: u64, seconds: f64) {
     let strict = std::env::var_os("CHAOS_STRICT").is_some();
     for v in verdict::check(&records, &ledger, timeout) {
         match v.known {
-            Some(issue) if !strict => known.push(format!("{} [known library issue: {issue}]", v.text)),
+            Some(issue) if !strict => {
+                known.push(format!("{} [known library issue: {issue}]", v.text))
+            }
             Some(issue) => violations.push(format!("{} [known library issue: {issue}]", v.text)),
             None => violations.push(v.text),
         }
@@ -317,7 +319,12 @@ fn summary(
     lock_ttl: Duration,
 ) -> String {
     let uses: usize = records.uses.values().map(Vec::len).sum();
-    let unheard: usize = records.uses.values().flatten().filter(|u| u.unheard).count();
+    let unheard: usize = records
+        .uses
+        .values()
+        .flatten()
+        .filter(|u| u.unheard)
+        .count();
     let failed_logins = ledger.logins.iter().filter(|l| l.error.is_some()).count();
     let slow = records
         .uses
@@ -403,10 +410,15 @@ impl Pump {
             if left.is_zero() {
                 return false;
             }
-            match self.reports.recv_timeout(left.min(Duration::from_millis(50))) {
+            match self
+                .reports
+                .recv_timeout(left.min(Duration::from_millis(50)))
+            {
                 Ok(report) => self.take(report),
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => return done(&ledger::lock(&self.ledger)),
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    return done(&ledger::lock(&self.ledger));
+                }
             }
         }
     }

@@ -40,7 +40,8 @@ impl Records {
         let mut unprocessed = 0;
         let mut unknown = Vec::new();
         for request in server.requests() {
-            if request.path != "/api/token" || request.form_param("grant_type") != Some("refresh_token")
+            if request.path != "/api/token"
+                || request.form_param("grant_type") != Some("refresh_token")
             {
                 continue;
             }
@@ -165,9 +166,8 @@ pub fn check(records: &Records, ledger: &Ledger, timeout: Duration) -> Vec<Viola
         let unheard = uses.iter().filter(|u| u.unheard).count();
         if uses.len() > 1 + unheard {
             let successor = records.successor(token);
-            let known = successor.is_some_and(|s| {
-                received(s, timeout) && lost_to_failed_write(ledger, s.token())
-            });
+            let known = successor
+                .is_some_and(|s| received(s, timeout) && lost_to_failed_write(ledger, s.token()));
             violations.push(Violation {
                 text: format!(
                     "assertion 2: refresh token {} ({}) was used {} times, {} of them unheard: \
@@ -231,7 +231,9 @@ pub fn history(
     let ms = |at: Instant| at.saturating_duration_since(start).as_millis();
     let mut lineages: BTreeMap<&str, Vec<&IssuedRefreshToken>> = BTreeMap::new();
     for token in &records.tokens {
-        let named = violations.iter().any(|v| v.contains(&format!("({})", token.user_id())));
+        let named = violations
+            .iter()
+            .any(|v| v.contains(&format!("({})", token.user_id())));
         if named || all {
             lineages.entry(token.user_id()).or_default().push(token);
         }
@@ -240,7 +242,11 @@ pub fn history(
     for (lineage, tokens) in lineages {
         let login = ledger.logins.iter().find(|l| l.lineage == lineage);
         let how = login.map_or(String::new(), |l| {
-            let error = l.error.as_ref().map(|e| format!(", failed: {e}")).unwrap_or_default();
+            let error = l
+                .error
+                .as_ref()
+                .map(|e| format!(", failed: {e}"))
+                .unwrap_or_default();
             format!(" ({} at {}ms{error})", l.how, ms(l.at))
         });
         let _ = writeln!(out, "  {lineage}{how}:");
@@ -249,7 +255,11 @@ pub fn history(
                 .uses_of(token.token())
                 .iter()
                 .map(|u| {
-                    let fault = u.fault.as_ref().map(|f| format!(" {f:?}")).unwrap_or_default();
+                    let fault = u
+                        .fault
+                        .as_ref()
+                        .map(|f| format!(" {f:?}"))
+                        .unwrap_or_default();
                     let unheard = if u.unheard { " unheard" } else { "" };
                     format!("{}ms{fault}{unheard}", ms(u.at))
                 })
@@ -261,7 +271,9 @@ pub fn history(
                     w.iter()
                         .map(|(actor, error)| match error {
                             None => format!("{actor}:ok"),
-                            Some(e) if e.contains("injected") => format!("{actor}:FAILED(injected)"),
+                            Some(e) if e.contains("injected") => {
+                                format!("{actor}:FAILED(injected)")
+                            }
                             Some(e) => format!("{actor}:FAILED({e})"),
                         })
                         .collect()

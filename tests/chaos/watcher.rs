@@ -14,6 +14,9 @@ use spotify_auth::testing::FakeSpotify;
 
 use super::ledger::{self, Logout};
 
+/// What a cache holds: the bytes, and (for a file) its permission bits.
+type Stored = (Vec<u8>, Option<u32>);
+
 /// Where the watcher reads the shared token.
 pub enum Source {
     File(PathBuf),
@@ -24,7 +27,7 @@ pub enum Source {
 impl Source {
     /// The stored bytes and (for a file) its permission bits; `None` when
     /// there is no token.
-    fn read(&mut self) -> Result<Option<(Vec<u8>, Option<u32>)>, String> {
+    fn read(&mut self) -> Result<Option<Stored>, String> {
         match self {
             Source::File(path) => {
                 let mut file = match std::fs::File::open(&*path) {
