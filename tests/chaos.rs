@@ -6,7 +6,7 @@
 //! ```text
 //! cargo test --all-features --test chaos -- --nocapture             # a random seed, a few seconds
 //! CHAOS_SEED=1234 cargo test --all-features --test chaos -- --nocapture   # replay a seed
-//! CHAOS_SECONDS=300 cargo test --release --all-features --test chaos -- --nocapture  # a long run
+//! CHAOS_SECONDS=300 cargo test --all-features --test chaos -- --nocapture  # a long run
 //! ```
 //!
 //! More knobs: `CHAOS_RUNS=<n>` runs n seeds in a row (the first is
