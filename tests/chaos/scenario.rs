@@ -38,6 +38,7 @@ pub fn run(storage: Storage, seed: u64, seconds: f64) {
         plan.replay()
     );
     let timeout = plan.settings.timeout();
+    let _watchdog = Watchdog::start(&plan);
     let server = Arc::new(
         FakeSpotify::builder()
             .client(ID, Some(SECRET))
@@ -377,6 +378,39 @@ fn summary(
         watched.missing,
         agreement
     )
+}
+
+/// Ends the test process when a scenario hangs (a call that never
+/// returns, a child that never answers), with the seed: a hang is a failure
+/// too, and must not stall a CI run forever. Dropping it disarms it.
+struct Watchdog(Option<Sender<()>>);
+
+impl Watchdog {
+    fn start(plan: &Plan) -> Watchdog {
+        let limit = Duration::from_secs_f64(plan.seconds) + Duration::from_secs(180);
+        let (disarm, disarmed) = mpsc::channel::<()>();
+        let what = format!(
+            "chaos {}: seed {} HUNG: not done {limit:?} after its start; replay: {}",
+            plan.storage.name(),
+            plan.seed,
+            plan.replay()
+        );
+        std::thread::spawn(move || {
+            if let Err(mpsc::RecvTimeoutError::Timeout) = disarmed.recv_timeout(limit) {
+                eprintln!("{what}");
+                std::process::exit(101);
+            }
+        });
+        Watchdog(Some(disarm))
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        if let Some(disarm) = self.0.take() {
+            let _ = disarm.send(());
+        }
+    }
 }
 
 /// Takes the reports in, records them, and passes login requests to the
