@@ -85,10 +85,13 @@ pub mod child;
 pub mod coordinator;
 #[cfg(test)]
 mod findings;
+pub mod last_calls;
 pub mod ledger;
 pub mod plan;
+pub mod pump;
 pub mod report;
 pub mod scenario;
+pub mod summary;
 pub mod verdict;
 pub mod watcher;
 
