@@ -54,10 +54,9 @@ pub fn agree(
         }
         let first = results[0].1.clone().unwrap();
         if results.iter().all(|(_, r)| *r.as_ref().unwrap() == first) {
-            if !server.access_token_is_live(&first) {
+            if let Err(why) = issued_by_fake(server, &first) {
                 ledger.violations.push(format!(
-                    "assertion 4: round {round}: everyone has {}, which the fake does not \
-                     take",
+                    "assertion 4: round {round}: everyone has {}, which the fake refuses: {why}",
                     short(&first)
                 ));
             }
@@ -77,4 +76,93 @@ pub fn agree(
         std::thread::sleep(Duration::from_millis(100 + 100 * u64::from(round)));
     }
     None
+}
+
+/// Whether `token` is an access token the fake issued and did not revoke:
+/// live, or expired since the calls (the library returns a token only while
+/// its own clock, in whole seconds, says it is valid; that can end between
+/// the calls and this check). The fake's Web API tells the two refusals
+/// apart.
+fn issued_by_fake(server: &FakeSpotify, token: &str) -> Result<(), String> {
+    if server.access_token_is_live(token) {
+        return Ok(());
+    }
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut response = agent
+        .get(format!("{}/me", server.web_api_url()))
+        .header("Authorization", format!("Bearer {token}"))
+        .call()
+        .map_err(|e| format!("the fake's Web API did not answer: {e}"))?;
+    let body = response.body_mut().read_to_string().unwrap_or_default();
+    if body.contains("The access token expired") {
+        Ok(())
+    } else {
+        Err(body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use spotify_auth::testing::FakeSpotify;
+    use spotify_auth::{AccessToken, InMemoryTokenCache, TokenCache, TokenInfo};
+
+    use super::super::auth::{Auth, Call, Outcome};
+    use super::super::plan::Settings;
+    use super::super::{ID, REDIRECT, SCOPE, SECRET};
+    use super::issued_by_fake;
+    use crate::common::Mode;
+
+    /// The check takes a token the fake issued that has expired since, and
+    /// refuses one it never issued.
+    #[test]
+    fn the_last_token_check_tells_expired_from_made_up() {
+        let server = FakeSpotify::builder()
+            .client(ID, Some(SECRET))
+            .redirect_uri(REDIRECT)
+            .expires_in(0)
+            .start()
+            .unwrap();
+        let settings = Settings {
+            timeout_ms: 5000,
+            margin_secs: 0,
+            max_retries: 0,
+            backoff_ms: 0,
+            lock_ttl_ms: 1000,
+        };
+        let cache = InMemoryTokenCache::new();
+        cache
+            .set(&TokenInfo {
+                access_token: AccessToken::new("stale".to_owned()),
+                expires_at: 0,
+                refresh_token: Some(server.issue_refresh_token(ID, SCOPE).into()),
+                scope: None,
+                authorized_at: None,
+            })
+            .unwrap();
+        let mode = Mode::all()[0];
+        let runtime = (mode.name() == "async").then(|| {
+            std::sync::Arc::new(
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap(),
+            )
+        });
+        let auth = Auth::new(mode, server.url(), &settings, cache, runtime);
+        let Outcome::Done(Ok(token)) = auth.call(Call::Get, None) else {
+            panic!("a refresh with a live refresh token works");
+        };
+        assert!(!server.access_token_is_live(&token), "expires_in 0");
+        assert_eq!(issued_by_fake(&server, &token), Ok(()));
+        let made_up = issued_by_fake(&server, "BQmadeup");
+        assert!(
+            made_up
+                .as_ref()
+                .is_err_and(|e| e.contains("Invalid access token")),
+            "{made_up:?}"
+        );
+    }
 }
