@@ -97,11 +97,7 @@ impl Actors {
             } else {
                 base
             };
-            let cache = Recording {
-                inner,
-                actor: plan.id.clone(),
-                reporter: setup.reporter.clone(),
-            };
+            let cache = Recording::new(inner, &plan.id, setup.reporter.clone());
             let auth = Arc::new(Auth::new(
                 Mode::from_name(&plan.mode),
                 setup.accounts,

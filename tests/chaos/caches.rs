@@ -2,7 +2,7 @@
 //! and a wrapper that reports every write.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
 use spotify_auth::{CacheLock, FileTokenCache, TokenCache, TokenInfo};
@@ -64,17 +64,55 @@ impl SharedCache {
     }
 }
 
-/// Reports every `set` (the refresh token written and whether it worked)
-/// and passes every call through.
+/// Reports every `set` (the refresh token written and whether it worked),
+/// and every failed `get` or `clear` that followed a read of a token under
+/// the same lock (the library checking, then removing, a refused token), and
+/// passes every call through.
 pub struct Recording {
-    pub inner: Arc<dyn TokenCache>,
-    pub actor: String,
-    pub reporter: Reporter,
+    inner: Arc<dyn TokenCache>,
+    actor: String,
+    reporter: Reporter,
+    /// The refresh token the first `get` since the last `lock` read.
+    read: Mutex<Option<String>>,
+}
+
+impl Recording {
+    pub fn new(inner: Arc<dyn TokenCache>, actor: &str, reporter: Reporter) -> Recording {
+        Recording {
+            inner,
+            actor: actor.to_owned(),
+            reporter,
+            read: Mutex::new(None),
+        }
+    }
+
+    fn read(&self) -> MutexGuard<'_, Option<String>> {
+        self.read.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A failed call after `refresh` was read under the same lock.
+    fn report_failure<T>(&self, result: &spotify_auth::Result<T>) {
+        if let (Err(e), Some(refresh)) = (result, self.read().clone()) {
+            self.reporter.send(Report::RemovalFailed {
+                actor: self.actor.clone(),
+                refresh,
+                error: e.to_string(),
+            });
+        }
+    }
 }
 
 impl TokenCache for Recording {
     fn get(&self) -> spotify_auth::Result<Option<TokenInfo>> {
-        self.inner.get()
+        let result = self.inner.get();
+        self.report_failure(&result);
+        if let Ok(Some(token)) = &result {
+            let mut read = self.read();
+            if read.is_none() {
+                *read = token.refresh_token.as_ref().map(|r| r.secret().to_owned());
+            }
+        }
+        result
     }
 
     fn set(&self, token: &TokenInfo) -> spotify_auth::Result<()> {
@@ -90,10 +128,13 @@ impl TokenCache for Recording {
     }
 
     fn clear(&self) -> spotify_auth::Result<()> {
-        self.inner.clear()
+        let result = self.inner.clear();
+        self.report_failure(&result);
+        result
     }
 
     fn lock(&self) -> spotify_auth::Result<CacheLock> {
+        *self.read() = None;
         if sabotaged() {
             return Ok(CacheLock::none());
         }

@@ -4,10 +4,11 @@
 //! `cargo test --all-features --test chaos -- --ignored`.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use spotify_auth::testing::{CacheOp, FakeSpotify, FaultyCache};
-use spotify_auth::{AccessToken, FileTokenCache, TokenCache, TokenInfo};
+use spotify_auth::{AccessToken, CacheLock, Error, FileTokenCache, TokenCache, TokenInfo};
 
 use super::auth::{Auth, Call, Outcome};
 use super::plan::Settings;
@@ -133,4 +134,93 @@ fn blocking_a_failed_write_does_not_end_the_login() {
             for every sharer; see the function's docs"]
 fn async_a_failed_write_does_not_end_the_login() {
     a_failed_write_does_not_end_the_login(Mode::Async);
+}
+
+/// A file cache whose `get` fails the second time it is called under one
+/// lock: the library's check before it removes a refused token.
+struct FailsRemovalCheck {
+    inner: FileTokenCache,
+    gets: AtomicUsize,
+}
+
+impl TokenCache for FailsRemovalCheck {
+    fn get(&self) -> spotify_auth::Result<Option<TokenInfo>> {
+        if self.gets.fetch_add(1, Ordering::SeqCst) == 1 {
+            return Err(Error::Cache {
+                path: None,
+                message: "injected failure of get (the second read under one lock)".to_owned(),
+                source: None,
+            });
+        }
+        self.inner.get()
+    }
+
+    fn set(&self, token: &TokenInfo) -> spotify_auth::Result<()> {
+        self.inner.set(token)
+    }
+
+    fn clear(&self) -> spotify_auth::Result<()> {
+        self.inner.clear()
+    }
+
+    fn lock(&self) -> spotify_auth::Result<CacheLock> {
+        self.gets.store(0, Ordering::SeqCst);
+        self.inner.lock()
+    }
+}
+
+/// Redis seed 902 (60 s), and other seeds with a faulty actor: Spotify
+/// refuses T (`invalid_grant`, here: revoked) and actor A hears it, but
+/// A's cache fails when A reads it again to remove T. A's caller gets that
+/// cache error, not `ReauthorizationRequired`, and T stays in the cache:
+/// sharer B reads it and sends it again, to be refused again (invariant 2:
+/// one request per refresh token per shared cache; and the caller is not
+/// told what Spotify said).
+fn a_refused_token_is_not_sent_again(mode: Mode) {
+    let server = rotating_server();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("token.json");
+    let t = server.issue_refresh_token(ID, SCOPE);
+    FileTokenCache::new(&path).set(&expired(&t)).unwrap();
+    server.revoke_refresh_token(&t);
+    let rt = runtime(mode);
+    let failing = FailsRemovalCheck {
+        inner: FileTokenCache::new(&path),
+        gets: AtomicUsize::new(0),
+    };
+    let a = Auth::new(mode, server.url(), &settings(), failing, rt.clone());
+    let b = Auth::new(
+        mode,
+        server.url(),
+        &settings(),
+        FileTokenCache::new(&path),
+        rt,
+    );
+
+    let from_a = get(&a);
+    let from_b = get(&b);
+    let uses = server.issued_refresh_tokens()[0].refresh_requests();
+    let told = matches!(from_a, Err(Error::ReauthorizationRequired { .. }));
+    assert!(
+        told && uses == 1,
+        "{}: Spotify refused T; A's caller got {from_a:?}; T was sent {uses} times (B got \
+         {from_b:?})",
+        mode.name()
+    );
+}
+
+#[cfg(feature = "blocking")]
+#[test]
+#[ignore = "library bug found by the chaos test (F3): a cache failure while removing a refused \
+            token hides the refusal and leaves the token for a sharer; see the function's docs"]
+fn blocking_a_refused_token_is_not_sent_again() {
+    a_refused_token_is_not_sent_again(Mode::Blocking);
+}
+
+#[cfg(feature = "async")]
+#[test]
+#[ignore = "library bug found by the chaos test (F3): a cache failure while removing a refused \
+            token hides the refusal and leaves the token for a sharer; see the function's docs"]
+fn async_a_refused_token_is_not_sent_again() {
+    a_refused_token_is_not_sent_again(Mode::Async);
 }

@@ -37,6 +37,9 @@ pub struct Ledger {
     pub logouts: Vec<Logout>,
     /// Refresh token -> every `set` of it: (actor, its error if it failed).
     pub writes: HashMap<String, Vec<(String, Option<String>)>>,
+    /// Refresh token -> the failed checks or removals of it once refused:
+    /// (actor, error).
+    pub removal_failed: HashMap<String, Vec<(String, String)>>,
     /// Rounds of last calls: round -> each thread's answer.
     pub finals: HashMap<u32, Vec<Answer>>,
     pub unexpected: Vec<String>,
@@ -60,6 +63,15 @@ impl Ledger {
                 refresh,
                 error,
             } => self.writes.entry(refresh).or_default().push((actor, error)),
+            Report::RemovalFailed {
+                actor,
+                refresh,
+                error,
+            } => self
+                .removal_failed
+                .entry(refresh)
+                .or_default()
+                .push((actor, error)),
             Report::Final {
                 round,
                 thread,

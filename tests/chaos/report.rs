@@ -26,6 +26,13 @@ pub enum Report {
         /// `None` when it worked.
         error: Option<String>,
     },
+    /// A `get` or `clear` failed after `refresh` was read under the same
+    /// lock: the library could not check, or remove, a refused token.
+    RemovalFailed {
+        actor: String,
+        refresh: String,
+        error: String,
+    },
     /// A thread's call in the last round.
     Final {
         round: u32,

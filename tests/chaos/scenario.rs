@@ -64,11 +64,7 @@ pub fn run(storage: Storage, seed: u64, seconds: f64) {
                 .unwrap(),
         )
     });
-    let coordinator_cache = Recording {
-        inner: shared.handle(),
-        actor: "coordinator".to_owned(),
-        reporter: reporter.clone(),
-    };
+    let coordinator_cache = Recording::new(shared.handle(), "coordinator", reporter.clone());
     let mut coordinator = Coordinator {
         server: Arc::clone(&server),
         cache: shared.handle(),

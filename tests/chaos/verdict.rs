@@ -134,6 +134,23 @@ impl Violation {
 pub const FAILED_WRITE: &str = "a failed cache write lets a sharer spend the refresh token it \
      replaced (tests/chaos/findings.rs)";
 
+/// The other known library issue: Spotify refused a token and the
+/// library heard it, but its cache failed while checking or removing the
+/// token (`FaultyCache`): the caller gets the cache's error instead of
+/// `ReauthorizationRequired`, and the dead token stays in the cache for a
+/// sharer to send again. `chaos::findings::*_a_refused_token_is_not_sent_again`.
+pub const FAILED_REMOVAL: &str = "a failed cache read or clear after a refusal leaves the \
+     refused token for a sharer to send again (tests/chaos/findings.rs)";
+
+/// Whether some actor could not check or remove `token` after it was
+/// refused, because its cache failed on purpose.
+fn removal_failed(ledger: &Ledger, token: &str) -> bool {
+    ledger
+        .removal_failed
+        .get(token)
+        .is_some_and(|failures| failures.iter().any(|(_, e)| e.contains("injected failure")))
+}
+
 /// Whether `token` was received by an actor that could not store it: it
 /// was written, and every write of it failed on purpose.
 fn lost_to_failed_write(ledger: &Ledger, token: &str) -> bool {
@@ -166,8 +183,15 @@ pub fn check(records: &Records, ledger: &Ledger, timeout: Duration) -> Vec<Viola
         let unheard = uses.iter().filter(|u| u.unheard).count();
         if uses.len() > 1 + unheard {
             let successor = records.successor(token);
-            let known = successor
+            let unstored = successor
                 .is_some_and(|s| received(s, timeout) && lost_to_failed_write(ledger, s.token()));
+            let known = if unstored {
+                Some(FAILED_WRITE)
+            } else if removal_failed(ledger, token.token()) {
+                Some(FAILED_REMOVAL)
+            } else {
+                None
+            };
             violations.push(Violation {
                 text: format!(
                     "assertion 2: refresh token {} ({}) was used {} times, {} of them unheard: \
@@ -177,7 +201,7 @@ pub fn check(records: &Records, ledger: &Ledger, timeout: Duration) -> Vec<Viola
                     uses.len(),
                     unheard
                 ),
-                known: known.then_some(FAILED_WRITE),
+                known,
             });
         }
         // After a logout, no token issued before it is used.
@@ -279,9 +303,19 @@ pub fn history(
                         .collect()
                 })
                 .unwrap_or_default();
+            let removals: Vec<String> = ledger
+                .removal_failed
+                .get(token.token())
+                .map(|f| f.iter().map(|(actor, e)| format!("{actor}: {e}")).collect())
+                .unwrap_or_default();
+            let removals = if removals.is_empty() {
+                String::new()
+            } else {
+                format!("; NOT REMOVED [{}]", removals.join(", "))
+            };
             let _ = writeln!(
                 out,
-                "    {} issued {}ms {:?} {:?}; used [{}]; written [{}]",
+                "    {} issued {}ms {:?} {:?}; used [{}]; written [{}]{removals}",
                 short(token.token()),
                 ms(token.issued_at()),
                 token.delivery(),
