@@ -64,10 +64,10 @@
 //! 4. **Everyone ends with the same good token.** Every thread's last
 //!    `get_access_token` (faults cleared) succeeds, all return the same
 //!    token, and the fake issued it and did not revoke it (it may have
-//!    expired since the calls: the library counts whole seconds). (Rounds: two different tokens
-//!    can both be legitimately valid for an instant around an expiry, so the
-//!    last calls are made together again, up to 5 times, until one round
-//!    agrees; an error in any round fails.)
+//!    expired since the calls: the library counts whole seconds). Rounds:
+//!    two different tokens can both be legitimately valid for an instant
+//!    around an expiry, so the last calls are made together again, up to 5
+//!    times, until one round agrees; an error in any round fails.
 //!
 //! Also: no actor panics, no call returns an error outside the expected
 //! kinds (transport, 5xx, 429, rate limited, `ReauthorizationRequired`,
