@@ -62,28 +62,28 @@ impl<T> FlowMutex<T> {
 async fn detached<T: Send + 'static>(
     work: impl std::future::Future<Output = crate::Result<T>> + Send + 'static,
 ) -> crate::Result<T> {
-    match tokio::spawn(work).await {
-        Ok(result) => result,
-        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-        Err(_) => Err(crate::Error::Cache {
-            path: None,
-            message: "the runtime is shutting down".into(),
-            source: None,
-        }),
-    }
+    joined(tokio::spawn(crate::observe::carry_span(work)).await)
 }
 
 /// Work that need not hold up its caller (a due retry of a failed cache
 /// write): a task of its own, not awaited.
 fn background<T: Send + 'static>(work: impl std::future::Future<Output = T> + Send + 'static) {
-    tokio::spawn(work);
+    tokio::spawn(crate::observe::carry_span(work));
 }
 
 /// Runs cache I/O on tokio's blocking pool.
 async fn blocking_io<T: Send + 'static>(
     f: impl FnOnce() -> crate::Result<T> + Send + 'static,
 ) -> crate::Result<T> {
-    match tokio::task::spawn_blocking(f).await {
+    joined(tokio::task::spawn_blocking(crate::observe::carry_span_fn(f)).await)
+}
+
+/// The result of a task: its own, its panic resumed here, or an error when
+/// the runtime is shutting down and cancelled it.
+fn joined<T>(
+    joined: std::result::Result<crate::Result<T>, tokio::task::JoinError>,
+) -> crate::Result<T> {
+    match joined {
         Ok(result) => result,
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
         Err(_) => Err(crate::Error::Cache {

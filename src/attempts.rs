@@ -26,8 +26,8 @@ use crate::{AuthCode, Error, PkceVerifier, Result};
 /// callback, on any instance, check the state with
 /// `parse_response_url(callback, Some(&state))` and exchange the code with
 /// `exchange_code_with_verifier(code, verifier)`. `Debug` redacts the
-/// verifier.
-#[derive(Debug, Clone)]
+/// state and the verifier.
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct AuthorizationAttempt {
     /// The URL to send the user's browser to.
@@ -39,6 +39,18 @@ pub struct AuthorizationAttempt {
     /// confidential client without PKCE. A secret: never send it to the
     /// browser in clear.
     pub pkce_verifier: Option<PkceVerifier>,
+}
+
+impl std::fmt::Debug for AuthorizationAttempt {
+    /// The state and the verifier are redacted (and the URL, which carries
+    /// the state).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthorizationAttempt")
+            .field("url", &"[redacted: carries the state]")
+            .field("state", &"[redacted]")
+            .field("pkce_verifier", &self.pkce_verifier)
+            .finish()
+    }
 }
 
 /// How long an attempt can be exchanged after its URL was made.

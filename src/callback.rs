@@ -81,7 +81,7 @@ use tiny_http::Method;
 
 use crate::authorize::constant_time_eq;
 use crate::authorize::{Callback, parse_callback};
-use crate::{Error, Result, Scopes};
+use crate::{Error, Result, Scopes, observe};
 
 use page::Reply;
 use tiny_http_workarounds::{PoolKicker, Responder};
@@ -139,6 +139,7 @@ impl CallbackServer {
         } else {
             redirect::with_port(redirect_uri, addr.port())
         };
+        observe::debug!(callback, address = %addr, port = if target.fixed_port { "pinned" } else { "any free" }, "callback server bound");
         let server = tiny_http::Server::from_listener(listener, None).map_err(|e| {
             Error::CallbackServer {
                 address: addr.to_string(),
@@ -192,12 +193,18 @@ impl CallbackServer {
         scope: &Scopes,
         timeout: Duration,
     ) -> Result<Callback> {
+        let waiting = observe::Stopwatch::start();
         // None: so far away that it never comes.
         let deadline = Instant::now().checked_add(timeout);
         let mut kicker = PoolKicker::new(self.addr);
         loop {
             kicker.tick();
             if self.cancelled.load(Ordering::SeqCst) {
+                observe::debug!(
+                    callback,
+                    waited_ms = waiting.ms(),
+                    "callback wait cancelled"
+                );
                 return Err(self.error(
                     "cancelled: the authorization was abandoned before the callback arrived",
                 ));
@@ -206,6 +213,11 @@ impl CallbackServer {
                 Some(deadline) => {
                     let left = deadline.saturating_duration_since(Instant::now());
                     if left.is_zero() {
+                        observe::debug!(
+                            callback,
+                            waited_ms = waiting.ms(),
+                            "no callback before the timeout"
+                        );
                         return Err(Error::CallbackTimeout(timeout));
                     }
                     left.min(POLL_SLICE)
@@ -232,6 +244,12 @@ impl CallbackServer {
             match outcome {
                 None => self.responder.later(request, reply),
                 Some(outcome) => {
+                    observe::debug!(
+                        callback,
+                        outcome = observe_outcome(&outcome),
+                        waited_ms = waiting.ms(),
+                        "callback accepted"
+                    );
                     self.responder.now(request, reply);
                     return outcome;
                 }
@@ -302,9 +320,19 @@ fn classify(
         .split_once('?')
         .unwrap_or((without_fragment, ""));
     if request_path != path {
+        observe::debug!(
+            callback,
+            reply = "not_found",
+            "ignored a request: not the callback's path"
+        );
         return (Reply::NotFound, None);
     }
     if *method != Method::Get {
+        observe::debug!(
+            callback,
+            reply = "method_not_allowed",
+            "ignored a request: not a GET"
+        );
         return (Reply::MethodNotAllowed, None);
     }
     let mut is_callback = false;
@@ -323,11 +351,22 @@ fn classify(
     }
     // Someone opening the URL by hand, a browser re-requesting it.
     if !is_callback {
+        observe::debug!(
+            callback,
+            reply = "not_a_callback",
+            "ignored a request: no code, error or state"
+        );
         return (Reply::NotACallback, None);
     }
     // An older attempt's tab, or a forgery: whatever it says, it does not
     // concern this attempt, which goes on waiting.
     if states != 1 || !state_matches {
+        observe::debug!(
+            callback,
+            reply = "state_mismatch",
+            state = state_fault(states),
+            "ignored a callback: not this attempt's state"
+        );
         return (Reply::StateMismatch, None);
     }
     let outcome = parse_callback(target, Some(expected_state));
@@ -342,6 +381,24 @@ fn classify(
         Err(_) => Reply::MissingCode,
     };
     (reply, Some(outcome))
+}
+
+/// What is wrong with a callback's `state` parameter(s), for an event.
+fn state_fault(states: usize) -> &'static str {
+    match states {
+        0 => "missing",
+        1 => "wrong",
+        _ => "repeated",
+    }
+}
+
+/// What ended the wait, for an event.
+fn observe_outcome(outcome: &Result<Callback>) -> &'static str {
+    match outcome {
+        Ok(_) => "code",
+        Err(Error::AuthorizationDenied { .. }) => "denied",
+        Err(_) => "missing_code",
+    }
 }
 
 /// Binds `addr`. A port in use is retried for [`REBIND_PATIENCE`], because a

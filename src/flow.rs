@@ -24,6 +24,7 @@ use super::{
 };
 use crate::callback::{CallbackServer, validate_loopback_redirect};
 use crate::config::{AuthorizationCodeBuilder, ClientCredentialsBuilder};
+use crate::observe;
 use crate::retry::{self, Resend, RetryPolicy, Step};
 use crate::session::{self, Base, Need, Plan, Reconciled, RefreshSlot, Session, TokenRequest};
 use crate::token::TokenResponse;
@@ -31,6 +32,8 @@ use crate::{
     AuthCode, AuthorizationAttempt, AuthorizeLocalOptions, Error, PkceVerifier, RefreshToken,
     Result, Scopes, TokenCache, TokenInfo,
 };
+#[cfg(feature = "tracing")]
+use tracing::{field::Empty, instrument};
 
 /// The OAuth 2.0 Authorization Code flow for one user, with automatic refresh
 /// and caching.
@@ -319,6 +322,10 @@ impl AuthorizationCode {
     /// `spawn_blocking`, not from an async task (tokio offers no reliable way
     /// to tell a runtime worker from a `spawn_blocking` thread, so it is not
     /// refused there: it would hold that worker for the whole login).
+    #[cfg_attr(
+        feature = "tracing",
+        instrument(target = "spotify_auth::flow", level = "debug", skip_all)
+    )]
     pub async fn authorize_local(&self, options: AuthorizeLocalOptions) -> Result<TokenInfo> {
         let configured = self.engine.session.config.redirect_uri.clone();
         validate_loopback_redirect(&configured)?;
@@ -471,6 +478,7 @@ impl Engine {
             // The token is good; only its cache write is due for a retry.
             // It runs beside this call (async: in a task of its own), so
             // that a cache that is down does not hold up the callers.
+            observe::debug!(flow, "retrying a failed cache write beside this call");
             let engine = Arc::clone(self);
             background(async move { engine.refresh(Need::Valid).await });
             if let Some(token) = self.session.fresh_access_token() {
@@ -493,6 +501,7 @@ impl Engine {
     /// A refresh replacing the token in memory now.
     async fn force_refresh(self: &Arc<Self>) -> Result<String> {
         let need = self.session.replacing_current();
+        observe::forced_refresh(&need);
         self.refresh(need).await
     }
 
@@ -502,26 +511,38 @@ impl Engine {
         if let Some(token) = self.session.fresh_access_token()
             && token != rejected
         {
+            observe::debug!(flow, "the rejected token was replaced already: no request");
             return Ok(token);
         }
         let need = Need::Replace(Some(crate::AccessToken::new(rejected)));
+        observe::forced_refresh(&need);
         self.refresh(need).await
     }
 
     /// One refresh at a time: a caller that waited while another refreshed
     /// takes its outcome; otherwise it refreshes, to the end even if it is
     /// cancelled (async).
+    #[cfg_attr(
+        feature = "tracing",
+        instrument(target = "spotify_auth::flow", level = "debug", skip_all,
+            fields(need = observe::need(&need)))
+    )]
     async fn refresh(self: &Arc<Self>, need: Need) -> Result<String> {
         let seen = self.session.epoch();
+        let waiting = observe::Stopwatch::start();
         let slot = self.refresh.lock().await;
         if let Some(outcome) = self.session.settled_while_waiting(seen, &slot, &need) {
+            observe::took_outcome(&waiting, &outcome);
             return outcome;
         }
+        observe::trace!(flow, waited_ms = waiting.ms(), "took the refresh lock");
+        let (_caller, task) = observe::detach("refresh");
         let engine = Arc::clone(self);
         detached(async move {
             let mut slot = slot;
             let result = engine.refresh_locked(&need).await;
             engine.session.finish(&mut slot, result.as_ref().err());
+            task.finished(result.is_ok());
             engine.session.outcome(result, &need)
         })
         .await
@@ -559,7 +580,7 @@ impl Engine {
             return Ok((guard, cache.get()?));
         }
         blocking_io(move || {
-            let guard = cache.lock()?;
+            let guard = observe::lock_cache(&*cache)?;
             let cached = cache.get()?;
             Ok((guard, cached))
         })
@@ -575,7 +596,7 @@ impl Engine {
         {
             return Ok(guard);
         }
-        blocking_io(move || cache.lock()).await
+        blocking_io(move || observe::lock_cache(&*cache)).await
     }
 
     /// Releases the cache's lock, which may be I/O (a Redis round trip).
@@ -604,6 +625,11 @@ impl Engine {
         };
         match self.session.plan(decided, need)? {
             Plan::Use(token) => {
+                observe::debug!(
+                    flow,
+                    expires_at = token.expires_at,
+                    "the cached token will do"
+                );
                 self.session.adopt(&token);
                 Ok(token)
             }
@@ -612,6 +638,7 @@ impl Engine {
                 previous,
                 bootstrap,
             } => {
+                observe::debug!(flow, bootstrap, "refreshing");
                 let request = self.session.refresh_request(&refresh_token);
                 match self.token_request(&request, Resend::Allowed).await {
                     Ok(response) => {
@@ -660,17 +687,23 @@ impl Engine {
 
     /// Exchanges a code, to the end even if the caller is cancelled (async);
     /// `attempt` is the code of an in-instance PKCE attempt to settle.
+    #[cfg_attr(
+        feature = "tracing",
+        instrument(target = "spotify_auth::flow", level = "debug", skip_all)
+    )]
     async fn exchange(
         self: &Arc<Self>,
         request: TokenRequest,
         attempt: Option<AuthCode>,
     ) -> Result<TokenInfo> {
+        let (_caller, task) = observe::detach("exchange");
         let engine = Arc::clone(self);
         detached(async move {
             let result = engine.exchange_to_end(&request).await;
             if let Some(code) = &attempt {
                 engine.session.settle_attempt(code, &result);
             }
+            task.finished(result.is_ok());
             result
         })
         .await
@@ -715,7 +748,12 @@ impl Engine {
     }
 
     /// Forgets the token here and clears the cache, under both locks.
+    #[cfg_attr(
+        feature = "tracing",
+        instrument(target = "spotify_auth::flow", level = "debug", skip_all)
+    )]
     async fn logout(self: &Arc<Self>) -> Result<()> {
+        let (_caller, task) = observe::detach("logout");
         let engine = Arc::clone(self);
         detached(async move {
             let mut slot = engine.refresh.lock().await;
@@ -731,22 +769,32 @@ impl Engine {
             engine
                 .session
                 .finish(&mut slot, Some(&Error::NotAuthorized));
+            observe::logged_out(&cleared);
+            task.finished(cleared.is_ok());
             cleared
         })
         .await
     }
 
     /// One token request with the retry policy.
+    #[cfg_attr(
+        feature = "tracing",
+        instrument(target = "spotify_auth::flow", level = "debug", skip_all,
+            fields(grant = request.grant, host = observe::host(&self.session.config.token_url),
+                attempts = Empty, status = Empty, outcome = Empty))
+    )]
     async fn token_request(&self, request: &TokenRequest, resend: Resend) -> Result<TokenResponse> {
         let config = &self.session.config;
         let policy: &RetryPolicy = &config.retry;
         let mut retries = 0;
         let mut slept = Duration::ZERO;
+        let mut log = observe::TokenRequestLog::default();
         loop {
             let attempt = self
                 .transport
                 .post_form(&config.token_url, request, config.timeout)
                 .await;
+            log.answered(&attempt);
             match retry::decide(
                 policy,
                 attempt,
@@ -755,9 +803,14 @@ impl Engine {
                 RetryPolicy::random_jitter(),
                 resend,
             ) {
-                Step::Done(result) => return result,
+                Step::Done(result) => {
+                    log.done(&result, resend);
+                    return result;
+                }
                 Step::Retry(delay) => {
-                    sleep(config.actual_delay(delay)).await;
+                    let wait = config.actual_delay(delay);
+                    log.retrying(wait);
+                    sleep(wait).await;
                     slept += delay;
                     retries += 1;
                 }
@@ -770,10 +823,9 @@ impl Engine {
 /// still the refused one (a sharer may have stored a newer token meanwhile).
 /// Runs under the cache's lock.
 fn remove_if_refused(cache: &dyn TokenCache, refused: &RefreshToken) -> Result<()> {
-    match cache.get()? {
-        Some(stored) if stored.refresh_token.as_ref() == Some(refused) => cache.clear(),
-        _ => Ok(()),
-    }
+    let still_cached = cache.get()?.and_then(|t| t.refresh_token).as_ref() == Some(refused);
+    observe::refused(still_cached);
+    if still_cached { cache.clear() } else { Ok(()) }
 }
 
 impl fmt::Debug for Engine {

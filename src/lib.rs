@@ -66,6 +66,7 @@
 //! | `testing` | no | `testing`: a fake Spotify accounts server on loopback |
 //! | `redis` | no | [`RedisTokenCache`], [`RedisStore`]: tokens shared by several machines, with a renewed, fenced refresh lock and one connection pool per server |
 //! | `cli` | no | the `spotify-auth` command-line tool |
+//! | `tracing` | no | spans and events through [`tracing`](https://docs.rs/tracing) under the targets `spotify_auth::flow`, `spotify_auth::callback` and `spotify_auth::cache`: token requests and their retries, single-flight refreshes, tokens adopted and stored, cache locks, the callback server; never a secret in a field |
 //!
 //! Both modes also have a Client Credentials flow (`ClientCredentials`,
 //! app-only tokens) built from the same source. Both verify TLS with rustls
@@ -112,6 +113,7 @@ mod config;
 mod error;
 #[cfg(any(feature = "blocking", feature = "async"))]
 mod local;
+mod observe;
 #[cfg(any(feature = "blocking", feature = "async"))]
 mod retry;
 pub mod scopes;

@@ -15,6 +15,7 @@ use base64::engine::general_purpose::STANDARD;
 use crate::attempts::{AuthorizationAttempt, PendingAttempts};
 use crate::authorize::{self, AuthorizationRequest};
 use crate::config::{Config, Grant};
+use crate::observe;
 use crate::token::{TokenResponse, unix_now_ms};
 use crate::{AccessToken, AuthCode, Error, PkceVerifier, RefreshToken, Result, Scopes, TokenInfo};
 
@@ -128,6 +129,9 @@ pub(crate) enum Plan {
 /// A token request: its form body and, for confidential clients, its
 /// `Authorization` header. Never `Debug`: both hold secrets.
 pub(crate) struct TokenRequest {
+    /// Its `grant_type`, for the `token_request` span.
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+    pub grant: &'static str,
     pub body: String,
     pub authorization: Option<String>,
 }
@@ -302,6 +306,7 @@ impl Session {
         self.issued(&response);
         let token = response.into_refreshed(used, previous);
         self.adopt(&token);
+        observe::adopted("refresh", &token, Some(used));
         token
     }
 
@@ -310,6 +315,7 @@ impl Session {
         self.issued(&response);
         let token = response.into_token();
         self.adopt(&token);
+        observe::adopted("client_credentials", &token, None);
         token
     }
 
@@ -337,6 +343,10 @@ impl Session {
                     return Ok(Reconciled::Write(u.token.clone()));
                 }
                 // The cache moved on (a newer token, or a logout).
+                observe::debug!(
+                    flow,
+                    "dropped the token held in memory only: the cache moved on since it was issued"
+                );
                 *unsaved = None;
                 self.write_retry_at.store(0, Ordering::Relaxed);
             }
@@ -345,10 +355,17 @@ impl Session {
             None if self.config.grant == Grant::AuthorizationCode
                 && self.current.load().is_some() =>
             {
+                observe::warn!(
+                    flow,
+                    "the cache was emptied where this instance had a token: logged out by a sharer; nothing is sent"
+                );
                 self.logged_out();
                 Err(Error::NotAuthorized)
             }
             Some(token) => {
+                observe::from_cache(&token, || {
+                    self.current.load().as_ref().map(|c| &c.token) == Some(&token)
+                });
                 self.adopt(&token);
                 Ok(Reconciled::Cached(Some(token)))
             }
@@ -358,7 +375,15 @@ impl Session {
 
     /// `token` is in the cache now: nothing is left unsaved.
     pub fn stored(&self) {
-        self.drop_unsaved();
+        let was = lock(&self.unsaved).take();
+        self.write_retry_at.store(0, Ordering::Relaxed);
+        if let Some(was) = was {
+            observe::debug!(
+                flow,
+                failures = was.failures,
+                "stored the token held in memory only until now"
+            );
+        }
     }
 
     /// Writing `token` failed: keep it to write later, while the cache holds
@@ -379,6 +404,13 @@ impl Session {
             Some(u) if u.token == *token => u.base,
             _ => base,
         };
+        observe::warn!(
+            flow,
+            failures,
+            retry_in_ms = backoff_ms,
+            error = observe::err(&error),
+            "the token is held in memory only: writing it to the cache failed; the write is retried on a later call"
+        );
         *unsaved = Some(Unsaved {
             token: token.clone(),
             base,
@@ -610,25 +642,35 @@ impl Session {
         if let Some(v) = verifier {
             params.push(("code_verifier", v.secret()));
         }
-        self.token_request(params)
+        self.token_request("authorization_code", params)
     }
 
     /// The form refreshing with `refresh_token`.
     pub fn refresh_request(&self, refresh_token: &RefreshToken) -> TokenRequest {
-        self.token_request(vec![
-            ("grant_type", "refresh_token"),
-            ("refresh_token", refresh_token.secret()),
-        ])
+        self.token_request(
+            "refresh_token",
+            vec![
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh_token.secret()),
+            ],
+        )
     }
 
     /// The form asking for an app token (Client Credentials).
     pub fn client_credentials_request(&self) -> TokenRequest {
-        self.token_request(vec![("grant_type", "client_credentials")])
+        self.token_request(
+            "client_credentials",
+            vec![("grant_type", "client_credentials")],
+        )
     }
 
     /// Confidential clients authenticate with HTTP Basic; public clients name
     /// themselves with `client_id` in the body.
-    fn token_request<'a>(&'a self, mut params: Vec<(&'a str, &'a str)>) -> TokenRequest {
+    fn token_request<'a>(
+        &'a self,
+        grant: &'static str,
+        mut params: Vec<(&'a str, &'a str)>,
+    ) -> TokenRequest {
         let authorization = match &self.config.client_secret {
             Some(secret) => Some(format!(
                 "Basic {}",
@@ -643,6 +685,7 @@ impl Session {
             .extend_pairs(params)
             .finish();
         TokenRequest {
+            grant,
             body,
             authorization,
         }
@@ -659,6 +702,7 @@ impl Session {
         self.issued(&response);
         let token = response.into_authorized();
         self.adopt(&token);
+        observe::adopted("exchange", &token, None);
         Ok(token)
     }
 }

@@ -2,6 +2,9 @@
 //! holding it.
 #![allow(dead_code)]
 
+pub mod counting;
+pub mod users;
+
 /// A Spotify-length access token (theirs are about 250 characters).
 pub fn spotify_length_token() -> String {
     "BQ".chars()

@@ -9,12 +9,12 @@
 //! `{path}.lock`, which serialises threads and processes alike.
 
 use std::ffi::OsString;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use super::{CacheLock, TokenCache};
-use crate::{Error, Result, TokenInfo};
+use crate::{Error, Result, TokenInfo, observe};
 
 /// How old a temporary file must be before [`FileTokenCache::set`] removes it
 /// as left behind by a killed writer (a live write takes milliseconds).
@@ -327,8 +327,17 @@ impl TokenCache for FileTokenCache {
         let file = options
             .open(&lock_path)
             .map_err(|e| lock_err("cannot open the lock file", e))?;
-        file.lock()
-            .map_err(|e| lock_err("cannot lock the lock file", e))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                let waiting = observe::Stopwatch::start();
+                observe::debug!(cache, path = %lock_path.display(), "waiting for the lock file (held by another process or thread)");
+                file.lock()
+                    .map_err(|e| lock_err("cannot lock the lock file", e))?;
+                observe::debug!(cache, path = %lock_path.display(), waited_ms = waiting.ms(), "took the lock file");
+            }
+            Err(TryLockError::Error(e)) => return Err(lock_err("cannot lock the lock file", e)),
+        }
         Ok(CacheLock::new(file))
     }
 }

@@ -31,7 +31,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use super::{CacheLock, TokenCache};
-use crate::{Error, Result, TokenInfo};
+use crate::{Error, Result, TokenInfo, observe};
 
 mod connection;
 mod fence;
@@ -348,6 +348,12 @@ impl RedisTokenCache {
         if written {
             return Ok(());
         }
+        observe::debug!(
+            cache,
+            key = self.key(),
+            lost = !matches!(fence, Fence::Unlocked),
+            "a fenced write was refused: the lock is not ours"
+        );
         let why = match fence {
             Fence::Unlocked => {
                 "is held by another instance (a refresh is under way); try again \

@@ -14,7 +14,7 @@
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 
@@ -23,6 +23,8 @@ use std::thread::{self, JoinHandle};
 #[derive(Default)]
 pub(crate) struct Connections {
     open: Mutex<HashMap<SocketAddr, Relayed>>,
+    /// Client connections accepted so far.
+    accepted: AtomicUsize,
 }
 
 struct Relayed {
@@ -31,6 +33,11 @@ struct Relayed {
 }
 
 impl Connections {
+    /// How many client connections were accepted so far.
+    pub fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
+    }
+
     /// Closes the connection that carried a request once what was already
     /// written to it has reached the client.
     pub fn hang_up(&self, backend_peer: SocketAddr) {
@@ -134,7 +141,10 @@ fn accept_loop(
         }
         match client {
             // A connection that cannot be relayed is simply closed.
-            Ok(client) => drop(relay(client, backend, connections)),
+            Ok(client) => {
+                connections.accepted.fetch_add(1, Ordering::SeqCst);
+                drop(relay(client, backend, connections));
+            }
             // Out of descriptors or similar: do not spin.
             Err(_) => thread::sleep(std::time::Duration::from_millis(10)),
         }

@@ -179,6 +179,13 @@ impl FakeSpotify {
         self.count(TOKEN_PATH)
     }
 
+    /// How many TCP connections clients have opened to the server so far:
+    /// each counts once, however many requests it carried. For checking
+    /// that a client reuses its connections (keep-alive, pooling).
+    pub fn connection_count(&self) -> usize {
+        self.shared.connections.accepted()
+    }
+
     /// How many requests reached the authorization endpoint.
     pub fn authorize_request_count(&self) -> usize {
         self.count(AUTHORIZE_PATH)
@@ -310,3 +317,41 @@ const _: fn() = || {
     fn send_sync<T: Send + Sync>() {}
     send_sync::<FakeSpotify>();
 };
+
+#[cfg(test)]
+mod tests {
+    use super::FakeSpotify;
+
+    /// A GET of a path the server does not know, its body read to the end so
+    /// that the agent can keep the connection for its next request.
+    fn get_404(agent: &ureq::Agent, server: &FakeSpotify) {
+        let mut response = agent
+            .get(format!("{}/nowhere", server.url()))
+            .config()
+            .http_status_as_error(false)
+            .build()
+            .call()
+            .expect("an answer");
+        assert_eq!(response.status(), 404);
+        response.body_mut().read_to_vec().expect("the body");
+    }
+
+    #[test]
+    fn connection_count_counts_connections_not_requests() {
+        let server = FakeSpotify::builder().start().expect("fake server");
+        assert_eq!(server.connection_count(), 0);
+
+        let agent = ureq::Agent::new_with_defaults();
+        get_404(&agent, &server);
+        assert_eq!(server.connection_count(), 1);
+        // Kept alive: the same connection carries the next two requests.
+        get_404(&agent, &server);
+        get_404(&agent, &server);
+        assert_eq!(server.connection_count(), 1);
+
+        // Another agent has its own connection.
+        get_404(&ureq::Agent::new_with_defaults(), &server);
+        assert_eq!(server.connection_count(), 2);
+        assert_eq!(server.requests().len(), 4);
+    }
+}

@@ -43,6 +43,7 @@ flow_test! {
         assert_eq!(got.unwrap(), token.access_token.secret());
         assert!(format!("{attempt:?}").contains("redacted"), "Debug hides the verifier");
         assert!(!format!("{attempt:?}").contains(verifier.secret()));
+        assert!(!format!("{attempt:?}").contains(&attempt.state), "nor the state");
     }
 }
 

@@ -97,3 +97,26 @@ pub fn theirs(token: rspotify::Token, accounts: Option<&str>) -> rspotify::AuthC
     }
     client
 }
+
+/// One user of a service in rspotify: an `AuthCodeSpotify` holding `token`,
+/// made the way its docs say to make one that can refresh
+/// (`from_token_with_config`: the credentials, the redirect URI, automatic
+/// refreshing on). Every rspotify constructor builds the instance's own HTTP
+/// client (`HttpClient::default()`); there is no way to share one.
+pub fn their_user(token: rspotify::Token) -> rspotify::AuthCodeSpotify {
+    rspotify::AuthCodeSpotify::from_token_with_config(
+        token,
+        rspotify::Credentials::new(CLIENT_ID, CLIENT_SECRET),
+        rspotify::OAuth {
+            redirect_uri: REDIRECT_URI.to_owned(),
+            ..Default::default()
+        },
+        rspotify::Config {
+            token_refreshing: true,
+            ..Default::default()
+        },
+    )
+}
+
+/// How many users the per-user comparisons keep alive at once.
+pub const USERS: usize = 10_000;

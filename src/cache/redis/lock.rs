@@ -10,6 +10,7 @@ use redis::{ConnectionLike, RedisResult, Script, Value};
 
 use super::pool::{Pool, PoolError};
 use super::watchdog;
+use crate::observe;
 
 /// Deletes the lock only when it still holds the caller's owner token: after
 /// an expiry another process may own it, and its lock is not ours to delete.
@@ -177,28 +178,62 @@ pub(super) fn acquire(
         key,
         ttl,
     } = spec;
+    let waiting = observe::Stopwatch::start();
     if !holder.reserve(deadline) {
+        observe::debug!(
+            cache,
+            key,
+            waited_ms = waiting.ms(),
+            "gave up waiting for the Redis lock (held by another guard of this instance)"
+        );
         return Err(AcquireError::TimedOut);
     }
     // Until the lock is ours, an early return gives the reservation back.
     let reservation = Reservation(holder);
     let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+    let mut polls = 0u32;
     loop {
+        polls += 1;
         // No free connection is waited out like a held lock, and reported as
         // such if it lasts until the deadline.
         let busy = match pool.run(|conn| try_take(conn, key, &owner, ttl_ms)) {
             Ok(true) => break,
             Ok(false) => None,
             Err(PoolError::Busy) => Some(PoolError::Busy),
-            Err(e) => return Err(AcquireError::Redis(e)),
+            Err(e) => {
+                observe::debug!(cache, key, error = %pool.describe(&e), "could not take the Redis lock");
+                return Err(AcquireError::Redis(e));
+            }
         };
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
+            observe::debug!(
+                cache,
+                key,
+                waited_ms = waiting.ms(),
+                polls,
+                busy = busy.is_some(),
+                "gave up waiting for the Redis lock"
+            );
             return Err(busy.map_or(AcquireError::TimedOut, AcquireError::Redis));
+        }
+        if polls == 1 {
+            observe::debug!(
+                cache,
+                key,
+                "waiting for the Redis lock (held by another instance)"
+            );
         }
         std::thread::sleep(poll_delay().min(left));
     }
     std::mem::forget(reservation);
+    observe::debug!(
+        cache,
+        key,
+        waited_ms = waiting.ms(),
+        polls,
+        "took the Redis lock"
+    );
     holder.set(Slot::Held {
         owner: owner.clone(),
         lost: false,
@@ -278,9 +313,22 @@ impl Drop for LockGuard {
     /// the TTL.
     fn drop(&mut self) {
         self.holder.set(Slot::Free);
-        let _ = self
+        let released = self
             .pool
             .run(|conn| RELEASE.key(&self.key).arg(&self.owner).invoke::<i64>(conn));
+        match released {
+            Ok(1) => observe::debug!(cache, key = self.key, "released the Redis lock"),
+            Ok(_) => observe::debug!(
+                cache,
+                key = self.key,
+                "released the Redis lock: it was no longer ours"
+            ),
+            Err(_) => observe::debug!(
+                cache,
+                key = self.key,
+                "could not release the Redis lock: it expires by itself"
+            ),
+        }
         if let Some(thread) = self.watchdog.take() {
             // It has seen the slot change, or will after its current round
             // trip; a panic in it has nothing left to clean up.

@@ -11,6 +11,7 @@ use redis::Script;
 
 use super::lock::Holder;
 use super::pool::{Pool, PoolError};
+use crate::observe;
 
 /// Sets the lock's expiry to `ARGV[2]` ms only when it still holds the
 /// owner token `ARGV[1]`; 1 when renewed, 0 when the lock is not ours.
@@ -60,17 +61,29 @@ impl Renewal {
                     .invoke::<i64>(conn)
             });
             match renewed {
-                Ok(1) => {}
+                Ok(1) => observe::trace!(cache, key = self.key, "renewed the Redis lock"),
                 Ok(_) => {
                     // Expired (a pause longer than the TTL, a failover that
                     // lost the key) and perhaps taken by someone else.
+                    observe::warn!(
+                        cache,
+                        key = self.key,
+                        "lost the Redis lock: it expired (a pause longer than its TTL?) and may be taken; this instance's writes fail until the guard is dropped"
+                    );
                     self.holder.mark_lost(&self.owner);
                     return;
                 }
                 // Redis unreachable or busy: try again at the next tick. If
                 // the lock expires meanwhile, the next renewal says so, and
                 // the fenced writes refuse to write without it anyway.
-                Err(PoolError::Redis(_) | PoolError::Busy) => {}
+                Err(e @ (PoolError::Redis(_) | PoolError::Busy)) => {
+                    observe::debug!(
+                        cache,
+                        error = %self.pool.describe(&e),
+                        key = self.key,
+                        "could not renew the Redis lock: trying again at the next tick"
+                    );
+                }
             }
             next = started + interval;
         }

@@ -1,0 +1,49 @@
+//! The scenario against the blocking API.
+
+use maybe_async::must_be_sync as maybe;
+use spotify_auth::blocking as mode;
+
+// The same file as the other mode's, by design.
+#[allow(clippy::duplicate_mod)]
+#[path = "scenario.rs"]
+mod scenario;
+
+/// What differs from the async run.
+mod support {
+    use super::mode;
+
+    use spotify_auth::testing::FakeSpotify;
+
+    /// The call that found the unsaved write due has stored it already.
+    pub fn until_stored(auth: &mode::AuthorizationCode) {
+        assert!(
+            auth.cache_write_error().is_none(),
+            "stored on the next call"
+        );
+    }
+
+    /// `force_refresh` on a thread, then again here once its request has
+    /// reached `server`.
+    pub fn two_forced_refreshes(
+        auth: &mode::AuthorizationCode,
+        server: &FakeSpotify,
+    ) -> (spotify_auth::Result<String>, spotify_auth::Result<String>) {
+        let before = server.token_request_count();
+        std::thread::scope(|s| {
+            let first = s.spawn(|| auth.force_refresh());
+            while !super::scenario::token_requests_above(server, before) {
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            let second = auth.force_refresh();
+            (first.join().unwrap(), second)
+        })
+    }
+}
+
+#[test]
+fn no_secret_in_any_span_or_event() {
+    let turn = super::capture::start();
+    let run = scenario::run();
+    let secrets = run.all_secrets();
+    scenario::check(&turn.text(), &secrets, scenario::EXPECTED);
+}
