@@ -146,6 +146,19 @@ pub fn spawn_child(var: &str, spec: String) -> Child {
         .unwrap()
 }
 
+/// Runs this test binary's `child` test with `spec` in the variable `var`,
+/// with stdin piped too: for children that take commands while they run.
+pub fn spawn_child_with_stdin(var: &str, spec: String) -> Child {
+    Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "child", "--nocapture", "--test-threads=1"])
+        .env(var, spec)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 /// Waits (up to 20 s) for the start signal: the file `go`.
 pub fn wait_for_start(go: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);

@@ -1,0 +1,226 @@
+//! What the chaos test found, each minimised to a small deterministic test
+//! of the behaviour the invariants promise, in every mode. A test of a bug
+//! not fixed yet is `#[ignore]`d with the reason; run them with
+//! `cargo test --all-features --test chaos -- --ignored`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use spotify_auth::testing::{CacheOp, FakeSpotify, FaultyCache};
+use spotify_auth::{AccessToken, CacheLock, Error, FileTokenCache, TokenCache, TokenInfo};
+
+use super::auth::{Auth, Call, Outcome};
+use super::plan::Settings;
+use super::{ID, REDIRECT, SCOPE, SECRET};
+use crate::common::Mode;
+
+fn settings() -> Settings {
+    Settings {
+        timeout_ms: 5000,
+        margin_secs: 0,
+        max_retries: 0,
+        backoff_ms: 0,
+        lock_ttl_ms: 1000,
+    }
+}
+
+fn rotating_server() -> FakeSpotify {
+    FakeSpotify::builder()
+        .client(ID, Some(SECRET))
+        .redirect_uri(REDIRECT)
+        .rotate_refresh_tokens(true)
+        .start()
+        .unwrap()
+}
+
+/// A token whose access token expired, with `refresh`.
+fn expired(refresh: &str) -> TokenInfo {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    TokenInfo {
+        access_token: AccessToken::new("expired".to_owned()),
+        expires_at: now - 1,
+        refresh_token: Some(refresh.to_owned().into()),
+        scope: Some(SCOPE.to_owned()),
+        authorized_at: None,
+    }
+}
+
+fn runtime(mode: Mode) -> Option<Arc<tokio::runtime::Runtime>> {
+    (mode.name() == "async").then(|| {
+        Arc::new(
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap(),
+        )
+    })
+}
+
+fn get(auth: &Auth) -> spotify_auth::Result<String> {
+    match auth.call(Call::Get, None) {
+        Outcome::Done(result) => result,
+        Outcome::Cancelled => unreachable!("not cancelled"),
+    }
+}
+
+/// Seed 1 of the file scenario (and most seeds with a faulty actor): actor
+/// A refreshes with T and gets S; its one cache write fails (a transient
+/// failure: the next write would work); A keeps S in memory as promised.
+/// Before A's next call, sharer B takes the lock, reads T from the cache
+/// and refreshes with it: `invalid_grant`, `ReauthorizationRequired`, and
+/// B removes T from the cache. A's next call then finds the cache emptied
+/// and takes it as a logout: S, live at Spotify, is dropped. One failed
+/// write ends the login for everyone (invariants 1 and 2: adopt then store,
+/// one request per refresh token per shared cache).
+fn a_failed_write_does_not_end_the_login(mode: Mode) {
+    let server = rotating_server();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("token.json");
+    let t = server.issue_refresh_token(ID, SCOPE);
+    FileTokenCache::new(&path).set(&expired(&t)).unwrap();
+    let faulty = Arc::new(FaultyCache::new(FileTokenCache::new(&path)));
+    let rt = runtime(mode);
+    let a = Auth::new(
+        mode,
+        server.url(),
+        &settings(),
+        Arc::clone(&faulty),
+        rt.clone(),
+    );
+    let b = Auth::new(
+        mode,
+        server.url(),
+        &settings(),
+        FileTokenCache::new(&path),
+        rt,
+    );
+
+    faulty.fail_next(CacheOp::Set, 1);
+    get(&a).expect("A refreshes (its write fails, the token is kept)");
+    assert!(a.cache_write_error().is_some(), "A's write failed");
+    let issued = server.issued_refresh_tokens();
+    let s = issued.last().unwrap().token().to_owned();
+    assert!(server.refresh_token_is_live(&s), "S is live at Spotify");
+
+    let from_b = get(&b);
+    let uses_of_t = issued[0].refresh_requests();
+    let t_uses_now = server.issued_refresh_tokens()[0].refresh_requests();
+    assert!(
+        from_b.is_ok(),
+        "{}: B's call ended the login ({from_b:?}) while S, which A received, is live; \
+         T was used {t_uses_now} times (once before B's call: {uses_of_t})",
+        mode.name()
+    );
+    assert_eq!(t_uses_now, 1, "T is used once");
+    let again = get(&a);
+    assert!(again.is_ok(), "A goes on: {again:?}");
+}
+
+#[cfg(feature = "blocking")]
+#[test]
+#[ignore = "library bug found by the chaos test (F1): one failed cache write ends the login \
+            for every sharer; see the function's docs"]
+fn blocking_a_failed_write_does_not_end_the_login() {
+    a_failed_write_does_not_end_the_login(Mode::Blocking);
+}
+
+#[cfg(feature = "async")]
+#[test]
+#[ignore = "library bug found by the chaos test (F1): one failed cache write ends the login \
+            for every sharer; see the function's docs"]
+fn async_a_failed_write_does_not_end_the_login() {
+    a_failed_write_does_not_end_the_login(Mode::Async);
+}
+
+/// A file cache whose `get` fails the second time it is called under one
+/// lock: the library's check before it removes a refused token.
+struct FailsRemovalCheck {
+    inner: FileTokenCache,
+    gets: AtomicUsize,
+}
+
+impl TokenCache for FailsRemovalCheck {
+    fn get(&self) -> spotify_auth::Result<Option<TokenInfo>> {
+        if self.gets.fetch_add(1, Ordering::SeqCst) == 1 {
+            return Err(Error::Cache {
+                path: None,
+                message: "injected failure of get (the second read under one lock)".to_owned(),
+                source: None,
+            });
+        }
+        self.inner.get()
+    }
+
+    fn set(&self, token: &TokenInfo) -> spotify_auth::Result<()> {
+        self.inner.set(token)
+    }
+
+    fn clear(&self) -> spotify_auth::Result<()> {
+        self.inner.clear()
+    }
+
+    fn lock(&self) -> spotify_auth::Result<CacheLock> {
+        self.gets.store(0, Ordering::SeqCst);
+        self.inner.lock()
+    }
+}
+
+/// Redis seed 902 (60 s), and other seeds with a faulty actor: Spotify
+/// refuses T (`invalid_grant`, here: revoked) and actor A hears it, but
+/// A's cache fails when A reads it again to remove T. A's caller gets that
+/// cache error, not `ReauthorizationRequired`, and T stays in the cache:
+/// sharer B reads it and sends it again, to be refused again (invariant 2:
+/// one request per refresh token per shared cache; and the caller is not
+/// told what Spotify said).
+fn a_refused_token_is_not_sent_again(mode: Mode) {
+    let server = rotating_server();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("token.json");
+    let t = server.issue_refresh_token(ID, SCOPE);
+    FileTokenCache::new(&path).set(&expired(&t)).unwrap();
+    server.revoke_refresh_token(&t);
+    let rt = runtime(mode);
+    let failing = FailsRemovalCheck {
+        inner: FileTokenCache::new(&path),
+        gets: AtomicUsize::new(0),
+    };
+    let a = Auth::new(mode, server.url(), &settings(), failing, rt.clone());
+    let b = Auth::new(
+        mode,
+        server.url(),
+        &settings(),
+        FileTokenCache::new(&path),
+        rt,
+    );
+
+    let from_a = get(&a);
+    let from_b = get(&b);
+    let uses = server.issued_refresh_tokens()[0].refresh_requests();
+    let told = matches!(from_a, Err(Error::ReauthorizationRequired { .. }));
+    assert!(
+        told && uses == 1,
+        "{}: Spotify refused T; A's caller got {from_a:?}; T was sent {uses} times (B got \
+         {from_b:?})",
+        mode.name()
+    );
+}
+
+#[cfg(feature = "blocking")]
+#[test]
+#[ignore = "library bug found by the chaos test (F3): a cache failure while removing a refused \
+            token hides the refusal and leaves the token for a sharer; see the function's docs"]
+fn blocking_a_refused_token_is_not_sent_again() {
+    a_refused_token_is_not_sent_again(Mode::Blocking);
+}
+
+#[cfg(feature = "async")]
+#[test]
+#[ignore = "library bug found by the chaos test (F3): a cache failure while removing a refused \
+            token hides the refusal and leaves the token for a sharer; see the function's docs"]
+fn async_a_refused_token_is_not_sent_again() {
+    a_refused_token_is_not_sent_again(Mode::Async);
+}
