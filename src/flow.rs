@@ -652,12 +652,25 @@ impl Engine {
                     }
                     Err(e) if session::is_invalid_grant(&e) => {
                         self.session.refused(&refresh_token, bootstrap);
-                        self.with_cache(move |cache| remove_if_refused(cache, &refresh_token))
-                            .await?;
+                        // The caller learns what Spotify said whatever the
+                        // cache does; a removal that keeps failing leaves
+                        // the dead token for the next refresh to refuse.
+                        let _ = self
+                            .with_retries(move |cache| remove_if_refused(cache, &refresh_token))
+                            .await;
                         Err(session::reauthorization_required(e))
                     }
                     Err(e) => Err(e),
                 }
+            }
+            Plan::Refused(refresh_token) => {
+                // Refused before, and still in the cache: try the removal
+                // again, and send nothing.
+                let _ = self
+                    .with_retries(move |cache| remove_if_refused(cache, &refresh_token))
+                    .await;
+                self.session.forget();
+                Err(Error::ReauthorizationRequired { description: None })
             }
             Plan::Fetch => {
                 let request = self.session.client_credentials_request();
@@ -672,8 +685,7 @@ impl Engine {
     /// Writes an adopted token (the cache lock is held by the caller, and the
     /// cache held `base`); a failure is recorded to retry later.
     async fn store(&self, token: &TokenInfo, base: &Option<TokenInfo>) -> Result<()> {
-        let copy = token.clone();
-        match self.with_cache(move |cache| cache.set(&copy)).await {
+        match self.write(token).await {
             Ok(()) => {
                 self.session.stored();
                 Ok(())
@@ -682,6 +694,34 @@ impl Engine {
                 self.session
                     .store_failed(token, Base::Known(base.clone()), e.clone());
                 Err(e)
+            }
+        }
+    }
+
+    /// Writes `token` to the cache (whose lock the caller holds).
+    async fn write(&self, token: &TokenInfo) -> Result<()> {
+        let token = token.clone();
+        self.with_retries(move |cache| cache.set(&token)).await
+    }
+
+    /// A cache write under the lock, tried again twice after a short pause
+    /// when it fails: a blip of the store (a Redis timeout, a busy disk) must
+    /// not leave a token unsaved, because a sharer that then takes the lock
+    /// reads the old token and spends its refresh token. A write that keeps
+    /// failing is the caller's to record.
+    async fn with_retries(
+        &self,
+        write: impl Fn(&dyn TokenCache) -> Result<()> + Clone + Send + 'static,
+    ) -> Result<()> {
+        let mut pauses = WRITE_RETRY_PAUSES.iter();
+        loop {
+            let attempt = write.clone();
+            match self.with_cache(move |cache| attempt(cache)).await {
+                Ok(()) => return Ok(()),
+                Err(e) => match pauses.next() {
+                    Some(pause) => sleep(self.session.config.actual_delay(*pause)).await,
+                    None => return Err(e),
+                },
             }
         }
     }
@@ -718,18 +758,16 @@ impl Engine {
         let mut slot = self.refresh.lock().await;
         // Again, over whatever a refresh that was in flight adopted.
         self.session.adopt(&token);
-        let copy = token.clone();
         let (base, written) = match self.lock_cache().await {
             Err(e) => (Base::Unknown, Err(e)),
             Ok(guard) => {
-                let stored = self
-                    .with_cache(move |cache| {
-                        let base = cache.get().map_or(Base::Unknown, Base::Known);
-                        Ok((base, cache.set(&copy)))
-                    })
-                    .await;
+                let base = self
+                    .with_cache(|cache| Ok(cache.get().map_or(Base::Unknown, Base::Known)))
+                    .await
+                    .unwrap_or(Base::Unknown);
+                let written = self.write(&token).await;
                 self.release(guard).await;
-                stored?
+                (base, written)
             }
         };
         let result = match written {
@@ -819,6 +857,9 @@ impl Engine {
         }
     }
 }
+
+/// The pauses before the second and third attempts of a cache write.
+const WRITE_RETRY_PAUSES: [Duration; 2] = [Duration::from_millis(20), Duration::from_millis(100)];
 
 /// After Spotify refused `refused`: removes the stored token only if it is
 /// still the refused one (a sharer may have stored a newer token meanwhile).

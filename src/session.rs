@@ -137,6 +137,9 @@ pub(crate) enum Plan {
     },
     /// Client Credentials: get a new app token.
     Fetch,
+    /// The cache still holds this refresh token, which Spotify refused
+    /// before (removing it failed): do not send it again; remove it.
+    Refused(RefreshToken),
 }
 
 /// A token request: its form body and, for confidential clients, its
@@ -175,6 +178,9 @@ pub(crate) struct Session {
     /// The token a failed cache write left in memory only.
     /// Boxed: almost always empty, and an instance per user should be small.
     unsaved: Mutex<Option<Box<Unsaved>>>,
+    /// The refresh token Spotify refused last: never sent again by this
+    /// instance, even if removing it from the cache failed.
+    last_refused: Mutex<Option<RefreshToken>>,
     /// When (Unix milliseconds) a call next retries that write; 0 when
     /// nothing is unsaved. Read on the hot path.
     write_retry_at: AtomicU64,
@@ -193,6 +199,7 @@ impl Session {
             pending: PendingAttempts::default(),
             epoch: AtomicU64::new(0),
             unsaved: Mutex::new(None),
+            last_refused: Mutex::new(None),
             write_retry_at: AtomicU64::new(0),
             lifetime: AtomicU64::new(DEFAULT_LIFETIME),
         }
@@ -507,6 +514,9 @@ impl Session {
             return Ok(Plan::Fetch);
         }
         if let Some(refresh_token) = cached.as_ref().and_then(|t| t.refresh_token.clone()) {
+            if lock(&self.last_refused).as_ref() == Some(&refresh_token) {
+                return Ok(Plan::Refused(refresh_token));
+            }
             return Ok(Plan::Refresh {
                 refresh_token,
                 previous: cached,
@@ -533,6 +543,7 @@ impl Session {
         if bootstrap {
             *lock(&self.bootstrap) = None;
         }
+        *lock(&self.last_refused) = Some(refused.clone());
         let mut unsaved = lock(&self.unsaved);
         if unsaved
             .as_ref()

@@ -282,10 +282,11 @@ mod write_retry {
     use std::sync::mpsc::{Receiver, Sender, channel};
     use std::time::Duration;
 
-    /// Fails its first write, then holds every write until the test says go.
+    /// Fails its first write (all its attempts), then holds every write
+    /// until the test says go.
     struct Hanging {
         inner: InMemoryTokenCache,
-        failed_once: Mutex<bool>,
+        failures_left: Mutex<usize>,
         go: Mutex<Receiver<()>>,
         writes: Mutex<Sender<()>>,
     }
@@ -295,7 +296,9 @@ mod write_retry {
             self.inner.get()
         }
         fn set(&self, token: &TokenInfo) -> spotify_auth::Result<()> {
-            if !std::mem::replace(&mut *self.failed_once.lock().unwrap(), true) {
+            let mut failures_left = self.failures_left.lock().unwrap();
+            if *failures_left > 0 {
+                *failures_left -= 1;
                 return Err(Error::Cache {
                     path: None,
                     message: "down (test)".into(),
@@ -321,7 +324,7 @@ mod write_retry {
         let (writes_tx, writes) = channel();
         let cache = std::sync::Arc::new(Hanging {
             inner: InMemoryTokenCache::with_token(stale),
-            failed_once: Mutex::new(false),
+            failures_left: Mutex::new(super::suite::lifecycle::WRITE_ATTEMPTS),
             go: Mutex::new(go_rx),
             writes: Mutex::new(writes_tx),
         });

@@ -76,6 +76,11 @@ fn get(auth: &Auth) -> spotify_auth::Result<String> {
 /// and takes it as a logout: S, live at Spotify, is dropped. One failed
 /// write ends the login for everyone (invariants 1 and 2: adopt then store,
 /// one request per refresh token per shared cache).
+///
+/// Fixed for a failure that passes: the library tries a write three times
+/// (two quick retries) before it releases the cache lock, so S is stored
+/// before B can read T. A write that keeps failing for longer is the known
+/// limit: [`a_write_that_keeps_failing_ends_the_login_of_a_sharer`].
 fn a_failed_write_does_not_end_the_login(mode: Mode) {
     let server = rotating_server();
     let dir = tempfile::tempdir().unwrap();
@@ -100,8 +105,12 @@ fn a_failed_write_does_not_end_the_login(mode: Mode) {
     );
 
     faulty.fail_next(CacheOp::Set, 1);
-    get(&a).expect("A refreshes (its write fails, the token is kept)");
-    assert!(a.cache_write_error().is_some(), "A's write failed");
+    get(&a).expect("A refreshes (its write fails once, and is tried again)");
+    assert_eq!(faulty.calls(CacheOp::Set), 2, "A's write failed once");
+    assert!(
+        a.cache_write_error().is_none(),
+        "and was stored under the lock"
+    );
     let issued = server.issued_refresh_tokens();
     let s = issued.last().unwrap().token().to_owned();
     assert!(server.refresh_token_is_live(&s), "S is live at Spotify");
@@ -122,18 +131,60 @@ fn a_failed_write_does_not_end_the_login(mode: Mode) {
 
 #[cfg(feature = "blocking")]
 #[test]
-#[ignore = "library bug found by the chaos test (F1): one failed cache write ends the login \
-            for every sharer; see the function's docs"]
 fn blocking_a_failed_write_does_not_end_the_login() {
     a_failed_write_does_not_end_the_login(Mode::Blocking);
 }
 
 #[cfg(feature = "async")]
 #[test]
-#[ignore = "library bug found by the chaos test (F1): one failed cache write ends the login \
-            for every sharer; see the function's docs"]
 fn async_a_failed_write_does_not_end_the_login() {
     a_failed_write_does_not_end_the_login(Mode::Async);
+}
+
+/// The known limit of F1: A's writes keep failing (all three attempts), so
+/// A releases the lock with S unsaved; B reads T, spends it, and removes it;
+/// A takes the emptied cache for a logout. Only A's memory held S, and an
+/// emptied cache cannot tell a logout from a refusal. Kept, ignored, to
+/// show the limit: it fails today.
+fn a_write_that_keeps_failing_ends_the_login_of_a_sharer(mode: Mode) {
+    let server = rotating_server();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("token.json");
+    let t = server.issue_refresh_token(ID, SCOPE);
+    FileTokenCache::new(&path).set(&expired(&t)).unwrap();
+    let faulty = Arc::new(FaultyCache::new(FileTokenCache::new(&path)));
+    let rt = runtime(mode);
+    let a = Auth::new(
+        mode,
+        server.url(),
+        &settings(),
+        Arc::clone(&faulty),
+        rt.clone(),
+    );
+    let b = Auth::new(
+        mode,
+        server.url(),
+        &settings(),
+        FileTokenCache::new(&path),
+        rt,
+    );
+    faulty.fail_next(CacheOp::Set, 3);
+    get(&a).expect("A refreshes; its write keeps failing; the token is kept");
+    assert!(a.cache_write_error().is_some());
+    let from_b = get(&b);
+    assert!(
+        from_b.is_ok(),
+        "{}: B ended the login: {from_b:?}",
+        mode.name()
+    );
+}
+
+#[cfg(feature = "blocking")]
+#[test]
+#[ignore = "known limit (F1, a write failing for longer than its quick retries): see the \
+            function's docs and the README's token lifecycle"]
+fn blocking_a_write_that_keeps_failing_ends_the_login_of_a_sharer() {
+    a_write_that_keeps_failing_ends_the_login_of_a_sharer(Mode::Blocking);
 }
 
 /// A file cache whose `get` fails the second time it is called under one
@@ -176,6 +227,10 @@ impl TokenCache for FailsRemovalCheck {
 /// sharer B reads it and sends it again, to be refused again (invariant 2:
 /// one request per refresh token per shared cache; and the caller is not
 /// told what Spotify said).
+///
+/// Fixed: the caller is told `ReauthorizationRequired` whatever the cache
+/// does, the removal is tried three times under the lock, and an instance
+/// never sends a refresh token Spotify refused it again.
 fn a_refused_token_is_not_sent_again(mode: Mode) {
     let server = rotating_server();
     let dir = tempfile::tempdir().unwrap();
@@ -211,16 +266,12 @@ fn a_refused_token_is_not_sent_again(mode: Mode) {
 
 #[cfg(feature = "blocking")]
 #[test]
-#[ignore = "library bug found by the chaos test (F3): a cache failure while removing a refused \
-            token hides the refusal and leaves the token for a sharer; see the function's docs"]
 fn blocking_a_refused_token_is_not_sent_again() {
     a_refused_token_is_not_sent_again(Mode::Blocking);
 }
 
 #[cfg(feature = "async")]
 #[test]
-#[ignore = "library bug found by the chaos test (F3): a cache failure while removing a refused \
-            token hides the refusal and leaves the token for a sharer; see the function's docs"]
 fn async_a_refused_token_is_not_sent_again() {
     a_refused_token_is_not_sent_again(Mode::Async);
 }

@@ -20,6 +20,10 @@ pub fn rotating() -> (FakeSpotify, TokenInfo) {
     (server, stale)
 }
 
+/// How many times the library tries one cache write before it keeps the
+/// token unsaved (the first attempt and two quick retries).
+pub const WRITE_ATTEMPTS: usize = 3;
+
 /// A cache whose operations can be made to fail, holding `token`.
 pub fn faulty(token: Option<TokenInfo>) -> Arc<FaultyCache<InMemoryTokenCache>> {
     Arc::new(FaultyCache::new(match token {
@@ -47,7 +51,7 @@ flow_test! {
         let (server, stale) = rotating();
         let cache = faulty(Some(stale.clone()));
         let auth = builder(server.url()).token_cache(cache.clone()).build().unwrap();
-        cache.fail_next(CacheOp::Set, 1);
+        cache.fail_next(CacheOp::Set, WRITE_ATTEMPTS);
         let got = auth.get_access_token().await;
         let fresh = got.expect("the token Spotify issued is served although the write failed");
         assert_eq!(stored(&cache).unwrap(), stale, "the failed write left the cache as it was");
@@ -99,7 +103,7 @@ flow_test! {
         let auth = builder(server.url()).token_cache(cache.clone()).build().unwrap();
         let url = auth.get_authorization_url(Some("st"), None, false).unwrap();
         let code = follow_authorize(&url);
-        cache.fail_next(CacheOp::Set, 1);
+        cache.fail_next(CacheOp::Set, WRITE_ATTEMPTS);
         let exchanged = auth.exchange_code(code).await;
         match exchanged {
             Err(Error::TokenNotStored { source }) => assert!(matches!(*source, Error::Cache { .. })),
@@ -177,7 +181,7 @@ flow_test! {
         let (server, stale) = short_lived();
         let cache = faulty(Some(stale));
         let auth = builder(server.url()).token_cache(cache.clone()).build().unwrap();
-        cache.fail_next(CacheOp::Set, 1);
+        cache.fail_next(CacheOp::Set, WRITE_ATTEMPTS);
         let first = auth.get_access_token().await;
         assert!(first.is_ok(), "{first:?}");
         cache.clear().unwrap();
@@ -349,17 +353,17 @@ flow_test! {
         let auth = builder(server.url()).token_cache(cache.clone()).build().unwrap();
         cache.fail_always(CacheOp::Set);
         let token = auth.get_access_token().await.unwrap();
-        assert_eq!(cache.calls(CacheOp::Set), 1);
+        assert_eq!(cache.calls(CacheOp::Set), WRITE_ATTEMPTS);
         // The next call retries at once; after a second failure the retry
         // waits a second, so the calls right after it do no cache I/O.
         let got = auth.get_access_token().await;
         assert_eq!(got.unwrap(), token);
-        eventually("the write retried", || cache.calls(CacheOp::Set) == 2).await;
+        eventually("the write retried", || cache.calls(CacheOp::Set) == 2 * WRITE_ATTEMPTS).await;
         for _ in 0..10 {
             let got = auth.get_access_token().await;
             assert_eq!(got.unwrap(), token);
         }
-        assert_eq!(cache.calls(CacheOp::Set), 2, "backing off");
+        assert_eq!(cache.calls(CacheOp::Set), 2 * WRITE_ATTEMPTS, "backing off");
         assert!(auth.cache_write_error().is_some());
         assert_eq!(server.token_request_count(), 1);
     }
@@ -381,5 +385,42 @@ flow_test! {
             assert!(got.is_ok(), "{got:?}");
         }
         assert_eq!(server.token_request_count(), 1);
+    }
+}
+
+flow_test! {
+    async fn a_refused_token_whose_removal_fails_is_never_sent_again() {
+        let (server, stale) = rotating();
+        let refused = stale.refresh_token.clone().unwrap();
+        server.revoke_refresh_token(refused.secret());
+        let cache = faulty(Some(stale.clone()));
+        let auth = builder(server.url()).token_cache(cache.clone()).build().unwrap();
+        cache.fail_always(CacheOp::Clear);
+        let got = auth.get_access_token().await;
+        assert!(matches!(got, Err(Error::ReauthorizationRequired { .. })), "told what Spotify said: {got:?}");
+        assert_eq!(cache.calls(CacheOp::Clear), 3, "the removal was tried three times");
+        assert_eq!(stored(&cache), Some(stale.clone()), "still there: every removal failed");
+        // The next call finds the refused token in the cache: nothing sent.
+        let again = auth.get_access_token().await;
+        assert!(matches!(again, Err(Error::ReauthorizationRequired { .. })), "{again:?}");
+        assert_eq!(server.token_request_count(), 1, "the refused token is never sent again");
+        cache.heal(CacheOp::Clear);
+        let healed = auth.get_access_token().await;
+        assert!(healed.unwrap_err().requires_authorization());
+        assert_eq!(stored(&cache), None, "removed once the cache works");
+        assert_eq!(server.token_request_count(), 1);
+    }
+}
+
+flow_test! {
+    async fn a_write_that_fails_once_is_retried_before_the_lock_is_released() {
+        let (server, stale) = rotating();
+        let cache = faulty(Some(stale));
+        let auth = builder(server.url()).token_cache(cache.clone()).build().unwrap();
+        cache.fail_next(CacheOp::Set, 2);
+        let token = auth.get_access_token().await.unwrap();
+        assert_eq!(cache.calls(CacheOp::Set), 3, "a blip of the store costs two quick retries");
+        assert!(auth.cache_write_error().is_none(), "stored before any sharer could take the lock");
+        assert_eq!(stored(&cache).unwrap().access_token.secret(), token);
     }
 }

@@ -213,7 +213,8 @@ pub async fn run() -> Run {
 
     // A failed cache write: the token is kept in memory, and the next call
     // stores it.
-    cache.fail_next(CacheOp::Set, 1);
+    // Three failures: the first attempt and the two quick retries.
+    cache.fail_next(CacheOp::Set, 3);
     let unsaved = auth.force_refresh().await;
     let unsaved = unsaved.expect("the token is served although its write failed");
     assert!(auth.cache_write_error().is_some());
