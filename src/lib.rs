@@ -123,6 +123,8 @@ mod session;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
+#[cfg(any(feature = "blocking", feature = "async", feature = "testing"))]
+mod tiny_http_pool;
 mod token;
 
 #[cfg(any(feature = "blocking", feature = "async"))]

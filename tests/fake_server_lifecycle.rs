@@ -390,3 +390,29 @@ fn drop_stops_promptly_while_a_delayed_response_is_pending() {
         "the port is free"
     );
 }
+
+/// tiny_http 0.12's pool can leave a connection of a burst queued with no
+/// thread to serve it while its threads are held by idle connections: the
+/// request then waits for another connection to close (here: forever, as
+/// the idle ones stay open). The server keeps its pool moving.
+#[test]
+fn a_burst_of_idle_connections_does_not_starve_a_request() {
+    for round in 0..6 {
+        let server = start(false, 3600);
+        let addr = server.addr();
+        let idle: Vec<std::net::TcpStream> = (0..8)
+            .map(|_| std::net::TcpStream::connect(addr).unwrap())
+            .collect();
+        let refresh_token = server.issue_refresh_token(ID, "user-read-email");
+        // Starved, the request would wait until the idle connections close:
+        // its timeout ends the test instead.
+        let (status, _) = try_refresh(
+            &agent_with_timeout(Duration::from_secs(10)),
+            &server,
+            &refresh_token,
+        )
+        .unwrap_or_else(|e| panic!("round {round}: the request was starved: {e}"));
+        assert_eq!(status, 200, "round {round}");
+        drop(idle);
+    }
+}

@@ -13,11 +13,11 @@
 //!   four idle connections (its initial pool size) opened just before the
 //!   real request, the real request stalls in a fair share of runs, for as
 //!   long as the idle connections stay open. The wait therefore makes sure
-//!   the pool keeps moving ([`PoolKicker`]): every [`KICK_INTERVAL`] it
-//!   connects to itself and closes at once (a connection tiny_http serves in
-//!   microseconds, after which that thread takes the next queued one), and
-//!   when the previous such connection was not served, [`KICKS_WHEN_STALLED`]
-//!   of them.
+//!   the pool keeps moving ([`PoolKicker`], shared with the fake server in
+//!   `crate::tiny_http_pool`): every 250 ms it connects to itself and closes
+//!   at once (a connection tiny_http serves in microseconds, after which that
+//!   thread takes the next queued one), and when the previous such
+//!   connection was not served, 16 of them.
 //! - Dropping a request whose declared body was not read reads the rest of
 //!   the body from the socket, with no timeout, after allocating a buffer of
 //!   the declared size (`Content-Length: 10000000000000` aborts the process on
@@ -49,26 +49,18 @@
 //! server only listens on loopback and only lives while an authorization is
 //! in progress.
 
-use std::io::{Read as _, Write as _};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::io::Write as _;
+use std::net::SocketAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tiny_http::{Method, Request};
 
 use super::page::Reply;
+pub(super) use crate::tiny_http_pool::PoolKicker;
 use crate::{Error, Result};
-
-/// How often the wait checks that tiny_http's thread pool is not stalled.
-const KICK_INTERVAL: Duration = Duration::from_millis(250);
-
-/// Self-connections made at once when the previous one was not served.
-const KICKS_WHEN_STALLED: usize = 16;
-
-/// Bounds the self-connection, should the listen backlog be full.
-const KICK_CONNECT_TIMEOUT: Duration = Duration::from_millis(100);
 
 /// How long [`Responder::now`] lets the page that ends the wait be written
 /// before returning anyway (it takes microseconds unless the client is
@@ -82,66 +74,6 @@ const MAX_DRAINED_BODY: usize = 16 * 1024 * 1024;
 
 /// At most this many queued requests are handed to the responder on drop.
 const MAX_DRAINED_ON_DROP: usize = 100_000;
-
-/// Keeps tiny_http 0.12's thread pool from stalling on a lost wake-up: its
-/// `TaskPool::spawn` queues a connection instead of starting a thread when it
-/// counts an idle thread, and that count is only lowered once the woken
-/// thread runs, so of two connections accepted back to back the second can
-/// sit in the queue until some thread finishes its connection (never, if
-/// they are all held by idle clients). A connection that is closed as soon as
-/// it is opened is served in microseconds, and the thread that served it then
-/// takes the next queued connection.
-pub(super) struct PoolKicker {
-    addr: SocketAddr,
-    /// The last self-connection, to see whether tiny_http has served it.
-    last: Option<TcpStream>,
-    next_at: Instant,
-}
-
-impl PoolKicker {
-    /// A kicker for the server listening on `addr`; its first kick comes
-    /// after one [`KICK_INTERVAL`].
-    pub(super) fn new(addr: SocketAddr) -> Self {
-        PoolKicker {
-            addr,
-            last: None,
-            next_at: Instant::now() + KICK_INTERVAL,
-        }
-    }
-
-    /// Every [`KICK_INTERVAL`]: one self-connection, or
-    /// [`KICKS_WHEN_STALLED`] when the previous one is still unserved.
-    pub(super) fn tick(&mut self) {
-        let now = Instant::now();
-        if now < self.next_at {
-            return;
-        }
-        self.next_at = now + KICK_INTERVAL;
-        let stalled = self.last.take().is_some_and(|last| !was_served(&last));
-        let kicks = if stalled { KICKS_WHEN_STALLED } else { 1 };
-        for _ in 0..kicks {
-            match kick(self.addr) {
-                Some(stream) => self.last = Some(stream),
-                None => break,
-            }
-        }
-    }
-}
-
-/// Connects to the server and closes the sending half at once: tiny_http
-/// reads end-of-file, drops the connection, and closes its side.
-fn kick(addr: SocketAddr) -> Option<TcpStream> {
-    let stream = TcpStream::connect_timeout(&addr, KICK_CONNECT_TIMEOUT).ok()?;
-    stream.shutdown(Shutdown::Write).ok()?;
-    stream.set_nonblocking(true).ok()?;
-    Some(stream)
-}
-
-/// Whether tiny_http has served (closed) a [`kick`] connection.
-fn was_served(mut stream: &TcpStream) -> bool {
-    let mut byte = [0u8; 1];
-    !matches!(stream.read(&mut byte), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
-}
 
 /// Writes answers and drops requests away from the waiting thread: ordinary
 /// answers on one responder thread, the answer that ends the wait on a

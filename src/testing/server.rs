@@ -17,6 +17,7 @@ use super::record::RecordedRequest;
 use super::relay::{Connections, Relay};
 use super::state::{Config, State};
 use super::web_api::{WEB_API_PATH, is_web_api, web_api};
+use crate::tiny_http_pool::PoolKicker;
 
 /// The path of the authorization endpoint.
 const AUTHORIZE_PATH: &str = "/authorize";
@@ -84,7 +85,7 @@ impl FakeSpotify {
             let backend = Arc::clone(&backend);
             thread::Builder::new()
                 .name("fake-spotify".into())
-                .spawn(move || dispatch(&backend, &shared))?
+                .spawn(move || dispatch(&backend, backend_addr, &shared))?
         };
         Ok(Self {
             shared,
@@ -230,18 +231,40 @@ impl fmt::Debug for FakeSpotify {
 }
 
 /// Hands each request to its own thread until the server is unblocked.
-fn dispatch(backend: &tiny_http::Server, shared: &Arc<Shared>) {
-    while let Ok(request) = backend.recv() {
-        let worker = Arc::clone(shared);
-        // When no thread can be had, the request is dropped, which answers
-        // it with an empty 500.
-        let _ = thread::Builder::new()
-            .name("fake-spotify-request".into())
-            .spawn(move || worker.handle(request));
+///
+/// Meanwhile it keeps tiny_http's thread pool moving ([`PoolKicker`]): its
+/// pool can leave a connection of a burst queued with no thread to serve it
+/// until another connection closes, which stalled tests opening many
+/// connections at once until their client's timeout.
+fn dispatch(backend: &tiny_http::Server, backend_addr: SocketAddr, shared: &Arc<Shared>) {
+    let mut kicker = PoolKicker::new(backend_addr);
+    loop {
+        match backend.recv_timeout(KICK_CHECK) {
+            Ok(Some(request)) => {
+                let worker = Arc::clone(shared);
+                // When no thread can be had, the request is dropped, which
+                // answers it with an empty 500.
+                let _ = thread::Builder::new()
+                    .name("fake-spotify-request".into())
+                    .spawn(move || worker.handle(request));
+            }
+            // A timeout, or the unblock of a server being dropped.
+            Ok(None) if shared.is_stopping() => return,
+            Ok(None) => {}
+            Err(_) => return,
+        }
+        kicker.tick();
     }
 }
 
+/// How long the dispatcher waits for a request before checking the pool.
+const KICK_CHECK: Duration = Duration::from_millis(50);
+
 impl Shared {
+    fn is_stopping(&self) -> bool {
+        *self.stopping.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
