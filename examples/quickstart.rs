@@ -36,11 +36,12 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         spotify_auth::ENV_CLIENT_ID
     );
 
-    let port = free_port()?;
-    let redirect_uri = format!("http://127.0.0.1:{port}/callback");
+    // Registered without a port, as Spotify allows for loopback URIs: the
+    // login binds a free port and uses that exact URI throughout.
+    let redirect_uri = "http://127.0.0.1/callback";
     let server = FakeSpotify::builder()
         .client("quickstart-app", None) // a public client: PKCE
-        .redirect_uri(&redirect_uri)
+        .redirect_uri(redirect_uri)
         .rotate_refresh_tokens(true)
         .start()?;
     println!("1. Fake accounts server listening at {}", server.url());
@@ -52,7 +53,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         AuthorizationCode::builder()
             .read_environment(false)
             .client_id("quickstart-app")
-            .redirect_uri(&redirect_uri)
+            .redirect_uri(redirect_uri)
             .scope([scopes::USER_READ_EMAIL, scopes::USER_TOP_READ])
             .accounts_base_url(server.url())
             .token_cache(FileTokenCache::new(&cache_path))
@@ -150,12 +151,6 @@ fn describe(label: &str, token: &TokenInfo) {
             "absent"
         },
     );
-}
-
-fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
 }
 
 #[cfg(unix)]
