@@ -67,21 +67,17 @@ fn get(auth: &Auth) -> spotify_auth::Result<String> {
     }
 }
 
-/// Seed 1 of the file scenario (and most seeds with a faulty actor): actor
-/// A refreshes with T and gets S; its one cache write fails (a transient
-/// failure: the next write would work); A keeps S in memory as promised.
-/// Before A's next call, sharer B takes the lock, reads T from the cache
-/// and refreshes with it: `invalid_grant`, `ReauthorizationRequired`, and
-/// B removes T from the cache. A's next call then finds the cache emptied
-/// and takes it as a logout: S, live at Spotify, is dropped. One failed
-/// write ends the login for everyone (invariants 1 and 2: adopt then store,
-/// one request per refresh token per shared cache).
-///
-/// Fixed for a failure that passes: the library tries a write three times
-/// (two quick retries) before it releases the cache lock, so S is stored
-/// before B can read T. A write that keeps failing for longer is the known
-/// limit: [`a_write_that_keeps_failing_ends_the_login_of_a_sharer`].
-fn a_failed_write_does_not_end_the_login(mode: Mode) {
+/// Actors A (through a `FaultyCache`) and B sharing one token file that
+/// holds an expired token with a live refresh token T.
+struct Sharers {
+    server: FakeSpotify,
+    faulty: Arc<FaultyCache<FileTokenCache>>,
+    a: Auth,
+    b: Auth,
+    _dir: tempfile::TempDir,
+}
+
+fn sharers(mode: Mode) -> Sharers {
     let server = rotating_server();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("token.json");
@@ -103,6 +99,37 @@ fn a_failed_write_does_not_end_the_login(mode: Mode) {
         FileTokenCache::new(&path),
         rt,
     );
+    Sharers {
+        server,
+        faulty,
+        a,
+        b,
+        _dir: dir,
+    }
+}
+
+/// Seed 1 of the file scenario (and most seeds with a faulty actor): actor
+/// A refreshes with T and gets S; its one cache write fails (a transient
+/// failure: the next write would work); A keeps S in memory as promised.
+/// Before A's next call, sharer B takes the lock, reads T from the cache
+/// and refreshes with it: `invalid_grant`, `ReauthorizationRequired`, and
+/// B removes T from the cache. A's next call then finds the cache emptied
+/// and takes it as a logout: S, live at Spotify, is dropped. One failed
+/// write ends the login for everyone (invariants 1 and 2: adopt then store,
+/// one request per refresh token per shared cache).
+///
+/// Fixed for a failure that passes: the library tries a write three times
+/// (two quick retries) before it releases the cache lock, so S is stored
+/// before B can read T. A write that keeps failing for longer is the known
+/// limit: [`a_write_that_keeps_failing_ends_the_login_of_a_sharer`].
+fn a_failed_write_does_not_end_the_login(mode: Mode) {
+    let Sharers {
+        server,
+        faulty,
+        a,
+        b,
+        _dir,
+    } = sharers(mode);
 
     faulty.fail_next(CacheOp::Set, 1);
     get(&a).expect("A refreshes (its write fails once, and is tried again)");
@@ -147,27 +174,9 @@ fn async_a_failed_write_does_not_end_the_login() {
 /// emptied cache cannot tell a logout from a refusal. Kept, ignored, to
 /// show the limit: it fails today.
 fn a_write_that_keeps_failing_ends_the_login_of_a_sharer(mode: Mode) {
-    let server = rotating_server();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("token.json");
-    let t = server.issue_refresh_token(ID, SCOPE);
-    FileTokenCache::new(&path).set(&expired(&t)).unwrap();
-    let faulty = Arc::new(FaultyCache::new(FileTokenCache::new(&path)));
-    let rt = runtime(mode);
-    let a = Auth::new(
-        mode,
-        server.url(),
-        &settings(),
-        Arc::clone(&faulty),
-        rt.clone(),
-    );
-    let b = Auth::new(
-        mode,
-        server.url(),
-        &settings(),
-        FileTokenCache::new(&path),
-        rt,
-    );
+    let Sharers {
+        faulty, a, b, _dir, ..
+    } = sharers(mode);
     faulty.fail_next(CacheOp::Set, 3);
     get(&a).expect("A refreshes; its write keeps failing; the token is kept");
     assert!(a.cache_write_error().is_some());
