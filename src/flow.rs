@@ -391,8 +391,8 @@ impl AuthorizationCode {
     /// Returns a valid access token, refreshing it when it expires within the
     /// refresh margin.
     ///
-    /// With a valid token in memory this does no I/O and takes no lock (one
-    /// atomic load of the token, one allocation for the returned string).
+    /// With a valid token in memory this does no I/O and takes no lock (two
+    /// atomic loads, one allocation for the returned string).
     /// Otherwise, under one refresh at a time (across threads or tasks, and
     /// across processes and machines for caches with a lock such as
     /// [`FileTokenCache`](crate::FileTokenCache)), it re-reads the cache (the

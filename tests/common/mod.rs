@@ -137,26 +137,27 @@ impl Flow {
 
 /// Runs this test binary's `child` test with `spec` in the variable `var`.
 pub fn spawn_child(var: &str, spec: String) -> Child {
-    Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child", "--nocapture", "--test-threads=1"])
-        .env(var, spec)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
+    child_command(var, spec).spawn().unwrap()
 }
 
 /// Runs this test binary's `child` test with `spec` in the variable `var`,
 /// with stdin piped too: for children that take commands while they run.
 pub fn spawn_child_with_stdin(var: &str, spec: String) -> Child {
-    Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child", "--nocapture", "--test-threads=1"])
-        .env(var, spec)
+    child_command(var, spec)
         .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
         .spawn()
         .unwrap()
+}
+
+/// The command running this test binary's `child` test, its output piped.
+fn child_command(var: &str, spec: String) -> Command {
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command
+        .args(["--exact", "child", "--nocapture", "--test-threads=1"])
+        .env(var, spec)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
 }
 
 /// Waits (up to 20 s) for the start signal: the file `go`.
