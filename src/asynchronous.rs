@@ -53,6 +53,11 @@ impl<T> FlowMutex<T> {
     async fn lock(&self) -> tokio::sync::OwnedMutexGuard<T> {
         self.0.clone().lock_owned().await
     }
+
+    /// The lock if no one holds it now.
+    fn try_lock(&self) -> Option<tokio::sync::OwnedMutexGuard<T>> {
+        self.0.clone().try_lock_owned().ok()
+    }
 }
 
 /// Runs a refresh, exchange or logout to its end in a task of its own, and
@@ -65,10 +70,14 @@ async fn detached<T: Send + 'static>(
     joined(tokio::spawn(crate::observe::carry_span(work)).await)
 }
 
-/// Work that need not hold up its caller (a due retry of a failed cache
-/// write): a task of its own, not awaited.
-fn background<T: Send + 'static>(work: impl std::future::Future<Output = T> + Send + 'static) {
-    tokio::spawn(crate::observe::carry_span(work));
+/// Work that must not hold up its callers (a refresh ahead, a retry of an
+/// owed write): a task of its own, not awaited.
+fn beside<F>(work: impl FnOnce() -> F) -> bool
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    tokio::spawn(crate::observe::carry_span(work()));
+    true
 }
 
 /// Runs cache I/O on tokio's blocking pool.

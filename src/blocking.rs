@@ -50,6 +50,15 @@ impl<T> FlowMutex<T> {
         // in the slot, so a poisoned lock is safe to keep using.
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
+
+    /// The lock if no one holds it now.
+    fn try_lock(&self) -> Option<std::sync::MutexGuard<'_, T>> {
+        match self.0.try_lock() {
+            Ok(guard) => Some(guard),
+            Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
+    }
 }
 
 /// Runs a refresh, exchange or logout to its end: here, on the caller's
@@ -58,10 +67,14 @@ fn detached<T>(work: T) -> T {
     work
 }
 
-/// Work that need not hold up its caller (a due retry of a failed cache
-/// write): here it has already run, on the caller's thread, by the time
-/// this is called (the sync build turns the `async` block into a plain one).
-fn background<T>(_done: T) {}
+/// Work that must not hold up its callers (a refresh ahead, a retry of an
+/// owed write): a thread of its own. False when none could be started.
+fn beside(work: impl FnOnce() + Send + 'static) -> bool {
+    std::thread::Builder::new()
+        .name("spotify-auth-refresh".to_owned())
+        .spawn(work)
+        .is_ok()
+}
 
 /// Runs cache I/O: here, directly.
 fn blocking_io<T>(f: impl FnOnce() -> crate::Result<T>) -> crate::Result<T> {

@@ -16,6 +16,8 @@ pub const SPOTIFY_TOKEN_URL: &str = "https://accounts.spotify.com/api/token";
 /// How long Spotify's access tokens last (`expires_in`: 3600 s); a refresh
 /// margin must be shorter.
 const ACCESS_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
+/// How long `close()` waits for work running on after its callers.
+const DEFAULT_CLOSE_TIMEOUT: Duration = Duration::from_secs(30);
 /// The environment variable read for the client id.
 pub const ENV_CLIENT_ID: &str = "SPOTIFY_SDK_CLIENT_ID";
 /// The environment variable read for the client secret.
@@ -74,6 +76,7 @@ pub struct ClientBuilder<H, G> {
     pkce: bool,
     read_env: bool,
     backoff_hook: Option<BackoffHook>,
+    close_timeout: Duration,
     pub(crate) http_client: Option<H>,
     grant: std::marker::PhantomData<G>,
 }
@@ -95,6 +98,7 @@ impl<H, G> Default for ClientBuilder<H, G> {
             pkce: false,
             read_env: true,
             backoff_hook: None,
+            close_timeout: DEFAULT_CLOSE_TIMEOUT,
             http_client: None,
             grant: std::marker::PhantomData,
         }
@@ -213,6 +217,15 @@ impl<H, G> ClientBuilder<H, G> {
         self
     }
 
+    /// How long `close()` waits for work still running after its callers (a
+    /// refresh or an exchange whose request may have been sent, a refresh
+    /// ahead, a write owed to the store) before it gives up with
+    /// [`Error::CloseTimeout`](crate::Error::CloseTimeout) (default 30 s).
+    pub fn close_timeout(mut self, timeout: Duration) -> Self {
+        self.close_timeout = timeout;
+        self
+    }
+
     /// Validates the settings into a configuration and the optional client.
     fn into_parts_for(self, grant: Grant) -> Result<(Config, Option<H>)> {
         let env = |name: &str| -> Option<String> {
@@ -295,6 +308,7 @@ impl<H, G> ClientBuilder<H, G> {
             retry: self.retry,
             refresh_margin: self.refresh_margin,
             backoff_hook: self.backoff_hook,
+            close_timeout: self.close_timeout,
             bootstrap_refresh_token: self.refresh_token,
             cache: self
                 .token_cache
@@ -399,6 +413,7 @@ pub(crate) struct Config {
     pub retry: RetryPolicy,
     pub refresh_margin: Duration,
     pub backoff_hook: Option<BackoffHook>,
+    pub close_timeout: Duration,
     pub bootstrap_refresh_token: Option<RefreshToken>,
     pub cache: Arc<dyn TokenCache>,
 }

@@ -179,6 +179,21 @@ pub enum Error {
         source: Box<Error>,
     },
 
+    /// `close()` waited its whole timeout (the builder's `close_timeout`) and
+    /// work was still running after its callers: a refresh or an exchange
+    /// whose request may have been sent, or a write to the token store. A
+    /// program that exits now may lose what that work would have stored.
+    #[error(
+        "closing: {pending} piece(s) of work (a refresh, an exchange or a store write) still running after waiting {} s",
+        .waited.as_secs_f64()
+    )]
+    CloseTimeout {
+        /// How long `close()` waited.
+        waited: Duration,
+        /// How much work was still running.
+        pending: usize,
+    },
+
     /// A PKCE client exchanged a code that no authorization attempt of this
     /// instance is waiting for: its URL was made by another instance (use the
     /// stateless flow: `authorization_attempt` + `exchange_code_with_verifier`),

@@ -4,7 +4,7 @@
 // `.await` and `async` stripped), and `asynchronous.rs` under
 // `maybe_async::must_be_async`. It may only use names both modes provide
 // (`maybe`, `Transport`, `HttpClient`, `FlowMutex`, `detached`,
-// `background`, `blocking_io`, `sleep`, `wait_for_callback`) and the shared
+// `beside`, `blocking_io`, `sleep`, `wait_for_callback`) and the shared
 // core. Everything that needs no I/O lives in the core (`session`,
 // `retry`, `authorize`, `attempts`, `token`, `config`). Never put `.await`
 // inside a macro call here: the sync build cannot strip it there.
@@ -19,11 +19,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{
-    FlowMutex, HttpClient, Transport, background, blocking_io, detached, maybe, sleep,
+    FlowMutex, HttpClient, Transport, beside, blocking_io, detached, maybe, sleep,
     wait_for_callback,
 };
 use crate::callback::{CallbackServer, validate_loopback_redirect};
 use crate::config::{AuthorizationCodeBuilder, ClientCredentialsBuilder};
+use crate::entry::{Entry, Fingerprint, LoginEnded};
+use crate::exchanged::Exchanged;
 use crate::observe;
 use crate::retry::{self, Resend, RetryPolicy, Step};
 use crate::session::{self, Base, Need, Plan, Reconciled, RefreshSlot, Session, TokenRequest};
@@ -44,6 +46,7 @@ use tracing::{field::Empty, instrument};
 /// single refresh. `Debug` never shows a secret.
 pub struct AuthorizationCode {
     engine: Arc<Engine>,
+    closed: bool,
 }
 
 /// The OAuth 2.0 Client Credentials flow: app-only tokens (no user data),
@@ -54,14 +57,32 @@ pub struct AuthorizationCode {
 /// required. `Debug` never shows a secret.
 pub struct ClientCredentials {
     engine: Arc<Engine>,
+    closed: bool,
 }
 
 /// What both flows share: the session (token in memory, configuration), the
-/// transport, and the lock that serialises refreshes in this process.
+/// transport, the lock that serialises refreshes in this process, and the
+/// one that serialises exchanges (with their recent results).
 struct Engine {
     session: Session,
     transport: Transport,
     refresh: FlowMutex<RefreshSlot>,
+    exchanges: FlowMutex<Exchanged>,
+    /// The store's lock, kept while a write is owed to the store (see
+    /// [`Engine::release`]); taken and put back under `refresh`.
+    kept: std::sync::Mutex<Kept>,
+    /// Whether the task retrying the owed write while the lock is kept runs.
+    retrying: std::sync::atomic::AtomicBool,
+    /// Set by `close()`: nothing new is kept or retried.
+    closing: std::sync::atomic::AtomicBool,
+}
+
+/// The store's lock kept while a write is owed: the guard when no call is
+/// using it, and since when it has been kept.
+#[derive(Default)]
+struct Kept {
+    guard: Option<Guard>,
+    since: Option<std::time::Instant>,
 }
 
 impl Engine {
@@ -70,7 +91,31 @@ impl Engine {
             session: Session::new(config),
             transport: Transport::new(client)?,
             refresh: FlowMutex::new(RefreshSlot::default()),
+            exchanges: FlowMutex::new(Exchanged::default()),
+            kept: std::sync::Mutex::new(Kept::default()),
+            retrying: std::sync::atomic::AtomicBool::new(false),
+            closing: std::sync::atomic::AtomicBool::new(false),
         }))
+    }
+
+    fn kept(&self) -> std::sync::MutexGuard<'_, Kept> {
+        self.kept.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Dropped without `close()`: says so when work was still running, or a
+    /// write still owed (what they would store may be lost with the
+    /// process).
+    fn dropped(&self, closed: bool) {
+        let pending = self.session.busy.count();
+        let owed = self.session.owes_write();
+        if !closed && (pending > 0 || owed) {
+            observe::warn!(
+                flow,
+                pending,
+                owed,
+                "dropped without close() while work was running or a write was owed: call close() before the program ends, or the token it would store may be lost"
+            );
+        }
     }
 }
 
@@ -84,6 +129,7 @@ impl AuthorizationCodeBuilder<HttpClient> {
         let (config, client) = self.into_parts()?;
         Ok(AuthorizationCode {
             engine: Engine::new(config, client)?,
+            closed: false,
         })
     }
 }
@@ -97,6 +143,7 @@ impl ClientCredentialsBuilder<HttpClient> {
         let (config, client) = self.into_parts()?;
         Ok(ClientCredentials {
             engine: Engine::new(config, client)?,
+            closed: false,
         })
     }
 }
@@ -119,15 +166,20 @@ impl ClientCredentials {
     pub fn cache_write_error(&self) -> Option<Error> {
         self.engine.session.unsaved_error()
     }
-
-    /// Releases the HTTP client and everything else. Dropping does the same.
-    pub fn close(self) {
-        drop(self);
-    }
 }
 
 #[maybe]
 impl ClientCredentials {
+    /// Waits for the work still running after its callers (a fetch whose
+    /// request may have been sent; at most the builder's `close_timeout`),
+    /// makes a write still owed to the token cache, then releases the HTTP
+    /// client and everything else. See [`AuthorizationCode::close`].
+    pub async fn close(mut self) -> Result<()> {
+        let closed = self.engine.close().await;
+        self.closed = true;
+        closed
+    }
+
     /// Returns a valid app access token, fetching a new one (one request,
     /// however many callers) when it expires within the refresh margin.
     pub async fn get_access_token(&self) -> Result<String> {
@@ -235,15 +287,32 @@ impl AuthorizationCode {
     pub fn token_cache(&self) -> &dyn TokenCache {
         &*self.engine.session.config.cache
     }
-
-    /// Releases the HTTP client and everything else. Dropping does the same.
-    pub fn close(self) {
-        drop(self);
-    }
 }
 
 #[maybe]
 impl AuthorizationCode {
+    /// Finishes what runs on after its callers, then releases the HTTP
+    /// client and everything else: call it before the program ends.
+    ///
+    /// It waits (at most the builder's `close_timeout`, default 30 s) for
+    /// work that outlives its callers: a refresh or an exchange whose
+    /// request may have been sent (in the async API they run in tasks of
+    /// their own, so that a cancelled caller loses nothing), a refresh
+    /// running ahead beside the callers; then it makes a write still owed to
+    /// the token cache. A program that returns from `main` without it may
+    /// drop that work (the async runtime goes with `main`), and with it a
+    /// token Spotify rotated. Dropping without `close()` while such work is
+    /// pending is reported (a `tracing` warning, feature `tracing`).
+    ///
+    /// Errors: [`Error::CloseTimeout`] when work was still running after
+    /// the timeout; [`Error::TokenNotStored`] when a write to the cache
+    /// still fails (the token is lost with the process).
+    pub async fn close(mut self) -> Result<()> {
+        let closed = self.engine.close().await;
+        self.closed = true;
+        closed
+    }
+
     /// Exchanges an authorization code for tokens, stores them in the cache
     /// and returns them.
     ///
@@ -273,7 +342,9 @@ impl AuthorizationCode {
             verifier.as_ref(),
             &self.engine.session.config.redirect_uri,
         );
-        self.engine.exchange(request, Some(code)).await
+        self.engine
+            .exchange(request, &code, Some(code.clone()))
+            .await
     }
 
     /// Exchanges a code with the verifier of its
@@ -295,7 +366,7 @@ impl AuthorizationCode {
             verifier,
             &self.engine.session.config.redirect_uri,
         );
-        self.engine.exchange(request, None).await
+        self.engine.exchange(request, &code, None).await
     }
 
     /// Logs the user in through the browser, for local scripts and CLIs.
@@ -385,7 +456,7 @@ impl AuthorizationCode {
             attempt.pkce_verifier.as_ref(),
             &redirect_uri,
         );
-        self.engine.exchange(request, None).await
+        self.engine.exchange(request, &callback.code, None).await
     }
 
     /// Returns a valid access token, refreshing it when it expires within the
@@ -469,33 +540,77 @@ impl AuthorizationCode {
 
 #[maybe]
 impl Engine {
-    /// The hot path, then the single-flight refresh.
+    /// The hot path; off it, a token that is still valid is returned at once
+    /// (the refresh it is due for runs beside the callers); callers wait
+    /// only for a token that has expired.
     async fn get_access_token(self: &Arc<Self>) -> Result<String> {
         if let Some(token) = self.session.fresh_access_token() {
             return Ok(token);
         }
-        if self.session.claim_due_write() {
-            // The token is good; only its cache write is due for a retry.
-            // It runs beside this call (async: in a task of its own), so
-            // that a cache that is down does not hold up the callers.
-            observe::debug!(flow, "retrying a failed cache write beside this call");
-            let engine = Arc::clone(self);
-            background(async move { engine.refresh(Need::Valid).await });
-            if let Some(token) = self.session.fresh_access_token() {
-                return Ok(token);
-            }
-        }
-        self.refresh(Need::Valid).await
+        self.slow_token(false).await
     }
 
-    /// `Bearer {token}`: pre-formatted on the hot path, else after
+    /// `Bearer {token}`: pre-formatted on the hot path, else as
     /// [`get_access_token`](Self::get_access_token).
     async fn get_authorization_header(self: &Arc<Self>) -> Result<String> {
         if let Some(header) = self.session.fresh_authorization_header() {
             return Ok(header);
         }
-        let token = self.get_access_token().await?;
-        Ok(format!("Bearer {token}"))
+        self.slow_token(true).await
+    }
+
+    /// Off the hot path: the valid token at once (starting the work due
+    /// beside the callers), or a wait for the refresh of an expired one.
+    async fn slow_token(self: &Arc<Self>, header: bool) -> Result<String> {
+        if let Some((token, start)) = self.session.serve_while_valid(header) {
+            if start {
+                self.start_beside();
+            }
+            return Ok(token);
+        }
+        let token = self.refresh(Need::Valid).await?;
+        Ok(if header {
+            format!("Bearer {token}")
+        } else {
+            token
+        })
+    }
+
+    /// Starts the refresh ahead beside the callers: a task of its own
+    /// (async) or a thread (blocking).
+    fn start_beside(self: &Arc<Self>) {
+        observe::debug!(flow, "refreshing ahead, beside the callers");
+        let engine = Arc::clone(self);
+        let working = self.session.busy.start();
+        let started = beside(move || async move {
+            let _working = working;
+            engine.refresh_beside().await;
+        });
+        if !started {
+            self.session.beside_done(Err(()));
+        }
+    }
+
+    /// The refresh ahead: under the same single flight as any refresh, but
+    /// it never waits for a lock someone else holds (they are refreshing:
+    /// their token will do).
+    async fn refresh_beside(self: &Arc<Self>) {
+        let Some(mut slot) = self.refresh.try_lock() else {
+            self.session.beside_done(Ok(false));
+            return;
+        };
+        let outcome = match self.lock_and_read(false).await {
+            Ok(None) => Ok(false),
+            Ok(Some((guard, stored))) => {
+                let result = self.refresh_with(&guard, stored, &Need::Valid).await;
+                self.release(guard).await;
+                self.session.finish(&mut slot, result.as_ref().err());
+                result.map(|_| true).map_err(|_| ())
+            }
+            Err(_) => Err(()),
+        };
+        drop(slot);
+        self.session.beside_done(outcome);
     }
 
     /// A refresh replacing the token in memory now.
@@ -538,7 +653,9 @@ impl Engine {
         observe::trace!(flow, waited_ms = waiting.ms(), "took the refresh lock");
         let (_caller, task) = observe::detach("refresh");
         let engine = Arc::clone(self);
+        let working = self.session.busy.start();
         detached(async move {
+            let _working = working;
             let mut slot = slot;
             let result = engine.refresh_locked(&need).await;
             engine.session.finish(&mut slot, result.as_ref().err());
@@ -548,15 +665,18 @@ impl Engine {
         .await
     }
 
-    /// The refresh, under the in-process refresh lock and the cache's lock.
-    async fn refresh_locked(&self, need: &Need) -> Result<String> {
-        let (guard, cached) = self.lock_and_read().await?;
-        let result = self.refresh_with(cached, need).await;
+    /// The refresh, under the in-process refresh lock and the store's lock.
+    async fn refresh_locked(self: &Arc<Self>, need: &Need) -> Result<String> {
+        let (guard, stored) = self
+            .lock_and_read(true)
+            .await?
+            .expect("a lock that is waited for is taken");
+        let result = self.refresh_with(&guard, stored, need).await;
         self.release(guard).await;
         Ok(result?.access_token.secret().to_owned())
     }
 
-    /// Runs `f` on the cache: on this task for a cache that never blocks,
+    /// Runs `f` on the store: on this task for a store that never blocks,
     /// else where the mode runs blocking I/O (tokio's blocking pool).
     async fn with_cache<T: Send + 'static>(
         &self,
@@ -569,38 +689,86 @@ impl Engine {
         blocking_io(move || f(&*cache)).await
     }
 
-    /// Takes the cache's lock and reads the cache (the truth, re-read under
-    /// the lock): at once when the cache never blocks and its lock is free,
-    /// else waiting off the runtime.
-    async fn lock_and_read(&self) -> Result<(crate::CacheLock, Option<TokenInfo>)> {
+    /// Takes the store's lock and reads the store (the truth, re-read under
+    /// the lock). `wait`: wait for another holder (off the runtime); else
+    /// `None` when someone else holds it.
+    async fn lock_and_read(self: &Arc<Self>, wait: bool) -> Result<Option<(Guard, Option<Entry>)>> {
+        match self.lock_then_read(wait).await? {
+            None => Ok(None),
+            Some((guard, Ok(stored))) => Ok(Some((guard, stored))),
+            Some((guard, Err(e))) => {
+                self.release(guard).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Takes the store's lock (the one kept while a write is owed, if it is
+    /// still held), then reads the store; a failed read keeps the lock
+    /// with its error. One trip off the runtime for both.
+    async fn lock_then_read(&self, wait: bool) -> Result<Option<(Guard, Result<Option<Entry>>)>> {
+        let kept = self.kept().guard.take();
+        if let Some(guard) = kept {
+            // Kept while a write is owed: still ours, unless its lease lapsed.
+            if self.confirm(&guard).await.is_ok() {
+                let stored = self.with_cache(|cache| Ok(cache.read())).await?;
+                return Ok(Some((guard, stored)));
+            }
+            self.kept().since = None;
+            self.drop_guard(guard).await;
+        }
         let cache = self.session.config.cache.clone();
-        if cache.never_blocks()
-            && let Some(guard) = cache.try_lock()?
-        {
-            return Ok((guard, cache.get()?));
+        if cache.never_blocks() {
+            if let Some(guard) = cache.try_lock()? {
+                let stored = cache.read();
+                return Ok(Some((Arc::new(guard), stored)));
+            }
+            if !wait {
+                return Ok(None);
+            }
         }
         blocking_io(move || {
-            let guard = observe::lock_cache(&*cache)?;
-            let cached = cache.get()?;
-            Ok((guard, cached))
+            let guard = if wait {
+                observe::lock_cache(&*cache)?
+            } else {
+                match cache.try_lock()? {
+                    Some(guard) => guard,
+                    None => return Ok(None),
+                }
+            };
+            let stored = cache.read();
+            Ok(Some((Arc::new(guard), stored)))
         })
         .await
     }
 
-    /// Takes the cache's lock: at once when the cache never blocks and its
-    /// lock is free, else waiting off the runtime.
-    async fn lock_cache(&self) -> Result<crate::CacheLock> {
-        let cache = self.session.config.cache.clone();
-        if cache.never_blocks()
-            && let Some(guard) = cache.try_lock()?
-        {
-            return Ok(guard);
+    /// Releases the store's lock, unless a write is still owed to the store:
+    /// then the lock is kept (for at most [`MAX_KEEP`]) and the write
+    /// retried beside the callers, so that no sharer reads the stale store
+    /// and spends a refresh token this instance already spent (the token
+    /// that replaced it is in this instance's memory only).
+    async fn release(self: &Arc<Self>, guard: Guard) {
+        use std::sync::atomic::Ordering;
+        if self.session.owes_write() && !self.closing.load(Ordering::Acquire) {
+            let mut kept = self.kept();
+            let since = *kept.since.get_or_insert_with(std::time::Instant::now);
+            if since.elapsed() < MAX_KEEP {
+                kept.guard = Some(guard);
+                return;
+            }
+            drop(kept);
+            observe::warn!(
+                flow,
+                "released the store's lock kept while a write was owed (kept too long): sharers read the store as it is"
+            );
         }
-        blocking_io(move || observe::lock_cache(&*cache)).await
+        self.kept().since = None;
+        self.drop_guard(guard).await;
     }
 
-    /// Releases the cache's lock, which may be I/O (a Redis round trip).
-    async fn release(&self, guard: crate::CacheLock) {
+    /// Drops the lock guard, which may be I/O (a Redis round trip): where
+    /// the mode runs blocking I/O.
+    async fn drop_guard(&self, guard: Guard) {
         let _ = self
             .with_cache(move |_| {
                 drop(guard);
@@ -609,28 +777,131 @@ impl Engine {
             .await;
     }
 
-    /// Decides from the re-read cache, and refreshes when still needed. A
-    /// token Spotify issued is adopted before it is written; a failed write
-    /// is kept to retry, never a lost token.
-    async fn refresh_with(&self, cached: Option<TokenInfo>, need: &Need) -> Result<TokenInfo> {
-        let mut in_cache = cached.clone();
-        let decided = match self.session.reconcile(cached)? {
-            Reconciled::Cached(token) => token,
-            Reconciled::Write(token) => {
-                if self.store(&token, &in_cache).await.is_ok() {
-                    in_cache = Some(token.clone());
-                }
-                Some(token)
+    /// Retries the owed write on its schedule (the store's lock kept
+    /// meanwhile, for a while); ends once it is written or moot (the store
+    /// moved on), or the flow is closing.
+    fn start_owed_retries(self: &Arc<Self>) {
+        let engine = Arc::clone(self);
+        let started = beside(move || async move {
+            engine.retry_owed().await;
+        });
+        if !started {
+            self.retrying
+                .store(false, std::sync::atomic::Ordering::Release);
+        }
+    }
+
+    async fn retry_owed(self: &Arc<Self>) {
+        use std::sync::atomic::Ordering;
+        loop {
+            if self.closing.load(Ordering::Acquire) {
+                self.retrying.store(false, Ordering::Release);
+                return;
             }
+            let Some(due_in) = self.session.owed_retry_in() else {
+                self.retrying.store(false, Ordering::Release);
+                // A write owed since the check above has its retrier again.
+                if self.session.owes_write() && !self.retrying.swap(true, Ordering::AcqRel) {
+                    continue;
+                }
+                // Nothing owed: a lock still kept (by a call that settled
+                // the write without releasing it) goes.
+                if !self.session.owes_write() {
+                    let kept = {
+                        let mut kept = self.kept();
+                        kept.since = None;
+                        kept.guard.take()
+                    };
+                    if let Some(guard) = kept {
+                        self.drop_guard(guard).await;
+                    }
+                }
+                return;
+            };
+            // In slices, so that `close()` is not kept waiting.
+            let mut left = due_in;
+            while !left.is_zero() && !self.closing.load(Ordering::Acquire) {
+                let slice = left.min(CLOSE_POLL * 10);
+                sleep(slice).await;
+                left = left.saturating_sub(slice);
+            }
+            if !self.closing.load(Ordering::Acquire) {
+                let _ = self.refresh(Need::Flush).await;
+            }
+        }
+    }
+
+    /// Right before a request is sent under `guard`: a lock with a lease
+    /// must still be held (renewed once more); else nothing is sent.
+    async fn confirm(&self, guard: &Guard) -> Result<()> {
+        if !guard.has_lease() {
+            return Ok(());
+        }
+        let held = Arc::clone(guard);
+        let confirmed = self
+            .with_cache(move |cache| cache.confirm_lock(&held))
+            .await?;
+        if confirmed {
+            return Ok(());
+        }
+        Err(Error::Cache {
+            path: None,
+            message: "the token store's lock lapsed before the refresh was sent (another \
+                      instance may hold it now); nothing was sent, and the next call tries again"
+                .into(),
+            source: None,
+        })
+    }
+
+    /// Decides from the re-read store, and refreshes when still needed. A
+    /// token Spotify issued is adopted before it is written; a failed write
+    /// is owed and retried, never a lost token.
+    async fn refresh_with(
+        self: &Arc<Self>,
+        guard: &Guard,
+        stored: Option<Entry>,
+        need: &Need,
+    ) -> Result<TokenInfo> {
+        let mut in_store = stored;
+        let (decided, bootstrap, after) = match self.session.reconcile(in_store.as_ref()) {
+            Reconciled::Decide {
+                token,
+                bootstrap,
+                after,
+            } => (token, bootstrap, after),
+            Reconciled::Write {
+                entry,
+                from,
+                pending,
+            } => {
+                observe::debug!(
+                    flow,
+                    pending,
+                    "writing what this instance holds to the store"
+                );
+                if self.store(guard, &entry, &in_store, from).await.is_ok() {
+                    in_store = Some(entry.clone());
+                }
+                match entry {
+                    Entry::Token(token) => (Some(token), false, None),
+                    Entry::Ended(record) => {
+                        return Err(session::ended_error(Some(record.reason())));
+                    }
+                }
+            }
+            Reconciled::Ended(reason) => return Err(session::ended_error(Some(reason))),
         };
-        match self.session.plan(decided, need)? {
-            // Already in memory: adopted from the cache by `reconcile`, or
-            // the unsaved token that was there.
+        if matches!(need, Need::Flush) {
+            return decided.ok_or(Error::NotAuthorized);
+        }
+        match self.session.plan(decided, need, bootstrap, after)? {
+            // Already in memory: adopted from the store by `reconcile`, or
+            // ours, written back.
             Plan::Use(token) => {
                 observe::debug!(
                     flow,
                     expires_at = token.expires_at,
-                    "the cached token will do"
+                    "the stored token will do"
                 );
                 Ok(token)
             }
@@ -640,71 +911,119 @@ impl Engine {
                 bootstrap,
             } => {
                 observe::debug!(flow, bootstrap, "refreshing");
+                self.confirm(guard).await?;
                 let request = self.session.refresh_request(&refresh_token);
                 match self.token_request(&request, Resend::Allowed).await {
                     Ok(response) => {
                         let token =
                             self.session
-                                .refreshed(response, &refresh_token, previous.as_ref());
-                        // A failed write is recorded and retried later.
-                        let _ = self.store(&token, &in_cache).await;
-                        Ok(token)
+                                .refreshed(&response, &refresh_token, previous.as_ref());
+                        let from = Some(Fingerprint::of(&refresh_token));
+                        // A failed write is owed and retried later.
+                        let _ = self
+                            .store(guard, &Entry::Token(token.clone()), &in_store, from)
+                            .await;
+                        match response.problem() {
+                            Some(problem) => Err(problem),
+                            None => Ok(token),
+                        }
                     }
                     Err(e) if session::is_invalid_grant(&e) => {
                         self.session.refused(&refresh_token, bootstrap);
                         // The caller learns what Spotify said whatever the
-                        // cache does; a removal that keeps failing leaves
+                        // store does; a record that keeps failing leaves
                         // the dead token for the next refresh to refuse.
-                        let _ = self
-                            .with_retries(move |cache| remove_if_refused(cache, &refresh_token))
-                            .await;
+                        let _ = self.record_refusal(guard, refresh_token).await;
                         Err(session::reauthorization_required(e))
                     }
                     Err(e) => Err(e),
                 }
             }
             Plan::Refused(refresh_token) => {
-                // Refused before, and still in the cache: try the removal
-                // again, and send nothing.
-                let _ = self
-                    .with_retries(move |cache| remove_if_refused(cache, &refresh_token))
-                    .await;
+                // Refused before, and still in the store: record it again,
+                // and send nothing.
+                let _ = self.record_refusal(guard, refresh_token).await;
                 self.session.forget();
                 Err(Error::ReauthorizationRequired { description: None })
             }
             Plan::Fetch => {
+                self.confirm(guard).await?;
                 let request = self.session.client_credentials_request();
                 let response = self.token_request(&request, Resend::Allowed).await?;
-                let token = self.session.fetched(response);
-                let _ = self.store(&token, &in_cache).await;
-                Ok(token)
+                let token = self.session.fetched(&response);
+                let _ = self
+                    .store(guard, &Entry::Token(token.clone()), &in_store, None)
+                    .await;
+                match response.problem() {
+                    Some(problem) => Err(problem),
+                    None => Ok(token),
+                }
             }
         }
     }
 
-    /// Writes an adopted token (the cache lock is held by the caller, and the
-    /// cache held `base`); a failure is recorded to retry later.
-    async fn store(&self, token: &TokenInfo, base: &Option<TokenInfo>) -> Result<()> {
-        match self.write(token).await {
+    /// After Spotify refused `refused`: records the refusal in the store if
+    /// it still holds that token (or holds nothing): a sharer may have
+    /// stored a newer token meanwhile, which stays. Under the store's lock.
+    async fn record_refusal(&self, guard: &Guard, refused: RefreshToken) -> Result<()> {
+        let held = Arc::clone(guard);
+        self.with_retries(move |cache| {
+            let still = match cache.read()? {
+                None => true,
+                Some(Entry::Token(t)) => t.refresh_token.as_ref() == Some(&refused),
+                Some(Entry::Ended(_)) => false,
+            };
+            observe::refused(still);
+            if !still {
+                return Ok(());
+            }
+            cache.write(&Entry::Ended(LoginEnded::refusal(&refused)), &held)
+        })
+        .await
+    }
+
+    /// Writes an entry this instance holds (under `guard`; the store held
+    /// `base`); a failure is owed, to retry later.
+    async fn store(
+        self: &Arc<Self>,
+        guard: &Guard,
+        entry: &Entry,
+        base: &Option<Entry>,
+        from: Option<Fingerprint>,
+    ) -> Result<()> {
+        match self.write(guard, entry).await {
             Ok(()) => {
                 self.session.stored();
                 Ok(())
             }
             Err(e) => {
-                self.session
-                    .store_failed(token, Base::Known(base.clone()), e.clone());
+                self.owe(entry, Base::Known(base.clone()), from, e.clone());
                 Err(e)
             }
         }
     }
 
-    /// Writes `token` to the cache (whose lock the caller holds).
-    async fn write(&self, token: &TokenInfo) -> Result<()> {
-        let token = token.clone();
-        self.with_retries(move |cache| cache.set(&token)).await
+    /// Owes `entry` to the store, and makes sure the write is retried (on
+    /// its schedule, beside the callers) until it is made or moot.
+    fn owe(self: &Arc<Self>, entry: &Entry, base: Base, from: Option<Fingerprint>, e: Error) {
+        self.session.store_failed(entry, base, from, e);
+        if !self
+            .retrying
+            .swap(true, std::sync::atomic::Ordering::AcqRel)
+        {
+            self.start_owed_retries();
+        }
     }
 
-    /// A cache write under the lock, tried again twice after a short pause
+    /// Writes `entry` to the store as the holder of `guard`.
+    async fn write(&self, guard: &Guard, entry: &Entry) -> Result<()> {
+        let entry = entry.clone();
+        let held = Arc::clone(guard);
+        self.with_retries(move |cache| cache.write(&entry, &held))
+            .await
+    }
+
+    /// A store write under the lock, tried again twice after a short pause
     /// when it fails: a blip of the store (a Redis timeout, a busy disk) must
     /// not leave a token unsaved, because a sharer that then takes the lock
     /// reads the old token and spends its refresh token. A write that keeps
@@ -726,8 +1045,11 @@ impl Engine {
         }
     }
 
-    /// Exchanges a code, to the end even if the caller is cancelled (async);
-    /// `attempt` is the code of an in-instance PKCE attempt to settle.
+    /// Exchanges a code once: a code exchanged moments ago (or being
+    /// exchanged now) answers with that exchange's result, without a
+    /// request. The exchange runs to its end even if the caller is
+    /// cancelled (async); `attempt` is the code of an in-instance PKCE
+    /// attempt to settle.
     #[cfg_attr(
         feature = "tracing",
         instrument(target = "spotify_auth::flow", level = "debug", skip_all)
@@ -735,15 +1057,29 @@ impl Engine {
     async fn exchange(
         self: &Arc<Self>,
         request: TokenRequest,
+        code: &AuthCode,
         attempt: Option<AuthCode>,
     ) -> Result<TokenInfo> {
+        let code = Fingerprint::of_code(code);
+        let mut recent = self.exchanges.lock().await;
+        if let Some(result) = recent.result(code) {
+            observe::debug!(
+                flow,
+                "this code was exchanged moments ago: its result, no request"
+            );
+            return result;
+        }
         let (_caller, task) = observe::detach("exchange");
         let engine = Arc::clone(self);
+        let working = self.session.busy.start();
         detached(async move {
+            let _working = working;
             let result = engine.exchange_to_end(&request).await;
             if let Some(code) = &attempt {
                 engine.session.settle_attempt(code, &result);
             }
+            recent.remember(code, &result);
+            drop(recent);
             task.finished(result.is_ok());
             result
         })
@@ -751,42 +1087,45 @@ impl Engine {
     }
 
     /// The exchange: the request (never resent once it may have been sent),
-    /// the token adopted, then stored under both locks.
-    async fn exchange_to_end(&self, request: &TokenRequest) -> Result<TokenInfo> {
+    /// the token adopted, then stored under both locks over whatever the
+    /// store holds (a new login).
+    async fn exchange_to_end(self: &Arc<Self>, request: &TokenRequest) -> Result<TokenInfo> {
         let response = self.token_request(request, Resend::OnlyUnsent).await?;
-        let token = self.session.exchanged(response)?;
+        let token = self.session.exchanged(&response)?;
         let mut slot = self.refresh.lock().await;
         // Again, over whatever a refresh that was in flight adopted.
-        self.session.adopt(&token);
-        let (base, written) = match self.lock_cache().await {
-            Err(e) => (Base::Unknown, Err(e)),
-            Ok(guard) => {
-                let base = self
-                    .with_cache(|cache| Ok(cache.get().map_or(Base::Unknown, Base::Known)))
-                    .await
-                    .unwrap_or(Base::Unknown);
-                let written = self.write(&token).await;
+        self.session.adopt(&token, None);
+        let entry = Entry::Token(token.clone());
+        // Owed or stored before the lock is released: the release keeps the
+        // lock while a write is owed.
+        let written = match self.lock_and_read(true).await {
+            Err(e) => {
+                self.owe(&entry, Base::Unknown, None, e.clone());
+                Err(e)
+            }
+            Ok(None) => unreachable!("a lock that is waited for is taken"),
+            Ok(Some((guard, stored))) => {
+                let written = self.store(&guard, &entry, &stored, None).await;
                 self.release(guard).await;
-                (base, written)
+                written
             }
         };
         let result = match written {
-            Ok(()) => {
-                self.session.stored();
-                Ok(token)
-            }
-            Err(e) => {
-                self.session.store_failed(&token, base, e.clone());
-                Err(Error::TokenNotStored {
-                    source: Box::new(e),
-                })
-            }
+            Ok(()) => match response.problem() {
+                Some(problem) => Err(problem),
+                None => Ok(token),
+            },
+            Err(e) => Err(Error::TokenNotStored {
+                source: Box::new(e),
+            }),
         };
         self.session.finish(&mut slot, None);
         result
     }
 
-    /// Forgets the token here and clears the cache, under both locks.
+    /// Forgets the login here and records the logout in the store, under
+    /// both locks: the record names every refresh token this instance and
+    /// the store know of, so that no sharer sends one again.
     #[cfg_attr(
         feature = "tracing",
         instrument(target = "spotify_auth::flow", level = "debug", skip_all)
@@ -794,25 +1133,77 @@ impl Engine {
     async fn logout(self: &Arc<Self>) -> Result<()> {
         let (_caller, task) = observe::detach("logout");
         let engine = Arc::clone(self);
+        let working = self.session.busy.start();
         detached(async move {
+            let _working = working;
             let mut slot = engine.refresh.lock().await;
+            let known = engine.session.known_refresh_tokens();
             engine.session.logged_out();
-            let cleared = match engine.lock_cache().await {
-                Ok(guard) => {
-                    let cleared = engine.with_cache(|cache| cache.clear()).await;
+            // A store that cannot be read (a corrupt file) is written over
+            // all the same: the logout is what the user asked for.
+            let recorded = match engine.lock_then_read(true).await {
+                Ok(Some((guard, stored))) => {
+                    let stored = stored.unwrap_or(None);
+                    let record = Entry::Ended(LoginEnded::logout_over(stored.as_ref(), &known));
+                    let stored_result = engine.store(&guard, &record, &stored, None).await;
                     engine.release(guard).await;
-                    cleared
+                    stored_result
                 }
-                Err(e) => Err(e),
+                Ok(None) => unreachable!("a lock that is waited for is taken"),
+                Err(e) => {
+                    let record = Entry::Ended(LoginEnded::logout_over(None, &known));
+                    engine.owe(&record, Base::Unknown, None, e.clone());
+                    Err(e)
+                }
             };
             engine
                 .session
                 .finish(&mut slot, Some(&Error::NotAuthorized));
-            observe::logged_out(&cleared);
-            task.finished(cleared.is_ok());
-            cleared
+            observe::logged_out(&recorded);
+            task.finished(recorded.is_ok());
+            recorded
         })
         .await
+    }
+
+    /// Waits (at most the close timeout) for the work running on after its
+    /// callers, then makes the write still owed to the store, if any.
+    async fn close(self: &Arc<Self>) -> Result<()> {
+        self.closing
+            .store(true, std::sync::atomic::Ordering::Release);
+        let limit = self.session.config.close_timeout;
+        let started = std::time::Instant::now();
+        loop {
+            let pending = self.session.busy.count();
+            if pending == 0 {
+                break;
+            }
+            if started.elapsed() >= limit {
+                observe::warn!(
+                    flow,
+                    pending,
+                    "closed with work still running (a refresh, an exchange or a store write): what it would store may be lost"
+                );
+                return Err(Error::CloseTimeout {
+                    waited: limit,
+                    pending,
+                });
+            }
+            sleep(CLOSE_POLL).await;
+        }
+        if self.session.owes_write() {
+            let _ = self.refresh(Need::Flush).await;
+        }
+        let kept = self.kept().guard.take();
+        if let Some(guard) = kept {
+            self.drop_guard(guard).await;
+        }
+        match self.session.unsaved_error() {
+            Some(e) => Err(Error::TokenNotStored {
+                source: Box::new(e),
+            }),
+            None => Ok(()),
+        }
     }
 
     /// One token request with the retry policy.
@@ -858,17 +1249,22 @@ impl Engine {
     }
 }
 
-/// The pauses before the second and third attempts of a cache write.
+/// The store's lock as the flow holds it: shared with the store calls made
+/// under it (each runs where the mode runs blocking I/O), released when the
+/// last clone is dropped.
+type Guard = Arc<crate::CacheLock>;
+
+/// The pauses before the second and third attempts of a store write.
 const WRITE_RETRY_PAUSES: [Duration; 2] = [Duration::from_millis(20), Duration::from_millis(100)];
 
-/// After Spotify refused `refused`: removes the stored token only if it is
-/// still the refused one (a sharer may have stored a newer token meanwhile).
-/// Runs under the cache's lock.
-fn remove_if_refused(cache: &dyn TokenCache, refused: &RefreshToken) -> Result<()> {
-    let still_cached = cache.get()?.and_then(|t| t.refresh_token).as_ref() == Some(refused);
-    observe::refused(still_cached);
-    if still_cached { cache.clear() } else { Ok(()) }
-}
+/// How often `close()` looks whether the work it waits for is done.
+const CLOSE_POLL: Duration = Duration::from_millis(5);
+
+/// How long the store's lock is kept at most while a write is owed to the
+/// store (retried beside the callers meanwhile); then sharers may take it
+/// and read the store as it is (a successor of a token they spend and see
+/// refused writes itself over the refusal: the login goes on).
+const MAX_KEEP: Duration = Duration::from_secs(60);
 
 impl fmt::Debug for Engine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -876,6 +1272,18 @@ impl fmt::Debug for Engine {
             .field("config", &self.session.config)
             .field("has_token", &self.session.has_token())
             .finish_non_exhaustive()
+    }
+}
+
+impl Drop for AuthorizationCode {
+    fn drop(&mut self) {
+        self.engine.dropped(self.closed);
+    }
+}
+
+impl Drop for ClientCredentials {
+    fn drop(&mut self) {
+        self.engine.dropped(self.closed);
     }
 }
 

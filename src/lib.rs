@@ -110,10 +110,15 @@ pub mod cache;
 mod callback;
 #[cfg(any(feature = "blocking", feature = "async"))]
 mod config;
+mod entry;
 mod error;
+#[cfg(any(feature = "blocking", feature = "async"))]
+mod exchanged;
 #[cfg(any(feature = "blocking", feature = "async"))]
 mod local;
 mod observe;
+#[cfg(any(feature = "blocking", feature = "async"))]
+mod reconcile;
 #[cfg(any(feature = "blocking", feature = "async"))]
 mod retry;
 pub mod scopes;
@@ -139,6 +144,7 @@ pub use config::{
     ClientCredentialsBuilder, ClientCredentialsGrant, ENV_CLIENT_ID, ENV_CLIENT_SECRET,
     ENV_REDIRECT_URI, SPOTIFY_AUTHORIZE_URL, SPOTIFY_TOKEN_URL,
 };
+pub use entry::{EndReason, Entry, LoginEnded};
 pub use error::{Error, ErrorBody, ErrorSource, HttpErrorKind, Result};
 #[cfg(any(feature = "blocking", feature = "async"))]
 pub use local::{AuthorizeLocalOptions, UrlHandler};

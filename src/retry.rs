@@ -69,14 +69,24 @@ impl RetryPolicy {
     }
 }
 
-/// What a token endpoint answered, as the transports report it.
-#[derive(Debug)]
+/// What a token endpoint answered, as the transports report it. `Debug`
+/// shows the body's length only: it may hold tokens.
 pub(crate) struct RawResponse {
     pub status: u16,
     /// The `Retry-After` header, when present.
     pub retry_after: Option<String>,
     /// At most `MAX_BODY + 1` bytes of the body.
     pub body: Vec<u8>,
+}
+
+impl std::fmt::Debug for RawResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawResponse")
+            .field("status", &self.status)
+            .field("retry_after", &self.retry_after)
+            .field("body_len", &self.body.len())
+            .finish()
+    }
 }
 
 /// What to do after one attempt.
@@ -210,6 +220,18 @@ mod tests {
             retry_after: None,
             body: body.as_bytes().to_vec(),
         })
+    }
+
+    #[test]
+    fn a_raw_response_debug_never_shows_its_body() {
+        let r = resp(
+            200,
+            r#"{"access_token":"secret-access","refresh_token":"secret-refresh"}"#,
+        )
+        .unwrap();
+        let shown = format!("{r:?}");
+        assert!(!shown.contains("secret"), "{shown}");
+        assert!(shown.contains("body_len"), "{shown}");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! makes (with the token a failed write left unsaved), and the token
 //! requests' forms. Both modes' `flow.rs` drive this.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -15,24 +15,33 @@ use base64::engine::general_purpose::STANDARD;
 use crate::attempts::{AuthorizationAttempt, PendingAttempts};
 use crate::authorize::{self, AuthorizationRequest};
 use crate::config::{Config, Grant};
+use crate::entry::{EndReason, Entry, Fingerprint};
 use crate::observe;
+pub(crate) use crate::reconcile::Base;
+use crate::reconcile::{self, Held, Mine, Pending, Verdict};
 use crate::token::{TokenResponse, unix_now, unix_now_ms};
 use crate::{AccessToken, AuthCode, Error, PkceVerifier, RefreshToken, Result, Scopes, TokenInfo};
 
 /// The lifetime assumed for access tokens until one is issued: Spotify's.
 const DEFAULT_LIFETIME: u64 = 3600;
 
+/// The shortest wait between two retries of a failed store write, in ms,
+/// whatever the backoff hook says.
+const MIN_WRITE_BACKOFF_MS: u64 = 10;
+
 /// The longest wait between two retries of a failed cache write, in ms.
 const MAX_WRITE_BACKOFF_MS: u64 = 60_000;
 
-/// How long a claimed write retry keeps other callers from starting another
-/// (the retry normally ends, and sets the next time, much sooner).
-const WRITE_CLAIM_MS: u64 = 10_000;
+/// After a refresh ahead found the lock held by someone else (who is
+/// refreshing), how long until the next one may look again, in ms.
+const AHEAD_YIELD_MS: u64 = 500;
 
-/// The token in memory, with the moment it must be refreshed.
-///
-/// Only what the hot path and the refresh decisions read: the refresh token
-/// and the rest live in the cache (the truth), or with an unsaved token.
+/// The longest wait between two refreshes ahead that failed, in ms.
+const MAX_AHEAD_BACKOFF_MS: u64 = 30_000;
+
+/// The login in memory, with the moment it must be refreshed: the access
+/// token for the hot path, and the rest of the login, so that this instance
+/// can write it back to a store that lost it.
 struct Current {
     /// `Bearer {access_token}`, made once per token; the access token is
     /// its tail.
@@ -41,6 +50,12 @@ struct Current {
     expires_at: u64,
     /// `expires_at - refresh_margin`, in Unix seconds.
     refresh_at: u64,
+    refresh_token: Option<RefreshToken>,
+    scope: Option<Box<str>>,
+    authorized_at: Option<u64>,
+    /// The refresh token this login's latest token replaced, when this
+    /// instance refreshed it.
+    from: Option<Fingerprint>,
 }
 
 const BEARER: &str = "Bearer ";
@@ -48,6 +63,22 @@ const BEARER: &str = "Bearer ";
 impl Current {
     fn access_token(&self) -> &str {
         &self.header[BEARER.len()..]
+    }
+
+    fn token(&self) -> TokenInfo {
+        TokenInfo {
+            access_token: AccessToken::new(self.access_token()),
+            expires_at: self.expires_at,
+            refresh_token: self.refresh_token.clone(),
+            scope: self.scope.as_deref().map(str::to_owned),
+            authorized_at: self.authorized_at,
+        }
+    }
+
+    fn is(&self, token: &TokenInfo) -> bool {
+        self.access_token() == token.access_token.secret()
+            && self.expires_at == token.expires_at
+            && self.refresh_token == token.refresh_token
     }
 }
 
@@ -65,6 +96,9 @@ pub(crate) enum Need {
     /// (`force_refresh`); `None` when the caller had none from this instance,
     /// so whatever is cached counts as rejected.
     Replace(Option<AccessToken>),
+    /// Only the write this instance owes the store (`close()`): nothing is
+    /// sent.
+    Flush,
 }
 
 impl Need {
@@ -72,7 +106,7 @@ impl Need {
     /// rid of.
     fn rejects(&self, token: &TokenInfo) -> bool {
         match self {
-            Need::Valid => false,
+            Need::Valid | Need::Flush => false,
             Need::Replace(None) => true,
             Need::Replace(Some(rejected)) => *rejected == token.access_token,
         }
@@ -82,47 +116,39 @@ impl Need {
     /// waited, answers this caller: any token does, but the rejected one.
     fn answered_by(&self, access_token: &str) -> bool {
         match self {
-            Need::Valid | Need::Replace(None) => true,
+            Need::Valid | Need::Flush | Need::Replace(None) => true,
             Need::Replace(Some(rejected)) => rejected.secret() != access_token,
         }
     }
 }
 
-/// What the cache held when a token was issued: its write goes ahead only
-/// while the cache still holds that (else someone else wrote, or logged out).
-#[derive(Clone)]
-pub(crate) enum Base {
-    /// The cache held this.
-    Known(Option<TokenInfo>),
-    /// The cache could not be read: the write goes ahead whatever it holds.
-    Unknown,
-}
-
-impl Base {
-    fn matches(&self, cached: &Option<TokenInfo>) -> bool {
-        match self {
-            Base::Unknown => true,
-            Base::Known(base) => base == cached,
-        }
-    }
-}
-
-/// A token Spotify issued that is in memory but not in the cache yet.
-struct Unsaved {
-    token: TokenInfo,
-    base: Base,
+/// A write this instance owes the store, and how it has fared.
+struct Owed {
+    pending: Pending,
     /// Failed writes in a row.
     failures: u32,
     error: Error,
 }
 
-/// What the flow does with what the cache holds, read under its lock.
+/// What the flow does once the store has been read under its lock.
 pub(crate) enum Reconciled {
-    /// Decide from this: the cache's token (adopted), or none.
-    Cached(Option<TokenInfo>),
-    /// This instance holds a newer token the cache never got: write it, then
-    /// decide from it.
-    Write(TokenInfo),
+    /// Decide from this token (the store's, adopted), or from none; the
+    /// bootstrap token may be sent when `bootstrap`.
+    Decide {
+        token: Option<TokenInfo>,
+        bootstrap: bool,
+        after: Option<EndReason>,
+    },
+    /// Write this over the store first (a write owed, or a repair), then
+    /// decide from it. `pending`: it was an owed write; `from`: the refresh
+    /// token a token replaced.
+    Write {
+        entry: Entry,
+        from: Option<Fingerprint>,
+        pending: bool,
+    },
+    /// The login ended here (a record in the store says so).
+    Ended(EndReason),
 }
 
 /// What to do once the cache has been read under its lock.
@@ -137,8 +163,8 @@ pub(crate) enum Plan {
     },
     /// Client Credentials: get a new app token.
     Fetch,
-    /// The cache still holds this refresh token, which Spotify refused
-    /// before (removing it failed): do not send it again; remove it.
+    /// The store still holds this refresh token, which Spotify refused
+    /// before (recording it failed): do not send it again; record it.
     Refused(RefreshToken),
 }
 
@@ -164,6 +190,31 @@ impl TokenRequest {
     }
 }
 
+/// Work running on after its caller (a refresh or exchange in a task of its
+/// own, a refresh ahead): counted, so that `close()` can wait for it.
+#[derive(Default)]
+pub(crate) struct Busy(Arc<AtomicUsize>);
+
+/// One piece of [`Busy`] work; it ends when this is dropped.
+pub(crate) struct Working(Arc<AtomicUsize>);
+
+impl Drop for Working {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl Busy {
+    pub fn start(&self) -> Working {
+        self.0.fetch_add(1, Ordering::AcqRel);
+        Working(Arc::clone(&self.0))
+    }
+
+    pub fn count(&self) -> usize {
+        self.0.load(Ordering::Acquire)
+    }
+}
+
 /// The I/O-free state of one `AuthorizationCode`.
 pub(crate) struct Session {
     pub config: Config,
@@ -175,18 +226,26 @@ pub(crate) struct Session {
     /// Counts finished refreshes; read before waiting on the refresh lock to
     /// tell whether another caller refreshed meanwhile.
     epoch: AtomicU64,
-    /// The token a failed cache write left in memory only.
-    /// Boxed: almost always empty, and an instance per user should be small.
-    unsaved: Mutex<Option<Box<Unsaved>>>,
+    /// The write a failure left owed: a token held in memory only, or a
+    /// logout not recorded yet. Boxed: almost always empty, and an
+    /// instance per user should be small.
+    owed: Mutex<Option<Box<Owed>>>,
     /// The refresh token Spotify refused last: never sent again by this
-    /// instance, even if removing it from the cache failed.
+    /// instance, even if recording the refusal failed.
     last_refused: Mutex<Option<RefreshToken>>,
-    /// When (Unix milliseconds) a call next retries that write; 0 when
-    /// nothing is unsaved. Read on the hot path.
+    /// When (Unix milliseconds) the owed write is retried next; 0 when
+    /// nothing is owed.
     write_retry_at: AtomicU64,
+    /// When (Unix ms) a refresh ahead may start next; `u64::MAX` while one
+    /// runs.
+    beside_at: AtomicU64,
+    /// Refreshes ahead that failed in a row.
+    beside_failures: AtomicU64,
     /// The lifetime, in seconds, of the latest access token issued to this
     /// instance: the refresh margin is clamped to half of it.
     lifetime: AtomicU64,
+    /// Work running on after its caller.
+    pub busy: Busy,
 }
 
 impl Session {
@@ -198,16 +257,19 @@ impl Session {
             bootstrap: Mutex::new(bootstrap),
             pending: PendingAttempts::default(),
             epoch: AtomicU64::new(0),
-            unsaved: Mutex::new(None),
+            owed: Mutex::new(None),
             last_refused: Mutex::new(None),
             write_retry_at: AtomicU64::new(0),
+            beside_at: AtomicU64::new(0),
+            beside_failures: AtomicU64::new(0),
             lifetime: AtomicU64::new(DEFAULT_LIFETIME),
+            busy: Busy::default(),
         }
     }
 
     /// The hot path: the access token in memory when it is valid for longer
-    /// than the refresh margin (and no failed cache write is due for a
-    /// retry). No I/O, no lock, one allocation (the returned string).
+    /// than the refresh margin. No I/O, no lock, one allocation (the
+    /// returned string).
     #[inline]
     pub fn fresh_access_token(&self) -> Option<String> {
         self.fresh(|c| c.access_token().to_owned())
@@ -222,36 +284,65 @@ impl Session {
 
     #[inline]
     fn fresh(&self, read: impl FnOnce(&Current) -> String) -> Option<String> {
-        let now_ms = unix_now_ms();
-        let retry_at = self.write_retry_at.load(Ordering::Relaxed);
+        let now = unix_now();
         match &*self.current.load() {
-            Some(c) if now_ms / 1000 < c.refresh_at && (retry_at == 0 || now_ms < retry_at) => {
-                Some(read(c))
-            }
+            Some(c) if now < c.refresh_at => Some(read(c)),
             _ => None,
         }
     }
 
-    /// When the token in memory is valid beyond the margin but a failed
-    /// write of it is due for a retry: claims that retry for the caller
-    /// (true), so that other callers go on taking the hot path meanwhile;
-    /// false when there is nothing to retry now, or another caller claimed it.
-    pub fn claim_due_write(&self) -> bool {
+    /// Off the hot path (inside the refresh margin), while the token in
+    /// memory has not expired: the token (or header) to return at once, and
+    /// whether this caller starts the refresh ahead beside the callers: true
+    /// for one caller at a time. `None` once the token has expired (or there
+    /// is none): callers wait.
+    pub fn serve_while_valid(&self, header: bool) -> Option<(String, bool)> {
         let now_ms = unix_now_ms();
-        let due = self.write_retry_at.load(Ordering::Relaxed);
-        let valid = matches!(&*self.current.load(), Some(c) if now_ms / 1000 < c.refresh_at);
-        valid
-            && due != 0
-            && now_ms >= due
+        let current = self.current.load();
+        let c = current.as_ref().filter(|c| now_ms / 1000 < c.expires_at)?;
+        let served = if header {
+            c.header.clone()
+        } else {
+            c.access_token().to_owned()
+        };
+        Some((served, self.claim_beside(now_ms)))
+    }
+
+    /// Claims the work beside the callers, when none runs and its backoff
+    /// is over.
+    fn claim_beside(&self, now_ms: u64) -> bool {
+        let at = self.beside_at.load(Ordering::Relaxed);
+        now_ms >= at
             && self
-                .write_retry_at
-                .compare_exchange(
-                    due,
-                    now_ms.saturating_add(WRITE_CLAIM_MS),
-                    Ordering::Relaxed,
-                    Ordering::Relaxed,
-                )
+                .beside_at
+                .compare_exchange(at, u64::MAX, Ordering::AcqRel, Ordering::Relaxed)
                 .is_ok()
+    }
+
+    /// The refresh ahead ended: `Ok(true)` it did its job, `Ok(false)` it
+    /// left the refresh to another holder of the lock, `Err` it failed
+    /// (backing off before the next try: 1 s doubling to 30 s, through the
+    /// builder's `backoff_hook`).
+    pub fn beside_done(&self, outcome: std::result::Result<bool, ()>) {
+        let wait_ms = match outcome {
+            Ok(true) => {
+                self.beside_failures.store(0, Ordering::Relaxed);
+                0
+            }
+            Ok(false) => AHEAD_YIELD_MS,
+            Err(()) => {
+                let n = self.beside_failures.fetch_add(1, Ordering::Relaxed);
+                (1000u64 << n.min(5)).min(MAX_AHEAD_BACKOFF_MS)
+            }
+        };
+        let wait = self.config.actual_delay(Duration::from_millis(wait_ms));
+        let wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+        let at = if wait_ms == 0 {
+            0
+        } else {
+            unix_now_ms().saturating_add(wait_ms)
+        };
+        self.beside_at.store(at, Ordering::Release);
     }
 
     /// The access token in memory while it has not expired, even within the
@@ -265,13 +356,13 @@ impl Session {
     }
 
     /// The outcome of a refresh for its callers: a refresh that failed for a
-    /// passing reason (network, 5xx, 429) while the token in memory is still
-    /// valid, if only within the refresh margin, yields that token; the next
-    /// call tries to refresh again. Not for a forced refresh: its caller
-    /// knows that token was rejected.
+    /// passing reason (network, 5xx, 429, a store that is down) while the
+    /// token in memory is still valid, if only within the refresh margin,
+    /// yields that token; the next call tries to refresh again. Not for a
+    /// forced refresh: its caller knows that token was rejected.
     pub fn outcome(&self, result: Result<String>, need: &Need) -> Result<String> {
         match (result, need) {
-            (Err(e), Need::Valid) if crate::retry::is_transient(&e) => {
+            (Err(e), Need::Valid) if crate::retry::is_transient(&e) || is_store_failure(&e) => {
                 self.unexpired_access_token().ok_or(e)
             }
             (other, _) => other,
@@ -301,8 +392,9 @@ impl Session {
         self.config.refresh_margin.min(half_life)
     }
 
-    /// Makes `token` the one in memory.
-    pub fn adopt(&self, token: &TokenInfo) {
+    /// Makes `token` the login in memory; `from` is the refresh token it
+    /// replaced, when this instance refreshed it.
+    pub fn adopt(&self, token: &TokenInfo, from: Option<Fingerprint>) {
         let refresh_at = token.expires_at.saturating_sub(self.margin().as_secs());
         let secret = token.access_token.secret();
         let mut header = String::with_capacity(BEARER.len() + secret.len());
@@ -312,6 +404,10 @@ impl Session {
             header,
             expires_at: token.expires_at,
             refresh_at,
+            refresh_token: token.refresh_token.clone(),
+            scope: token.scope.as_deref().map(Box::from),
+            authorized_at: token.authorized_at,
+            from,
         })));
     }
 
@@ -320,133 +416,208 @@ impl Session {
         self.current.store(None);
     }
 
+    /// The login in memory, whole.
+    fn held(&self) -> Option<Held> {
+        self.current.load().as_ref().map(|c| Held {
+            token: c.token(),
+            from: c.from,
+        })
+    }
+
     /// A token response arrived: its lifetime clamps the margin from now on.
     fn issued(&self, response: &TokenResponse) {
         self.lifetime
             .store(response.expires_in.max(1), Ordering::Relaxed);
     }
 
-    /// The token a refresh response makes, adopted before anything else.
+    /// The token a refresh response makes, adopted before anything else
+    /// (an incomplete answer too: its access token as expired, its rotated
+    /// refresh token kept; the caller reports [`TokenResponse::problem`]).
     pub fn refreshed(
         &self,
-        response: TokenResponse,
+        response: &TokenResponse,
         used: &RefreshToken,
         previous: Option<&TokenInfo>,
     ) -> TokenInfo {
-        self.issued(&response);
-        let token = response.into_refreshed(used, previous);
-        self.adopt(&token);
+        self.issued(response);
+        let token = response.to_refreshed(used, previous);
+        self.adopt(&token, Some(Fingerprint::of(used)));
         observe::adopted("refresh", &token, Some(used));
         token
     }
 
     /// The app token a Client Credentials response makes, adopted.
-    pub fn fetched(&self, response: TokenResponse) -> TokenInfo {
-        self.issued(&response);
-        let token = response.into_token();
-        self.adopt(&token);
+    pub fn fetched(&self, response: &TokenResponse) -> TokenInfo {
+        self.issued(response);
+        let token = response.to_token();
+        self.adopt(&token, None);
         observe::adopted("client_credentials", &token, None);
         token
     }
 
-    /// Logged out (here, or by another sharer of the cache): nothing in
-    /// memory, no bootstrap token, no unsaved token.
+    /// Logged out, or the login ended by a record in the store: nothing in
+    /// memory, no bootstrap token, no owed write.
     pub fn logged_out(&self) {
         self.forget();
         *lock(&self.bootstrap) = None;
-        self.drop_unsaved();
+        self.drop_owed();
     }
 
-    /// Squares what the cache holds (read under its lock) with what this
-    /// instance holds:
-    /// - a token of ours whose write failed, while the cache still holds
-    ///   what it held then: write it now ([`Reconciled::Write`]);
-    /// - a cache emptied where this instance had a token: a logout by a
-    ///   sharer, which ends the login here too ([`Error::NotAuthorized`]);
-    ///   nothing is sent or written back;
-    /// - otherwise the cache is the truth: its token is adopted.
-    pub fn reconcile(&self, cached: Option<TokenInfo>) -> Result<Reconciled> {
-        {
-            let mut unsaved = lock(&self.unsaved);
-            if let Some(u) = unsaved.as_ref() {
-                if u.base.matches(&cached) {
-                    return Ok(Reconciled::Write(u.token.clone()));
-                }
-                // The cache moved on (a newer token, or a logout).
-                observe::debug!(
-                    flow,
-                    "dropped the token held in memory only: the cache moved on since it was issued"
-                );
-                *unsaved = None;
-                self.write_retry_at.store(0, Ordering::Relaxed);
-            }
+    /// The refresh tokens this instance knows, for a logout record to name:
+    /// the one in memory, the owed one, the bootstrap one.
+    pub fn known_refresh_tokens(&self) -> Vec<Fingerprint> {
+        let mut known = Vec::new();
+        if let Some(c) = &*self.current.load() {
+            known.extend(c.refresh_token.iter().map(Fingerprint::of));
         }
-        match cached {
-            None if self.config.grant == Grant::AuthorizationCode
-                && self.current.load().is_some() =>
-            {
+        if let Some(owed) = lock(&self.owed).as_ref()
+            && let Entry::Token(t) = &owed.pending.entry
+        {
+            known.extend(t.refresh_token.iter().map(Fingerprint::of));
+        }
+        known.extend(lock(&self.bootstrap).iter().map(Fingerprint::of));
+        known
+    }
+
+    /// Squares what the store holds (read under its lock) with what this
+    /// instance holds (see `reconcile.rs`), and updates memory: an owed
+    /// write the store moved past is dropped; a token adopted from the
+    /// store is in memory; a login a record ended is forgotten.
+    pub fn reconcile(&self, stored: Option<&Entry>) -> Reconciled {
+        let held = self.held();
+        let mut owed = lock(&self.owed);
+        let bootstrap = lock(&self.bootstrap).clone();
+        let refused = lock(&self.last_refused).clone();
+        let verdict = reconcile::reconcile(
+            stored,
+            Mine {
+                held: held.as_ref(),
+                pending: owed.as_ref().map(|o| &o.pending),
+                bootstrap: bootstrap.as_ref(),
+                refused: refused.as_ref(),
+            },
+        );
+        if owed.is_some() && !matches!(verdict, Verdict::Write { pending: true, .. }) {
+            observe::debug!(
+                flow,
+                "dropped the write held in memory only: the store moved on since it was issued"
+            );
+            *owed = None;
+            self.write_retry_at.store(0, Ordering::Relaxed);
+        }
+        drop(owed);
+        match verdict {
+            Verdict::Adopt(token) => {
+                let same = self.current.load().as_ref().is_some_and(|c| c.is(&token));
+                observe::from_cache(&token, || same);
+                if !same {
+                    self.adopt(&token, None);
+                }
+                Reconciled::Decide {
+                    token: Some(token),
+                    bootstrap: false,
+                    after: None,
+                }
+            }
+            Verdict::Write {
+                entry,
+                from,
+                pending,
+            } => {
+                if let Entry::Token(t) = &entry
+                    && !self.current.load().as_ref().is_some_and(|c| c.is(t))
+                {
+                    self.adopt(t, from);
+                }
+                if !pending {
+                    observe::warn!(
+                        flow,
+                        "the store had lost the login (no entry): writing it back from memory"
+                    );
+                }
+                Reconciled::Write {
+                    entry,
+                    from,
+                    pending,
+                }
+            }
+            Verdict::Empty { bootstrap, after } => {
+                if !bootstrap {
+                    // A bootstrap token a record named, or refused here.
+                    *lock(&self.bootstrap) = None;
+                }
+                Reconciled::Decide {
+                    token: None,
+                    bootstrap,
+                    after,
+                }
+            }
+            Verdict::Ended(reason) => {
                 observe::warn!(
                     flow,
-                    "the cache was emptied where this instance had a token: logged out by a sharer; nothing is sent"
+                    reason = observe::end_reason(reason),
+                    "the store records that the login ended (a logout, or a refusal by Spotify): it ends here too; nothing is sent"
                 );
                 self.logged_out();
-                Err(Error::NotAuthorized)
+                Reconciled::Ended(reason)
             }
-            Some(token) => {
-                observe::from_cache(&token, || {
-                    self.current.load().as_ref().is_some_and(|c| {
-                        c.access_token() == token.access_token.secret()
-                            && c.expires_at == token.expires_at
-                    })
-                });
-                self.adopt(&token);
-                Ok(Reconciled::Cached(Some(token)))
-            }
-            None => Ok(Reconciled::Cached(None)),
         }
     }
 
-    /// `token` is in the cache now: nothing is left unsaved.
+    /// The owed write is stored now.
     pub fn stored(&self) {
-        let was = lock(&self.unsaved).take();
+        let was = lock(&self.owed).take();
         self.write_retry_at.store(0, Ordering::Relaxed);
         if let Some(was) = was {
             observe::debug!(
                 flow,
                 failures = was.failures,
-                "stored the token held in memory only until now"
+                "stored the write held in memory only until now"
             );
         }
     }
 
-    /// Writing `token` failed: keep it to write later, while the cache holds
-    /// `base`. The next call retries at once; further failures back off
-    /// (1 s, 2 s, 4 s, ... up to a minute).
-    pub fn store_failed(&self, token: &TokenInfo, base: Base, error: Error) {
-        let mut unsaved = lock(&self.unsaved);
-        let failures = match unsaved.as_ref() {
-            Some(u) if u.token == *token => u.failures.saturating_add(1),
-            _ => 1,
-        };
-        let backoff_ms = match failures {
+    /// Writing `entry` failed: owe it, to write later while the store holds
+    /// `base`. The retry is due at once; further failures back off (1 s,
+    /// 2 s, 4 s, ... up to a minute, through the builder's `backoff_hook`).
+    pub fn store_failed(&self, entry: &Entry, base: Base, from: Option<Fingerprint>, error: Error) {
+        let mut owed = lock(&self.owed);
+        let again = owed.as_ref().filter(|o| o.pending.entry == *entry);
+        let failures = again.map_or(1, |o| o.failures.saturating_add(1));
+        let planned_ms = match failures {
             1 => 0,
             n => (1000u64 << (n - 2).min(6)).min(MAX_WRITE_BACKOFF_MS),
         };
-        let base = match unsaved.take() {
-            // Retrying the same token: the base it was issued against stays.
-            Some(u) if u.token == *token => u.base,
-            _ => base,
+        // Through the builder's backoff hook (tests shorten it), never
+        // shorter than a few ms: a store that keeps failing is not hammered.
+        let backoff = self.config.actual_delay(Duration::from_millis(planned_ms));
+        let backoff_ms =
+            u64::try_from(backoff.as_millis())
+                .unwrap_or(u64::MAX)
+                .max(if planned_ms == 0 {
+                    0
+                } else {
+                    MIN_WRITE_BACKOFF_MS
+                });
+        let pending = match owed.take() {
+            // Retrying the same write: what it was issued against stays.
+            Some(o) if o.pending.entry == *entry => o.pending,
+            _ => Pending {
+                entry: entry.clone(),
+                base,
+                from,
+                issued_ms: unix_now_ms(),
+            },
         };
         observe::warn!(
             flow,
             failures,
             retry_in_ms = backoff_ms,
             error = observe::err(&error),
-            "the token is held in memory only: writing it to the cache failed; the write is retried on a later call"
+            "held in memory only: writing to the token store failed; the write is retried beside the callers"
         );
-        *unsaved = Some(Box::new(Unsaved {
-            token: token.clone(),
-            base,
+        *owed = Some(Box::new(Owed {
+            pending,
             failures,
             error,
         }));
@@ -456,13 +627,26 @@ impl Session {
         );
     }
 
-    /// The last failure of the write of a token held in memory only.
+    /// The last failure of an owed write.
     pub fn unsaved_error(&self) -> Option<Error> {
-        lock(&self.unsaved).as_ref().map(|u| u.error.clone())
+        lock(&self.owed).as_ref().map(|o| o.error.clone())
     }
 
-    fn drop_unsaved(&self) {
-        *lock(&self.unsaved) = None;
+    /// Whether a write is owed.
+    pub fn owes_write(&self) -> bool {
+        lock(&self.owed).is_some()
+    }
+
+    /// How long until the owed write is due for a retry; `None` when
+    /// nothing is owed.
+    pub fn owed_retry_in(&self) -> Option<Duration> {
+        let at = self.write_retry_at.load(Ordering::Relaxed);
+        (at != 0 && self.owes_write())
+            .then(|| Duration::from_millis(at.saturating_sub(unix_now_ms())))
+    }
+
+    fn drop_owed(&self) {
+        *lock(&self.owed) = None;
         self.write_retry_at.store(0, Ordering::Relaxed);
     }
 
@@ -499,12 +683,18 @@ impl Session {
         self.epoch.fetch_add(1, Ordering::Release);
     }
 
-    /// Decides, from the token the cache holds (after [`reconcile`](Self::reconcile)),
-    /// whether a refresh is needed. The refresh token is the cache's, else
-    /// the bootstrap one; the one in memory is never used behind the cache's
-    /// back (after a logout it would resurrect the login).
-    pub fn plan(&self, cached: Option<TokenInfo>, need: &Need) -> Result<Plan> {
-        if let Some(token) = &cached
+    /// Decides, from the token the store holds (after
+    /// [`reconcile`](Self::reconcile)), whether a refresh is needed. The
+    /// refresh token is the store's (or ours, written back), else the
+    /// bootstrap one when `bootstrap` allows it.
+    pub fn plan(
+        &self,
+        decided: Option<TokenInfo>,
+        need: &Need,
+        bootstrap: bool,
+        after: Option<EndReason>,
+    ) -> Result<Plan> {
+        if let Some(token) = &decided
             && token.is_valid_for(self.margin())
             && !need.rejects(token)
         {
@@ -513,46 +703,49 @@ impl Session {
         if self.config.grant == Grant::ClientCredentials {
             return Ok(Plan::Fetch);
         }
-        if let Some(refresh_token) = cached.as_ref().and_then(|t| t.refresh_token.clone()) {
+        if let Some(refresh_token) = decided.as_ref().and_then(|t| t.refresh_token.clone()) {
             if lock(&self.last_refused).as_ref() == Some(&refresh_token) {
                 return Ok(Plan::Refused(refresh_token));
             }
             return Ok(Plan::Refresh {
                 refresh_token,
-                previous: cached,
+                previous: decided,
                 bootstrap: false,
             });
         }
-        let bootstrap = lock(&self.bootstrap).clone();
-        if let Some(refresh_token) = bootstrap {
+        let boot = if bootstrap {
+            lock(&self.bootstrap).clone()
+        } else {
+            None
+        };
+        if let Some(refresh_token) = boot {
             return Ok(Plan::Refresh {
                 refresh_token,
-                previous: cached,
+                previous: decided,
                 bootstrap: true,
             });
         }
-        match cached {
+        match decided {
             // Within the margin but not expired, and nothing to refresh with.
             Some(token) if !token.is_expired() && !need.rejects(&token) => Ok(Plan::Use(token)),
-            _ => Err(Error::NotAuthorized),
+            _ => Err(ended_error(after)),
         }
     }
 
     /// After Spotify refused `refused`: forget it everywhere in memory.
     pub fn refused(&self, refused: &RefreshToken, bootstrap: bool) {
-        if bootstrap {
+        if bootstrap || lock(&self.bootstrap).as_ref() == Some(refused) {
             *lock(&self.bootstrap) = None;
         }
         *lock(&self.last_refused) = Some(refused.clone());
-        let mut unsaved = lock(&self.unsaved);
-        if unsaved
-            .as_ref()
-            .is_some_and(|u| u.token.refresh_token.as_ref() == Some(refused))
-        {
-            *unsaved = None;
+        let mut owed = lock(&self.owed);
+        if owed.as_ref().is_some_and(|o| {
+            matches!(&o.pending.entry, Entry::Token(t) if t.refresh_token.as_ref() == Some(refused))
+        }) {
+            *owed = None;
             self.write_retry_at.store(0, Ordering::Relaxed);
         }
-        drop(unsaved);
+        drop(owed);
         self.forget();
     }
 
@@ -733,19 +926,35 @@ impl Session {
     }
 
     /// The token an authorization-code response makes (it must carry a
-    /// refresh token), adopted before anything else.
-    pub fn exchanged(&self, response: TokenResponse) -> Result<TokenInfo> {
+    /// refresh token), adopted before anything else (an incomplete answer
+    /// carrying a refresh token too, its access token as expired; the
+    /// caller reports [`TokenResponse::problem`]).
+    pub fn exchanged(&self, response: &TokenResponse) -> Result<TokenInfo> {
         if response.refresh_token.is_none() {
-            return Err(Error::invalid_response(
-                "the authorization code response carries no refresh_token",
-            ));
+            return Err(response.problem().unwrap_or_else(|| {
+                Error::invalid_response("the authorization code response carries no refresh_token")
+            }));
         }
-        self.issued(&response);
-        let token = response.into_authorized();
-        self.adopt(&token);
+        self.issued(response);
+        let token = response.to_authorized();
+        self.adopt(&token, None);
         observe::adopted("exchange", &token, None);
         Ok(token)
     }
+}
+
+/// The error for "no login here", after what ended the last one.
+pub(crate) fn ended_error(after: Option<EndReason>) -> Error {
+    match after {
+        Some(EndReason::Refused) => Error::ReauthorizationRequired { description: None },
+        _ => Error::NotAuthorized,
+    }
+}
+
+/// Whether an error is the token store failing (down, a lock not taken in
+/// time): a passing failure for a caller whose token is still valid.
+pub(crate) fn is_store_failure(e: &Error) -> bool {
+    matches!(e, Error::Cache { .. })
 }
 
 /// Whether a failed refresh means the refresh token is dead.

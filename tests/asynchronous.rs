@@ -275,9 +275,9 @@ mod cancellation {
 /// A due retry of a failed cache write runs beside the call that finds it
 /// due: a cache that hangs does not hold up callers of a valid token.
 mod write_retry {
+    use super::suite::builder;
     use super::suite::lifecycle::rotating;
-    use super::suite::{TokenInfo, builder};
-    use spotify_auth::{CacheLock, Error, InMemoryTokenCache, TokenCache};
+    use spotify_auth::{CacheLock, Entry, Error, InMemoryTokenCache, TokenCache};
     use std::sync::Mutex;
     use std::sync::mpsc::{Receiver, Sender, channel};
     use std::time::Duration;
@@ -292,10 +292,10 @@ mod write_retry {
     }
 
     impl TokenCache for Hanging {
-        fn get(&self) -> spotify_auth::Result<Option<TokenInfo>> {
-            self.inner.get()
+        fn read(&self) -> spotify_auth::Result<Option<Entry>> {
+            self.inner.read()
         }
-        fn set(&self, token: &TokenInfo) -> spotify_auth::Result<()> {
+        fn write(&self, entry: &Entry, lock: &CacheLock) -> spotify_auth::Result<()> {
             let mut failures_left = self.failures_left.lock().unwrap();
             if *failures_left > 0 {
                 *failures_left -= 1;
@@ -305,12 +305,10 @@ mod write_retry {
                     source: None,
                 });
             }
+            drop(failures_left);
             self.writes.lock().unwrap().send(()).unwrap();
             self.go.lock().unwrap().recv().unwrap();
-            self.inner.set(token)
-        }
-        fn clear(&self) -> spotify_auth::Result<()> {
-            self.inner.clear()
+            self.inner.write(entry, lock)
         }
         fn lock(&self) -> spotify_auth::Result<CacheLock> {
             self.inner.lock()

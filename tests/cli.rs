@@ -548,7 +548,10 @@ fn corrupt_cache_is_a_configuration_error() {
 
     let logout = world.cmd(&["logout"]).output().unwrap();
     assert_eq!(logout.status.code(), Some(0));
-    assert!(!world.cache.exists());
+    assert!(
+        world.stored().is_none(),
+        "a logout record replaced the corrupt file"
+    );
 }
 
 /// `logout` removes the token (and says so); then `token` asks for a login.

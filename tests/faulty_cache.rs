@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use spotify_auth::testing::{CacheOp, FaultyCache};
 use spotify_auth::{
-    AccessToken, CacheLock, Error, InMemoryTokenCache, RefreshToken, TokenCache, TokenInfo,
+    AccessToken, CacheLock, Entry, Error, InMemoryTokenCache, RefreshToken, TokenCache, TokenInfo,
 };
 
 fn token(access: &str) -> TokenInfo {
@@ -32,17 +32,17 @@ impl Logging {
 }
 
 impl TokenCache for Logging {
-    fn get(&self) -> spotify_auth::Result<Option<TokenInfo>> {
-        self.log.lock().unwrap().push("get");
-        self.stored.get()
+    fn read(&self) -> spotify_auth::Result<Option<Entry>> {
+        self.log.lock().unwrap().push("read");
+        self.stored.read()
     }
-    fn set(&self, token: &TokenInfo) -> spotify_auth::Result<()> {
-        self.log.lock().unwrap().push("set");
-        self.stored.set(token)
-    }
-    fn clear(&self) -> spotify_auth::Result<()> {
-        self.log.lock().unwrap().push("clear");
-        self.stored.clear()
+    fn write(&self, entry: &Entry, lock: &CacheLock) -> spotify_auth::Result<()> {
+        let what = match entry {
+            Entry::Token(_) => "write_token",
+            _ => "write_record",
+        };
+        self.log.lock().unwrap().push(what);
+        self.stored.write(entry, lock)
     }
     fn lock(&self) -> spotify_auth::Result<CacheLock> {
         self.log.lock().unwrap().push("lock");
@@ -76,14 +76,26 @@ fn every_call_passes_through_and_is_counted() {
     cache.clear().unwrap();
     assert!(cache.get().unwrap().is_none());
 
+    // `set` and `clear` (a logout record) take the lock; `clear` reads what
+    // it ends.
     assert_eq!(
         cache.inner().log(),
-        ["get", "set", "get", "lock", "clear", "get"]
+        [
+            "read",
+            "lock",
+            "write_token",
+            "read",
+            "lock",
+            "lock",
+            "read",
+            "write_record",
+            "read"
+        ]
     );
-    assert_eq!(cache.calls(CacheOp::Get), 3);
-    assert_eq!(cache.calls(CacheOp::Set), 1);
-    assert_eq!(cache.calls(CacheOp::Clear), 1);
-    assert_eq!(cache.calls(CacheOp::Lock), 1);
+    assert_eq!(cache.calls(CacheOp::Read), 4);
+    assert_eq!(cache.calls(CacheOp::WriteToken), 1);
+    assert_eq!(cache.calls(CacheOp::WriteRecord), 1);
+    assert_eq!(cache.calls(CacheOp::Lock), 3);
     assert!(CacheOp::ALL.iter().all(|&op| cache.failures(op) == 0));
 }
 
@@ -91,24 +103,29 @@ fn every_call_passes_through_and_is_counted() {
 fn fail_next_fails_that_many_calls_of_that_operation_only() {
     let cache = FaultyCache::new(Logging::default());
     cache.set(&token("BQ-1")).unwrap();
-    cache.fail_next(CacheOp::Set, 2);
-    cache.fail_next(CacheOp::Set, 1); // adds up: three failures
+    cache.fail_next(CacheOp::WriteToken, 2);
+    cache.fail_next(CacheOp::WriteToken, 1); // adds up: three failures
 
     for _ in 0..3 {
-        assert_injected(cache.set(&token("BQ-2")), "set");
+        assert_injected(cache.set(&token("BQ-2")), "write_token");
         // Other operations are untouched, and a failed set stored nothing.
         assert_eq!(cache.get().unwrap().unwrap().access_token.secret(), "BQ-1");
     }
     cache.set(&token("BQ-2")).unwrap();
     assert_eq!(cache.get().unwrap().unwrap().access_token.secret(), "BQ-2");
 
-    assert_eq!(cache.calls(CacheOp::Set), 5);
-    assert_eq!(cache.failures(CacheOp::Set), 3);
-    assert_eq!(cache.failures(CacheOp::Get), 0);
+    assert_eq!(cache.calls(CacheOp::WriteToken), 5);
+    assert_eq!(cache.failures(CacheOp::WriteToken), 3);
+    assert_eq!(cache.failures(CacheOp::Read), 0);
     // Failed calls never reached the inner cache.
-    let sets = cache.inner().log().iter().filter(|&&c| c == "set").count();
+    let sets = cache
+        .inner()
+        .log()
+        .iter()
+        .filter(|&&c| c == "write_token")
+        .count();
     assert_eq!(sets, 2);
-    cache.fail_next(CacheOp::Clear, 0);
+    cache.fail_next(CacheOp::WriteRecord, 0);
     cache.clear().unwrap();
 }
 
@@ -118,36 +135,56 @@ fn each_operation_can_fail() {
     for op in CacheOp::ALL {
         cache.fail_next(op, 1);
     }
-    assert_injected(cache.get(), "get");
-    assert_injected(cache.set(&token("BQ")), "set");
-    assert_injected(cache.clear(), "clear");
-    assert_injected(cache.lock(), "lock");
-    assert!(cache.inner().log().is_empty());
+    assert_injected(cache.get(), "read");
+    assert_injected(cache.set(&token("BQ")), "lock");
+    assert_injected(cache.set(&token("BQ")), "write_token");
+    assert_injected(cache.clear(), "write_record");
+    assert!(
+        cache
+            .inner()
+            .log()
+            .iter()
+            .all(|&c| c == "lock" || c == "read"),
+        "a failed call does not reach the inner cache: {:?}",
+        cache.inner().log()
+    );
+    let before = cache.inner().log().len();
     assert!(cache.get().is_ok() && cache.lock().is_ok());
     assert!(cache.set(&token("BQ")).is_ok() && cache.clear().is_ok());
-    assert_eq!(cache.inner().log(), ["get", "lock", "set", "clear"]);
+    assert_eq!(
+        cache.inner().log()[before..],
+        [
+            "read",
+            "lock",
+            "lock",
+            "write_token",
+            "lock",
+            "read",
+            "write_record"
+        ]
+    );
 }
 
 #[test]
 fn fail_always_lasts_until_healed() {
     let cache = FaultyCache::new(InMemoryTokenCache::new());
-    cache.fail_always(CacheOp::Get);
+    cache.fail_always(CacheOp::Read);
     cache.fail_always(CacheOp::Lock);
-    cache.fail_next(CacheOp::Clear, 5);
+    cache.fail_next(CacheOp::WriteRecord, 5);
     for _ in 0..10 {
-        assert_injected(cache.get(), "get");
+        assert_injected(cache.get(), "read");
     }
-    cache.heal(CacheOp::Get);
+    cache.heal(CacheOp::Read);
     assert!(cache.get().unwrap().is_none());
     assert_injected(cache.lock(), "lock");
-    assert_injected(cache.clear(), "clear");
+    assert_injected(cache.clear(), "lock");
 
     cache.heal_all();
     assert!(cache.lock().is_ok());
     assert!(cache.clear().is_ok(), "pending fail_next is forgotten too");
-    assert_eq!(cache.calls(CacheOp::Get), 11);
-    assert_eq!(cache.failures(CacheOp::Get), 10);
-    assert_eq!(cache.failures(CacheOp::Clear), 1);
+    assert_eq!(cache.calls(CacheOp::Read), 12);
+    assert_eq!(cache.failures(CacheOp::Read), 10);
+    assert_eq!(cache.failures(CacheOp::WriteRecord), 0);
 }
 
 #[test]
@@ -155,7 +192,7 @@ fn shared_between_threads_behind_an_arc() {
     let cache = Arc::new(FaultyCache::new(InMemoryTokenCache::with_token(token(
         "BQ",
     ))));
-    cache.fail_next(CacheOp::Get, 50);
+    cache.fail_next(CacheOp::Read, 50);
     let failed: usize = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..4)
             .map(|_| {
@@ -166,8 +203,8 @@ fn shared_between_threads_behind_an_arc() {
         workers.into_iter().map(|w| w.join().unwrap()).sum()
     });
     assert_eq!(failed, 50);
-    assert_eq!(cache.calls(CacheOp::Get), 100);
-    assert_eq!(cache.failures(CacheOp::Get), 50);
+    assert_eq!(cache.calls(CacheOp::Read), 100);
+    assert_eq!(cache.failures(CacheOp::Read), 50);
     // An Arc of it is a cache too, and so is a box of that.
     let boxed: Box<dyn TokenCache> = Box::new(Arc::clone(&cache));
     assert!(boxed.get().unwrap().is_some());
@@ -178,7 +215,7 @@ fn shared_between_threads_behind_an_arc() {
 #[test]
 fn debug_shows_counters_not_the_token() {
     let cache = FaultyCache::new(InMemoryTokenCache::with_token(token("BQ-secret-access")));
-    cache.fail_next(CacheOp::Set, 1);
+    cache.fail_next(CacheOp::WriteToken, 1);
     let _ = cache.get();
     let debug = format!("{cache:?}");
     assert!(debug.starts_with("FaultyCache"), "{debug}");
@@ -189,7 +226,7 @@ fn debug_shows_counters_not_the_token() {
     assert!(!debug.contains("AQ-refresh-secret"), "{debug}");
     assert_eq!(CacheOp::Lock.to_string(), "lock");
     let error = cache.set(&token("BQ")).unwrap_err().to_string();
-    assert!(error.contains("injected failure of set"), "{error}");
+    assert!(error.contains("injected failure of write_token"), "{error}");
     assert_eq!(
         cache
             .into_inner()
@@ -234,5 +271,5 @@ fn the_library_sees_an_injected_failure_as_a_cache_error() {
     assert!(auth.get_access_token().is_ok());
     assert_eq!(server.token_request_count(), 1);
     assert!(cache.calls(CacheOp::Lock) >= 2);
-    assert!(cache.calls(CacheOp::Set) >= 1);
+    assert!(cache.calls(CacheOp::WriteToken) >= 1);
 }

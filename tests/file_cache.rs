@@ -155,7 +155,7 @@ fn assert_corrupt(content: &[u8], expected_in_message: &str) {
     let fresh = token("fresh-access", "fresh-refresh");
     cache.set(&fresh).expect("set replaces a corrupt file");
     assert_eq!(cache.get().unwrap(), Some(fresh));
-    assert_eq!(names(dir.path()), ["token.json"]);
+    assert_eq!(names(dir.path()), ["token.json", "token.json.lock"]);
 }
 
 /// How long a child may take to reach a point it announces: a bound against
@@ -294,7 +294,7 @@ fn default_path_and_debug() {
     assert_eq!(cache.path(), Path::new("/some/dir/token.json"));
     assert_eq!(
         format!("{cache:?}"),
-        r#"FileTokenCache { path: "/some/dir/token.json" }"#
+        r#"FileTokenCache { path: "/some/dir/token.json", lock_wait: 180s }"#
     );
 }
 
@@ -609,18 +609,29 @@ fn unreadable_file_is_an_error() {
 // clear
 
 #[test]
-fn clear_removes_the_file() {
+fn clear_writes_a_logout_record_naming_the_login() {
     let dir = temp_dir();
     let path = dir.path().join("token.json");
     let cache = FileTokenCache::new(&path);
     cache.set(&secret_token()).unwrap();
-    drop(cache.lock().unwrap());
     cache.clear().unwrap();
-    assert!(!path.exists());
-    assert_eq!(cache.get().unwrap(), None);
+    assert_eq!(cache.get().unwrap(), None, "no token after a logout");
+    let record = cache.read().unwrap().and_then(|e| e.ended().cloned());
+    let record = record.expect("a logout record, not an empty store");
+    assert_eq!(record.reason(), spotify_auth::EndReason::Logout);
+    assert!(record.ends(secret_token().refresh_token.as_ref().unwrap()));
+    let json = fs::read_to_string(&path).unwrap();
+    assert!(
+        !json.contains("access_token"),
+        "the Python library reads no token: {json}"
+    );
+    assert!(
+        !json.contains(REFRESH_MARKER),
+        "no secret in the record: {json}"
+    );
     assert_eq!(
         names(dir.path()),
-        ["token.json.lock"],
+        ["token.json", "token.json.lock"],
         "the lock file stays"
     );
 }
@@ -636,7 +647,7 @@ fn clear_on_missing_is_ok() {
 }
 
 #[test]
-fn clear_removes_a_corrupt_file() {
+fn clear_writes_over_a_corrupt_file() {
     let dir = temp_dir();
     let path = dir.path().join("token.json");
     fs::write(&path, b"{corrupt").unwrap();
@@ -644,6 +655,7 @@ fn clear_removes_a_corrupt_file() {
     cache.get().unwrap_err();
     cache.clear().unwrap();
     assert_eq!(cache.get().unwrap(), None);
+    assert!(cache.read().unwrap().is_some_and(|e| e.ended().is_some()));
 }
 
 // ---------------------------------------------------------------------------
@@ -657,7 +669,7 @@ fn many_sets_leave_no_temp_files() {
         cache.set(&numbered_token(i)).unwrap();
     }
     assert_eq!(cache.get().unwrap(), Some(numbered_token(49)));
-    assert_eq!(names(dir.path()), ["token.json"]);
+    assert_eq!(names(dir.path()), ["token.json", "token.json.lock"]);
 }
 
 #[test]
@@ -710,7 +722,7 @@ fn readers_never_see_a_partial_write() {
             reads += 1;
         }
     });
-    assert_eq!(names(dir.path()), ["token.json"]);
+    assert_eq!(names(dir.path()), ["token.json", "token.json.lock"]);
 }
 
 #[cfg(unix)]
@@ -740,7 +752,11 @@ fn failed_set_in_read_only_dir_keeps_the_old_file() {
     chmod(&sub, 0o700);
     assert_cache_error(&err, &path);
     assert_eq!(fs::read(&path).unwrap(), before, "the old file is intact");
-    assert_eq!(names(&sub), ["token.json"], "no temp file left");
+    assert_eq!(
+        names(&sub),
+        ["token.json", "token.json.lock"],
+        "no temp file left"
+    );
     assert_eq!(cache.get().unwrap(), Some(secret_token()));
 }
 
@@ -759,7 +775,11 @@ fn set_over_a_directory_fails_cleanly() {
         assert_cache_error(&err, &path);
     }
     assert!(path.is_dir());
-    assert_eq!(names(dir.path()), ["token.json"], "no temp file left");
+    assert_eq!(
+        names(dir.path()),
+        ["token.json", "token.json.lock"],
+        "no temp file left (set takes the lock, whose file stays)"
+    );
 }
 
 #[test]

@@ -20,7 +20,7 @@ use redis_support::{
     ID, RedisServer, cache_message, client, exists, fake, get, now, put, token, wait_until,
 };
 use spotify_auth::testing::Fault;
-use spotify_auth::{RedisTokenCache, TokenCache};
+use spotify_auth::{CacheLock, Entry, LoginEnded, RedisTokenCache, TokenCache};
 
 const CHILD: &str = "SPOTIFY_AUTH_REDIS_LOCK_TEST_CHILD";
 
@@ -212,12 +212,13 @@ fn a_holder_whose_lock_was_taken_cannot_write_and_the_token_is_untouched() {
 
     let guard = cache.lock().unwrap();
     let second = token("second", now() + 3600, "refresh-2");
-    cache.set(&second).unwrap();
+    cache.write(&Entry::Token(second), &guard).unwrap();
     let stored_by_holder = get(&mut raw, key);
     assert_ne!(stored_by_holder, stored, "the holder writes");
 
     // The lock expired (deleted behind the holder's back), or was taken.
     let third = token("third", now() + 3600, "refresh-3");
+    let logout = Entry::Ended(LoginEnded::logout([]));
     for theft in ["expired", "taken"] {
         match theft {
             "expired" => redis::cmd("DEL")
@@ -227,8 +228,8 @@ fn a_holder_whose_lock_was_taken_cannot_write_and_the_token_is_untouched() {
             _ => put(&mut raw, lock_key, "another-instance", None),
         }
         for message in [
-            cache_message(cache.set(&third)),
-            cache_message(cache.clear()),
+            cache_message(cache.write(&Entry::Token(third.clone()), &guard)),
+            cache_message(cache.write(&logout, &guard)),
         ] {
             assert!(message.contains("was lost"), "{theft}: {message}");
             assert!(message.contains(lock_key), "{theft}: {message}");
@@ -248,10 +249,19 @@ fn a_holder_whose_lock_was_taken_cannot_write_and_the_token_is_untouched() {
 
     // Holding nothing, it may not write while another instance holds it...
     for message in [
-        cache_message(cache.set(&third)),
-        cache_message(cache.clear()),
+        cache_message(cache.write(&Entry::Token(third.clone()), &CacheLock::none())),
+        cache_message(cache.write(&logout, &CacheLock::none())),
     ] {
-        assert!(message.contains("held by another instance"), "{message}");
+        assert!(message.contains("held by another"), "{message}");
+    }
+    // ...and `set` and `clear`, which take the lock, wait for it (here
+    // until a short lock wait runs out).
+    let impatient = redis.cache(key).with_lock_wait(ms(200));
+    for message in [
+        cache_message(impatient.set(&third)),
+        cache_message(impatient.clear()),
+    ] {
+        assert!(message.contains("still held"), "{message}");
     }
     assert_eq!(get(&mut raw, key), stored_by_holder, "untouched");
     // ...and may once nobody does.
@@ -260,9 +270,15 @@ fn a_holder_whose_lock_was_taken_cannot_write_and_the_token_is_untouched() {
         .query::<()>(&mut raw)
         .unwrap();
     cache.set(&third).unwrap();
-    assert_eq!(cache.get().unwrap(), Some(third));
+    assert_eq!(cache.get().unwrap(), Some(third.clone()));
     cache.clear().unwrap();
     assert_eq!(cache.get().unwrap(), None);
+    let record = cache.read().unwrap().and_then(|e| e.ended().cloned());
+    assert!(
+        record.is_some_and(|r| r.ends(third.refresh_token.as_ref().unwrap())),
+        "a logout record naming the login, not a deleted key"
+    );
+    assert!(exists(&mut raw, key));
 }
 
 #[test]
@@ -286,7 +302,12 @@ fn a_renewal_that_finds_the_lock_gone_marks_the_guard_lost() {
             _ => put(&mut raw, lock_key, "another-instance", Some(60_000)),
         }
         wait_until("the renewal to notice", || cache.lock_lost());
-        let message = cache_message(cache.set(&token("late", now() + 3600, "r")));
+        assert!(
+            !cache.confirm_lock(&guard).unwrap(),
+            "{theft}: no longer held"
+        );
+        let late = Entry::Token(token("late", now() + 3600, "r"));
+        let message = cache_message(cache.write(&late, &guard));
         assert!(message.contains("was lost"), "{theft}: {message}");
         assert_eq!(cache.get().unwrap(), Some(stored.clone()), "{theft}");
         drop(guard);
@@ -363,7 +384,13 @@ fn a_second_lock_on_the_same_instance_waits_for_the_first_guard() {
     let cache = Arc::new(redis.cache(key).with_lock_wait(Duration::from_secs(10)));
     let first = cache.lock().unwrap();
     let first_owner = get(&mut raw, lock_key).unwrap();
-    cache.set(&token("under-first", now() + 3600, "r")).unwrap();
+    assert!(cache.confirm_lock(&first).unwrap(), "held");
+    cache
+        .write(
+            &Entry::Token(token("under-first", now() + 3600, "r")),
+            &first,
+        )
+        .unwrap();
     let started = Instant::now();
     let (second, released_at) = std::thread::scope(|s| {
         let releaser = s.spawn(move || {
@@ -379,7 +406,10 @@ fn a_second_lock_on_the_same_instance_waits_for_the_first_guard() {
     let second_owner = get(&mut raw, lock_key).unwrap();
     assert_ne!(second_owner, first_owner);
     cache
-        .set(&token("under-second", now() + 3600, "r"))
+        .write(
+            &Entry::Token(token("under-second", now() + 3600, "r")),
+            &second,
+        )
         .unwrap();
     assert_eq!(
         cache.get().unwrap().unwrap().access_token.secret(),
@@ -387,4 +417,57 @@ fn a_second_lock_on_the_same_instance_waits_for_the_first_guard() {
     );
     drop(second);
     assert!(!exists(&mut raw, lock_key));
+}
+
+/// Row 3 of the lifecycle's fault table: the app's own `clear()` (a logout)
+/// on the very instance whose refresh holds the Redis lock. The fence is the
+/// refresh's guard, not the instance: the logout waits for the refresh and
+/// is written after it, so the user ends logged out (before, the logout
+/// passed the instance's fence and the refresh wrote the token back).
+#[test]
+fn an_apps_own_logout_during_a_refresh_on_the_same_instance_wins() {
+    let redis = RedisServer::start();
+    let server = fake();
+    let mut raw = redis.raw();
+    for mode in Mode::all() {
+        let key = format!("spotify:token:own-logout:{}", mode.name());
+        let cache = Arc::new(redis.cache(&key).with_lock_ttl(Duration::from_secs(30)));
+        let refresh = server.issue_refresh_token(ID, "user-read-email");
+        cache.set(&token("expired", now() - 1, &refresh)).unwrap();
+        let before = server.token_request_count();
+        server.inject(Fault::Delay(ms(400)), 1);
+        let accounts = client(server.url());
+        let (refreshed, cleared) = std::thread::scope(|s| {
+            let flow = s.spawn(|| Flow::new(mode, &accounts, cache.clone()).get_access_token());
+            wait_until("the refresh request", || {
+                server.token_request_count() > before
+            });
+            // The app logs out through the same cache instance meanwhile.
+            let cleared = cache.clear();
+            (flow.join().unwrap(), cleared)
+        });
+        assert!(refreshed.is_ok(), "{mode:?}: {refreshed:?}");
+        assert!(cleared.is_ok(), "{mode:?}: {cleared:?}");
+        assert_eq!(
+            cache.get().unwrap(),
+            None,
+            "{mode:?}: logged out in the end"
+        );
+        let stored = get(&mut raw, &key).unwrap();
+        assert!(stored.contains("login_ended"), "{mode:?}: {stored}");
+        // The logged-out login (the refreshed one) is named: never sent.
+        let record = cache
+            .read()
+            .unwrap()
+            .and_then(|e| e.ended().cloned())
+            .unwrap();
+        assert_eq!(record.len(), 1, "{mode:?}");
+        let again = Flow::new(mode, &accounts, cache.clone()).get_access_token();
+        assert!(again.is_err(), "{mode:?}: {again:?}");
+        assert_eq!(
+            server.token_request_count() - before,
+            1,
+            "{mode:?}: one request"
+        );
+    }
 }

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use redis_support::{RedisServer, cache_message, connected_clients, now, token};
-use spotify_auth::{RedisStore, TokenCache};
+use spotify_auth::{Entry, RedisStore, TokenCache};
 
 const CHILD: &str = "SPOTIFY_AUTH_REDIS_POOL_TEST_CHILD";
 
@@ -79,7 +79,8 @@ fn ten_thousand_users_share_at_most_the_default_eight_connections() {
                     use_caches(store, (1_000 + t..10_000).step_by(32));
                     let cache = store.cache(format!("spotify:token:locked:{t}"));
                     let guard = cache.lock().unwrap();
-                    cache.set(&token("locked", now() + 3600, "r")).unwrap();
+                    let entry = Entry::Token(token("locked", now() + 3600, "r"));
+                    cache.write(&entry, &guard).unwrap();
                     drop(guard);
                 });
             }
@@ -112,7 +113,8 @@ fn a_limit_of_two_holds_under_sixteen_threads() {
                     let cache = store.cache(format!("spotify:token:locked:{t}"));
                     let guard = cache.lock().unwrap();
                     std::thread::sleep(Duration::from_millis(700));
-                    cache.set(&token("locked", now() + 3600, "r")).unwrap();
+                    let entry = Entry::Token(token("locked", now() + 3600, "r"));
+                    cache.write(&entry, &guard).unwrap();
                     drop(guard);
                 });
             }

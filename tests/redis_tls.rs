@@ -120,9 +120,11 @@ fn round_trip(cache: &RedisTokenCache) {
     cache.set(&stored).unwrap();
     assert_eq!(cache.get().unwrap(), Some(stored));
     let guard = cache.lock().unwrap();
-    cache.clear().unwrap();
+    let logout = spotify_auth::Entry::Ended(spotify_auth::LoginEnded::logout([]));
+    cache.write(&logout, &guard).unwrap();
     drop(guard);
     assert_eq!(cache.get().unwrap(), None);
+    cache.clear().unwrap();
 }
 
 /// A child's side, selected by the first field of `CHILD`, each printing

@@ -6,15 +6,16 @@
 //! directories 0700; a file that exists but does not hold a token is an error
 //! naming the path, never `None`, and is left alone until the next `set`; and
 //! `lock` takes an exclusive `File::lock` on the never-deleted sidecar
-//! `{path}.lock`, which serialises threads and processes alike.
+//! `{path}.lock`, which serialises threads and processes alike, waiting at
+//! most the lock wait.
 
 use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
-use super::{CacheLock, TokenCache};
-use crate::{Error, Result, TokenInfo, observe};
+use super::{CacheLock, Entry, TokenCache};
+use crate::{Error, Result, observe};
 
 /// How old a temporary file must be before [`FileTokenCache::set`] removes it
 /// as left behind by a killed writer (a live write takes milliseconds).
@@ -26,6 +27,10 @@ pub const DEFAULT_PATH: &str = ".spotify_sdk_token.json";
 /// The largest token file [`FileTokenCache::get`](TokenCache::get) reads
 /// (1 MiB); a real one is a few hundred bytes.
 const MAX_FILE_SIZE: u64 = 1 << 20;
+
+/// The default lock wait: as long as a Redis lock's (180 s), above the
+/// slowest refresh the flows' defaults allow (150 s).
+const DEFAULT_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(180);
 
 /// How many temporary names `set` tries before giving up (a collision needs the
 /// same pid and the same 64-bit random suffix, so one is plenty in practice).
@@ -66,18 +71,48 @@ const TEMP_ATTEMPTS: usize = 8;
 /// - **A cross-process lock.** [`lock`](TokenCache::lock) takes an exclusive
 ///   lock on the sidecar file [`lock_path`](Self::lock_path) (`{path}.lock`),
 ///   so that processes, and threads, sharing the file refresh one at a time.
+///   A waiter gives up after the lock wait (default 180 s, see
+///   [`with_lock_wait`](Self::with_lock_wait)) with an [`Error::Cache`]:
+///   a process stopped while holding it (`SIGSTOP`, a suspended laptop)
+///   cannot hang the others for good. The lock is `flock`-style
+///   (`File::lock`): on NFS it works only where the server supports such
+///   locks (NFSv4; on older mounts Linux emulates it with `fcntl` locks,
+///   and some mounts refuse it with an error); on Windows it is a
+///   `LockFileEx` lock on the sidecar.
+/// - **A logout is a record.** [`clear`](TokenCache::clear) writes a logout
+///   record (a JSON object without `access_token`, which the Python
+///   library reads as "no token") rather than removing the file: a removed
+///   file means the data was lost, and any instance still holding the
+///   login writes it back.
 ///
-/// `Debug` shows the path only.
+/// `Debug` shows the path and the lock wait.
 #[derive(Debug, Clone)]
 pub struct FileTokenCache {
     path: PathBuf,
+    lock_wait: std::time::Duration,
 }
 
 impl FileTokenCache {
     /// A cache at `path`. Nothing is touched until the first call: the file and
     /// its missing parent directories are created by the first store.
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        Self { path: path.into() }
+        Self {
+            path: path.into(),
+            lock_wait: DEFAULT_LOCK_WAIT,
+        }
+    }
+
+    /// How long [`lock`](TokenCache::lock) waits for another holder (another
+    /// process or thread) before it fails with an [`Error::Cache`] (default
+    /// 180 s). Set it above your slowest refresh.
+    pub fn with_lock_wait(mut self, wait: std::time::Duration) -> Self {
+        self.lock_wait = wait;
+        self
+    }
+
+    /// The lock wait in use.
+    pub fn lock_wait(&self) -> std::time::Duration {
+        self.lock_wait
     }
 
     /// The file's path.
@@ -191,9 +226,9 @@ impl FileTokenCache {
         }
     }
 
-    /// Writes and flushes the token to the temporary file, then closes it.
-    fn write_temp(&self, mut file: File, token: &TokenInfo) -> Result<()> {
-        file.write_all(token.to_json().as_bytes())
+    /// Writes and flushes the entry to the temporary file, then closes it.
+    fn write_temp(&self, mut file: File, entry: &Entry) -> Result<()> {
+        file.write_all(entry.to_json().as_bytes())
             .map_err(|e| self.io_error("cannot write a temporary file", e))?;
         file.sync_all()
             .map_err(|e| self.io_error("cannot sync a temporary file", e))
@@ -217,6 +252,21 @@ impl FileTokenCache {
         }
         Ok(())
     }
+
+    /// Opens (creating it 0600 with its parent directories when missing)
+    /// the lock file.
+    fn open_lock_file(&self) -> Result<(File, PathBuf)> {
+        self.create_dir()?;
+        let lock_path = self.lock_path();
+        let mut options = OpenOptions::new();
+        options.read(true).write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let file = options
+            .open(&lock_path)
+            .map_err(|e| Error::cache_io(&lock_path, "cannot open the lock file", e))?;
+        Ok((file, lock_path))
+    }
 }
 
 impl Default for FileTokenCache {
@@ -227,12 +277,12 @@ impl Default for FileTokenCache {
 }
 
 impl TokenCache for FileTokenCache {
-    /// The stored token; `None` only when the file does not exist.
+    /// What the file holds; `None` only when the file does not exist.
     ///
-    /// Files that exist but do not hold a token (unreadable, empty, truncated,
-    /// corrupt, not a regular file, over 1 MiB) are an [`Error::Cache`]
-    /// naming the path, and are left as they are.
-    fn get(&self) -> Result<Option<TokenInfo>> {
+    /// Files that exist but hold neither a token nor a record (unreadable,
+    /// empty, truncated, corrupt, not a regular file, over 1 MiB) are an
+    /// [`Error::Cache`] naming the path, and are left as they are.
+    fn read(&self) -> Result<Option<Entry>> {
         // Check the type before opening: opening a FIFO would block.
         let meta = match fs::metadata(&self.path) {
             Ok(m) => m,
@@ -275,23 +325,25 @@ impl TokenCache for FileTokenCache {
         if bytes.trim_ascii().is_empty() {
             return Err(self.error("file is empty (not a valid token file)"));
         }
-        TokenInfo::from_json(&bytes)
+        Entry::from_json(&bytes)
             .map(Some)
             .map_err(|m| self.error(m))
     }
 
-    /// Replaces the stored token atomically: a private temporary file in the
-    /// same directory, fsync, rename over the file, fsync of the directory.
-    /// Missing parent directories are created. When a step before the rename
-    /// fails, the old file is untouched and the temporary file removed; when
-    /// only the final directory fsync fails, the new token is in place but
-    /// may not survive a power loss, and the error says so.
-    fn set(&self, token: &TokenInfo) -> Result<()> {
+    /// Replaces the file's content atomically: a private temporary file in
+    /// the same directory, fsync, rename over the file, fsync of the
+    /// directory. Missing parent directories are created. When a step
+    /// before the rename fails, the old file is untouched and the temporary
+    /// file removed; when only the final directory fsync fails, the new
+    /// content is in place but may not survive a power loss, and the error
+    /// says so. The lock is not checked: every writer of the file runs
+    /// under it.
+    fn write(&self, entry: &Entry, _lock: &CacheLock) -> Result<()> {
         self.create_dir()?;
         let (file, mut temp) = self.create_temp()?;
         // `file` is closed before `temp` can remove it (Windows cannot remove
         // an open file).
-        self.write_temp(file, token)?;
+        self.write_temp(file, entry)?;
         let temp_path = temp.0.as_deref().expect("the temporary file is armed");
         fs::rename(temp_path, &self.path).map_err(|e| self.io_error("cannot replace", e))?;
         temp.disarm();
@@ -300,45 +352,65 @@ impl TokenCache for FileTokenCache {
         Ok(())
     }
 
-    /// Removes the file (a missing file is fine) and syncs its directory.
-    fn clear(&self) -> Result<()> {
-        match fs::remove_file(&self.path) {
-            Ok(()) => self.sync_dir(),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(self.io_error("cannot remove", e)),
-        }
-    }
-
     /// Takes an exclusive lock on [`lock_path`](FileTokenCache::lock_path)
-    /// (created 0600 with its parent directories when missing), blocking until
-    /// it is available; dropping the returned guard releases it.
+    /// (created 0600 with its parent directories when missing), waiting
+    /// while another process or thread holds it, for at most the lock wait;
+    /// dropping the returned guard releases it.
     ///
     /// Every call opens its own handle, so the lock excludes other threads of
     /// this process as well as other processes. It is not reentrant: calling
-    /// `lock` again on the same thread while holding the guard deadlocks.
+    /// `lock` again on the same thread while holding the guard waits out
+    /// the lock wait and fails.
     fn lock(&self) -> Result<CacheLock> {
-        self.create_dir()?;
-        let lock_path = self.lock_path();
+        let (file, lock_path) = self.open_lock_file()?;
         let lock_err = |what: &str, e| Error::cache_io(&lock_path, what, e);
-        let mut options = OpenOptions::new();
-        options.read(true).write(true).create(true).truncate(false);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let file = options
-            .open(&lock_path)
-            .map_err(|e| lock_err("cannot open the lock file", e))?;
         match file.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => {
-                let waiting = observe::Stopwatch::start();
-                observe::debug!(cache, path = %lock_path.display(), "waiting for the lock file (held by another process or thread)");
-                file.lock()
-                    .map_err(|e| lock_err("cannot lock the lock file", e))?;
-                observe::debug!(cache, path = %lock_path.display(), waited_ms = waiting.ms(), "took the lock file");
-            }
+            Ok(()) => return Ok(CacheLock::new(file)),
+            Err(TryLockError::WouldBlock) => {}
             Err(TryLockError::Error(e)) => return Err(lock_err("cannot lock the lock file", e)),
         }
+        let waiting = observe::Stopwatch::start();
+        observe::debug!(cache, path = %lock_path.display(), "waiting for the lock file (held by another process or thread)");
+        let deadline = std::time::Instant::now().checked_add(self.lock_wait);
+        loop {
+            let left = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
+            if left.is_some_and(|l| l.is_zero()) {
+                observe::debug!(cache, path = %lock_path.display(), waited_ms = waiting.ms(), "gave up waiting for the lock file");
+                return Err(Error::Cache {
+                    path: Some(lock_path.clone()),
+                    message: format!(
+                        "the lock file is still held by another process or thread after waiting {} s \
+                         (see FileTokenCache::with_lock_wait)",
+                        self.lock_wait.as_secs_f64()
+                    ),
+                    source: None,
+                });
+            }
+            let pause = std::time::Duration::from_millis(fastrand::u64(10..=50));
+            std::thread::sleep(left.map_or(pause, |l| l.min(pause)));
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(TryLockError::WouldBlock) => {}
+                Err(TryLockError::Error(e)) => {
+                    return Err(lock_err("cannot lock the lock file", e));
+                }
+            }
+        }
+        observe::debug!(cache, path = %lock_path.display(), waited_ms = waiting.ms(), "took the lock file");
         Ok(CacheLock::new(file))
+    }
+
+    /// The lock when no other process or thread holds it; `None` when one
+    /// does. Never waits.
+    fn try_lock(&self) -> Result<Option<CacheLock>> {
+        let (file, lock_path) = self.open_lock_file()?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(CacheLock::new(file))),
+            Err(TryLockError::WouldBlock) => Ok(None),
+            Err(TryLockError::Error(e)) => {
+                Err(Error::cache_io(&lock_path, "cannot lock the lock file", e))
+            }
+        }
     }
 }
 

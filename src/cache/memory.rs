@@ -2,8 +2,11 @@
 
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
-use super::{CacheLock, TokenCache};
+use super::{CacheLock, Entry, TokenCache};
 use crate::{Result, TokenInfo};
+
+/// How long [`InMemoryTokenCache`]'s `lock()` waits for another holder.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(180);
 
 /// A token kept in memory only: lost when the process ends. The default cache.
 ///
@@ -12,7 +15,7 @@ use crate::{Result, TokenInfo};
 /// the flows refresh once between them, and the others read the new token.
 #[derive(Debug, Default)]
 pub struct InMemoryTokenCache {
-    token: Mutex<Option<TokenInfo>>,
+    entry: Mutex<Option<Entry>>,
     lock: Arc<RefreshLock>,
 }
 
@@ -25,37 +28,55 @@ impl InMemoryTokenCache {
     /// A cache that starts with `token`.
     pub fn with_token(token: TokenInfo) -> Self {
         Self {
-            token: Mutex::new(Some(token)),
+            entry: Mutex::new(Some(Entry::Token(token))),
             ..Self::default()
         }
     }
 
-    fn slot(&self) -> MutexGuard<'_, Option<TokenInfo>> {
+    /// Forgets everything it holds, as a store that lost its data would (an
+    /// evicted key, a restarted server): not a logout. For tests of what
+    /// the library does then; [`clear`](TokenCache::clear) is the logout.
+    pub fn lose_data(&self) {
+        *self.slot() = None;
+    }
+
+    fn slot(&self) -> MutexGuard<'_, Option<Entry>> {
         // A panic elsewhere while holding this lock cannot leave a half-written
         // Option behind, so a poisoned lock is safe to use.
-        self.token.lock().unwrap_or_else(|p| p.into_inner())
+        self.entry.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
 impl TokenCache for InMemoryTokenCache {
-    fn get(&self) -> Result<Option<TokenInfo>> {
+    fn read(&self) -> Result<Option<Entry>> {
         Ok(self.slot().clone())
     }
 
-    fn set(&self, token: &TokenInfo) -> Result<()> {
-        *self.slot() = Some(token.clone());
+    /// Stores `entry`; the lock is not checked (one process: its holders
+    /// are the flows sharing this instance, which write under it).
+    fn write(&self, entry: &Entry, _lock: &CacheLock) -> Result<()> {
+        *self.slot() = Some(entry.clone());
         Ok(())
     }
 
-    fn clear(&self) -> Result<()> {
-        *self.slot() = None;
-        Ok(())
-    }
-
-    /// Waits until no other holder has the lock, then holds it until the
-    /// returned guard is dropped (on any thread). Not reentrant.
+    /// Waits until no other holder has the lock (for at most 180 s, then an
+    /// [`Error::Cache`](crate::Error::Cache)), then holds it until the
+    /// returned guard is dropped (on any thread). Not reentrant: take it
+    /// again while holding it (say, [`set`](TokenCache::set) inside a
+    /// `lock()` of your own, where [`write`](TokenCache::write) with the
+    /// guard is meant) and the wait runs out.
     fn lock(&self) -> Result<CacheLock> {
-        self.lock.acquire();
+        if !self.lock.acquire(LOCK_WAIT) {
+            return Err(crate::Error::Cache {
+                path: None,
+                message: format!(
+                    "the in-memory cache's lock is still held after waiting {} s \
+                     (a flow refreshing, or a lock() of your own not dropped yet)",
+                    LOCK_WAIT.as_secs()
+                ),
+                source: None,
+            });
+        }
         Ok(CacheLock::new(Held(Arc::clone(&self.lock))))
     }
 
@@ -87,12 +108,26 @@ impl RefreshLock {
         self.held.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn acquire(&self) {
+    /// Takes the lock, waiting at most `wait`; false when it is still held.
+    fn acquire(&self, wait: std::time::Duration) -> bool {
+        let deadline = std::time::Instant::now().checked_add(wait);
         let mut held = self.flag();
         while *held {
-            held = self.released.wait(held).unwrap_or_else(|p| p.into_inner());
+            let left = match deadline {
+                Some(d) => d.saturating_duration_since(std::time::Instant::now()),
+                None => wait,
+            };
+            if left.is_zero() {
+                return false;
+            }
+            held = self
+                .released
+                .wait_timeout(held, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
         }
         *held = true;
+        true
     }
 
     fn try_acquire(&self) -> bool {
@@ -159,10 +194,31 @@ mod tests {
     }
 
     #[test]
-    fn get_set_clear_do_not_need_the_lock() {
+    fn read_and_write_do_not_need_the_lock() {
         let cache = InMemoryTokenCache::new();
         let _held = cache.lock().unwrap();
-        assert_eq!(cache.get().unwrap(), None);
+        assert_eq!(cache.read().unwrap(), None);
+        let record = Entry::Ended(crate::LoginEnded::logout([]));
+        cache.write(&record, &CacheLock::none()).unwrap();
+        assert_eq!(cache.read().unwrap(), Some(record));
+        assert_eq!(cache.get().unwrap(), None, "a record is no token");
+    }
+
+    #[test]
+    fn clear_is_a_logout_record_and_losing_data_is_not() {
+        let token = TokenInfo {
+            access_token: crate::AccessToken::new("a"),
+            expires_at: 1,
+            refresh_token: Some(crate::RefreshToken::new("r")),
+            scope: None,
+            authorized_at: None,
+        };
+        let cache = InMemoryTokenCache::with_token(token.clone());
         cache.clear().unwrap();
+        let record = cache.read().unwrap().and_then(|e| e.ended().cloned());
+        assert!(record.unwrap().ends(token.refresh_token.as_ref().unwrap()));
+        cache.set(&token).unwrap();
+        cache.lose_data();
+        assert_eq!(cache.read().unwrap(), None);
     }
 }

@@ -1,8 +1,12 @@
 //! Token caches: where a [`TokenInfo`] lives between calls and between runs.
 //!
 //! [`InMemoryTokenCache`] is the default; [`FileTokenCache`] persists to a JSON
-//! file; implement [`TokenCache`] for anything else (a database, a keyring).
+//! file; [`RedisTokenCache`] shares one between
+//! machines; implement [`TokenCache`] for anything else (a database, a
+//! keyring). What a store holds is an [`Entry`]: a login, or the record of
+//! how one ended.
 
+use std::any::Any;
 use std::sync::Arc;
 
 use crate::{Result, TokenInfo};
@@ -12,87 +16,185 @@ mod memory;
 #[cfg(feature = "redis")]
 mod redis;
 
+pub use crate::entry::{EndReason, Entry, LoginEnded};
 pub use file::{DEFAULT_PATH, FileTokenCache};
 pub use memory::InMemoryTokenCache;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use redis::{RedisStore, RedisTokenCache};
 
-/// Storage for one token.
+/// Storage for one login: a token, or the record of how the login ended.
 ///
-/// Implementations must be cheap to call concurrently; the library calls them
-/// only around an authorization or a refresh, never on the hot path of
-/// `get_access_token` (it keeps the current token in memory). In the async API
-/// every call runs on tokio's blocking thread pool (unless the cache says it
-/// [never blocks](Self::never_blocks)), so implementations may do blocking
-/// I/O.
+/// Implement [`read`](Self::read) and [`write`](Self::write) (and
+/// [`lock`](Self::lock) when several processes share the store); the
+/// library calls them only around an authorization, a refresh or a logout,
+/// never on the hot path of `get_access_token` (it keeps the login in
+/// memory). In the async API every call runs on tokio's blocking thread
+/// pool (unless the cache says it [never blocks](Self::never_blocks)), so
+/// implementations may do blocking I/O. Store what [`Entry::to_json`] gives
+/// and parse it back with [`Entry::from_json`], or keep the [`Entry`].
 ///
-/// # The cache is the truth
+/// # The store is the truth, and a logout is a record in it
 ///
-/// The library re-reads the cache under its lock before every refresh, and
-/// takes what it finds as the state of the login: a newer token written by
-/// another process is adopted; a cache that is empty where this instance had
-/// a token is a logout (by another process, or `spotify-auth logout`), and the
-/// login ends here too. So `get` must return what the last successful `set`
-/// stored (or `None` after `clear`): a cache that forgets tokens logs users
-/// out.
+/// The library re-reads the store under its lock before every refresh and
+/// takes what it finds as the state of the login:
+///
+/// - a token is the login (a newer one written by another process is
+///   adopted);
+/// - a record ([`Entry::Ended`]) says the login ended (a logout, or a
+///   refresh token Spotify refused) and which refresh tokens it ended:
+///   none of them is ever sent again, by any sharer;
+/// - **nothing** means *unknown* (never written, or the data was lost: a
+///   Redis restart, an evicted key, a file removed by hand), never a
+///   logout: an instance holding a live login writes it back.
+///
+/// So `read` must return what the last successful `write` stored, or
+/// `None` when the store lost it; it must never turn a record into `None`.
 pub trait TokenCache: Send + Sync {
-    /// The stored token, or `None` when there is none. A store that exists but
-    /// cannot be read or parsed is an error, never `None`.
-    fn get(&self) -> Result<Option<TokenInfo>>;
+    /// What the store holds, or `None` when it holds nothing. A store that
+    /// exists but cannot be read or parsed is an error, never `None`.
+    fn read(&self) -> Result<Option<Entry>>;
 
-    /// Stores `token`, replacing any previous one, completely or not at all.
-    fn set(&self, token: &TokenInfo) -> Result<()>;
+    /// Replaces what the store holds with `entry`, completely or not at
+    /// all, as the holder of `lock`: a guard this cache's
+    /// [`lock`](Self::lock) returned, or [`CacheLock::none()`] for a caller
+    /// holding no lock. A cache shared between processes fences its writes
+    /// with the guard: a write whose lock lapsed (and may be held by
+    /// another process now) is refused with an error, and one without a
+    /// lock waits for no one and may be refused while another holder has
+    /// it (see [`RedisTokenCache`]).
+    fn write(&self, entry: &Entry, lock: &CacheLock) -> Result<()>;
 
-    /// Removes the stored token (logout, or a refresh token Spotify refused).
-    fn clear(&self) -> Result<()>;
-
-    /// Takes this cache's exclusive refresh lock, held until the returned guard
-    /// is dropped. A cache shared between processes (or machines) serialises
+    /// Takes this cache's exclusive lock, held until the returned guard is
+    /// dropped. A cache shared between processes (or machines) serialises
     /// refreshes with it so that only one of them refreshes; the library
-    /// re-reads the cache after taking it. The default does nothing, which is
-    /// right for a cache only one process uses.
+    /// re-reads the store after taking it. The default does nothing, which
+    /// is right for a cache only one process uses.
     fn lock(&self) -> Result<CacheLock> {
         Ok(CacheLock::none())
     }
 
-    /// Whether `get`, `set`, `clear` and [`try_lock`](Self::try_lock) return
-    /// at once, without I/O or waiting (a store in this process's memory).
-    /// The async API then calls them on the caller's task instead of tokio's
-    /// blocking pool, which saves two thread hops per refresh. Default
-    /// `false`: say `true` only when it holds.
+    /// Takes the lock if that can be done without waiting for another
+    /// holder: `Ok(None)` when someone else holds it. A refresh that is
+    /// only due (the token is still valid) uses this and leaves the refresh
+    /// to whoever holds the lock. The default waits with
+    /// [`lock`](Self::lock) (off the runtime): implement it so that a due
+    /// refresh never waits for another process's.
+    fn try_lock(&self) -> Result<Option<CacheLock>> {
+        self.lock().map(Some)
+    }
+
+    /// Checks, right before a refresh request is sent under `lock`, that the
+    /// lock is still held (and, for a lock with a lease, renews it): a
+    /// holder whose lease lapsed must not send a refresh token another
+    /// holder may be sending. `Ok(false)` when it is no longer held. The
+    /// default says yes.
+    fn confirm_lock(&self, lock: &CacheLock) -> Result<bool> {
+        let _ = lock;
+        Ok(true)
+    }
+
+    /// Whether `read`, `write`, [`try_lock`](Self::try_lock) and
+    /// [`confirm_lock`](Self::confirm_lock) return at once, without I/O or
+    /// waiting (a store in this process's memory). The async API then
+    /// calls them on the caller's task instead of tokio's blocking pool.
+    /// Default `false`: say `true` only when it holds.
     fn never_blocks(&self) -> bool {
         false
     }
 
-    /// Takes the refresh lock if that can be done at once: `Ok(None)` when it
-    /// is held by someone else, or when this cache cannot tell without
-    /// blocking (the default); the library then waits with
-    /// [`lock`](Self::lock), off the runtime.
-    fn try_lock(&self) -> Result<Option<CacheLock>> {
-        Ok(None)
+    /// The stored token; `None` when the store holds none (nothing, or a
+    /// record of a login that ended). Provided: built on
+    /// [`read`](Self::read).
+    fn get(&self) -> Result<Option<TokenInfo>> {
+        Ok(match self.read()? {
+            Some(Entry::Token(t)) => Some(t),
+            _ => None,
+        })
+    }
+
+    /// Stores `token` under the lock (waiting for a refresh in progress).
+    /// Provided: built on [`lock`](Self::lock) and [`write`](Self::write).
+    fn set(&self, token: &TokenInfo) -> Result<()> {
+        let lock = self.lock()?;
+        self.write(&Entry::Token(token.clone()), &lock)
+    }
+
+    /// Logs out: under the lock (waiting for a refresh in progress), writes
+    /// a logout record naming the stored login's refresh token (and those
+    /// an earlier record named), so that no sharer sends it again; a store
+    /// that cannot be read (a corrupt file) is written over all the same.
+    /// Not a deletion: a store left empty would read as data lost, and be
+    /// repaired by any instance still holding the login. Provided: built
+    /// on [`lock`](Self::lock), [`read`](Self::read) and
+    /// [`write`](Self::write).
+    ///
+    /// `set` and `clear` take the lock: holding a guard of this cache's
+    /// lock yourself, write with it ([`write`](Self::write)) instead, or
+    /// the lock waits for your own guard.
+    fn clear(&self) -> Result<()> {
+        let lock = self.lock()?;
+        let stored = self.read().unwrap_or(None);
+        let record = LoginEnded::logout_over(stored.as_ref(), &[]);
+        self.write(&Entry::Ended(record), &lock)
     }
 }
 
 /// A held [`TokenCache::lock`]; dropping it releases the lock.
 #[must_use = "the lock is released when this guard is dropped"]
-pub struct CacheLock(#[allow(dead_code)] Option<Box<dyn Send>>);
+pub struct CacheLock {
+    guard: Option<Box<dyn Any + Send + Sync>>,
+    lease: bool,
+}
 
 impl CacheLock {
     /// A guard that holds nothing.
     pub fn none() -> Self {
-        CacheLock(None)
+        CacheLock {
+            guard: None,
+            lease: false,
+        }
     }
 
     /// A guard that releases the lock when `guard` is dropped.
-    pub fn new(guard: impl Send + 'static) -> Self {
-        CacheLock(Some(Box::new(guard)))
+    pub fn new(guard: impl Send + Sync + 'static) -> Self {
+        CacheLock {
+            guard: Some(Box::new(guard)),
+            lease: false,
+        }
+    }
+
+    /// A guard of a lock held on a lease that may lapse while it is held
+    /// (a Redis key with a TTL): the flows call
+    /// [`TokenCache::confirm_lock`] with it right before sending a refresh.
+    pub fn leased(guard: impl Send + Sync + 'static) -> Self {
+        CacheLock {
+            guard: Some(Box::new(guard)),
+            lease: true,
+        }
+    }
+
+    /// Whether it was made with [`leased`](Self::leased).
+    pub fn has_lease(&self) -> bool {
+        self.lease
+    }
+
+    /// The guard given to [`new`](Self::new), when it is a `G`: how a
+    /// cache's [`write`](TokenCache::write) finds its own guard (and, say,
+    /// the lock owner to fence with) in the lock it is handed.
+    pub fn guard<G: Any>(&self) -> Option<&G> {
+        self.guard.as_deref()?.downcast_ref::<G>()
+    }
+
+    /// Whether it holds a lock.
+    pub fn is_held(&self) -> bool {
+        self.guard.is_some()
     }
 }
 
 impl std::fmt::Debug for CacheLock {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.0.is_some() {
+        f.write_str(if self.guard.is_some() {
             "CacheLock(held)"
         } else {
             "CacheLock(none)"
@@ -104,23 +206,23 @@ impl std::fmt::Debug for CacheLock {
 macro_rules! forward_cache {
     ($($wrapper:ident),*) => {$(
         impl<C: TokenCache + ?Sized> TokenCache for $wrapper<C> {
-            fn get(&self) -> Result<Option<TokenInfo>> {
-                (**self).get()
+            fn read(&self) -> Result<Option<Entry>> {
+                (**self).read()
             }
-            fn set(&self, token: &TokenInfo) -> Result<()> {
-                (**self).set(token)
-            }
-            fn clear(&self) -> Result<()> {
-                (**self).clear()
+            fn write(&self, entry: &Entry, lock: &CacheLock) -> Result<()> {
+                (**self).write(entry, lock)
             }
             fn lock(&self) -> Result<CacheLock> {
                 (**self).lock()
             }
-            fn never_blocks(&self) -> bool {
-                (**self).never_blocks()
-            }
             fn try_lock(&self) -> Result<Option<CacheLock>> {
                 (**self).try_lock()
+            }
+            fn confirm_lock(&self, lock: &CacheLock) -> Result<bool> {
+                (**self).confirm_lock(lock)
+            }
+            fn never_blocks(&self) -> bool {
+                (**self).never_blocks()
             }
         }
     )*};

@@ -30,8 +30,8 @@ use std::fmt;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use super::{CacheLock, TokenCache};
-use crate::{Error, Result, TokenInfo, observe};
+use super::{CacheLock, Entry, TokenCache};
+use crate::{Error, Result, observe};
 
 mod connection;
 mod fence;
@@ -44,7 +44,7 @@ mod watchdog;
 
 pub use store::RedisStore;
 
-use lock::{AcquireError, Fence, Holder, LockSpec};
+use lock::{AcquireError, Fence, Holder, LockGuard, LockSpec};
 use pool::{Pool, PoolError, Settings};
 
 /// The largest stored value [`get`](TokenCache::get) accepts (1 MiB); a
@@ -108,8 +108,10 @@ const MAX_LOCK_WAIT: Duration = Duration::from_secs(1 << 30);
 /// long the refresh takes and whatever the thread holding the guard is
 /// doing. If a renewal finds the lock no longer ours (the process was paused
 /// longer than the TTL, or a Redis failover lost the key), the guard is
-/// marked lost ([`lock_lost`](Self::lock_lost)) and this instance's writes
-/// fail until it is dropped. Dropping the guard stops the renewal thread at
+/// marked lost ([`lock_lost`](Self::lock_lost)) and writes made with it
+/// fail. Right before a refresh request is sent, the flows renew the lease
+/// once more in a round trip ([`confirm_lock`](TokenCache::confirm_lock)):
+/// a holder whose lease lapsed sends nothing. Dropping the guard stops the renewal thread at
 /// once and deletes the key with a script that deletes it only if it still
 /// holds the owner, so a late holder never deletes its successor's lock.
 ///
@@ -129,17 +131,26 @@ const MAX_LOCK_WAIT: Duration = Duration::from_secs(1 << 30);
 ///
 /// # Fenced writes
 ///
-/// [`set`](TokenCache::set) and [`clear`](TokenCache::clear) each run as one
-/// script that checks the lock before writing. While this instance holds the
-/// lock (a guard it handed out is alive), the write happens only if the lock
+/// Every [`write`](TokenCache::write) runs as one script that checks the
+/// lock before writing, fenced by **the guard it is given**, not by the
+/// instance. With a guard of this lock, the write happens only if the lock
 /// key still holds that guard's owner token; otherwise (the lock lapsed or
-/// was taken over) the write fails with an [`Error::Cache`] saying the lock
-/// was lost, and the token's key is untouched. While it holds no lock, the
+/// was taken over) it fails with an [`Error::Cache`] saying the lock was
+/// lost, and the key is untouched. Without one ([`CacheLock::none()`]), the
 /// write happens only if nobody holds the lock, and otherwise fails with an
-/// [`Error::Cache`] saying another instance holds it. The flows always write
-/// under the lock; a `set` or `clear` of your own without a lock (a logout)
-/// works whenever no one is refreshing, and fails, to be retried, while
-/// someone is, rather than being overwritten by that refresh.
+/// [`Error::Cache`] saying another caller holds it. The flows write with
+/// the guard of the lock they hold; [`set`](TokenCache::set) and
+/// [`clear`](TokenCache::clear) take the lock themselves, so an app's own
+/// logout made while a refresh holds the lock (on this instance or another)
+/// waits for that refresh and is written after it: the user ends logged
+/// out.
+///
+/// # A logout is a record
+///
+/// [`clear`](TokenCache::clear) (and the flows' `logout()`) store a logout
+/// record under the key, never delete it: a missing key means the data was
+/// lost (a restart without persistence, an eviction, a failover), and every
+/// instance still holding the login writes it back.
 ///
 /// # Choosing the lock TTL
 ///
@@ -323,22 +334,32 @@ impl RedisTokenCache {
         self
     }
 
-    /// How this instance's writes are fenced now.
-    fn fence(&self) -> Fence {
-        match self.holder.get() {
-            Some(holder) => holder.fence(),
+    /// This cache's own guard in `lock`, when it holds one.
+    fn own_guard<'g>(&self, lock: &'g CacheLock) -> Option<&'g LockGuard> {
+        // The fence scripts check the owner token in Redis itself.
+        lock.guard::<LockGuard>().filter(|g| g.key == self.lock_key)
+    }
+
+    /// How a write made with `lock` is fenced: by the guard's owner when it
+    /// is a guard of this cache's lock, else as a writer holding no lock.
+    /// The fence belongs to the guard, not to the instance: another caller
+    /// of the same instance writing without the guard (an app's own logout
+    /// while a refresh holds the lock) is not taken for the holder.
+    fn fence(&self, lock: &CacheLock) -> Fence {
+        match self.own_guard(lock) {
+            Some(guard) => guard.holder.fence_for(&guard.owner),
             None => Fence::Unlocked,
         }
     }
 
-    /// A write (`doing`: "write" or "delete") of the token's key under
-    /// `fence`: `op` runs the fenced script and says whether it wrote.
+    /// A write of the token's key under `fence`: `op` runs the fenced
+    /// script and says whether it wrote.
     fn fenced_write(
         &self,
         doing: &str,
+        fence: Fence,
         op: impl Fn(&mut dyn redis::ConnectionLike, &Fence) -> redis::RedisResult<bool>,
     ) -> Result<()> {
-        let fence = self.fence();
         let written = match fence {
             Fence::Lost => false,
             _ => self.pool.run(|conn| op(conn, &fence)).map_err(|e| {
@@ -371,6 +392,40 @@ impl RedisTokenCache {
         )))
     }
 
+    /// Takes the lock, polling until `deadline` (one attempt when it has
+    /// passed).
+    fn acquire(&self, deadline: Instant) -> std::result::Result<CacheLock, AcquireError> {
+        let owner = lock::new_owner().map_err(AcquireError::Random)?;
+        let holder = self.holder.get_or_init(Arc::default);
+        let spec = LockSpec {
+            pool: &self.pool,
+            holder,
+            key: &self.lock_key,
+            ttl: self.lock_ttl,
+        };
+        lock::acquire(spec, owner, deadline).map(CacheLock::leased)
+    }
+
+    /// The error for a failed [`acquire`](Self::acquire) after `wait`.
+    fn acquire_error(&self, e: AcquireError, wait: Duration) -> Error {
+        match e {
+            AcquireError::Redis(e) => {
+                self.redis_error(format_args!("cannot take the lock {:?}", self.lock_key), &e)
+            }
+            AcquireError::TimedOut => self.error(format_args!(
+                "the lock {:?} is still held by another caller after waiting {} s \
+                 (see RedisTokenCache::with_lock_wait)",
+                self.lock_key,
+                wait.as_secs_f64(),
+            )),
+            AcquireError::Spawn(e) => self.error(format_args!(
+                "cannot start the thread that renews the lock {:?}: {e}",
+                self.lock_key
+            )),
+            AcquireError::Random(e) => Error::random(e),
+        }
+    }
+
     /// An [`Error::Cache`] whose message starts with the server's URL.
     fn error(&self, message: impl fmt::Display) -> Error {
         Error::Cache {
@@ -388,13 +443,14 @@ impl RedisTokenCache {
 }
 
 impl TokenCache for RedisTokenCache {
-    /// The token stored under the key; `None` when the key does not exist.
+    /// What is stored under the key; `None` when the key does not exist
+    /// (never written, or lost: a restart without persistence, an eviction,
+    /// a failover to a replica without it).
     ///
-    /// A value that is not a token (or over 1 MiB, or not a string) is an
-    /// [`Error::Cache`] naming the key, never showing the value; it is left
-    /// as it is until the next [`set`](TokenCache::set) or
-    /// [`clear`](TokenCache::clear).
-    fn get(&self) -> Result<Option<TokenInfo>> {
+    /// A value that is neither a token nor a record (or over 1 MiB, or not
+    /// a string) is an [`Error::Cache`] naming the key, never showing the
+    /// value; it is left as it is until the next write.
+    fn read(&self) -> Result<Option<Entry>> {
         let key = self.key();
         let value: Option<Vec<u8>> = self
             .pool
@@ -409,26 +465,18 @@ impl TokenCache for RedisTokenCache {
                 value.len()
             )));
         }
-        TokenInfo::from_json(&value)
+        Entry::from_json(&value)
             .map(Some)
             .map_err(|m| self.error(format_args!("key {key:?}: {m}")))
     }
 
-    /// Stores the token under the key (all or nothing), with no expiry (the
-    /// refresh token outlives the access token), fenced by the lock: see
+    /// Stores `entry` under the key (all or nothing), with no expiry (the
+    /// refresh token outlives the access token), fenced by `lock`: see
     /// [Fenced writes](RedisTokenCache#fenced-writes).
-    fn set(&self, token: &TokenInfo) -> Result<()> {
-        let json = token.to_json();
-        self.fenced_write("write", |conn, fence| {
+    fn write(&self, entry: &Entry, lock: &CacheLock) -> Result<()> {
+        let json = entry.to_json();
+        self.fenced_write("write", self.fence(lock), |conn, fence| {
             fence::set(conn, self.key(), &self.lock_key, fence, &json)
-        })
-    }
-
-    /// Deletes the key (a missing key is fine), fenced by the lock: see
-    /// [Fenced writes](RedisTokenCache#fenced-writes).
-    fn clear(&self) -> Result<()> {
-        self.fenced_write("delete", |conn, fence| {
-            fence::delete(conn, self.key(), &self.lock_key, fence)
         })
     }
 
@@ -441,32 +489,58 @@ impl TokenCache for RedisTokenCache {
     /// after the wait), the lock still held when the wait is over, or no
     /// thread to renew it.
     fn lock(&self) -> Result<CacheLock> {
-        let started = Instant::now();
         let wait = self.lock_wait.min(MAX_LOCK_WAIT);
-        let owner = lock::new_owner().map_err(Error::random)?;
-        let holder = self.holder.get_or_init(Arc::default);
-        let spec = LockSpec {
-            pool: &self.pool,
-            holder,
-            key: &self.lock_key,
-            ttl: self.lock_ttl,
-        };
-        match lock::acquire(spec, owner, started + wait) {
-            Ok(guard) => Ok(CacheLock::new(guard)),
-            Err(AcquireError::Redis(e)) => {
-                Err(self.redis_error(format_args!("cannot take the lock {:?}", self.lock_key), &e))
-            }
-            Err(AcquireError::TimedOut) => Err(self.error(format_args!(
-                "the lock {:?} is still held by another caller after waiting {} s \
-                 (see RedisTokenCache::with_lock_wait)",
-                self.lock_key,
-                wait.as_secs_f64(),
-            ))),
-            Err(AcquireError::Spawn(e)) => Err(self.error(format_args!(
-                "cannot start the thread that renews the lock {:?}: {e}",
-                self.lock_key
-            ))),
+        self.acquire(Instant::now() + wait)
+            .map_err(|e| self.acquire_error(e, wait))
+    }
+
+    /// One attempt at the lock, without waiting: `None` when another
+    /// process, machine or guard of this instance holds it.
+    fn try_lock(&self) -> Result<Option<CacheLock>> {
+        match self.acquire(std::time::Instant::now()) {
+            Ok(guard) => Ok(Some(guard)),
+            Err(AcquireError::TimedOut) => Ok(None),
+            Err(e) => Err(self.acquire_error(e, Duration::ZERO)),
         }
+    }
+
+    /// Renews the lease of `lock` (back to a full TTL) if it is still ours,
+    /// in one round trip: `false` when it lapsed (and may be held by
+    /// another instance now), which also marks the guard lost.
+    fn confirm_lock(&self, lock: &CacheLock) -> Result<bool> {
+        let Some(guard) = self.own_guard(lock) else {
+            return Ok(false);
+        };
+        if matches!(guard.holder.fence_for(&guard.owner), Fence::Lost) {
+            return Ok(false);
+        }
+        let ttl_ms = u64::try_from(self.lock_ttl.as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        let renewed = self
+            .pool
+            .run(|conn| {
+                watchdog::RENEW
+                    .key(&self.lock_key)
+                    .arg(&guard.owner)
+                    .arg(ttl_ms)
+                    .invoke::<i64>(conn)
+            })
+            .map_err(|e| {
+                self.redis_error(
+                    format_args!("cannot check the lock {:?}", self.lock_key),
+                    &e,
+                )
+            })?;
+        if renewed != 1 {
+            observe::warn!(
+                cache,
+                key = self.key(),
+                "the Redis lock lapsed before a refresh was sent: nothing is sent"
+            );
+            guard.holder.mark_lost(&guard.owner);
+        }
+        Ok(renewed == 1)
     }
 }
 

@@ -18,6 +18,16 @@ pub(crate) fn need(need: &Need) -> &'static str {
     match need {
         Need::Valid => "valid",
         Need::Replace(_) => "replace",
+        Need::Flush => "flush",
+    }
+}
+
+/// An [`EndReason`](crate::EndReason) as an event field.
+#[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+pub(crate) fn end_reason(reason: crate::EndReason) -> &'static str {
+    match reason {
+        crate::EndReason::Logout => "logout",
+        crate::EndReason::Refused => "refused",
     }
 }
 
@@ -73,7 +83,7 @@ pub(crate) fn took_outcome(waiting: &Stopwatch, outcome: &Result<String>) {
 }
 
 /// Spotify refused a refresh token (`invalid_grant`); `still_cached`: the
-/// cache still held it, and is emptied.
+/// store still held it (or nothing), and records the refusal.
 #[inline(always)]
 pub(crate) fn refused(still_cached: bool) {
     warn_event!(
@@ -83,17 +93,17 @@ pub(crate) fn refused(still_cached: bool) {
     );
 }
 
-/// `logout()` is over: the token in memory is forgotten; `cleared`: the
-/// cache's outcome.
+/// `logout()` is over: the login in memory is forgotten; `recorded`: the
+/// outcome of writing the logout record to the store.
 #[inline(always)]
-pub(crate) fn logged_out(cleared: &Result<()>) {
-    match cleared {
-        Ok(()) => debug!(flow, cleared = true, "logged out"),
+pub(crate) fn logged_out(recorded: &Result<()>) {
+    match recorded {
+        Ok(()) => debug!(flow, recorded = true, "logged out"),
         Err(e) => debug!(
             flow,
-            cleared = false,
+            recorded = false,
             error = err(e),
-            "logged out here; the cache could not be cleared"
+            "logged out here; the logout record could not be written yet (it is retried)"
         ),
     }
 }

@@ -4,33 +4,40 @@
 use std::fmt;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use crate::cache::{CacheLock, TokenCache};
-use crate::{Error, Result, TokenInfo};
+use crate::cache::{CacheLock, Entry, TokenCache};
+use crate::{Error, Result};
 
 /// One operation of [`TokenCache`], as [`FaultyCache`] counts and fails them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum CacheOp {
-    /// [`TokenCache::get`].
-    Get,
-    /// [`TokenCache::set`].
-    Set,
-    /// [`TokenCache::clear`].
-    Clear,
-    /// [`TokenCache::lock`].
+    /// [`TokenCache::read`].
+    Read,
+    /// [`TokenCache::write`] of a token ([`Entry::Token`]).
+    WriteToken,
+    /// [`TokenCache::write`] of a record that a login ended
+    /// ([`Entry::Ended`]: a logout, a refusal).
+    WriteRecord,
+    /// [`TokenCache::lock`], [`try_lock`](TokenCache::try_lock) and
+    /// [`confirm_lock`](TokenCache::confirm_lock).
     Lock,
 }
 
 impl CacheOp {
     /// Every operation, in declaration order.
-    pub const ALL: [CacheOp; 4] = [CacheOp::Get, CacheOp::Set, CacheOp::Clear, CacheOp::Lock];
+    pub const ALL: [CacheOp; 4] = [
+        CacheOp::Read,
+        CacheOp::WriteToken,
+        CacheOp::WriteRecord,
+        CacheOp::Lock,
+    ];
 
-    /// The method's name: `get`, `set`, `clear`, `lock`.
+    /// The operation's name: `read`, `write_token`, `write_record`, `lock`.
     pub fn name(self) -> &'static str {
         match self {
-            CacheOp::Get => "get",
-            CacheOp::Set => "set",
-            CacheOp::Clear => "clear",
+            CacheOp::Read => "read",
+            CacheOp::WriteToken => "write_token",
+            CacheOp::WriteRecord => "write_record",
             CacheOp::Lock => "lock",
         }
     }
@@ -70,17 +77,18 @@ struct OpState {
 /// use spotify_auth::{Error, InMemoryTokenCache, TokenCache};
 ///
 /// let cache = Arc::new(FaultyCache::new(InMemoryTokenCache::new()));
-/// cache.fail_next(CacheOp::Get, 1);
+/// cache.fail_next(CacheOp::Read, 1);
 /// assert!(matches!(cache.get(), Err(Error::Cache { .. })));
 /// assert!(cache.get()?.is_none()); // the next one passes through
 ///
-/// cache.fail_always(CacheOp::Clear);
+/// // `clear` (a logout) writes a record.
+/// cache.fail_always(CacheOp::WriteRecord);
 /// assert!(cache.clear().is_err());
 /// assert!(cache.clear().is_err());
-/// cache.heal(CacheOp::Clear);
+/// cache.heal(CacheOp::WriteRecord);
 /// cache.clear()?;
-/// assert_eq!(cache.calls(CacheOp::Clear), 3);
-/// assert_eq!(cache.failures(CacheOp::Clear), 2);
+/// assert_eq!(cache.calls(CacheOp::WriteRecord), 3);
+/// assert_eq!(cache.failures(CacheOp::WriteRecord), 2);
 /// # Ok::<(), Error>(())
 /// ```
 pub struct FaultyCache<C> {
@@ -185,29 +193,34 @@ impl<C: TokenCache> FaultyCache<C> {
 // method added to `TokenCache` gets a variant and a line here, so that it
 // is counted and can fail, and never silently falls back to its default.
 impl<C: TokenCache> TokenCache for FaultyCache<C> {
-    fn get(&self) -> Result<Option<TokenInfo>> {
-        self.pass(CacheOp::Get, C::get)
+    fn read(&self) -> Result<Option<Entry>> {
+        self.pass(CacheOp::Read, C::read)
     }
 
-    fn set(&self, token: &TokenInfo) -> Result<()> {
-        self.pass(CacheOp::Set, |inner| inner.set(token))
-    }
-
-    fn clear(&self) -> Result<()> {
-        self.pass(CacheOp::Clear, C::clear)
+    fn write(&self, entry: &Entry, lock: &CacheLock) -> Result<()> {
+        let op = match entry {
+            Entry::Ended(_) => CacheOp::WriteRecord,
+            _ => CacheOp::WriteToken,
+        };
+        self.pass(op, |inner| inner.write(entry, lock))
     }
 
     fn lock(&self) -> Result<CacheLock> {
         self.pass(CacheOp::Lock, C::lock)
     }
 
-    fn never_blocks(&self) -> bool {
-        self.inner.never_blocks()
-    }
-
     /// Counted and failed as a `Lock`.
     fn try_lock(&self) -> Result<Option<CacheLock>> {
         self.pass(CacheOp::Lock, C::try_lock)
+    }
+
+    /// Counted and failed as a `Lock`.
+    fn confirm_lock(&self, lock: &CacheLock) -> Result<bool> {
+        self.pass(CacheOp::Lock, |inner| inner.confirm_lock(lock))
+    }
+
+    fn never_blocks(&self) -> bool {
+        self.inner.never_blocks()
     }
 }
 

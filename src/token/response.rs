@@ -9,18 +9,79 @@ use crate::{Error, Result, TokenInfo};
 pub(crate) const MAX_BODY: usize = 1 << 20;
 
 /// A validated successful token response (`Debug` redacts its tokens).
+///
+/// An incomplete answer that still carries a refresh token (Spotify rotated
+/// it, then the rest went wrong) is kept as one, with its problem: the
+/// refresh token must not be thrown away, since the one used may be dead
+/// now. Its access token then counts as expired at once.
 #[derive(Debug)]
 pub(crate) struct TokenResponse {
     pub access_token: AccessToken,
     pub expires_in: u64,
     pub refresh_token: Option<RefreshToken>,
     pub scope: Option<String>,
+    /// What is wrong with an incomplete answer (never its content).
+    incomplete: Option<String>,
 }
 
 impl TokenResponse {
     /// Validates a 2xx body. Every failure is a typed error that never quotes
-    /// the body (it may hold tokens).
+    /// the body (it may hold tokens); an incomplete body carrying a refresh
+    /// token is kept (see [`problem`](Self::problem)).
     pub fn parse(body: &[u8]) -> Result<Self> {
+        match Self::validate(body) {
+            Ok(response) => Ok(response),
+            Err(e) => Self::salvage(body, e),
+        }
+    }
+
+    /// The error an incomplete answer is reported as, once what it carries
+    /// is kept.
+    pub fn problem(&self) -> Option<Error> {
+        self.incomplete.clone().map(Error::invalid_response)
+    }
+
+    /// An invalid body that still carries a refresh token: keep that token,
+    /// and the scope when it is readable.
+    fn salvage(body: &[u8], error: Error) -> Result<Self> {
+        let Error::InvalidTokenResponse { reason } = &error else {
+            return Err(error);
+        };
+        if body.len() > MAX_BODY {
+            return Err(error);
+        }
+        let Ok(serde_json::Value::Object(obj)) = serde_json::from_slice(body) else {
+            return Err(error);
+        };
+        if obj.contains_key("error") {
+            return Err(error);
+        }
+        let Some(serde_json::Value::String(refresh)) = obj.get("refresh_token") else {
+            return Err(error);
+        };
+        if refresh.is_empty() {
+            return Err(error);
+        }
+        let access_token = match obj.get("access_token") {
+            Some(serde_json::Value::String(s)) => AccessToken::new(s.clone()),
+            _ => AccessToken::new(""),
+        };
+        let scope = match obj.get("scope") {
+            Some(serde_json::Value::String(s)) => Some(crate::Scopes::from(s.as_str()).to_string()),
+            _ => None,
+        };
+        Ok(TokenResponse {
+            access_token,
+            expires_in: 0,
+            refresh_token: Some(RefreshToken::new(refresh.clone())),
+            scope,
+            incomplete: Some(format!(
+                "{reason}; the refresh token it carries is kept, and the next call refreshes with it"
+            )),
+        })
+    }
+
+    fn validate(body: &[u8]) -> Result<Self> {
         if body.len() > MAX_BODY {
             return Err(Error::invalid_response(format!(
                 "body larger than {MAX_BODY} bytes"
@@ -67,27 +128,37 @@ impl TokenResponse {
             expires_in,
             refresh_token,
             scope,
+            incomplete: None,
         })
+    }
+
+    /// When the access token expires: `expires_in` from now, or now for an
+    /// incomplete answer (so that it is never handed out).
+    fn expires_at(&self) -> u64 {
+        match self.incomplete {
+            None => unix_now().saturating_add(self.expires_in),
+            Some(_) => unix_now(),
+        }
     }
 
     /// The token a response makes, with no authorization time (an app
     /// token).
-    pub fn into_token(self) -> TokenInfo {
+    pub fn to_token(&self) -> TokenInfo {
         TokenInfo {
-            access_token: self.access_token,
-            expires_at: unix_now().saturating_add(self.expires_in),
-            refresh_token: self.refresh_token,
-            scope: self.scope,
+            access_token: self.access_token.clone(),
+            expires_at: self.expires_at(),
+            refresh_token: self.refresh_token.clone(),
+            scope: self.scope.clone(),
             authorized_at: None,
         }
     }
 
     /// The token an authorization-code response makes: the user authorized
     /// just now.
-    pub fn into_authorized(self) -> TokenInfo {
+    pub fn to_authorized(&self) -> TokenInfo {
         TokenInfo {
             authorized_at: Some(unix_now()),
-            ..self.into_token()
+            ..self.to_token()
         }
     }
 
@@ -95,7 +166,7 @@ impl TokenResponse {
     /// one used stays valid and is kept; without a scope, the previous one.
     /// The authorization time is the previous token's (a refresh does not
     /// extend the login).
-    pub fn into_refreshed(self, used: &RefreshToken, previous: Option<&TokenInfo>) -> TokenInfo {
+    pub fn to_refreshed(&self, used: &RefreshToken, previous: Option<&TokenInfo>) -> TokenInfo {
         let scope = self
             .scope
             .clone()
@@ -105,7 +176,7 @@ impl TokenResponse {
             refresh_token: Some(refresh_token),
             scope,
             authorized_at: previous.and_then(|p| p.authorized_at),
-            ..self.into_token()
+            ..self.to_token()
         }
     }
 }
@@ -168,6 +239,33 @@ mod tests {
     }
 
     #[test]
+    fn an_incomplete_answer_keeps_its_refresh_token() {
+        for body in [
+            r#"{"access_token":"a","refresh_token":"rotated","scope":"x"}"#,
+            r#"{"expires_in":3600,"refresh_token":"rotated"}"#,
+            r#"{"access_token":"a","expires_in":"soon","refresh_token":"rotated"}"#,
+        ] {
+            let r = TokenResponse::parse(body.as_bytes()).unwrap();
+            let problem = r.problem().expect("reported");
+            assert!(
+                matches!(problem, Error::InvalidTokenResponse { .. }),
+                "{problem:?}"
+            );
+            assert!(!problem.to_string().contains("rotated"), "{problem}");
+            let t = r.to_refreshed(&RefreshToken::new("used"), None);
+            assert_eq!(t.refresh_token.as_ref().unwrap().secret(), "rotated");
+            assert!(t.is_expired(), "never handed out");
+        }
+        for body in [
+            r#"{"access_token":"a","refresh_token":""}"#,
+            r#"{"error":"x","refresh_token":"r"}"#,
+            r#"{"access_token":"a"}"#,
+        ] {
+            assert!(TokenResponse::parse(body.as_bytes()).is_err(), "{body}");
+        }
+    }
+
+    #[test]
     fn refresh_keeps_previous_refresh_token_and_scope() {
         let prev = TokenInfo {
             access_token: AccessToken::new("old"),
@@ -178,7 +276,7 @@ mod tests {
         };
         let used = RefreshToken::new("r1");
         let r = TokenResponse::parse(br#"{"access_token":"new","expires_in":10}"#).unwrap();
-        let t = r.into_refreshed(&used, Some(&prev));
+        let t = r.to_refreshed(&used, Some(&prev));
         assert_eq!(t.refresh_token.unwrap().secret(), "r1");
         assert_eq!(t.scope.as_deref(), Some("s"));
         assert_eq!(
@@ -190,14 +288,14 @@ mod tests {
             TokenResponse::parse(br#"{"access_token":"new","expires_in":10,"refresh_token":"r2"}"#)
                 .unwrap();
         assert_eq!(
-            r.into_refreshed(&used, Some(&prev))
+            r.to_refreshed(&used, Some(&prev))
                 .refresh_token
                 .unwrap()
                 .secret(),
             "r2"
         );
         let r = TokenResponse::parse(br#"{"access_token":"new","expires_in":10}"#).unwrap();
-        let t = r.into_refreshed(&RefreshToken::new("boot"), None);
+        let t = r.to_refreshed(&RefreshToken::new("boot"), None);
         assert_eq!(t.refresh_token.unwrap().secret(), "boot");
         assert_eq!(t.scope, None);
         assert_eq!(t.authorized_at, None, "unknown for a bootstrap token");
@@ -208,9 +306,9 @@ mod tests {
         let r =
             TokenResponse::parse(br#"{"access_token":"a","expires_in":10,"refresh_token":"r"}"#)
                 .unwrap();
-        let t = r.into_authorized();
+        let t = r.to_authorized();
         assert!(t.authorized_at.unwrap().abs_diff(unix_now()) <= 1);
         let r = TokenResponse::parse(br#"{"access_token":"a","expires_in":10}"#).unwrap();
-        assert_eq!(r.into_token().authorized_at, None, "an app token has none");
+        assert_eq!(r.to_token().authorized_at, None, "an app token has none");
     }
 }

@@ -194,8 +194,8 @@ impl Drop for Actors {
 
 fn op(name: &str) -> CacheOp {
     match name {
-        "set" => CacheOp::Set,
-        "get" => CacheOp::Get,
+        "set" => CacheOp::WriteToken,
+        "get" => CacheOp::Read,
         "lock" => CacheOp::Lock,
         other => panic!("unknown cache op {other}"),
     }

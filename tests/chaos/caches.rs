@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
-use spotify_auth::{CacheLock, FileTokenCache, TokenCache, TokenInfo};
+use spotify_auth::{CacheLock, Entry, FileTokenCache, TokenCache};
 
 use super::report::{Report, Reporter};
 
@@ -86,13 +86,13 @@ impl Recording {
         }
     }
 
-    fn read(&self) -> MutexGuard<'_, Option<String>> {
+    fn seen(&self) -> MutexGuard<'_, Option<String>> {
         self.read.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// A failed call after `refresh` was read under the same lock.
     fn report_failure<T>(&self, result: &spotify_auth::Result<T>) {
-        if let (Err(e), Some(refresh)) = (result, self.read().clone()) {
+        if let (Err(e), Some(refresh)) = (result, self.seen().clone()) {
             self.reporter.send(Report::RemovalFailed {
                 actor: self.actor.clone(),
                 refresh,
@@ -103,11 +103,11 @@ impl Recording {
 }
 
 impl TokenCache for Recording {
-    fn get(&self) -> spotify_auth::Result<Option<TokenInfo>> {
-        let result = self.inner.get();
+    fn read(&self) -> spotify_auth::Result<Option<Entry>> {
+        let result = self.inner.read();
         self.report_failure(&result);
-        if let Ok(Some(token)) = &result {
-            let mut read = self.read();
+        if let Ok(Some(Entry::Token(token))) = &result {
+            let mut read = self.seen();
             if read.is_none() {
                 *read = token.refresh_token.as_ref().map(|r| r.secret().to_owned());
             }
@@ -115,26 +115,41 @@ impl TokenCache for Recording {
         result
     }
 
-    fn set(&self, token: &TokenInfo) -> spotify_auth::Result<()> {
-        let result = self.inner.set(token);
-        if let Some(refresh) = &token.refresh_token {
-            self.reporter.send(Report::Write {
-                actor: self.actor.clone(),
-                refresh: refresh.secret().to_owned(),
-                error: result.as_ref().err().map(ToString::to_string),
-            });
+    fn write(&self, entry: &Entry, lock: &CacheLock) -> spotify_auth::Result<()> {
+        let result = self.inner.write(entry, lock);
+        match entry {
+            Entry::Token(token) => {
+                if let Some(refresh) = &token.refresh_token {
+                    self.reporter.send(Report::Write {
+                        actor: self.actor.clone(),
+                        refresh: refresh.secret().to_owned(),
+                        error: result.as_ref().err().map(ToString::to_string),
+                    });
+                }
+            }
+            _ => self.report_failure(&result),
         }
         result
     }
 
-    fn clear(&self) -> spotify_auth::Result<()> {
-        let result = self.inner.clear();
-        self.report_failure(&result);
-        result
+    fn try_lock(&self) -> spotify_auth::Result<Option<CacheLock>> {
+        *self.seen() = None;
+        if sabotaged() {
+            return Ok(Some(CacheLock::none()));
+        }
+        self.inner.try_lock()
+    }
+
+    fn confirm_lock(&self, lock: &CacheLock) -> spotify_auth::Result<bool> {
+        self.inner.confirm_lock(lock)
+    }
+
+    fn never_blocks(&self) -> bool {
+        self.inner.never_blocks()
     }
 
     fn lock(&self) -> spotify_auth::Result<CacheLock> {
-        *self.read() = None;
+        *self.seen() = None;
         if sabotaged() {
             return Ok(CacheLock::none());
         }

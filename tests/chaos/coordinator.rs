@@ -9,7 +9,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use spotify_auth::testing::FakeSpotify;
-use spotify_auth::{AccessToken, Error, TokenCache, TokenInfo};
+use spotify_auth::{AccessToken, CacheLock, Entry, Error, TokenCache, TokenInfo};
 
 use super::auth::{Auth, Expected, expected};
 use super::ledger::{self, Login, Logout};
@@ -44,7 +44,7 @@ impl Coordinator {
     pub fn ensure_login(&mut self) {
         for attempt in 0..30 {
             {
-                let _guard = match self.cache.lock() {
+                let guard = match self.cache.lock() {
                     Ok(guard) => guard,
                     Err(e) => {
                         self.unexpected(format!("cannot lock the cache: {e}"));
@@ -66,7 +66,7 @@ impl Coordinator {
                 }
                 let exchange = self.exchange_logins[self.lineages % self.exchange_logins.len()];
                 if !exchange {
-                    self.mint_login();
+                    self.mint_login(&guard);
                     return;
                 }
             }
@@ -89,7 +89,7 @@ impl Coordinator {
 
     /// A refresh token minted by the fake, written with an expired access
     /// token (so the next caller refreshes); the cache's lock is held.
-    fn mint_login(&mut self) {
+    fn mint_login(&mut self, guard: &CacheLock) {
         let lineage = self.next_lineage();
         let refresh = self.server.issue_refresh_token(ID, SCOPE);
         let now = SystemTime::now()
@@ -103,7 +103,11 @@ impl Coordinator {
             scope: Some(SCOPE.to_owned()),
             authorized_at: Some(now),
         };
-        let error = self.cache.set(&token).err().map(|e| e.to_string());
+        let error = self
+            .cache
+            .write(&Entry::Token(token), guard)
+            .err()
+            .map(|e| e.to_string());
         if let Some(e) = &error {
             self.unexpected(format!("cannot write a minted login: {e}"));
         }

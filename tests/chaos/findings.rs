@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use spotify_auth::testing::{CacheOp, FakeSpotify, FaultyCache};
-use spotify_auth::{AccessToken, CacheLock, Error, FileTokenCache, TokenCache, TokenInfo};
+use spotify_auth::{AccessToken, CacheLock, Entry, Error, FileTokenCache, TokenCache, TokenInfo};
 
 use super::auth::{Auth, Call, Outcome};
 use super::plan::Settings;
@@ -131,9 +131,13 @@ fn a_failed_write_does_not_end_the_login(mode: Mode) {
         _dir,
     } = sharers(mode);
 
-    faulty.fail_next(CacheOp::Set, 1);
+    faulty.fail_next(CacheOp::WriteToken, 1);
     get(&a).expect("A refreshes (its write fails once, and is tried again)");
-    assert_eq!(faulty.calls(CacheOp::Set), 2, "A's write failed once");
+    assert_eq!(
+        faulty.calls(CacheOp::WriteToken),
+        2,
+        "A's write failed once"
+    );
     assert!(
         a.cache_write_error().is_none(),
         "and was stored under the lock"
@@ -177,7 +181,7 @@ fn a_write_that_keeps_failing_ends_the_login_of_a_sharer(mode: Mode) {
     let Sharers {
         faulty, a, b, _dir, ..
     } = sharers(mode);
-    faulty.fail_next(CacheOp::Set, 3);
+    faulty.fail_next(CacheOp::WriteToken, 3);
     get(&a).expect("A refreshes; its write keeps failing; the token is kept");
     assert!(a.cache_write_error().is_some());
     let from_b = get(&b);
@@ -212,23 +216,19 @@ struct FailsRemovalCheck {
 }
 
 impl TokenCache for FailsRemovalCheck {
-    fn get(&self) -> spotify_auth::Result<Option<TokenInfo>> {
+    fn read(&self) -> spotify_auth::Result<Option<Entry>> {
         if self.gets.fetch_add(1, Ordering::SeqCst) == 1 {
             return Err(Error::Cache {
                 path: None,
-                message: "injected failure of get (the second read under one lock)".to_owned(),
+                message: "injected failure of read (the second read under one lock)".to_owned(),
                 source: None,
             });
         }
-        self.inner.get()
+        self.inner.read()
     }
 
-    fn set(&self, token: &TokenInfo) -> spotify_auth::Result<()> {
-        self.inner.set(token)
-    }
-
-    fn clear(&self) -> spotify_auth::Result<()> {
-        self.inner.clear()
+    fn write(&self, entry: &Entry, lock: &CacheLock) -> spotify_auth::Result<()> {
+        self.inner.write(entry, lock)
     }
 
     fn lock(&self) -> spotify_auth::Result<CacheLock> {

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use spotify_auth::TokenInfo;
+use spotify_auth::Entry;
 use spotify_auth::testing::FakeSpotify;
 
 use super::ledger::{self, Logout};
@@ -124,8 +124,11 @@ impl Watcher {
         {
             self.violation(format!("the token file has mode {mode:o}, not 600"));
         }
-        let token = match TokenInfo::from_json(&bytes) {
-            Ok(token) => token,
+        let token = match Entry::from_json(&bytes) {
+            Ok(Entry::Token(token)) => token,
+            // A record that the login ended (a logout, a refusal): no token,
+            // judged as such.
+            Ok(_) => return self.missing(read_at),
             Err(e) => {
                 return self.violation(format!(
                     "the cache holds something that is not a token ({} bytes): {e}",
@@ -161,9 +164,10 @@ impl Watcher {
         self.last = Some((refresh, read_at));
     }
 
-    /// No token: fine before anything was seen, after a logout since the
-    /// last token was seen, or when that token is dead (refused tokens are
-    /// removed; a token that was replaced meanwhile is dead too).
+    /// No token (nothing, or a record that the login ended): fine before
+    /// anything was seen, after a logout since the last token was seen, or
+    /// when that token is dead (refused tokens are recorded as such; a
+    /// token that was replaced meanwhile is dead too).
     fn missing(&mut self, read_at: Instant) {
         self.watched.missing += 1;
         let Some((last, seen_at)) = self.last.clone() else {

@@ -210,16 +210,20 @@ flow_test! {
 }
 
 flow_test! {
-    async fn invalid_grant_requires_a_new_login_and_clears_the_cache() {
+    async fn invalid_grant_requires_a_new_login_and_records_the_refusal() {
         let row = Row::new();
-        assert!(row.server.revoke_refresh_token(row.old.refresh_token.as_ref().unwrap().secret()));
+        let dead = row.old.refresh_token.clone().unwrap();
+        assert!(row.server.revoke_refresh_token(dead.secret()));
         let auth = row.auth(|b| b);
         let got = auth.get_access_token().await;
         assert!(matches!(got, Err(Error::ReauthorizationRequired { .. })), "{got:?}");
         assert_eq!(row.server.token_request_count(), 1);
         assert_eq!(row.cache.get().unwrap(), None, "no dead refresh token left behind");
+        let record = row.cache.read().unwrap().and_then(|e| e.ended().cloned()).expect("a record");
+        assert_eq!(record.reason(), spotify_auth::EndReason::Refused);
+        assert!(record.ends(&dead), "the record names the refused token");
         let again = auth.get_access_token().await;
-        assert!(matches!(again, Err(Error::NotAuthorized)), "{again:?}");
+        assert!(matches!(again, Err(Error::ReauthorizationRequired { .. })), "{again:?}");
         assert_eq!(row.server.token_request_count(), 1, "the dead token is not tried again");
     }
 }

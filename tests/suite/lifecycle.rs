@@ -51,13 +51,15 @@ flow_test! {
         let (server, stale) = rotating();
         let cache = faulty(Some(stale.clone()));
         let auth = builder(server.url()).token_cache(cache.clone()).build().unwrap();
-        cache.fail_next(CacheOp::Set, WRITE_ATTEMPTS);
+        cache.fail_always(CacheOp::WriteToken);
         let got = auth.get_access_token().await;
         let fresh = got.expect("the token Spotify issued is served although the write failed");
         assert_eq!(stored(&cache).unwrap(), stale, "the failed write left the cache as it was");
         let failure = auth.cache_write_error();
         assert!(matches!(failure, Some(Error::Cache { .. })), "the failure is there to see: {failure:?}");
-        // The next call retries the write, and sends nothing.
+        // Once the store works again, the write is retried beside the
+        // callers, and nothing is sent.
+        cache.heal(CacheOp::WriteToken);
         let again = auth.get_access_token().await;
         assert_eq!(again.unwrap(), fresh);
         eventually("the write retried", || stored(&cache).is_some_and(|t| t.access_token.secret() == fresh)).await;
@@ -65,7 +67,7 @@ flow_test! {
         assert_eq!(saved.access_token.secret(), fresh);
         assert_ne!(saved.refresh_token, stale.refresh_token, "the rotated refresh token is stored");
         assert_eq!(server.token_request_count(), 1);
-        assert!(auth.cache_write_error().is_none(), "stored now");
+        eventually("no write owed", || auth.cache_write_error().is_none()).await;
         // The rotated refresh token is the one used next.
         let later = auth.force_refresh().await;
         assert!(later.is_ok(), "{later:?}");
@@ -81,14 +83,14 @@ flow_test! {
         let (server, stale) = rotating();
         let cache = faulty(Some(stale.clone()));
         let auth = builder(server.url()).token_cache(cache.clone()).build().unwrap();
-        cache.fail_always(CacheOp::Set);
+        cache.fail_always(CacheOp::WriteToken);
         let first = auth.get_access_token().await.unwrap();
         for _ in 0..5 {
             let got = auth.get_access_token().await;
             assert_eq!(got.unwrap(), first);
         }
         assert_eq!(server.token_request_count(), 1, "never the dead refresh token again");
-        cache.heal(CacheOp::Set);
+        cache.heal(CacheOp::WriteToken);
     }
 }
 
@@ -103,14 +105,16 @@ flow_test! {
         let auth = builder(server.url()).token_cache(cache.clone()).build().unwrap();
         let url = auth.get_authorization_url(Some("st"), None, false).unwrap();
         let code = follow_authorize(&url);
-        cache.fail_next(CacheOp::Set, WRITE_ATTEMPTS);
+        cache.fail_always(CacheOp::WriteToken);
         let exchanged = auth.exchange_code(code).await;
         match exchanged {
             Err(Error::TokenNotStored { source }) => assert!(matches!(*source, Error::Cache { .. })),
             other => panic!("the failed write is reported: {other:?}"),
         }
         assert_eq!(stored(&cache), None);
-        // This process goes on working, and the next call stores the token.
+        // This process goes on working, and once the store works again the
+        // write is retried beside the callers.
+        cache.heal(CacheOp::WriteToken);
         let got = auth.get_access_token().await;
         let token = got.expect("the login is kept in memory");
         eventually("the write retried", || stored(&cache).is_some()).await;
@@ -181,7 +185,7 @@ flow_test! {
         let (server, stale) = short_lived();
         let cache = faulty(Some(stale));
         let auth = builder(server.url()).token_cache(cache.clone()).build().unwrap();
-        cache.fail_next(CacheOp::Set, WRITE_ATTEMPTS);
+        cache.fail_next(CacheOp::WriteToken, WRITE_ATTEMPTS);
         let first = auth.get_access_token().await;
         assert!(first.is_ok(), "{first:?}");
         cache.clear().unwrap();
@@ -328,18 +332,25 @@ struct OvertakenAfterRead {
 }
 
 impl TokenCache for OvertakenAfterRead {
-    fn get(&self) -> spotify_auth::Result<Option<TokenInfo>> {
-        let got = self.inner.get();
+    fn read(&self) -> spotify_auth::Result<Option<spotify_auth::Entry>> {
+        let got = self.inner.read();
         if let Some(t) = self.newer.lock().unwrap().take() {
-            self.inner.set(&t).unwrap();
+            // Another machine, whose lock lapsed: no lock of ours.
+            self.inner
+                .write(
+                    &spotify_auth::Entry::Token(t),
+                    &spotify_auth::CacheLock::none(),
+                )
+                .unwrap();
         }
         got
     }
-    fn set(&self, token: &TokenInfo) -> spotify_auth::Result<()> {
-        self.inner.set(token)
-    }
-    fn clear(&self) -> spotify_auth::Result<()> {
-        self.inner.clear()
+    fn write(
+        &self,
+        entry: &spotify_auth::Entry,
+        lock: &spotify_auth::CacheLock,
+    ) -> spotify_auth::Result<()> {
+        self.inner.write(entry, lock)
     }
     fn lock(&self) -> spotify_auth::Result<spotify_auth::CacheLock> {
         self.inner.lock()
@@ -350,20 +361,25 @@ flow_test! {
     async fn failed_writes_are_retried_with_backoff_not_on_every_call() {
         let (server, stale) = rotating();
         let cache = faulty(Some(stale));
-        let auth = builder(server.url()).token_cache(cache.clone()).build().unwrap();
-        cache.fail_always(CacheOp::Set);
+        // The store's own schedule (1 s after the second failure), not the
+        // suite's zero backoff: only the quick retries' pauses are zero.
+        let auth = builder(server.url())
+            .backoff_hook(|d| if d < Duration::from_millis(500) { Duration::ZERO } else { d })
+            .token_cache(cache.clone())
+            .build()
+            .unwrap();
+        cache.fail_always(CacheOp::WriteToken);
         let token = auth.get_access_token().await.unwrap();
-        assert_eq!(cache.calls(CacheOp::Set), WRITE_ATTEMPTS);
-        // The next call retries at once; after a second failure the retry
-        // waits a second, so the calls right after it do no cache I/O.
-        let got = auth.get_access_token().await;
-        assert_eq!(got.unwrap(), token);
-        eventually("the write retried", || cache.calls(CacheOp::Set) == 2 * WRITE_ATTEMPTS).await;
+        // The write is retried beside the callers at once; after a second
+        // failure the retry waits a second, and calls meanwhile do no I/O.
+        eventually("the write retried", || cache.calls(CacheOp::WriteToken) == 2 * WRITE_ATTEMPTS).await;
+        let reads = cache.calls(CacheOp::Read);
         for _ in 0..10 {
             let got = auth.get_access_token().await;
             assert_eq!(got.unwrap(), token);
         }
-        assert_eq!(cache.calls(CacheOp::Set), 2 * WRITE_ATTEMPTS, "backing off");
+        assert_eq!(cache.calls(CacheOp::WriteToken), 2 * WRITE_ATTEMPTS, "backing off");
+        assert_eq!(cache.calls(CacheOp::Read), reads, "the callers do no store I/O");
         assert!(auth.cache_write_error().is_some());
         assert_eq!(server.token_request_count(), 1);
     }
@@ -395,16 +411,16 @@ flow_test! {
         server.revoke_refresh_token(refused.secret());
         let cache = faulty(Some(stale.clone()));
         let auth = builder(server.url()).token_cache(cache.clone()).build().unwrap();
-        cache.fail_always(CacheOp::Clear);
+        cache.fail_always(CacheOp::WriteRecord);
         let got = auth.get_access_token().await;
         assert!(matches!(got, Err(Error::ReauthorizationRequired { .. })), "told what Spotify said: {got:?}");
-        assert_eq!(cache.calls(CacheOp::Clear), 3, "the removal was tried three times");
+        assert_eq!(cache.calls(CacheOp::WriteRecord), 3, "the removal was tried three times");
         assert_eq!(stored(&cache), Some(stale.clone()), "still there: every removal failed");
         // The next call finds the refused token in the cache: nothing sent.
         let again = auth.get_access_token().await;
         assert!(matches!(again, Err(Error::ReauthorizationRequired { .. })), "{again:?}");
         assert_eq!(server.token_request_count(), 1, "the refused token is never sent again");
-        cache.heal(CacheOp::Clear);
+        cache.heal(CacheOp::WriteRecord);
         let healed = auth.get_access_token().await;
         assert!(healed.unwrap_err().requires_authorization());
         assert_eq!(stored(&cache), None, "removed once the cache works");
@@ -417,9 +433,9 @@ flow_test! {
         let (server, stale) = rotating();
         let cache = faulty(Some(stale));
         let auth = builder(server.url()).token_cache(cache.clone()).build().unwrap();
-        cache.fail_next(CacheOp::Set, 2);
+        cache.fail_next(CacheOp::WriteToken, 2);
         let token = auth.get_access_token().await.unwrap();
-        assert_eq!(cache.calls(CacheOp::Set), 3, "a blip of the store costs two quick retries");
+        assert_eq!(cache.calls(CacheOp::WriteToken), 3, "a blip of the store costs two quick retries");
         assert!(auth.cache_write_error().is_none(), "stored before any sharer could take the lock");
         assert_eq!(stored(&cache).unwrap().access_token.secret(), token);
     }

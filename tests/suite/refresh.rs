@@ -153,9 +153,11 @@ flow_test! {
         assert!(e.requires_authorization());
         support::assert(&mock).await;
         assert_eq!(cache.get().unwrap(), None, "the dead refresh token is gone");
+        let record = cache.read().unwrap().and_then(|e| e.ended().cloned());
+        assert!(record.is_some_and(|r| r.ends(&RefreshToken::new("r-dead"))), "a refusal record names it");
         // The next call does not try the dead token again.
         let got = auth.get_access_token().await;
-        assert!(matches!(got, Err(Error::NotAuthorized)));
+        assert!(matches!(got, Err(Error::ReauthorizationRequired { .. })), "{got:?}");
         support::assert(&mock).await;
     }
 }
@@ -192,17 +194,26 @@ flow_test! {
         let cache = cache_with(token("still-good", 20, Some(&refresh)));
         let auth = builder(server.url()).max_retries(0).token_cache(cache.clone()).build().unwrap();
         server.inject(Fault::Status(503), 2);
+        // The first refresh is sent (ahead of expiry, beside the callers)
+        // and fails: every caller gets the still valid token meanwhile.
         let got = auth.get_access_token().await;
         assert_eq!(got.unwrap(), "still-good");
-        assert_eq!(server.token_request_count(), 1);
-        // It is tried again on the next call, and succeeds once the server is back.
-        let got = auth.get_access_token().await;
-        assert_eq!(got.unwrap(), "still-good");
-        let got = auth.get_access_token().await;
-        assert_ne!(got.unwrap(), "still-good");
-        assert_eq!(server.token_request_count(), 3);
-        // A refused client is not papered over.
-        let auth = builder(server.url()).client_secret("wrong").token_cache(cache_with(token("still-good", 20, Some(&refresh)))).build().unwrap();
+        eventually("the refresh ahead was sent", || server.token_request_count() == 1).await;
+        // It is tried again on a later call, and succeeds once the server is back.
+        let mut seen = Vec::new();
+        for _ in 0..2000 {
+            let got = auth.get_access_token().await.unwrap();
+            if got != "still-good" {
+                seen.push(got);
+                break;
+            }
+            support::sleep(Duration::from_millis(2)).await;
+        }
+        assert_eq!(seen.len(), 1, "a new token arrived");
+        assert_eq!(server.token_request_count(), 3, "two 503s, then the new token");
+        // A refused client is not papered over: once the token has expired,
+        // the caller waits for the refresh and gets its error.
+        let auth = builder(server.url()).client_secret("wrong").token_cache(cache_with(token("expired", -1, Some(&refresh)))).build().unwrap();
         let got = auth.get_access_token().await;
         assert!(matches!(got, Err(Error::TokenEndpoint { status: 401, .. })), "{got:?}");
     }

@@ -14,12 +14,14 @@ mod support {
 
     use spotify_auth::testing::FakeSpotify;
 
-    /// The call that found the unsaved write due has stored it already.
+    /// Waits (at most 5 s) for the write retried beside the callers (a
+    /// thread of its own) to store the token.
     pub fn until_stored(auth: &mode::AuthorizationCode) {
-        assert!(
-            auth.cache_write_error().is_none(),
-            "stored on the next call"
-        );
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while auth.cache_write_error().is_some() {
+            assert!(std::time::Instant::now() < deadline, "never stored");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
     }
 
     /// `force_refresh` on a thread, then again here once its request has

@@ -72,7 +72,12 @@ fn redis_lock_events_show_no_password_or_owner() {
         .with_lock_wait(Duration::from_millis(100));
     assert!(other.lock().is_err());
     // A write without the lock, while it is held, is refused.
-    assert!(other.clear().is_err());
+    let logout = spotify_auth::Entry::Ended(spotify_auth::LoginEnded::logout([]));
+    assert!(
+        other
+            .write(&logout, &spotify_auth::CacheLock::none())
+            .is_err()
+    );
     drop(guard);
 
     // Lost (the key vanished, as in a failover), then released.

@@ -214,7 +214,7 @@ pub async fn run() -> Run {
     // A failed cache write: the token is kept in memory, and the next call
     // stores it.
     // Three failures: the first attempt and the two quick retries.
-    cache.fail_next(CacheOp::Set, 3);
+    cache.fail_next(CacheOp::WriteToken, 3);
     let unsaved = auth.force_refresh().await;
     let unsaved = unsaved.expect("the token is served although its write failed");
     assert!(auth.cache_write_error().is_some());
@@ -273,7 +273,7 @@ pub async fn run() -> Run {
 
     // A response lost after Spotify rotated the refresh token: the retry
     // sends the spent token and gets invalid_grant; the login ends, and the
-    // refused token leaves the cache.
+    // store records the refusal in its place.
     server.inject(Fault::LoseResponse, 1);
     let lost = auth.force_refresh().await;
     assert!(
@@ -282,9 +282,12 @@ pub async fn run() -> Run {
     );
     assert!(cache.inner().get().unwrap().is_none());
 
-    // The other instance finds the cache emptied: a logout, nothing sent.
+    // The other instance finds the refusal recorded: nothing sent.
     let gone = other.force_refresh().await;
-    assert!(matches!(gone, Err(Error::NotAuthorized)), "{gone:?}");
+    assert!(
+        matches!(gone, Err(Error::ReauthorizationRequired { .. })),
+        "{gone:?}"
+    );
 
     // A second login, which the other instance adopts; then logout(), which
     // the other instance finds in the cache.
@@ -353,12 +356,13 @@ pub const EXPECTED: &[&str] = &[
     "expires_in=3600 rotated=true",
     "message=adopted a token from=\"cache\" expires_at=",
     "message=adopted a token from=\"client_credentials\" expires_at=",
-    "message=the cached token will do expires_at=",
-    "EVENT WARN spotify_auth::flow [refresh] message=the token is held in memory only: writing it to the cache failed; the write is retried on a later call failures=1 retry_in_ms=0 error=",
-    "[refresh] message=stored the token held in memory only until now failures=1",
+    "message=the stored token will do expires_at=",
+    "EVENT WARN spotify_auth::flow [refresh] message=held in memory only: writing to the token store failed; the write is retried beside the callers failures=1 retry_in_ms=0 error=",
+    "message=stored the write held in memory only until now failures=1",
     "EVENT WARN spotify_auth::flow [refresh] message=Spotify refused the refresh token (invalid_grant): the user must authorize again still_cached=true",
-    "EVENT WARN spotify_auth::flow [refresh] message=the cache was emptied where this instance had a token",
-    "EVENT DEBUG spotify_auth::flow [logout] message=logged out cleared=true",
+    "EVENT WARN spotify_auth::flow [refresh] message=the store records that the login ended (a logout, or a refusal by Spotify): it ends here too; nothing is sent reason=\"refused\"",
+    "message=the store records that the login ended (a logout, or a refusal by Spotify): it ends here too; nothing is sent reason=\"logout\"",
+    "EVENT DEBUG spotify_auth::flow [logout] message=logged out recorded=true",
 ];
 
 /// Checks `capture` holds every marker of `expected`, and none of

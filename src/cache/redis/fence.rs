@@ -1,6 +1,7 @@
-//! Fenced writes: `set` and `clear` as one script each that checks the lock
-//! and writes only when the writer may, so that a holder whose lock lapsed
-//! never overwrites what its successor wrote.
+//! Fenced writes: one script that checks the lock and writes only when the
+//! writer may, so that a holder whose lock lapsed never overwrites what its
+//! successor wrote. (A logout is a record, written the same way: nothing is
+//! ever deleted.)
 
 use std::sync::LazyLock;
 
@@ -8,7 +9,7 @@ use redis::{ConnectionLike, RedisResult, Script};
 
 use super::lock::Fence;
 
-/// The check both scripts start with. `KEYS[2]` is the lock key; `ARGV[1]`
+/// The check the script starts with. `KEYS[2]` is the lock key; `ARGV[1]`
 /// the writer's owner token, or empty for a writer that holds no lock. A
 /// writer with a token may write only while the lock holds that token; one
 /// without, only while nobody holds the lock.
@@ -25,14 +26,6 @@ end
 static SET: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
         r#"{CHECK}redis.call("set", KEYS[1], ARGV[2])
-return 1"#
-    ))
-});
-
-/// Deletes `KEYS[1]` when the check passes: 1, else 0.
-static DELETE: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(&format!(
-        r#"{CHECK}redis.call("del", KEYS[1])
 return 1"#
     ))
 });
@@ -60,19 +53,4 @@ pub(super) fn set(
         .arg(value)
         .invoke(conn)?;
     Ok(written == 1)
-}
-
-/// Deletes `key` if `fence` allows; whether it was allowed to.
-pub(super) fn delete(
-    conn: &mut dyn ConnectionLike,
-    key: &str,
-    lock_key: &str,
-    fence: &Fence,
-) -> RedisResult<bool> {
-    let allowed: i64 = DELETE
-        .key(key)
-        .key(lock_key)
-        .arg(token(fence))
-        .invoke(conn)?;
-    Ok(allowed == 1)
 }

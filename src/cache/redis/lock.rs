@@ -78,12 +78,16 @@ impl Holder {
         self.changed.notify_all();
     }
 
-    /// The fence for a write made now.
-    pub(super) fn fence(&self) -> Fence {
+    /// The fence for a write made with the guard of the lock owned by
+    /// `owner`: the owner, unless a renewal found the lock lost (or the
+    /// guard was released).
+    pub(super) fn fence_for(&self, owner: &str) -> Fence {
         match &*self.slot() {
-            Slot::Free | Slot::Taking => Fence::Unlocked,
-            Slot::Held { lost: true, .. } => Fence::Lost,
-            Slot::Held { owner, .. } => Fence::Owner(owner.clone()),
+            Slot::Held {
+                owner: o,
+                lost: false,
+            } if o == owner => Fence::Owner(owner.to_owned()),
+            _ => Fence::Lost,
         }
     }
 
@@ -152,6 +156,8 @@ pub(super) enum AcquireError {
     TimedOut,
     /// The renewal thread could not be started (the lock was released).
     Spawn(std::io::Error),
+    /// The OS random source failed making the owner token.
+    Random(getrandom::Error),
 }
 
 /// What [`acquire`] needs to know about the lock.
@@ -292,11 +298,12 @@ fn try_take(
 }
 
 /// A held lock, released when dropped (through [`CacheLock`](crate::CacheLock)).
+/// Writes made with it are fenced by its owner token.
 pub(super) struct LockGuard {
     pool: Arc<Pool>,
-    holder: Arc<Holder>,
-    key: String,
-    owner: String,
+    pub(super) holder: Arc<Holder>,
+    pub(super) key: String,
+    pub(super) owner: String,
     watchdog: Option<JoinHandle<()>>,
 }
 

@@ -1,0 +1,388 @@
+//! What a token store holds for one login: the login itself ([`Entry::Token`]),
+//! or a record of how it ended ([`Entry::Ended`]: a logout, or a refresh
+//! token Spotify refused). Nothing stored at all means *unknown* (never
+//! written, or the store lost its data), never "logged out".
+//!
+//! A record names the refresh tokens it ended by fingerprint (the first 128
+//! bits of their SHA-256, never the tokens), so that no sharer of the store
+//! sends one of them again, while a refresh token it does not name (a new
+//! login, a new bootstrap token, the successor of a refused token) still
+//! works. Records are JSON objects without an `access_token`: the Python
+//! `spotify-sdk` reads one as "no token".
+
+use std::fmt;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::{RefreshToken, TokenInfo};
+
+/// What a [`TokenCache`](crate::TokenCache) holds for one login.
+///
+/// Serialised with [`to_json`](Self::to_json): a token as the token file
+/// format ([`TokenInfo::to_json`]), a record as a JSON object keyed by
+/// `login_ended`. `Debug` never shows a secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Entry {
+    /// A live login: the token to use, and to refresh.
+    Token(TokenInfo),
+    /// A login that ended, and the refresh tokens it ended.
+    Ended(LoginEnded),
+}
+
+/// Why a login ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum EndReason {
+    /// Someone logged out (`logout()`, [`TokenCache::clear`](crate::TokenCache::clear),
+    /// `spotify-auth logout`).
+    Logout,
+    /// Spotify refused the refresh token (`invalid_grant`: revoked, or past
+    /// the six-month limit).
+    Refused,
+}
+
+/// How many refresh tokens a logout record names at most: the newest are
+/// kept when a logout is recorded over an earlier record.
+const MAX_NAMED: usize = 16;
+
+/// A record that a login ended: why, when, and which refresh tokens it
+/// ended (by fingerprint: the record holds no secret).
+///
+/// ```
+/// use spotify_auth::{EndReason, LoginEnded, RefreshToken};
+///
+/// let old = RefreshToken::new("the-refresh-token-logged-out");
+/// let record = LoginEnded::logout([&old]);
+/// assert_eq!(record.reason(), EndReason::Logout);
+/// assert!(record.ends(&old));
+/// assert!(!record.ends(&RefreshToken::new("a-new-login")));
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct LoginEnded {
+    reason: EndReason,
+    pub(crate) at_ms: u64,
+    ended: Vec<Fingerprint>,
+}
+
+impl LoginEnded {
+    /// A logout, now, ending these refresh tokens.
+    pub fn logout<'a>(ended: impl IntoIterator<Item = &'a RefreshToken>) -> Self {
+        Self::new(EndReason::Logout, ended.into_iter().map(Fingerprint::of))
+    }
+
+    /// Spotify refused `refused`, now.
+    pub fn refusal(refused: &RefreshToken) -> Self {
+        Self::new(EndReason::Refused, [Fingerprint::of(refused)])
+    }
+
+    fn new(reason: EndReason, ended: impl IntoIterator<Item = Fingerprint>) -> Self {
+        let mut record = LoginEnded {
+            reason,
+            at_ms: now_ms(),
+            ended: Vec::new(),
+        };
+        record.name(ended);
+        record
+    }
+
+    /// Adds fingerprints (once each), keeping the newest [`MAX_NAMED`].
+    pub(crate) fn name(&mut self, more: impl IntoIterator<Item = Fingerprint>) {
+        for fp in more {
+            if !self.ended.contains(&fp) {
+                self.ended.push(fp);
+            }
+        }
+        let excess = self.ended.len().saturating_sub(MAX_NAMED);
+        self.ended.drain(..excess);
+    }
+
+    /// A logout over what the store held: names what this logout ends
+    /// (`mine`: the refresh tokens the logging-out instance knows), plus the
+    /// stored login's refresh token, plus what an earlier record named.
+    pub(crate) fn logout_over(stored: Option<&Entry>, mine: &[Fingerprint]) -> Self {
+        let mut names: Vec<Fingerprint> = match stored {
+            Some(Entry::Ended(earlier)) => earlier.ended.clone(),
+            Some(Entry::Token(t)) => t.refresh_token.iter().map(Fingerprint::of).collect(),
+            None => Vec::new(),
+        };
+        names.extend_from_slice(mine);
+        Self::new(EndReason::Logout, names)
+    }
+
+    /// Why the login ended.
+    pub fn reason(&self) -> EndReason {
+        self.reason
+    }
+
+    /// When, in milliseconds since the Unix epoch.
+    pub fn at_ms(&self) -> u64 {
+        self.at_ms
+    }
+
+    /// Whether this record ended `refresh_token`: it must never be sent
+    /// again.
+    pub fn ends(&self, refresh_token: &RefreshToken) -> bool {
+        self.names(Fingerprint::of(refresh_token))
+    }
+
+    pub(crate) fn names(&self, fp: Fingerprint) -> bool {
+        self.ended.contains(&fp)
+    }
+
+    /// How many refresh tokens it names.
+    pub fn len(&self) -> usize {
+        self.ended.len()
+    }
+
+    /// Whether it names no refresh token (a logout where none was known).
+    pub fn is_empty(&self) -> bool {
+        self.ended.is_empty()
+    }
+}
+
+impl fmt::Debug for LoginEnded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoginEnded")
+            .field("reason", &self.reason)
+            .field("at_ms", &self.at_ms)
+            .field("ended", &self.ended.len())
+            .finish()
+    }
+}
+
+/// The first 128 bits of a refresh token's SHA-256: names it in a record
+/// without revealing it.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Fingerprint([u8; 16]);
+
+impl Fingerprint {
+    pub(crate) fn of(token: &RefreshToken) -> Self {
+        let digest = Sha256::digest(token.secret().as_bytes());
+        let mut fp = [0u8; 16];
+        fp.copy_from_slice(&digest[..16]);
+        Fingerprint(fp)
+    }
+
+    /// Of an authorization code (same hash; used to recognise a code
+    /// exchanged moments ago).
+    #[cfg(any(feature = "blocking", feature = "async"))]
+    pub(crate) fn of_code(code: &crate::AuthCode) -> Self {
+        Self::of(&RefreshToken::new(code.secret()))
+    }
+
+    fn to_hex(self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    fn from_hex(hex: &str) -> Option<Self> {
+        if hex.len() != 32 || !hex.is_ascii() {
+            return None;
+        }
+        let mut fp = [0u8; 16];
+        for (i, byte) in fp.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
+        }
+        Some(Fingerprint(fp))
+    }
+}
+
+impl fmt::Debug for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Not a secret, but nothing a log needs either.
+        f.write_str("Fingerprint(..)")
+    }
+}
+
+/// The JSON shape of a record.
+#[derive(Serialize, Deserialize)]
+struct RecordJson {
+    login_ended: EndReason,
+    at_ms: u64,
+    #[serde(default)]
+    ended: Vec<String>,
+}
+
+impl Entry {
+    /// The token, when this is a live login.
+    pub fn token(&self) -> Option<&TokenInfo> {
+        match self {
+            Entry::Token(t) => Some(t),
+            Entry::Ended(_) => None,
+        }
+    }
+
+    /// The record, when this login ended.
+    pub fn ended(&self) -> Option<&LoginEnded> {
+        match self {
+            Entry::Ended(r) => Some(r),
+            Entry::Token(_) => None,
+        }
+    }
+
+    /// As JSON: a token in the token file format; a record as
+    /// `{"login_ended":"logout"|"refused","at_ms":…,"ended":["<32 hex>",…]}`.
+    pub fn to_json(&self) -> String {
+        match self {
+            Entry::Token(t) => t.to_json(),
+            Entry::Ended(r) => serde_json::to_string(&RecordJson {
+                login_ended: r.reason,
+                at_ms: r.at_ms,
+                ended: r.ended.iter().map(|fp| fp.to_hex()).collect(),
+            })
+            .expect("a record always serialises"),
+        }
+    }
+
+    /// Parses [`to_json`](Self::to_json)'s format (a token file written by
+    /// the Python library, or an older version of this one, is a token).
+    /// Errors never contain the content.
+    pub fn from_json(json: &[u8]) -> std::result::Result<Self, String> {
+        if json.trim_ascii_start().first() != Some(&b'{') {
+            return Err("not a valid token file (not a JSON object)".to_owned());
+        }
+        // A record is told apart by its key; anything else is a token.
+        #[derive(Deserialize)]
+        struct Probe {
+            #[serde(default)]
+            login_ended: Option<serde::de::IgnoredAny>,
+        }
+        let is_record = serde_json::from_slice::<Probe>(json)
+            .map(|p| p.login_ended.is_some())
+            .unwrap_or(false);
+        if !is_record {
+            return TokenInfo::from_json(json).map(Entry::Token);
+        }
+        let record: RecordJson = serde_json::from_slice(json).map_err(|e| {
+            format!(
+                "not a valid login record ({:?} error at line {}, column {})",
+                e.classify(),
+                e.line(),
+                e.column()
+            )
+        })?;
+        let ended = record
+            .ended
+            .iter()
+            .map(|hex| Fingerprint::from_hex(hex))
+            .collect::<Option<Vec<_>>>()
+            .ok_or("not a valid login record (a fingerprint is not 32 hex digits)")?;
+        Ok(Entry::Ended(LoginEnded {
+            reason: record.login_ended,
+            at_ms: record.at_ms,
+            ended,
+        }))
+    }
+}
+
+impl From<TokenInfo> for Entry {
+    fn from(token: TokenInfo) -> Self {
+        Entry::Token(token)
+    }
+}
+
+impl From<LoginEnded> for Entry {
+    fn from(record: LoginEnded) -> Self {
+        Entry::Ended(record)
+    }
+}
+
+/// Milliseconds since the Unix epoch, by the system clock.
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::AccessToken;
+
+    fn token(refresh: &str) -> TokenInfo {
+        TokenInfo {
+            access_token: AccessToken::new("access-secret"),
+            expires_at: 1_700_000_000,
+            refresh_token: Some(RefreshToken::new(refresh)),
+            scope: Some("a b".into()),
+            authorized_at: None,
+        }
+    }
+
+    #[test]
+    fn a_token_entry_is_the_token_file_format() {
+        let t = token("r");
+        let e = Entry::Token(t.clone());
+        assert_eq!(e.to_json(), t.to_json());
+        assert_eq!(Entry::from_json(e.to_json().as_bytes()).unwrap(), e);
+        // Python's file (floats, nulls) is a token.
+        let py =
+            br#"{"access_token":"a","expires_at":1700000000.5,"refresh_token":null,"scope":null}"#;
+        assert!(matches!(Entry::from_json(py).unwrap(), Entry::Token(_)));
+    }
+
+    #[test]
+    fn records_round_trip_and_name_without_revealing() {
+        let r1 = RefreshToken::new("refresh-secret-one");
+        let r2 = RefreshToken::new("refresh-secret-two");
+        let record = LoginEnded::logout([&r1, &r2, &r1]);
+        assert_eq!(record.len(), 2, "named once each");
+        let json = Entry::Ended(record.clone()).to_json();
+        assert!(!json.contains("refresh-secret"), "{json}");
+        assert!(
+            !json.contains("access_token"),
+            "Python reads it as no token"
+        );
+        let back = Entry::from_json(json.as_bytes()).unwrap();
+        assert_eq!(back, Entry::Ended(record.clone()));
+        let back = back.ended().unwrap().clone();
+        assert!(back.ends(&r1) && back.ends(&r2));
+        assert!(!back.ends(&RefreshToken::new("other")));
+        assert_eq!(back.reason(), EndReason::Logout);
+        let refused = LoginEnded::refusal(&r1);
+        let json = Entry::Ended(refused.clone()).to_json();
+        assert!(json.contains(r#""login_ended":"refused""#), "{json}");
+        assert_eq!(
+            Entry::from_json(json.as_bytes()).unwrap(),
+            Entry::Ended(refused)
+        );
+        assert!(!format!("{record:?}").contains("secret"));
+    }
+
+    #[test]
+    fn a_logout_over_a_record_carries_its_names_and_keeps_the_newest() {
+        let tokens: Vec<RefreshToken> = (0..40)
+            .map(|i| RefreshToken::new(format!("r{i}")))
+            .collect();
+        let first = LoginEnded::logout(&tokens[..10]);
+        let stored = Entry::Ended(first);
+        let mine: Vec<Fingerprint> = tokens[10..].iter().map(Fingerprint::of).collect();
+        let next = LoginEnded::logout_over(Some(&stored), &mine);
+        assert_eq!(next.len(), MAX_NAMED);
+        assert!(next.ends(&tokens[39]) && !next.ends(&tokens[0]));
+        let over_token = LoginEnded::logout_over(Some(&Entry::Token(token("stored"))), &[]);
+        assert!(over_token.ends(&RefreshToken::new("stored")));
+    }
+
+    #[test]
+    fn bad_records_are_errors_that_quote_nothing() {
+        for bad in [
+            &br#"{"login_ended":"vanished","at_ms":1}"#[..],
+            br#"{"login_ended":"logout"}"#,
+            br#"{"login_ended":"logout","at_ms":1,"ended":["zz"]}"#,
+            br#"{"login_ended":"logout","at_ms":1,"ended":["secret-value-00000000000000000000"]}"#,
+            br#"["login_ended"]"#,
+        ] {
+            let err = Entry::from_json(bad).unwrap_err();
+            assert!(
+                !err.contains("secret") && !err.contains("vanished"),
+                "{err}"
+            );
+        }
+        assert!(Fingerprint::from_hex("é0000000000000000000000000000000").is_none());
+    }
+}

@@ -1,0 +1,552 @@
+//! The decision at the heart of the token lifecycle, without I/O: what an
+//! instance does with what the store holds (read under the store's lock),
+//! given what the instance holds in memory. Both modes' `flow.rs` act on
+//! the [`Verdict`]; every row of the lifecycle's fault table is a case here,
+//! tested below.
+//!
+//! The rules, in order:
+//!
+//! 1. **Our own pending write** (a token Spotify issued, or a logout, that
+//!    could not be stored) goes ahead while the store holds what it held
+//!    when the write was first tried (its [`Base`]); over nothing (the store
+//!    lost its data); or over the refusal of the very refresh token the
+//!    pending token replaced (a lease that lapsed: we hold the successor).
+//!    Otherwise the store moved on (a newer token, a logout) and the
+//!    pending write is dropped.
+//! 2. **A token in the store** is the login: adopt it.
+//! 3. **Nothing in the store** is *unknown*, not a logout: an instance
+//!    holding a login writes it back (the store repairs itself).
+//! 4. **A logout record** ends every login held in memory (they all predate
+//!    it); only a bootstrap refresh token it does not name may start a new
+//!    one.
+//! 5. **A refusal record** ends the refused token and whatever is held
+//!    beside it, except the token that replaced the refused one, which is
+//!    written over the record: the login goes on.
+
+use crate::entry::{EndReason, Entry, Fingerprint, LoginEnded};
+use crate::{RefreshToken, TokenInfo};
+
+/// What the store held when a write was first tried: a pending write goes
+/// ahead only while it still holds that.
+#[derive(Clone, Debug)]
+pub(crate) enum Base {
+    /// The store held this.
+    Known(Option<Entry>),
+    /// The store could not be read: [`Pending::issued_ms`] orders the write
+    /// against what is found.
+    Unknown,
+}
+
+/// A write this instance owes the store.
+#[derive(Clone, Debug)]
+pub(crate) struct Pending {
+    pub entry: Entry,
+    pub base: Base,
+    /// For a refreshed token: the refresh token it replaced.
+    pub from: Option<Fingerprint>,
+    /// When it was issued (a token) or decided (a logout), Unix ms.
+    pub issued_ms: u64,
+}
+
+/// The login held in memory.
+#[derive(Clone, Debug)]
+pub(crate) struct Held {
+    pub token: TokenInfo,
+    /// The refresh token this one replaced, when this instance refreshed it.
+    pub from: Option<Fingerprint>,
+}
+
+/// What the instance holds, as the decision sees it.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Mine<'a> {
+    pub held: Option<&'a Held>,
+    pub pending: Option<&'a Pending>,
+    pub bootstrap: Option<&'a RefreshToken>,
+    /// The refresh token Spotify refused last, here: never sent again.
+    pub refused: Option<&'a RefreshToken>,
+}
+
+/// What to do.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// The store's token is the login: adopt it.
+    Adopt(TokenInfo),
+    /// Write ours over what the store holds: the pending write (`pending`
+    /// true), or the login held in memory (a repair). `from` goes with it.
+    Write {
+        entry: Entry,
+        from: Option<Fingerprint>,
+        pending: bool,
+    },
+    /// No login: the bootstrap refresh token may be sent when `bootstrap`;
+    /// `after` says what ended the last one, if a record says so.
+    Empty {
+        bootstrap: bool,
+        after: Option<EndReason>,
+    },
+    /// The login held here ended (a record in the store says so): forget
+    /// it, the bootstrap token with it.
+    Ended(EndReason),
+}
+
+/// The decision (see the module's rules).
+pub(crate) fn reconcile(stored: Option<&Entry>, mine: Mine<'_>) -> Verdict {
+    if let Some(p) = mine.pending
+        && pending_goes_ahead(p, stored)
+    {
+        return Verdict::Write {
+            entry: p.entry.clone(),
+            from: p.from,
+            pending: true,
+        };
+    }
+    let held = mine
+        .held
+        .filter(|h| !same(h.token.refresh_token.as_ref(), mine.refused));
+    let bootstrap_ok = |record: Option<&LoginEnded>| {
+        mine.bootstrap
+            .is_some_and(|b| Some(b) != mine.refused && !record.is_some_and(|r| r.ends(b)))
+    };
+    match stored {
+        Some(Entry::Token(s)) => Verdict::Adopt(s.clone()),
+        None => match held {
+            Some(h) => Verdict::Write {
+                entry: Entry::Token(h.token.clone()),
+                from: h.from,
+                pending: false,
+            },
+            None => Verdict::Empty {
+                bootstrap: bootstrap_ok(None),
+                after: None,
+            },
+        },
+        Some(Entry::Ended(record)) => match (record.reason(), held) {
+            (EndReason::Refused, Some(h)) if succeeds(record, h.from, &h.token) => Verdict::Write {
+                entry: Entry::Token(h.token.clone()),
+                from: h.from,
+                pending: false,
+            },
+            (reason, Some(_)) => Verdict::Ended(reason),
+            (reason, None) => Verdict::Empty {
+                bootstrap: bootstrap_ok(Some(record)),
+                after: Some(reason),
+            },
+        },
+    }
+}
+
+/// Rule 1: whether a pending write goes ahead over `stored`.
+fn pending_goes_ahead(p: &Pending, stored: Option<&Entry>) -> bool {
+    let Some(stored_entry) = stored else {
+        // The store lost its data: ours is the best there is.
+        return true;
+    };
+    if let (Entry::Token(ours), Entry::Ended(record)) = (&p.entry, stored_entry)
+        && record.reason() == EndReason::Refused
+        && succeeds(record, p.from, ours)
+    {
+        // The refusal of the token ours replaced: ours is its successor.
+        return true;
+    }
+    match &p.base {
+        Base::Known(base) => base.as_ref() == stored,
+        Base::Unknown => match (&p.entry, stored_entry) {
+            // A token goes over an older token, or a record made before it.
+            (Entry::Token(ours), Entry::Token(theirs)) => ours.expires_at > theirs.expires_at,
+            (Entry::Token(_), Entry::Ended(record)) => record.at_ms() < p.issued_ms,
+            // A logout goes over the login it names, or another record.
+            (Entry::Ended(ours), Entry::Token(theirs)) => {
+                theirs.refresh_token.as_ref().is_some_and(|r| ours.ends(r))
+            }
+            (Entry::Ended(_), Entry::Ended(_)) => true,
+        },
+    }
+}
+
+/// Whether `token`, refreshed from `from`, replaced the token `record`
+/// refused (and is not itself refused: a refresh without rotation keeps the
+/// refresh token it used).
+fn succeeds(record: &LoginEnded, from: Option<Fingerprint>, token: &TokenInfo) -> bool {
+    from.is_some_and(|f| record.names(f))
+        && !token.refresh_token.as_ref().is_some_and(|r| record.ends(r))
+}
+
+fn same(a: Option<&RefreshToken>, b: Option<&RefreshToken>) -> bool {
+    matches!((a, b), (Some(a), Some(b)) if a == b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::AccessToken;
+
+    fn tok(access: &str, refresh: &str, expires_at: u64) -> TokenInfo {
+        TokenInfo {
+            access_token: AccessToken::new(access),
+            expires_at,
+            refresh_token: Some(RefreshToken::new(refresh)),
+            scope: None,
+            authorized_at: None,
+        }
+    }
+
+    fn fp(refresh: &str) -> Fingerprint {
+        Fingerprint::of(&RefreshToken::new(refresh))
+    }
+
+    fn held(t: &TokenInfo, from: Option<&str>) -> Held {
+        Held {
+            token: t.clone(),
+            from: from.map(fp),
+        }
+    }
+
+    fn pending(entry: Entry, base: Base, from: Option<&str>) -> Pending {
+        Pending {
+            entry,
+            base,
+            from: from.map(fp),
+            issued_ms: crate::entry::now_ms(),
+        }
+    }
+
+    fn writes(v: &Verdict) -> Option<&Entry> {
+        match v {
+            Verdict::Write { entry, .. } => Some(entry),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn row_1_a_store_that_lost_its_data_is_repaired_from_memory() {
+        let t = tok("a", "r", 100);
+        let h = held(&t, None);
+        let v = reconcile(
+            None,
+            Mine {
+                held: Some(&h),
+                ..Mine::default()
+            },
+        );
+        assert_eq!(writes(&v), Some(&Entry::Token(t)));
+    }
+
+    #[test]
+    fn nothing_anywhere_is_empty_and_a_bootstrap_token_may_be_sent() {
+        let boot = RefreshToken::new("boot");
+        let v = reconcile(
+            None,
+            Mine {
+                bootstrap: Some(&boot),
+                ..Mine::default()
+            },
+        );
+        assert_eq!(
+            v,
+            Verdict::Empty {
+                bootstrap: true,
+                after: None
+            }
+        );
+        let v = reconcile(None, Mine::default());
+        assert_eq!(
+            v,
+            Verdict::Empty {
+                bootstrap: false,
+                after: None
+            }
+        );
+    }
+
+    #[test]
+    fn row_2_and_f1_the_successor_of_a_refused_token_writes_over_the_refusal() {
+        let old = RefreshToken::new("r-old");
+        let successor = tok("a2", "r-new", 200);
+        let refusal = Entry::Ended(LoginEnded::refusal(&old));
+        // Pending (its fenced write failed): base was the old token.
+        let p = pending(
+            Entry::Token(successor.clone()),
+            Base::Known(Some(Entry::Token(tok("a1", "r-old", 100)))),
+            Some("r-old"),
+        );
+        let h = held(&successor, Some("r-old"));
+        let v = reconcile(
+            Some(&refusal),
+            Mine {
+                held: Some(&h),
+                pending: Some(&p),
+                ..Mine::default()
+            },
+        );
+        assert_eq!(writes(&v), Some(&Entry::Token(successor.clone())));
+        // Held only (stored once, then a stale sharer was refused).
+        let v = reconcile(
+            Some(&refusal),
+            Mine {
+                held: Some(&h),
+                ..Mine::default()
+            },
+        );
+        assert_eq!(writes(&v), Some(&Entry::Token(successor)));
+    }
+
+    #[test]
+    fn a_refusal_ends_the_refused_token_and_unrelated_ones() {
+        let refused = tok("a", "r", 100);
+        let record = Entry::Ended(LoginEnded::refusal(refused.refresh_token.as_ref().unwrap()));
+        let h = held(&refused, None);
+        let v = reconcile(
+            Some(&record),
+            Mine {
+                held: Some(&h),
+                ..Mine::default()
+            },
+        );
+        assert_eq!(v, Verdict::Ended(EndReason::Refused));
+        // A login from before a logout and a new login, whose refresh
+        // token is not the refused one's successor: not brought back.
+        let stale = tok("s", "r-stale", 90);
+        let h = held(&stale, Some("r-older"));
+        let v = reconcile(
+            Some(&record),
+            Mine {
+                held: Some(&h),
+                ..Mine::default()
+            },
+        );
+        assert_eq!(v, Verdict::Ended(EndReason::Refused));
+        // Nothing held: reauthorize, or a bootstrap token it does not name.
+        let boot = RefreshToken::new("new-boot");
+        let v = reconcile(
+            Some(&record),
+            Mine {
+                bootstrap: Some(&boot),
+                ..Mine::default()
+            },
+        );
+        assert_eq!(
+            v,
+            Verdict::Empty {
+                bootstrap: true,
+                after: Some(EndReason::Refused)
+            }
+        );
+        let same = RefreshToken::new("r");
+        let v = reconcile(
+            Some(&record),
+            Mine {
+                bootstrap: Some(&same),
+                ..Mine::default()
+            },
+        );
+        assert_eq!(
+            v,
+            Verdict::Empty {
+                bootstrap: false,
+                after: Some(EndReason::Refused)
+            }
+        );
+    }
+
+    #[test]
+    fn a_refresh_without_rotation_is_no_successor_of_its_own_refusal() {
+        let t = tok("a", "r", 100);
+        let record = Entry::Ended(LoginEnded::refusal(t.refresh_token.as_ref().unwrap()));
+        let h = held(&t, Some("r"));
+        let v = reconcile(
+            Some(&record),
+            Mine {
+                held: Some(&h),
+                ..Mine::default()
+            },
+        );
+        assert_eq!(v, Verdict::Ended(EndReason::Refused));
+        let p = pending(Entry::Token(t.clone()), Base::Known(None), Some("r"));
+        let v = reconcile(
+            Some(&record),
+            Mine {
+                pending: Some(&p),
+                ..Mine::default()
+            },
+        );
+        assert_eq!(
+            v,
+            Verdict::Empty {
+                bootstrap: false,
+                after: Some(EndReason::Refused)
+            }
+        );
+    }
+
+    #[test]
+    fn a_logout_record_ends_every_held_login() {
+        let t = tok("a", "r", 100);
+        let logout = Entry::Ended(LoginEnded::logout([t.refresh_token.as_ref().unwrap()]));
+        let h = held(&t, None);
+        let v = reconcile(
+            Some(&logout),
+            Mine {
+                held: Some(&h),
+                ..Mine::default()
+            },
+        );
+        assert_eq!(v, Verdict::Ended(EndReason::Logout));
+        // Even one it does not name: it was adopted before the logout.
+        let other = tok("b", "r-unnamed", 100);
+        let h = held(&other, None);
+        let v = reconcile(
+            Some(&logout),
+            Mine {
+                held: Some(&h),
+                ..Mine::default()
+            },
+        );
+        assert_eq!(v, Verdict::Ended(EndReason::Logout));
+    }
+
+    #[test]
+    fn row_5_a_logged_out_bootstrap_token_is_never_sent_a_new_one_is() {
+        let ended = RefreshToken::new("boot");
+        let logout = Entry::Ended(LoginEnded::logout([&ended]));
+        let v = reconcile(
+            Some(&logout),
+            Mine {
+                bootstrap: Some(&ended),
+                ..Mine::default()
+            },
+        );
+        assert_eq!(
+            v,
+            Verdict::Empty {
+                bootstrap: false,
+                after: Some(EndReason::Logout)
+            }
+        );
+        let fresh = RefreshToken::new("a-new-bootstrap");
+        let v = reconcile(
+            Some(&logout),
+            Mine {
+                bootstrap: Some(&fresh),
+                ..Mine::default()
+            },
+        );
+        assert_eq!(
+            v,
+            Verdict::Empty {
+                bootstrap: true,
+                after: Some(EndReason::Logout)
+            }
+        );
+    }
+
+    #[test]
+    fn row_4_a_pending_write_never_lands_after_a_logout_made_since() {
+        let t = tok("a", "r", 100);
+        // Issued over an empty store; a sharer logged out since.
+        let p = pending(Entry::Token(t.clone()), Base::Known(None), None);
+        let logout = Entry::Ended(LoginEnded::logout([]));
+        let h = held(&t, None);
+        let v = reconcile(
+            Some(&logout),
+            Mine {
+                held: Some(&h),
+                pending: Some(&p),
+                ..Mine::default()
+            },
+        );
+        assert_eq!(v, Verdict::Ended(EndReason::Logout));
+        // Issued over that very record (a login after the logout): written.
+        let p = pending(
+            Entry::Token(t.clone()),
+            Base::Known(Some(logout.clone())),
+            None,
+        );
+        let v = reconcile(
+            Some(&logout),
+            Mine {
+                held: Some(&h),
+                pending: Some(&p),
+                ..Mine::default()
+            },
+        );
+        assert_eq!(writes(&v), Some(&Entry::Token(t)));
+    }
+
+    #[test]
+    fn a_pending_write_gives_way_to_a_newer_token() {
+        let mine = tok("a", "r1", 100);
+        let theirs = tok("b", "r2", 200);
+        let p = pending(
+            Entry::Token(mine.clone()),
+            Base::Known(Some(Entry::Token(tok("o", "r0", 50)))),
+            Some("r0"),
+        );
+        let v = reconcile(
+            Some(&Entry::Token(theirs.clone())),
+            Mine {
+                pending: Some(&p),
+                ..Mine::default()
+            },
+        );
+        assert_eq!(v, Verdict::Adopt(theirs));
+    }
+
+    #[test]
+    fn an_unknown_base_orders_by_time() {
+        let mine = tok("a", "r1", 200);
+        let p = pending(Entry::Token(mine.clone()), Base::Unknown, None);
+        let older = Entry::Token(tok("b", "r0", 100));
+        let newer = Entry::Token(tok("c", "r2", 300));
+        assert!(pending_goes_ahead(&p, Some(&older)));
+        assert!(!pending_goes_ahead(&p, Some(&newer)));
+        let mut before = LoginEnded::logout([]);
+        before.at_ms = p.issued_ms - 1;
+        let mut after = before.clone();
+        after.at_ms = p.issued_ms + 1;
+        assert!(pending_goes_ahead(&p, Some(&Entry::Ended(before))));
+        assert!(!pending_goes_ahead(&p, Some(&Entry::Ended(after))));
+        // A pending logout goes over the login it names, not another one.
+        let r = RefreshToken::new("r0");
+        let logout = pending(Entry::Ended(LoginEnded::logout([&r])), Base::Unknown, None);
+        assert!(pending_goes_ahead(&logout, Some(&older)));
+        assert!(!pending_goes_ahead(&logout, Some(&newer)));
+        assert!(pending_goes_ahead(&logout, None));
+    }
+
+    #[test]
+    fn a_token_this_instance_saw_refused_is_not_written_back() {
+        let t = tok("a", "r", 100);
+        let h = held(&t, None);
+        let refused = RefreshToken::new("r");
+        let v = reconcile(
+            None,
+            Mine {
+                held: Some(&h),
+                refused: Some(&refused),
+                bootstrap: Some(&refused),
+                ..Mine::default()
+            },
+        );
+        assert_eq!(
+            v,
+            Verdict::Empty {
+                bootstrap: false,
+                after: None
+            }
+        );
+    }
+
+    #[test]
+    fn a_token_in_the_store_is_adopted() {
+        let t = tok("a", "r", 100);
+        let h = held(&tok("old", "r0", 50), None);
+        let v = reconcile(
+            Some(&Entry::Token(t.clone())),
+            Mine {
+                held: Some(&h),
+                ..Mine::default()
+            },
+        );
+        assert_eq!(v, Verdict::Adopt(t));
+    }
+}
