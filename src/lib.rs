@@ -113,6 +113,8 @@ mod config;
 mod error;
 #[cfg(any(feature = "blocking", feature = "async"))]
 mod local;
+#[cfg(any(feature = "blocking", feature = "async"))]
+pub mod middleware;
 mod observe;
 #[cfg(any(feature = "blocking", feature = "async"))]
 mod retry;
