@@ -36,6 +36,8 @@
 //!   for and is sent again, at most [`WebApiPolicy::max_rate_limit_retries`]
 //!   times; a `Retry-After` longer than [`WebApiPolicy::max_retry_after`]
 //!   (or none) returns the 429 as it is.
+//! - **A response from another origin** (after a redirect) is returned as
+//!   it is: its 401 says nothing of the token.
 //! - **Everything else is returned untouched**: 5xx included (whether a
 //!   failed write may be sent again is the caller's call).
 //!
@@ -46,5 +48,5 @@
 mod decide;
 mod policy;
 
-pub(crate) use decide::{Attempts, Core, Step};
+pub(crate) use decide::{Answer, Attempts, Core, Step};
 pub use policy::{SPOTIFY_API_ORIGIN, WebApiPolicy};

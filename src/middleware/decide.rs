@@ -29,6 +29,17 @@ pub(crate) struct Attempts {
     rate_limited: u32,
 }
 
+/// What a response says, as far as the decisions go.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Answer<'a> {
+    /// The status code.
+    pub status: u16,
+    /// The `Retry-After` header.
+    pub retry_after: Option<&'a str>,
+    /// Whether the response came from the API's origin (redirects followed).
+    pub from_api: bool,
+}
+
 /// What follows a response.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Step {
@@ -71,16 +82,20 @@ impl Core {
         url.origin() == self.origin
     }
 
-    /// What follows a response with `status` (and its `Retry-After`) to an
-    /// authorized request; `replayable` tells whether the request can be
-    /// sent again (its body could be kept).
-    pub fn after(
-        &self,
-        attempts: &mut Attempts,
-        status: u16,
-        retry_after: Option<&str>,
-        replayable: bool,
-    ) -> Step {
+    /// What follows a response to an authorized request: its `status` and
+    /// `Retry-After`, whether it came from the API's origin (`from_api`:
+    /// not after a redirect elsewhere, whose 401 says nothing of our token),
+    /// and whether the request can be sent again (`replayable`: its body
+    /// could be kept).
+    pub fn after(&self, attempts: &mut Attempts, answer: Answer<'_>, replayable: bool) -> Step {
+        let Answer {
+            status,
+            retry_after,
+            from_api,
+        } = answer;
+        if !from_api {
+            return Step::Return;
+        }
         match status {
             401 if !attempts.refreshed => {
                 attempts.refreshed = true;
@@ -149,6 +164,30 @@ mod tests {
         Core::new(&policy).unwrap()
     }
 
+    fn api(status: u16, retry_after: Option<&str>) -> Answer<'_> {
+        Answer {
+            status,
+            retry_after,
+            from_api: true,
+        }
+    }
+
+    #[test]
+    fn a_response_from_elsewhere_is_returned() {
+        let core = core(WebApiPolicy::new());
+        for (status, retry_after) in [(401, None), (429, Some("1"))] {
+            let elsewhere = Answer {
+                status,
+                retry_after,
+                from_api: false,
+            };
+            assert_eq!(
+                core.after(&mut Attempts::default(), elsewhere, true),
+                Step::Return
+            );
+        }
+    }
+
     fn url(s: &str) -> Url {
         Url::parse(s).unwrap()
     }
@@ -203,14 +242,17 @@ mod tests {
         let core = core(WebApiPolicy::new());
         let mut attempts = Attempts::default();
         assert_eq!(
-            core.after(&mut attempts, 401, None, true),
+            core.after(&mut attempts, api(401, None), true),
             Step::Refresh { resend: true }
         );
-        assert_eq!(core.after(&mut attempts, 401, None, true), Step::Return);
+        assert_eq!(
+            core.after(&mut attempts, api(401, None), true),
+            Step::Return
+        );
 
         let mut attempts = Attempts::default();
         assert_eq!(
-            core.after(&mut attempts, 401, None, false),
+            core.after(&mut attempts, api(401, None), false),
             Step::Refresh { resend: false },
             "refreshed, but the body is gone"
         );
@@ -225,15 +267,15 @@ mod tests {
         );
         let mut attempts = Attempts::default();
         assert_eq!(
-            core.after(&mut attempts, 429, Some("5"), true),
+            core.after(&mut attempts, api(429, Some("5")), true),
             Step::Wait(Duration::from_secs(5))
         );
         assert_eq!(
-            core.after(&mut attempts, 429, Some(" 0 "), true),
+            core.after(&mut attempts, api(429, Some(" 0 ")), true),
             Step::Wait(Duration::ZERO)
         );
         assert_eq!(
-            core.after(&mut attempts, 429, Some("1"), true),
+            core.after(&mut attempts, api(429, Some("1")), true),
             Step::Return,
             "no retries left"
         );
@@ -244,15 +286,18 @@ mod tests {
             Some("Wed, 21 Oct 2015 07:28:00 GMT"),
             None,
         ] {
-            assert_eq!(core.after(&mut attempts, 429, over, true), Step::Return);
+            assert_eq!(
+                core.after(&mut attempts, api(429, over), true),
+                Step::Return
+            );
         }
         assert_eq!(
-            core.after(&mut attempts, 429, Some("1"), false),
+            core.after(&mut attempts, api(429, Some("1")), false),
             Step::Return
         );
         let none = self::core(WebApiPolicy::new().max_rate_limit_retries(0));
         assert_eq!(
-            none.after(&mut Attempts::default(), 429, Some("1"), true),
+            none.after(&mut Attempts::default(), api(429, Some("1")), true),
             Step::Return
         );
     }
@@ -262,7 +307,7 @@ mod tests {
         let core = core(WebApiPolicy::new());
         for status in [200, 201, 204, 301, 302, 400, 403, 404, 500, 502, 503, 504] {
             assert_eq!(
-                core.after(&mut Attempts::default(), status, Some("1"), true),
+                core.after(&mut Attempts::default(), api(status, Some("1")), true),
                 Step::Return,
                 "{status}"
             );

@@ -10,7 +10,7 @@ use reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next};
 
 use super::TokenSource;
-use crate::middleware::{Attempts, Core, Step, WebApiPolicy};
+use crate::middleware::{Answer, Attempts, Core, Step, WebApiPolicy};
 use crate::{Error, Result};
 
 /// Authorizes Web API calls made with a
@@ -90,16 +90,15 @@ impl WebApiMiddleware {
                 .headers_mut()
                 .insert(AUTHORIZATION, header_value(&header)?);
             let response = next.clone().run(request, extensions).await?;
-            let retry_after = response
-                .headers()
-                .get(RETRY_AFTER)
-                .and_then(|v| v.to_str().ok());
-            let step = self.core.after(
-                &mut attempts,
-                response.status().as_u16(),
-                retry_after,
-                replay.is_some(),
-            );
+            let answer = Answer {
+                status: response.status().as_u16(),
+                retry_after: response
+                    .headers()
+                    .get(RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok()),
+                from_api: self.core.authorizes(response.url()),
+            };
+            let step = self.core.after(&mut attempts, answer, replay.is_some());
             match step {
                 Step::Return => return Ok(response),
                 Step::Refresh { resend } => {

@@ -13,11 +13,11 @@ use ureq::config::RedirectAuthHeaders;
 use ureq::http::header::{AUTHORIZATION, CONTENT_LENGTH, RETRY_AFTER, TRANSFER_ENCODING};
 use ureq::http::{self, HeaderMap, HeaderValue, Method, Uri, Version};
 use ureq::middleware::{Middleware, MiddlewareNext};
-use ureq::{Agent, AsSendBody, Body, RequestExt, SendBody};
+use ureq::{Agent, AsSendBody, Body, RequestExt, ResponseExt, SendBody};
 use url::Url;
 
 use super::TokenSource;
-use crate::middleware::{Attempts, Core, Step, WebApiPolicy};
+use crate::middleware::{Answer, Attempts, Core, Step, WebApiPolicy};
 use crate::{Error, Result};
 
 /// The largest body kept to send again, by default: 1 MiB (Spotify's
@@ -143,16 +143,15 @@ impl WebApiMiddleware {
         };
         let mut attempts = Attempts::default();
         loop {
-            let retry_after = response
-                .headers()
-                .get(RETRY_AFTER)
-                .and_then(|v| v.to_str().ok());
-            let step = self.core.after(
-                &mut attempts,
-                response.status().as_u16(),
-                retry_after,
-                replayable,
-            );
+            let answer = Answer {
+                status: response.status().as_u16(),
+                retry_after: response
+                    .headers()
+                    .get(RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok()),
+                from_api: self.from_api(&response),
+            };
+            let step = self.core.after(&mut attempts, answer, replayable);
             match step {
                 Step::Return => return Ok(response),
                 Step::Refresh { resend } => {
@@ -166,6 +165,16 @@ impl WebApiMiddleware {
             }
             response = self.resend(&replay, &header, &kept)?;
         }
+    }
+
+    /// Whether `response` came from the API's origin (redirects followed).
+    fn from_api(&self, response: &http::Response<Body>) -> bool {
+        self.authorizes(response.get_uri())
+    }
+
+    /// Whether a request to `uri` gets the token.
+    fn authorizes(&self, uri: &Uri) -> bool {
+        Url::parse(&uri.to_string()).is_ok_and(|url| self.core.authorizes(&url))
     }
 
     /// Sends the request again, with the replay agent.
