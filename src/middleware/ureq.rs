@@ -149,7 +149,7 @@ impl WebApiMiddleware {
                     .headers()
                     .get(RETRY_AFTER)
                     .and_then(|v| v.to_str().ok()),
-                from_api: self.from_api(&response),
+                from_api: self.answered_by_api(&response),
             };
             let step = self.core.after(&mut attempts, answer, replayable);
             match step {
@@ -168,7 +168,7 @@ impl WebApiMiddleware {
     }
 
     /// Whether `response` came from the API's origin (redirects followed).
-    fn from_api(&self, response: &http::Response<Body>) -> bool {
+    fn answered_by_api(&self, response: &http::Response<Body>) -> bool {
         self.authorizes(response.get_uri())
     }
 
