@@ -340,3 +340,16 @@ flow_test! {
         assert_eq!(spotify.token_request_count(), 2, "the first token, one refresh");
     }
 }
+
+flow_test! {
+    async fn the_middleware_shows_no_secret() {
+        let w = world();
+        let token = w.auth.get_access_token().await.unwrap();
+        let middleware = mode::WebApiMiddleware::new(w.auth.clone());
+        let policy = WebApiPolicy::new().retry_after_hook(|asked| asked);
+        let shown = format!("{middleware:?} {policy:?}");
+        assert!(shown.contains("https://api.spotify.com"), "{shown}");
+        assert!(!shown.contains(&token), "{shown}");
+        assert!(!shown.contains(CLIENT_SECRET), "{shown}");
+    }
+}
