@@ -44,13 +44,15 @@
 //! the store (once: a replayed callback finds nothing), and calls
 //! `exchange_code_with_verifier` on that user's instance.
 //!
-//! **401 handling.** `/me` calls the Web API with
-//! `get_authorization_header()`. A 401 means Spotify no longer accepts a
-//! token that has not expired yet (revoked, or the clocks disagree): it
-//! calls `force_refresh_rejected(&header)` once (naming the refused token)
-//! and retries once. Requests of the user that saw the same 401 share one
+//! **Web API calls.** `/me` calls the Web API through the library's
+//! middleware (`asynchronous::WebApiMiddleware`, see `web_service/web_api.rs`):
+//! it puts the user's token on requests to the Web API's origin only, and a
+//! 401 (Spotify no longer accepts a token that has not expired yet: revoked,
+//! or the clocks disagree) costs one refresh and one retry, with nothing
+//! written here. Requests of the user that saw the same 401 share one
 //! refresh, and a replica whose token another replica already replaced takes
-//! the new one from the cache without a request. A user who is not logged in, or whose login ended
+//! the new one from the cache without a request. A 429's `Retry-After` is
+//! waited out (up to 5 s). A user who is not logged in, or whose login ended
 //! (`e.requires_authorization()`: logged out, or the refresh token was
 //! revoked or expired), gets `401 {"error": "login_required", "login":
 //! "/login"}` (an API's answer; a page would redirect to `/login`). Other
@@ -263,27 +265,13 @@ async fn callback(
 }
 
 /// The user's Spotify profile: the Web API's `/v1/me` with the user's
-/// token; on a 401, one forced refresh and one retry.
+/// token (the middleware answers a 401 with one refresh and one retry).
 async fn me(State(app): State<App>, headers: HeaderMap) -> Result<Response, Failure> {
     let session = session_of(&headers).ok_or(Failure::LoginRequired)?;
     let user = session.user_key();
     let auth = app.users.logged_in(&user).await?;
     let auth = auth.ok_or(Failure::LoginRequired)?;
-    let header = auth.get_authorization_header().await?;
-    let mut answer = app.web_api.me(&header).await?;
-    if answer.status == StatusCode::UNAUTHORIZED {
-        println!(
-            "me: Spotify refused user {}'s token; refreshing it",
-            short(&user)
-        );
-        // Names the token that was refused: when another request of this
-        // user refreshed it meanwhile, the newer token comes without a request.
-        let token = auth.force_refresh_rejected(&header).await?;
-        answer = app.web_api.me(&format!("Bearer {token}")).await?;
-        if answer.status == StatusCode::UNAUTHORIZED {
-            return Err(Failure::FreshTokenRefused);
-        }
-    }
+    let answer = app.web_api.me(auth).await?;
     let mut response = (answer.status, answer.body).into_response();
     if let Some(content_type) = answer.content_type {
         response.headers_mut().insert(CONTENT_TYPE, content_type);
@@ -318,12 +306,10 @@ enum Failure {
     LoginRequired,
     /// A callback that cannot be this browser's login.
     BadCallback(&'static str, &'static str),
-    /// The Web API refused a token just refreshed.
-    FreshTokenRefused,
     /// The library's other errors (never with a secret in their message).
     Spotify(spotify_auth::Error),
     /// The Web API could not be reached.
-    WebApi(reqwest::Error),
+    WebApi(reqwest_middleware::Error),
     /// The login attempt store failed.
     Storage(io::Error),
 }
@@ -338,9 +324,12 @@ impl From<spotify_auth::Error> for Failure {
     }
 }
 
-impl From<reqwest::Error> for Failure {
-    fn from(e: reqwest::Error) -> Self {
-        Failure::WebApi(e)
+impl From<web_api::CallError> for Failure {
+    fn from(e: web_api::CallError) -> Self {
+        match e {
+            web_api::CallError::Token(e) => e.into(),
+            web_api::CallError::Http(e) => Failure::WebApi(e),
+        }
     }
 }
 
@@ -355,11 +344,6 @@ impl IntoResponse for Failure {
             Failure::BadCallback(error, message) => {
                 (StatusCode::BAD_REQUEST, error, message.to_owned())
             }
-            Failure::FreshTokenRefused => (
-                StatusCode::BAD_GATEWAY,
-                "spotify_refused_token",
-                "the Web API refused a token just refreshed".to_owned(),
-            ),
             Failure::Spotify(e @ E::StateMismatch) => {
                 (StatusCode::BAD_REQUEST, "state_mismatch", e.to_string())
             }

@@ -131,3 +131,14 @@ mod flow;
 pub use flow::*;
 
 pub use crate::config::{AuthorizationCodeBuilder, ClientCredentialsBuilder};
+
+// The Web API middleware: the token source written once (like flow.rs),
+// this mode's HTTP client adapter, and the shared policy.
+#[allow(clippy::duplicate_mod)]
+#[path = "middleware/token_source.rs"]
+mod token_source;
+pub use token_source::TokenSource;
+#[path = "middleware/reqwest.rs"]
+mod web_api;
+pub use crate::middleware::WebApiPolicy;
+pub use web_api::WebApiMiddleware;

@@ -61,8 +61,8 @@
 //!
 //! | feature | default | gives |
 //! |---|---|---|
-//! | `blocking` | yes | [`blocking`] (ureq) and the root alias [`AuthorizationCode`] |
-//! | `async` | no | [`asynchronous`] (reqwest, tokio) and the root alias [`AsyncAuthorizationCode`] |
+//! | `blocking` | yes | [`blocking`] (ureq) and the root alias [`AuthorizationCode`]; its Web API middleware, [`blocking::WebApiMiddleware`] (a ureq middleware: no crate more) |
+//! | `async` | no | [`asynchronous`] (reqwest, tokio) and the root alias [`AsyncAuthorizationCode`]; its Web API middleware, [`asynchronous::WebApiMiddleware`] (reqwest-middleware 0.5: three small crates more, so it comes with the async API rather than behind a feature of its own) |
 //! | `testing` | no | `testing`: a fake Spotify accounts server on loopback |
 //! | `redis` | no | [`RedisTokenCache`], [`RedisStore`]: tokens shared by several machines, with a renewed, fenced refresh lock and one connection pool per server |
 //! | `cli` | no | the `spotify-auth` command-line tool |
@@ -81,7 +81,9 @@
 //! runs to its end even if its caller is cancelled; instances sharing a cache
 //! refresh once between them (in-memory, file and Redis locks) and take an
 //! emptied cache as a logout (`logout()`); only `invalid_grant` ends a login;
-//! `force_refresh()` answers a Web API 401. For services with many users:
+//! `force_refresh()` answers a Web API 401, and each mode's
+//! [`middleware`] does it for you (the token on requests to the Web API
+//! only, one refresh and one retry on a 401, `Retry-After` on a 429). For services with many users:
 //! per-user instances share one HTTP client, `RedisStore` shares one
 //! connection pool, and `authorization_attempt` +
 //! `exchange_code_with_verifier` let the login's two halves run on different
@@ -116,6 +118,8 @@ mod error;
 mod exchanged;
 #[cfg(any(feature = "blocking", feature = "async"))]
 mod local;
+#[cfg(any(feature = "blocking", feature = "async"))]
+pub mod middleware;
 mod observe;
 #[cfg(any(feature = "blocking", feature = "async"))]
 mod reconcile;

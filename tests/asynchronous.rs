@@ -65,6 +65,12 @@ mod support {
 #[path = "suite/mod.rs"]
 mod suite;
 
+/// The Web API middleware (`tests/web_api/`), with this mode's client.
+#[path = "web_api/mod.rs"]
+mod web_api;
+#[path = "web_api/asynchronous.rs"]
+mod web_api_client;
+
 /// Async-only behaviour: the runtime is never blocked, and dropping the
 /// future cleans up.
 mod async_only {

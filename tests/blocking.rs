@@ -61,6 +61,12 @@ mod support {
 #[path = "suite/mod.rs"]
 mod suite;
 
+/// The Web API middleware (`tests/web_api/`), with this mode's client.
+#[path = "web_api/mod.rs"]
+mod web_api;
+#[path = "web_api/blocking.rs"]
+mod web_api_client;
+
 /// The blocking API in async programs: inside tokio's `spawn_blocking` (the
 /// standard place for blocking calls in async code) everything works, the
 /// browser login included.

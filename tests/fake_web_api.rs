@@ -286,3 +286,105 @@ fn the_library_flow_gets_tokens_for_the_signed_in_user() {
     }
     assert_eq!(server.token_request_count(), 3);
 }
+
+/// `POST {web_api_url}{path}` with a bearer token and a JSON body.
+fn post_json(server: &FakeSpotify, path: &str, token: &str, body: &str) -> ApiReply {
+    let mut response = agent()
+        .post(format!("{}{path}", server.web_api_url()))
+        .header("Authorization", format!("Bearer {token}"))
+        .header("Content-Type", "application/json")
+        .send(body)
+        .expect("a Web API response");
+    let body = response.body_mut().read_to_string().unwrap();
+    ApiReply {
+        status: response.status().as_u16(),
+        challenge: None,
+        body: serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body)),
+    }
+}
+
+#[test]
+fn create_playlist_takes_a_json_body_for_the_tokens_own_user() {
+    let server = start(false, 3600);
+    let token = access_token(&server, "playlist-modify-private");
+    let path = "/users/fake-user/playlists";
+    let reply = post_json(&server, path, &token, r#"{"name":"Mix","public":false}"#);
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let playlist = &reply.body;
+    assert_eq!(playlist["name"], "Mix");
+    assert_eq!(playlist["public"], false);
+    assert_eq!(playlist["owner"]["id"], "fake-user");
+    assert_eq!(playlist["type"], "playlist");
+    let id = playlist["id"].as_str().unwrap();
+    assert_eq!(playlist["uri"], format!("spotify:playlist:{id}"));
+    assert_eq!(
+        server.requests()[2].body,
+        r#"{"name":"Mix","public":false}"#
+    );
+
+    let other = post_json(
+        &server,
+        "/users/someone/playlists",
+        &token,
+        r#"{"name":"x"}"#,
+    );
+    assert_api_error(&other, 403, "You cannot create a playlist for another user");
+    assert_api_error(
+        &post_json(&server, path, &token, "not json"),
+        400,
+        "Error parsing JSON.",
+    );
+    assert_api_error(
+        &post_json(&server, path, &token, r#"{"public":true}"#),
+        400,
+        "Missing required field: name",
+    );
+    let unscoped = access_token(&server, "user-read-email");
+    assert_api_error(
+        &post_json(&server, path, &unscoped, r#"{"name":"x"}"#),
+        403,
+        "Insufficient client scope",
+    );
+    let get = web_api(&server, "GET", path, Some(&format!("Bearer {token}")));
+    assert_api_error(&get, 405, "Method not allowed");
+}
+
+#[test]
+fn web_api_faults_have_their_own_queue_and_the_web_apis_shape() {
+    let server = start(false, 3600);
+    let token = access_token(&server, "");
+    server.inject_web_api(Fault::rate_limited(4), 1);
+    server.inject_web_api(Fault::Status(503), 1);
+    server.inject_web_api(Fault::Redirect("http://127.0.0.1:9/elsewhere".into()), 1);
+
+    let mut limited = agent()
+        .get(format!("{}/me", server.web_api_url()))
+        .header("Authorization", format!("Bearer {token}"))
+        .call()
+        .unwrap();
+    assert_eq!(limited.status(), 429);
+    assert_eq!(limited.headers()["retry-after"], "4");
+    let body: serde_json::Value =
+        serde_json::from_str(&limited.body_mut().read_to_string().unwrap()).unwrap();
+    assert_eq!(body["error"]["status"], 429);
+    assert_api_error(&me(&server, &token), 503, "Injected fault: HTTP 503");
+    let moved = agent()
+        .get(format!("{}/me", server.web_api_url()))
+        .call()
+        .unwrap();
+    assert_eq!(moved.status(), 307);
+    assert_eq!(moved.headers()["location"], "http://127.0.0.1:9/elsewhere");
+    assert_eq!(me(&server, &token).status, 200, "the queue is empty");
+    // The token endpoint's queue is another: it took none of these.
+    assert_eq!(server.token_request_count(), 1);
+    let faults: Vec<_> = server
+        .requests()
+        .into_iter()
+        .filter_map(|r| r.fault)
+        .collect();
+    assert_eq!(faults.len(), 3);
+
+    server.inject_web_api(Fault::Status(500), 5);
+    server.clear_faults();
+    assert_eq!(me(&server, &token).status, 200, "cleared");
+}

@@ -1,4 +1,5 @@
-//! Faults the token endpoint can be told to produce, and the queue they wait in.
+//! Faults the token endpoint and the Web API can be told to produce, and
+//! the queues they wait in.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -7,7 +8,10 @@ use std::time::Duration;
 use super::http::Reply;
 
 /// A failure to give the next token requests instead of (or around) the
-/// normal answer; see [`FakeSpotify::inject`](super::FakeSpotify::inject).
+/// normal answer; see [`FakeSpotify::inject`](super::FakeSpotify::inject),
+/// and [`FakeSpotify::inject_web_api`](super::FakeSpotify::inject_web_api)
+/// for the Web API (where `Status` and `RateLimited` answer in the Web API's
+/// error shape, `{"error": {"status": ..., "message": ...}}`).
 ///
 /// Most faults replace the answer and the request is **not processed**: an
 /// authorization code or refresh token in it stays usable, nothing is issued.
@@ -31,6 +35,7 @@ pub enum Fault {
     /// `invalid_request` / `invalid_client` / `access_denied` for 400 / 401 / 403.
     Status(u16),
     /// `429 Too Many Requests` with a `Retry-After: <retry_after_secs>` header.
+    /// See [`Fault::rate_limited`].
     RateLimited {
         /// The `Retry-After` value, in seconds.
         retry_after_secs: u64,
@@ -60,6 +65,9 @@ pub enum Fault {
     /// and never learns the new tokens: the response Spotify sent but the
     /// network lost.
     LoseResponse,
+    /// `307 Temporary Redirect` to this URL (the request is not processed):
+    /// for checking where a client's redirects take its credentials.
+    Redirect(String),
     /// This exact response, for malformed-response tests (non-JSON, missing
     /// fields, huge bodies). See [`Fault::body`].
     Body {
@@ -88,12 +96,21 @@ impl Fault {
         }
     }
 
-    /// What the server does with the request this fault was given to.
-    pub(crate) fn plan(&self) -> Plan {
+    /// A [`Fault::RateLimited`] asking to wait `retry_after_secs` seconds.
+    pub fn rate_limited(retry_after_secs: u64) -> Self {
+        Fault::RateLimited { retry_after_secs }
+    }
+
+    /// What the server does with the request this fault was given to; a
+    /// Web API request (`web_api`) gets its errors in the Web API's shape.
+    pub(crate) fn plan(&self, web_api: bool) -> Plan {
         Plan::Replace(match self {
             Fault::Delay(delay) => return Plan::WaitThenAnswer(*delay),
             Fault::DelayResponse(delay) => return Plan::AnswerLate(*delay),
             Fault::LoseResponse => return Plan::AnswerLost,
+            Fault::Status(status) if web_api => {
+                Reply::api_error(*status, &format!("Injected fault: HTTP {status}"))
+            }
             Fault::Status(status) => {
                 let error = match status {
                     400 => "invalid_request",
@@ -105,13 +122,17 @@ impl Fault {
                 Reply::oauth_error(*status, error, &format!("Injected fault: HTTP {status}"))
             }
             Fault::RateLimited { retry_after_secs } => {
-                let mut reply =
-                    Reply::oauth_error(429, "too_many_requests", "API rate limit exceeded");
+                let mut reply = if web_api {
+                    Reply::api_error(429, "API rate limit exceeded")
+                } else {
+                    Reply::oauth_error(429, "too_many_requests", "API rate limit exceeded")
+                };
                 if let Reply::Response { headers, .. } = &mut reply {
                     headers.push(("Retry-After", retry_after_secs.to_string()));
                 }
                 reply
             }
+            Fault::Redirect(location) => Reply::redirect_with(307, location.clone()),
             Fault::DropConnection => Reply::HangUp { raw: Vec::new() },
             Fault::TruncatedBody => Reply::HangUp {
                 raw: b"HTTP/1.1 200 OK\r\n\
@@ -163,6 +184,7 @@ impl fmt::Debug for Fault {
             Fault::Delay(delay) => f.debug_tuple("Delay").field(delay).finish(),
             Fault::DelayResponse(delay) => f.debug_tuple("DelayResponse").field(delay).finish(),
             Fault::LoseResponse => f.write_str("LoseResponse"),
+            Fault::Redirect(location) => f.debug_tuple("Redirect").field(location).finish(),
             // The body may be huge: show its size only.
             Fault::Body {
                 status,

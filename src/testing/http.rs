@@ -176,8 +176,13 @@ impl Reply {
 
     /// `302 Found` to `location`.
     pub fn redirect(location: String) -> Self {
+        Self::redirect_with(302, location)
+    }
+
+    /// A redirect with this status to `location`.
+    pub fn redirect_with(status: u16, location: String) -> Self {
         Reply::Response {
-            status: 302,
+            status,
             headers: vec![
                 ("Location", location),
                 ("Content-Type", "text/html; charset=utf-8".to_owned()),

@@ -60,7 +60,12 @@
 //!   `Authorization` header. Access tokens can be revoked early
 //!   ([`FakeSpotify::revoke_access_token`]) or all expired at once
 //!   ([`FakeSpotify::expire_access_tokens`]), to test a client's answer to a
-//!   401. Other `/v1` paths are `404` in the same shape.
+//!   401. `POST /v1/users/{id}/playlists` (a request with a body) answers
+//!   `201` with a new playlist named by the JSON body's `name`, for the
+//!   token's own user with a `playlist-modify-*` scope (nothing is kept).
+//!   Other `/v1` paths are `404` in the same shape. The Web API takes faults
+//!   of its own ([`FakeSpotify::inject_web_api`]: 429s with `Retry-After`,
+//!   5xx, redirects).
 //! - Any other path is `404`.
 //!
 //! Token requests can be made to fail with [`FakeSpotify::inject`] (server

@@ -126,14 +126,19 @@ impl FakeSpotify {
     /// Gives `fault` to the next `times` token requests. Faults queue up in
     /// the order injected: `inject(Fault::Status(500), 2)` then
     /// `inject(Fault::DropConnection, 1)` fails the next three requests, the
-    /// first two with 500. Only the token endpoint takes faults.
+    /// first two with 500. Only the token endpoint takes these faults; the
+    /// Web API has a queue of its own
+    /// ([`inject_web_api`](Self::inject_web_api)).
     pub fn inject(&self, fault: Fault, times: usize) {
         self.shared.lock().faults.push(fault, times);
     }
 
-    /// Forgets all faults not given out yet.
+    /// Forgets all faults not given out yet (the token endpoint's and the
+    /// Web API's).
     pub fn clear_faults(&self) {
-        self.shared.lock().faults.clear();
+        let mut state = self.shared.lock();
+        state.faults.clear();
+        state.web_api_faults.clear();
     }
 
     /// Mints a live refresh token for `client_id`, as if the signed-in user
@@ -276,6 +281,8 @@ impl Shared {
             let mut state = self.lock();
             let fault = if incoming.path == TOKEN_PATH {
                 state.faults.next()
+            } else if is_web_api(&incoming.path) {
+                state.web_api_faults.next()
             } else {
                 None
             };
@@ -284,7 +291,8 @@ impl Shared {
                 .push(RecordedRequest::new(&incoming, fault.clone()));
             fault
         };
-        let reply = match fault.as_ref().map(Fault::plan) {
+        let web_api = is_web_api(&incoming.path);
+        let reply = match fault.as_ref().map(|fault| fault.plan(web_api)) {
             None => self.answer(&incoming, Delivery::Delivered),
             Some(Plan::Replace(reply)) => reply,
             Some(Plan::WaitThenAnswer(delay)) => {

@@ -106,6 +106,8 @@ pub(crate) struct State {
     pub refresh_tokens: HashMap<String, RefreshGrant>,
     pub access_tokens: HashMap<String, AccessGrant>,
     pub faults: FaultQueue,
+    /// Faults waiting for the next Web API requests.
+    pub web_api_faults: FaultQueue,
     pub requests: Vec<RecordedRequest>,
 }
 
@@ -118,6 +120,7 @@ impl Default for State {
             refresh_tokens: HashMap::new(),
             access_tokens: HashMap::new(),
             faults: FaultQueue::default(),
+            web_api_faults: FaultQueue::default(),
             requests: Vec::new(),
         }
     }
