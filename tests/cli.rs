@@ -1,11 +1,15 @@
 //! The `spotify-auth` binary, driven as a user would run it, against the fake
 //! accounts server (`spotify_auth::testing::FakeSpotify`).
 //!
-//! Every run gets its settings explicitly: the accounts URL
-//! (`SPOTIFY_AUTH_ACCOUNTS_URL`), the client id, a redirect URI on a free
-//! loopback port and a cache file in a temporary directory; the other
-//! `SPOTIFY_SDK_*` variables and `BROWSER` are removed from the child's
-//! environment, so nothing depends on the runner's.
+//! Every run is isolated in a temporary directory: `HOME`,
+//! `XDG_CONFIG_HOME` and `SPOTIFY_AUTH_CONFIG_DIR` point into it, the
+//! accounts URL (`SPOTIFY_AUTH_ACCOUNTS_URL`) at the fake server, and the
+//! other `SPOTIFY_SDK_*` and `SPOTIFY_AUTH_*` variables and `BROWSER` are
+//! removed from the child's environment, so nothing depends on the runner's
+//! (nor touches its real config). [`World::cmd`] also gives the client id, a
+//! redirect URI on a free loopback port and the token file explicitly, as a
+//! user without profiles would; [`World::bare`] gives nothing more, as a
+//! user after `login` would.
 #![cfg(feature = "cli")]
 
 use std::io::{BufRead, BufReader, Write};
@@ -19,6 +23,8 @@ use spotify_auth::{AccessToken, FileTokenCache, RefreshToken, TokenCache, TokenI
 
 const CLIENT_ID: &str = "cli-test-client";
 const CLIENT_SECRET: &str = "cli-test-secret-value";
+/// A second app, public, registered in every world.
+const OTHER_CLIENT_ID: &str = "cli-other-client";
 const BIN: &str = env!("CARGO_BIN_EXE_spotify-auth");
 
 /// A loopback port nobody listens on (at the time of asking).
@@ -38,13 +44,16 @@ fn unix_now() -> u64 {
 }
 
 /// One test's world: a fake accounts server, a redirect URI on a free port,
-/// a cache path in a temporary directory.
+/// a config directory and a cache path in a temporary directory.
 struct World {
     server: FakeSpotify,
     secret: Option<&'static str>,
     redirect_uri: String,
     port: u16,
     accounts_url: String,
+    /// `SPOTIFY_AUTH_CONFIG_DIR`.
+    config: PathBuf,
+    /// The token file `cmd` passes as `--cache`: the default profile's.
     cache: PathBuf,
     _dir: tempfile::TempDir,
 }
@@ -66,6 +75,7 @@ impl World {
         let port = url::Url::parse(&redirect_uri).unwrap().port().unwrap_or(0);
         let server = FakeSpotify::builder()
             .client(CLIENT_ID, secret)
+            .client(OTHER_CLIENT_ID, None)
             .redirect_uri(&redirect_uri)
             .rotate_refresh_tokens(rotate)
             .start()
@@ -77,6 +87,7 @@ impl World {
             secret,
             redirect_uri,
             port,
+            config: dir.path().join("config"),
             cache: dir.path().join("config").join("token.json"),
             _dir: dir,
         }
@@ -86,20 +97,43 @@ impl World {
         self._dir.path()
     }
 
-    /// Sets the child's environment and the global flags of `command`, with
-    /// `redirect_uri` as `--redirect-uri`.
-    fn configure(&self, command: &mut StdCommand, redirect_uri: &str) {
+    /// Isolates the child's environment: config and home directories in
+    /// this world's temporary directory, the fake accounts service, no
+    /// setting from the runner's environment.
+    fn isolate(&self, command: &mut StdCommand) {
         for name in [
             "SPOTIFY_SDK_CLIENT_SECRET",
             "SPOTIFY_SDK_REDIRECT_URI",
             "SPOTIFY_SDK_TOKEN_CACHE",
             "SPOTIFY_SDK_CLIENT_ID",
+            "SPOTIFY_AUTH_PROFILE",
             "BROWSER",
         ] {
             command.env_remove(name);
         }
         command
-            .env("SPOTIFY_AUTH_ACCOUNTS_URL", &self.accounts_url)
+            .env("HOME", self.dir().join("home"))
+            .env("XDG_CONFIG_HOME", self.dir().join("xdg"))
+            .env("SPOTIFY_AUTH_CONFIG_DIR", &self.config)
+            .env("SPOTIFY_AUTH_ACCOUNTS_URL", &self.accounts_url);
+    }
+
+    /// `spotify-auth ARGS...` with nothing but [`isolate`](Self::isolate):
+    /// the settings come from the saved profile.
+    fn bare(&self, args: &[&str]) -> Command {
+        let mut command = StdCommand::new(BIN);
+        command.args(args);
+        self.isolate(&mut command);
+        let mut command = Command::from_std(command);
+        command.timeout(Duration::from_secs(60));
+        command
+    }
+
+    /// Sets the child's environment and the global flags of `command`, with
+    /// `redirect_uri` as `--redirect-uri`.
+    fn configure(&self, command: &mut StdCommand, redirect_uri: &str) {
+        self.isolate(command);
+        command
             .env("SPOTIFY_SDK_CLIENT_ID", CLIENT_ID)
             .arg("--cache")
             .arg(&self.cache)
