@@ -165,9 +165,8 @@ pub enum Command {
     /// nothing else
     #[command(after_help = TOKEN_AFTER_HELP)]
     Token(TokenArgs),
-    /// Show the profile, whether you are logged in, the scopes, the token's
-    /// expiry, when the login ends (Spotify asks again after six months) and
-    /// where it is stored; never prints a token
+    /// Show the profile, whether you are logged in, the token's expiry, when
+    /// the six-month login ends and where it is stored (never a token)
     Status(StatusArgs),
     /// Remove the profile's stored login (its saved settings stay)
     Logout,
@@ -223,8 +222,9 @@ pub struct TokenArgs {
     #[arg(long, value_name = "DURATION")]
     pub min_valid: Option<String>,
 
-    /// How to print the token
-    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = Format::Raw)]
+    /// How to print the token: raw, header, json or env (see Formats below)
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = Format::Raw,
+          hide_possible_values = true)]
     pub format: Format,
 }
 

@@ -21,11 +21,10 @@ pub fn parse(text: &str) -> Result<Duration, Failure> {
     })?;
     if duration >= TOKEN_LIFETIME {
         return Err(Failure::config(format!(
-            "--min-valid {}: Spotify's access tokens last {} s ({}), so none stays valid that \
-             long; ask for less, e.g. --min-valid 50m",
+            "--min-valid {}: Spotify's access tokens last one hour ({} s), so none stays \
+             valid that long; ask for less, e.g. --min-valid 50m",
             text.trim(),
             TOKEN_LIFETIME.as_secs(),
-            crate::clock::span(TOKEN_LIFETIME.as_secs()),
         )));
     }
     Ok(duration)

@@ -85,8 +85,9 @@ pub fn setup(global: &GlobalArgs, need: Need) -> Result<Setup, Failure> {
     };
     if saved.is_none() && !name.is_default() && need == Need::Saved {
         return Err(Failure::config(format!(
-            "profile {name:?} does not exist: log in with `{} login` \
+            "profile {:?} does not exist: log in with `{} login` \
              (`spotify-auth profiles` lists the profiles)",
+            name.as_str(),
             name.command()
         )));
     }

@@ -46,6 +46,11 @@ pub fn run(global: &GlobalArgs, args: &TokenArgs) -> Result<(), Failure> {
     let redirect_uri = setup.redirect_uri(global, None)?;
     check_secret(&setup, min_valid)?;
     let auth = setup.client(global, &redirect_uri, None)?;
+    if !setup.store.has_login() {
+        // Said without the library, which would create the store's lock
+        // file (and folder) first.
+        return Err(token_failure(&setup, &Error::NotAuthorized));
+    }
 
     let mut token = auth
         .get_access_token()
