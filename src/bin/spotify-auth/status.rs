@@ -313,7 +313,12 @@ pub fn run(global: &GlobalArgs, args: &StatusArgs) -> Result<(), Failure> {
     if args.json {
         println!("{}", report.to_json(&profile));
     } else {
-        println!("{}", report.to_text(&profile));
+        // The advice to log in names the profile when it is not the default.
+        let text = report.to_text(&profile).replace(
+            "`spotify-auth login`",
+            &format!("`{} login`", setup.name.command()),
+        );
+        println!("{text}");
     }
     match error {
         Some(e) => Err(Failure::from_error(&e)),
