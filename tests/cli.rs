@@ -1257,6 +1257,25 @@ fn two_profiles_side_by_side_and_listed() {
         .unwrap();
     assert_eq!(logout.status.code(), Some(0));
     assert!(!work_file.exists());
+    let status = world
+        .bare(&["--profile", "work", "status"])
+        .output()
+        .unwrap();
+    let report = text(&status.stdout);
+    assert!(
+        report.contains("Logged in:     no (run `spotify-auth --profile work login`)"),
+        "{report}"
+    );
+    let token = world
+        .bare(&["--profile", "work", "token"])
+        .output()
+        .unwrap();
+    assert_eq!(token.status.code(), Some(3));
+    assert!(
+        text(&token.stderr).contains("`spotify-auth --profile work login`"),
+        "{}",
+        text(&token.stderr)
+    );
     let listed = world.bare(&["profiles", "--json"]).output().unwrap();
     let v: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
     assert_eq!(
