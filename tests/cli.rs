@@ -1721,3 +1721,40 @@ fn help_documents_profiles_formats_and_completions() {
     assert!(help(&["status", "--help"]).contains("store"));
     assert!(help(&["logout", "--help"]).contains("profile"));
 }
+
+/// A token file given to `login` that another profile already uses (here
+/// the default's, by an old `SPOTIFY_SDK_TOKEN_CACHE` still exported) gets a
+/// warning: the two profiles would share one login.
+#[test]
+fn login_warns_when_another_profile_uses_the_same_token_file() {
+    let world = World::new(None);
+    let refresh = world
+        .server
+        .issue_refresh_token(OTHER_CLIENT_ID, "user-read-email");
+    let login = world
+        .refresh_token_login(&["--profile", "work"], OTHER_CLIENT_ID, &refresh)
+        .env("SPOTIFY_SDK_TOKEN_CACHE", &world.cache)
+        .output()
+        .unwrap();
+    let stderr = text(&login.stderr);
+    assert_eq!(login.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("Warning: profile default keeps its login in the same place"),
+        "{stderr}"
+    );
+    assert_eq!(
+        world.profile("work")["store"],
+        serde_json::json!({"type": "file", "path": world.cache.display().to_string()})
+    );
+
+    // Its own place: no warning.
+    let refresh = world
+        .server
+        .issue_refresh_token(CLIENT_ID, "user-read-email");
+    let login = world
+        .refresh_token_login(&["--profile", "own"], CLIENT_ID, &refresh)
+        .output()
+        .unwrap();
+    assert_eq!(login.status.code(), Some(0));
+    assert!(!text(&login.stderr).contains("Warning"));
+}

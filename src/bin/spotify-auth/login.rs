@@ -31,6 +31,15 @@ use crate::settings::{self, Need, Setup};
 /// Runs `login`.
 pub fn run(global: &GlobalArgs, args: &LoginArgs) -> Result<(), Failure> {
     let setup = settings::setup(global, Need::AnyProfile)?;
+    if let Some(other) = setup.store_shared_with() {
+        eprintln!(
+            "Warning: profile {other} keeps its login in the same place ({}); this login \
+             replaces it. Drop --cache / unset SPOTIFY_SDK_TOKEN_CACHE to give profile {} \
+             its own.",
+            setup.store.describe(),
+            setup.name
+        );
+    }
     if args.with_refresh_token {
         return refresh_token_login::run(global, &setup);
     }

@@ -215,6 +215,31 @@ impl Setup {
             .map_err(|e| Failure::from_error(&e))
     }
 
+    /// Another profile whose login is kept in the same store as this one's
+    /// (a `--cache` or `SPOTIFY_SDK_TOKEN_CACHE` that names another
+    /// profile's token file): a login here replaces that profile's.
+    pub fn store_shared_with(&self) -> Option<ProfileName> {
+        let config = paths::config_dir()?;
+        let mut names = profile::saved_names(&paths::profiles_dir(&config)).ok()?;
+        names.push(ProfileName::default_profile());
+        let ours = self.store.to_setting();
+        names.into_iter().find(|other| {
+            if *other == self.name {
+                return false;
+            }
+            let path = paths::profile_file(&config, other);
+            let recorded = profile::load(&path, other)
+                .ok()
+                .flatten()
+                .and_then(|p| p.store);
+            let theirs = match recorded {
+                Some(setting) => Store::from_setting(&setting),
+                None => Store::File(paths::default_token_file(&config, other)),
+            };
+            theirs.to_setting() == ours
+        })
+    }
+
     /// Saves the profile after a successful login: the client id and
     /// redirect URI used, public or confidential (whether a secret was
     /// given; never the secret), `scopes`, and the store when `--cache`
