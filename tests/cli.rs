@@ -1,11 +1,15 @@
 //! The `spotify-auth` binary, driven as a user would run it, against the fake
 //! accounts server (`spotify_auth::testing::FakeSpotify`).
 //!
-//! Every run gets its settings explicitly: the accounts URL
-//! (`SPOTIFY_AUTH_ACCOUNTS_URL`), the client id, a redirect URI on a free
-//! loopback port and a cache file in a temporary directory; the other
-//! `SPOTIFY_SDK_*` variables and `BROWSER` are removed from the child's
-//! environment, so nothing depends on the runner's.
+//! Every run is isolated in a temporary directory: `HOME`,
+//! `XDG_CONFIG_HOME` and `SPOTIFY_AUTH_CONFIG_DIR` point into it, the
+//! accounts URL (`SPOTIFY_AUTH_ACCOUNTS_URL`) at the fake server, and the
+//! other `SPOTIFY_SDK_*` and `SPOTIFY_AUTH_*` variables and `BROWSER` are
+//! removed from the child's environment, so nothing depends on the runner's
+//! (nor touches its real config). [`World::cmd`] also gives the client id, a
+//! redirect URI on a free loopback port and the token file explicitly, as a
+//! user without profiles would; [`World::bare`] gives nothing more, as a
+//! user after `login` would.
 #![cfg(feature = "cli")]
 
 use std::io::{BufRead, BufReader, Write};
@@ -19,6 +23,8 @@ use spotify_auth::{AccessToken, FileTokenCache, RefreshToken, TokenCache, TokenI
 
 const CLIENT_ID: &str = "cli-test-client";
 const CLIENT_SECRET: &str = "cli-test-secret-value";
+/// A second app, public, registered in every world.
+const OTHER_CLIENT_ID: &str = "cli-other-client";
 const BIN: &str = env!("CARGO_BIN_EXE_spotify-auth");
 
 /// A loopback port nobody listens on (at the time of asking).
@@ -38,13 +44,16 @@ fn unix_now() -> u64 {
 }
 
 /// One test's world: a fake accounts server, a redirect URI on a free port,
-/// a cache path in a temporary directory.
+/// a config directory and a cache path in a temporary directory.
 struct World {
     server: FakeSpotify,
     secret: Option<&'static str>,
     redirect_uri: String,
     port: u16,
     accounts_url: String,
+    /// `SPOTIFY_AUTH_CONFIG_DIR`.
+    config: PathBuf,
+    /// The token file `cmd` passes as `--cache`: the default profile's.
     cache: PathBuf,
     _dir: tempfile::TempDir,
 }
@@ -66,6 +75,7 @@ impl World {
         let port = url::Url::parse(&redirect_uri).unwrap().port().unwrap_or(0);
         let server = FakeSpotify::builder()
             .client(CLIENT_ID, secret)
+            .client(OTHER_CLIENT_ID, None)
             .redirect_uri(&redirect_uri)
             .rotate_refresh_tokens(rotate)
             .start()
@@ -77,6 +87,7 @@ impl World {
             secret,
             redirect_uri,
             port,
+            config: dir.path().join("config"),
             cache: dir.path().join("config").join("token.json"),
             _dir: dir,
         }
@@ -86,20 +97,43 @@ impl World {
         self._dir.path()
     }
 
-    /// Sets the child's environment and the global flags of `command`, with
-    /// `redirect_uri` as `--redirect-uri`.
-    fn configure(&self, command: &mut StdCommand, redirect_uri: &str) {
+    /// Isolates the child's environment: config and home directories in
+    /// this world's temporary directory, the fake accounts service, no
+    /// setting from the runner's environment.
+    fn isolate(&self, command: &mut StdCommand) {
         for name in [
             "SPOTIFY_SDK_CLIENT_SECRET",
             "SPOTIFY_SDK_REDIRECT_URI",
             "SPOTIFY_SDK_TOKEN_CACHE",
             "SPOTIFY_SDK_CLIENT_ID",
+            "SPOTIFY_AUTH_PROFILE",
             "BROWSER",
         ] {
             command.env_remove(name);
         }
         command
-            .env("SPOTIFY_AUTH_ACCOUNTS_URL", &self.accounts_url)
+            .env("HOME", self.dir().join("home"))
+            .env("XDG_CONFIG_HOME", self.dir().join("xdg"))
+            .env("SPOTIFY_AUTH_CONFIG_DIR", &self.config)
+            .env("SPOTIFY_AUTH_ACCOUNTS_URL", &self.accounts_url);
+    }
+
+    /// `spotify-auth ARGS...` with nothing but [`isolate`](Self::isolate):
+    /// the settings come from the saved profile.
+    fn bare(&self, args: &[&str]) -> Command {
+        let mut command = StdCommand::new(BIN);
+        command.args(args);
+        self.isolate(&mut command);
+        let mut command = Command::from_std(command);
+        command.timeout(Duration::from_secs(60));
+        command
+    }
+
+    /// Sets the child's environment and the global flags of `command`, with
+    /// `redirect_uri` as `--redirect-uri`.
+    fn configure(&self, command: &mut StdCommand, redirect_uri: &str) {
+        self.isolate(command);
+        command
             .env("SPOTIFY_SDK_CLIENT_ID", CLIENT_ID)
             .arg("--cache")
             .arg(&self.cache)
@@ -147,6 +181,98 @@ impl World {
     fn stored(&self) -> Option<TokenInfo> {
         self.file_cache().get().unwrap()
     }
+
+    /// The settings file of profile `name`, parsed.
+    fn profile(&self, name: &str) -> serde_json::Value {
+        let path = self.config.join("profiles").join(format!("{name}.json"));
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+        serde_json::from_str(&text).unwrap()
+    }
+
+    /// The token file of profile `name` (not `default`).
+    fn token_file(&self, name: &str) -> PathBuf {
+        self.config.join("tokens").join(format!("{name}.json"))
+    }
+
+    /// `login --with-refresh-token` for `client_id` (public unless the
+    /// caller adds the secret), `refresh` on stdin with blanks around it;
+    /// `global` before the subcommand.
+    fn refresh_token_login(&self, global: &[&str], client_id: &str, refresh: &str) -> Command {
+        let args: Vec<&str> = global
+            .iter()
+            .copied()
+            .chain(["login", "--with-refresh-token"])
+            .collect();
+        let mut command = self.bare(&args);
+        command
+            .env("SPOTIFY_SDK_CLIENT_ID", client_id)
+            .write_stdin(format!("\n  {refresh} \n"));
+        command
+    }
+
+    /// A token in the default profile's file that expires in `secs` seconds,
+    /// with a refresh token the server issued to `client_id`; returns the
+    /// stored token.
+    fn store_token_expiring_in(&self, secs: i64, client_id: &str) -> TokenInfo {
+        let refresh = self
+            .server
+            .issue_refresh_token(client_id, "user-read-email");
+        let token = TokenInfo {
+            access_token: AccessToken::new(format!("stored-access-token-{secs}")),
+            expires_at: unix_now().checked_add_signed(secs).unwrap(),
+            refresh_token: Some(RefreshToken::new(refresh)),
+            scope: Some("user-read-email".into()),
+            authorized_at: None,
+        };
+        self.store(token.clone());
+        token
+    }
+}
+
+/// The token requests the server received, in order.
+fn token_requests(server: &FakeSpotify) -> Vec<spotify_auth::testing::RecordedRequest> {
+    server
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/api/token")
+        .collect()
+}
+
+/// Every file under `dir` (recursively) with its content, sorted: a
+/// snapshot to show that a command wrote nothing.
+fn files_under(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut files = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return files;
+    };
+    for entry in entries {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(files_under(&path));
+        } else {
+            let content = std::fs::read(&path).unwrap();
+            files.push((path, content));
+        }
+    }
+    files.sort();
+    files
+}
+
+/// No file under `dir` holds the client secret.
+fn assert_no_secret_under(dir: &Path) {
+    for (path, content) in files_under(dir) {
+        assert!(
+            !text(&content).contains(CLIENT_SECRET),
+            "the secret is in {path:?}"
+        );
+    }
+}
+
+/// The permission bits of `path`.
+#[cfg(unix)]
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -211,6 +337,10 @@ fn login_through_the_browser_then_token_uses_the_cache() {
         assert!(!output.contains(&access));
         assert!(!output.contains(CLIENT_SECRET));
     }
+    // The profile saved: a confidential app, without its secret.
+    let profile = world.profile("default");
+    assert_eq!(profile["client_type"], "confidential");
+    assert_no_secret_under(&world.config);
 
     let token = world.cmd(&["token"]).output().unwrap();
     assert_eq!(token.status.code(), Some(0), "{}", text(&token.stderr));
@@ -775,4 +905,863 @@ fn status_shows_when_the_login_ends() {
         }
     }
     assert_eq!(world.server.token_request_count(), 0, "no network");
+}
+
+/// Runs `command` (a `login --no-browser`) as a browser would complete it:
+/// reads the authorization URL from its stdout, follows the fake server's
+/// redirect to the callback, and waits for the command. Returns the URL and
+/// the command's output.
+fn browser_login(mut command: StdCommand) -> (String, std::process::Output) {
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut url = String::new();
+    while !url.starts_with("http") {
+        url.clear();
+        assert_ne!(stdout.read_line(&mut url).unwrap(), 0, "no URL printed");
+    }
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .max_redirects(0)
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let response = agent.get(url.trim()).call().unwrap();
+    assert_eq!(response.status(), 302);
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let page = agent.get(&location).call().unwrap();
+    assert_eq!(page.status(), 200);
+    (url.trim().to_owned(), child.wait_with_output().unwrap())
+}
+
+/// `login` saves the profile (0600, versioned, no secret, no store when the
+/// default place is used); from then on `token`, `status`, `logout` and a
+/// second `login` need no environment at all.
+#[test]
+fn login_saves_the_profile_then_commands_need_no_environment() {
+    let world = World::new(None);
+    let login = |scope: &[&str]| {
+        let mut command = StdCommand::new(BIN);
+        command.args(["login", "--no-browser", "--timeout", "20"]);
+        command.args(scope);
+        world.isolate(&mut command);
+        command
+    };
+    let mut first = login(&["--scope", "user-read-email,user-top-read"]);
+    first
+        .env("SPOTIFY_SDK_CLIENT_ID", CLIENT_ID)
+        .env("SPOTIFY_SDK_REDIRECT_URI", &world.redirect_uri);
+    let (_, output) = browser_login(first);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("Profile default saved in"), "{stderr}");
+
+    let profile = world.profile("default");
+    assert_eq!(
+        profile,
+        serde_json::json!({
+            "version": 1,
+            "client_id": CLIENT_ID,
+            "redirect_uri": world.redirect_uri,
+            "client_type": "public",
+            "scopes": ["user-read-email", "user-top-read"],
+        })
+    );
+    #[cfg(unix)]
+    {
+        let file = world.config.join("profiles").join("default.json");
+        assert_eq!(mode(&file), 0o600);
+        assert_eq!(mode(file.parent().unwrap()), 0o700);
+    }
+    // The default profile's token is where it always was.
+    let stored = world.stored().expect("token.json in the config directory");
+
+    let token = world.bare(&["token"]).output().unwrap();
+    assert_eq!(token.status.code(), Some(0), "{}", text(&token.stderr));
+    assert_eq!(
+        text(&token.stdout),
+        format!("{}\n", stored.access_token.secret())
+    );
+    assert_eq!(world.server.token_request_count(), 1, "the exchange only");
+
+    // A refresh with the saved client id (public: no secret, PKCE client).
+    world.store_token_expiring_in(-60, CLIENT_ID);
+    let token = world.bare(&["token"]).output().unwrap();
+    assert_eq!(token.status.code(), Some(0), "{}", text(&token.stderr));
+    let refresh = token_requests(&world.server).pop().unwrap();
+    assert_eq!(refresh.form_param("grant_type"), Some("refresh_token"));
+    assert_eq!(refresh.form_param("client_id"), Some(CLIENT_ID));
+    assert_eq!(refresh.basic_auth(), None);
+
+    let status = world.bare(&["status"]).output().unwrap();
+    let report = text(&status.stdout);
+    assert_eq!(status.status.code(), Some(0), "{}", text(&status.stderr));
+    assert!(
+        report.starts_with("Profile:       default (saved in "),
+        "{report}"
+    );
+    assert!(
+        report.contains(&format!("Client id:     {CLIENT_ID} (public")),
+        "{report}"
+    );
+    assert!(report.contains("Logged in:     yes"), "{report}");
+    assert!(
+        report.contains(&format!("Stored in:     file {}", world.cache.display())),
+        "{report}"
+    );
+
+    // A second login asks for the saved scopes without being told.
+    let (url, output) = browser_login(login(&[]));
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let asked = url::Url::parse(&url)
+        .unwrap()
+        .query_pairs()
+        .find(|(name, _)| name == "scope")
+        .map(|(_, value)| value.into_owned());
+    assert_eq!(asked.as_deref(), Some("user-read-email user-top-read"));
+
+    let logout = world.bare(&["logout"]).output().unwrap();
+    assert_eq!(logout.status.code(), Some(0));
+    assert!(world.stored().is_none());
+    assert_eq!(world.profile("default")["client_id"], CLIENT_ID, "kept");
+    let token = world.bare(&["token"]).output().unwrap();
+    assert_eq!(token.status.code(), Some(3));
+}
+
+/// A confidential app's profile says so but never holds the secret: `token`
+/// needs no secret while the stored token is valid, refuses up front (exit
+/// 2, nothing sent) a refresh it would need the secret for, and refreshes
+/// with the secret from the environment.
+#[test]
+fn confidential_profile_keeps_no_secret_and_needs_it_only_to_refresh() {
+    let world = World::new(Some(CLIENT_SECRET));
+    let refresh = world
+        .server
+        .issue_refresh_token(CLIENT_ID, "user-read-email");
+    let login = world
+        .refresh_token_login(&[], CLIENT_ID, &refresh)
+        .env("SPOTIFY_SDK_CLIENT_SECRET", CLIENT_SECRET)
+        .output()
+        .unwrap();
+    assert_eq!(login.status.code(), Some(0), "{}", text(&login.stderr));
+    assert_eq!(world.profile("default")["client_type"], "confidential");
+    assert_no_secret_under(&world.config);
+    let requests = token_requests(&world.server);
+    assert_eq!(
+        requests[0].basic_auth(),
+        Some((CLIENT_ID.into(), CLIENT_SECRET.into()))
+    );
+
+    let stored = world.stored().unwrap();
+    let token = world.bare(&["token"]).output().unwrap();
+    assert_eq!(token.status.code(), Some(0), "{}", text(&token.stderr));
+    assert_eq!(text(&token.stdout).trim_end(), stored.access_token.secret());
+
+    world.store_token_expiring_in(-60, CLIENT_ID);
+    let refused = world.bare(&["token"]).output().unwrap();
+    let stderr = text(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("SPOTIFY_SDK_CLIENT_SECRET"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(refused.stdout.is_empty());
+    assert_eq!(world.server.token_request_count(), 1, "nothing sent");
+
+    let status = world.bare(&["status"]).output().unwrap();
+    assert!(
+        text(&status.stdout)
+            .contains("confidential: refreshing needs SPOTIFY_SDK_CLIENT_SECRET, which is not set"),
+        "{}",
+        text(&status.stdout)
+    );
+
+    let token = world
+        .bare(&["token"])
+        .env("SPOTIFY_SDK_CLIENT_SECRET", CLIENT_SECRET)
+        .output()
+        .unwrap();
+    assert_eq!(token.status.code(), Some(0), "{}", text(&token.stderr));
+    assert_eq!(world.server.token_request_count(), 2);
+    let refresh = token_requests(&world.server).pop().unwrap();
+    assert_eq!(
+        refresh.basic_auth(),
+        Some((CLIENT_ID.into(), CLIENT_SECRET.into()))
+    );
+    assert_no_secret_under(&world.config);
+}
+
+/// Flags and environment variables win over what the profile saved: the
+/// client id (variable and flag) and the token file (variable and flag).
+#[test]
+fn environment_and_flags_override_the_profile() {
+    let world = World::new(None);
+    let refresh = world
+        .server
+        .issue_refresh_token(CLIENT_ID, "user-read-email");
+    let login = world
+        .refresh_token_login(&[], CLIENT_ID, &refresh)
+        .output()
+        .unwrap();
+    assert_eq!(login.status.code(), Some(0), "{}", text(&login.stderr));
+    let profile_before = world.profile("default");
+
+    // The other app's login, refreshed with the other app's id.
+    world.store_token_expiring_in(-60, OTHER_CLIENT_ID);
+    let by_env = world
+        .bare(&["token"])
+        .env("SPOTIFY_SDK_CLIENT_ID", OTHER_CLIENT_ID)
+        .output()
+        .unwrap();
+    assert_eq!(by_env.status.code(), Some(0), "{}", text(&by_env.stderr));
+    let request = token_requests(&world.server).pop().unwrap();
+    assert_eq!(request.form_param("client_id"), Some(OTHER_CLIENT_ID));
+
+    world.store_token_expiring_in(-60, OTHER_CLIENT_ID);
+    let by_flag = world
+        .bare(&["token", "--client-id", OTHER_CLIENT_ID])
+        .env("SPOTIFY_SDK_CLIENT_ID", "not-this-one")
+        .output()
+        .unwrap();
+    assert_eq!(by_flag.status.code(), Some(0), "{}", text(&by_flag.stderr));
+    let request = token_requests(&world.server).pop().unwrap();
+    assert_eq!(request.form_param("client_id"), Some(OTHER_CLIENT_ID));
+
+    // Another token file, by variable and by flag.
+    let elsewhere = world.dir().join("elsewhere.json");
+    FileTokenCache::new(&elsewhere)
+        .set(&TokenInfo {
+            access_token: AccessToken::new("elsewhere-access-token"),
+            expires_at: unix_now() + 3000,
+            refresh_token: None,
+            scope: None,
+            authorized_at: None,
+        })
+        .unwrap();
+    let by_env = world
+        .bare(&["token"])
+        .env("SPOTIFY_SDK_TOKEN_CACHE", &elsewhere)
+        .output()
+        .unwrap();
+    assert_eq!(text(&by_env.stdout), "elsewhere-access-token\n");
+    let by_flag = world
+        .bare(&["token", "--cache", elsewhere.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(text(&by_flag.stdout), "elsewhere-access-token\n");
+
+    assert_eq!(
+        world.profile("default"),
+        profile_before,
+        "token saves nothing"
+    );
+}
+
+/// Two profiles, two apps, two logins side by side: each its own token file
+/// (the default's where it always was), chosen by `--profile` or
+/// `SPOTIFY_AUTH_PROFILE`; `profiles` lists both (text and JSON); logging
+/// one out leaves the other.
+#[test]
+fn two_profiles_side_by_side_and_listed() {
+    let world = World::new(None);
+    let default_refresh = world
+        .server
+        .issue_refresh_token(CLIENT_ID, "user-read-email");
+    let work_refresh = world
+        .server
+        .issue_refresh_token(OTHER_CLIENT_ID, "user-top-read");
+    for (global, client, refresh) in [
+        (&[][..], CLIENT_ID, &default_refresh),
+        (&["--profile", "work"][..], OTHER_CLIENT_ID, &work_refresh),
+    ] {
+        let login = world
+            .refresh_token_login(global, client, refresh)
+            .output()
+            .unwrap();
+        assert_eq!(login.status.code(), Some(0), "{}", text(&login.stderr));
+    }
+    assert_eq!(world.profile("work")["client_id"], OTHER_CLIENT_ID);
+    assert_eq!(world.profile("default")["client_id"], CLIENT_ID);
+    let work_file = world.token_file("work");
+    let work_token = FileTokenCache::new(&work_file).get().unwrap().unwrap();
+    let default_token = world.stored().unwrap();
+    assert_ne!(work_token.access_token, default_token.access_token);
+
+    let token_of = |command: &mut Command| {
+        let output = command.output().unwrap();
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        text(&output.stdout).trim_end().to_owned()
+    };
+    assert_eq!(
+        token_of(&mut world.bare(&["token"])),
+        default_token.access_token.secret()
+    );
+    assert_eq!(
+        token_of(&mut world.bare(&["--profile", "work", "token"])),
+        work_token.access_token.secret()
+    );
+    assert_eq!(
+        token_of(world.bare(&["token"]).env("SPOTIFY_AUTH_PROFILE", "work")),
+        work_token.access_token.secret()
+    );
+
+    let listed = world.bare(&["profiles", "--json"]).output().unwrap();
+    assert_eq!(listed.status.code(), Some(0), "{}", text(&listed.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!([
+            {
+                "name": "default", "current": true, "saved": true,
+                "client_id": CLIENT_ID, "client_type": "public",
+                "store": {"type": "file", "path": world.cache.display().to_string(),
+                          "mode": if cfg!(unix) { serde_json::json!("0600") } else { serde_json::Value::Null }},
+                "logged_in": true, "error": null,
+            },
+            {
+                "name": "work", "current": false, "saved": true,
+                "client_id": OTHER_CLIENT_ID, "client_type": "public",
+                "store": {"type": "file", "path": work_file.display().to_string(),
+                          "mode": if cfg!(unix) { serde_json::json!("0600") } else { serde_json::Value::Null }},
+                "logged_in": true, "error": null,
+            },
+        ])
+    );
+    let table = world
+        .bare(&["profiles"])
+        .env("SPOTIFY_AUTH_PROFILE", "work")
+        .output()
+        .unwrap();
+    let table = text(&table.stdout);
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 3, "{table}");
+    assert!(lines[0].starts_with("  PROFILE"), "{table}");
+    assert!(
+        lines[1].starts_with("  default") && lines[1].contains(CLIENT_ID),
+        "{table}"
+    );
+    assert!(
+        lines[2].starts_with("* work") && lines[2].contains(OTHER_CLIENT_ID),
+        "{table}"
+    );
+    assert!(
+        lines[2].contains(&work_file.display().to_string()),
+        "{table}"
+    );
+    assert!(lines[1].contains(" yes "), "{table}");
+    for output in [&table, &text(&listed.stdout)] {
+        assert!(!output.contains(work_token.access_token.secret()));
+        assert!(!output.contains(&work_refresh));
+    }
+
+    let logout = world
+        .bare(&["--profile", "work", "logout"])
+        .output()
+        .unwrap();
+    assert_eq!(logout.status.code(), Some(0));
+    let after = FileTokenCache::new(&work_file).read().unwrap();
+    assert!(
+        after.is_some_and(|e| e.ended().is_some()),
+        "a logout record in the profile's store"
+    );
+    let status = world
+        .bare(&["--profile", "work", "status"])
+        .output()
+        .unwrap();
+    let report = text(&status.stdout);
+    assert!(
+        report.contains("Logged in:     no (run `spotify-auth --profile work login`)"),
+        "{report}"
+    );
+    let token = world
+        .bare(&["--profile", "work", "token"])
+        .output()
+        .unwrap();
+    assert_eq!(token.status.code(), Some(3));
+    assert!(
+        text(&token.stderr).contains("`spotify-auth --profile work login`"),
+        "{}",
+        text(&token.stderr)
+    );
+    let listed = world.bare(&["profiles", "--json"]).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(
+        (&v[0]["logged_in"], &v[1]["logged_in"]),
+        (&true.into(), &false.into())
+    );
+}
+
+/// Each `--format`, with nothing else on stdout or stderr and no request.
+#[test]
+fn token_formats() {
+    let world = World::new(None);
+    let expires_at = unix_now() + 3000;
+    world.store(TokenInfo {
+        access_token: AccessToken::new("format-access-token"),
+        expires_at,
+        refresh_token: Some(RefreshToken::new("format-refresh-token")),
+        scope: Some("user-read-email user-top-read".into()),
+        authorized_at: None,
+    });
+    let run = |format: &str| {
+        let output = world.cmd(&["token", "--format", format]).output().unwrap();
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        assert!(output.stderr.is_empty(), "{}", text(&output.stderr));
+        text(&output.stdout)
+    };
+    assert_eq!(run("raw"), "format-access-token\n");
+    assert_eq!(run("header"), "Authorization: Bearer format-access-token\n");
+    assert_eq!(run("env"), "SPOTIFY_ACCESS_TOKEN=format-access-token\n");
+    let json = run("json");
+    assert!(json.ends_with('\n') && json.lines().count() == 1, "{json}");
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["access_token"], "format-access-token");
+    assert_eq!(v["expires_at"], expires_at);
+    assert_eq!(
+        v["scopes"],
+        serde_json::json!(["user-read-email", "user-top-read"])
+    );
+    let rfc3339 = v["expires_at_rfc3339"].as_str().unwrap();
+    let time_of_day = expires_at % 86_400;
+    let expected_time = format!(
+        "T{:02}:{:02}:{:02}Z",
+        time_of_day / 3600,
+        time_of_day / 60 % 60,
+        time_of_day % 60
+    );
+    assert_eq!(rfc3339.len(), 20, "{rfc3339}");
+    assert!(rfc3339.ends_with(&expected_time), "{rfc3339}");
+    assert!(!json.contains("format-refresh-token"));
+    assert_eq!(world.server.token_request_count(), 0);
+
+    let bad = world.cmd(&["token", "--format", "yaml"]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(bad.stdout.is_empty());
+}
+
+/// `--min-valid`: a token that stays valid long enough is printed as it is;
+/// one that expires sooner is refreshed exactly once, and the new one then
+/// satisfies the next call.
+#[test]
+fn min_valid_refreshes_once_only_when_the_token_expires_sooner() {
+    let world = World::new(Some(CLIENT_SECRET));
+    let five_minutes = world.store_token_expiring_in(300, CLIENT_ID);
+    let old = five_minutes.access_token.secret().to_owned();
+    let token = |min_valid: &str| {
+        let output = world
+            .cmd(&["token", "--min-valid", min_valid])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        assert!(output.stderr.is_empty());
+        text(&output.stdout).trim_end().to_owned()
+    };
+
+    assert_eq!(token("1m"), old);
+    assert_eq!(token("4m59s"), old);
+    assert_eq!(world.server.token_request_count(), 0, "fresh enough");
+
+    let new = token("10m");
+    assert_ne!(new, old);
+    assert_eq!(world.server.token_request_count(), 1, "exactly one refresh");
+    let stored = world.stored().unwrap();
+    assert_eq!(stored.access_token.secret(), new);
+    assert!(stored.expires_at >= unix_now() + 3500);
+
+    assert_eq!(token("10m"), new);
+    assert_eq!(token("59m"), new);
+    assert_eq!(world.server.token_request_count(), 1, "the new one lasts");
+
+    let json = world
+        .cmd(&["token", "--min-valid", "90s", "--format", "json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["access_token"], new.as_str());
+    assert_eq!(v["expires_at"], stored.expires_at);
+    assert_eq!(world.server.token_request_count(), 1);
+}
+
+/// `completions SHELL` prints a script for each shell, naming the
+/// subcommands.
+#[test]
+fn completions_for_each_shell() {
+    let world = World::new(None);
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let output = world.bare(&["completions", shell]).output().unwrap();
+        assert_eq!(output.status.code(), Some(0), "{shell}");
+        assert!(output.stderr.is_empty(), "{shell}");
+        let script = text(&output.stdout);
+        assert!(script.len() > 500, "{shell}: {script}");
+        assert!(script.contains("spotify-auth"), "{shell}");
+        assert!(script.contains("profiles"), "{shell}");
+        assert!(script.contains("min-valid"), "{shell}");
+    }
+    let unknown = world.bare(&["completions", "tcsh"]).output().unwrap();
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(files_under(&world.config).is_empty());
+}
+
+/// `login --with-refresh-token`: the token on stdin (trimmed), one refresh,
+/// the login stored with the same refresh token and the profile saved; no
+/// token in any output. A refused one is exit 3 and stores nothing; the
+/// token is never accepted as an argument.
+#[test]
+fn login_with_a_refresh_token_from_stdin() {
+    let world = World::new(None);
+    let refresh = world
+        .server
+        .issue_refresh_token(CLIENT_ID, "user-read-email");
+    let login = world
+        .refresh_token_login(&[], CLIENT_ID, &refresh)
+        .output()
+        .unwrap();
+    let stderr = text(&login.stderr);
+    assert_eq!(login.status.code(), Some(0), "{stderr}");
+    assert!(login.stdout.is_empty());
+    assert!(stderr.contains("Logged in (profile default)"), "{stderr}");
+    let requests = token_requests(&world.server);
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].form_param("grant_type"), Some("refresh_token"));
+    assert_eq!(
+        requests[0].form_param("refresh_token"),
+        Some(refresh.as_str())
+    );
+
+    let stored = world.stored().unwrap();
+    assert_eq!(stored.refresh_token.as_ref().unwrap().secret(), refresh);
+    assert_eq!(stored.scope.as_deref(), Some("user-read-email"));
+    assert!(stored.expires_at > unix_now() + 3000);
+    assert!(!stderr.contains(&refresh) && !stderr.contains(stored.access_token.secret()));
+    let profile = world.profile("default");
+    assert_eq!(profile["client_type"], "public");
+    assert_eq!(profile["scopes"], serde_json::json!(["user-read-email"]));
+
+    let token = world.bare(&["token"]).output().unwrap();
+    assert_eq!(text(&token.stdout).trim_end(), stored.access_token.secret());
+    assert_eq!(world.server.token_request_count(), 1);
+
+    // Refused: exit 3, and profile "ci" gets neither settings nor token.
+    let revoked = world
+        .server
+        .issue_refresh_token(CLIENT_ID, "user-read-email");
+    assert!(world.server.revoke_refresh_token(&revoked));
+    let before = files_under(&world.config);
+    let refused = world
+        .refresh_token_login(&["--profile", "ci"], CLIENT_ID, &revoked)
+        .output()
+        .unwrap();
+    let stderr = text(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("refused the refresh token"), "{stderr}");
+    assert!(!stderr.contains(&revoked), "{stderr}");
+    assert_eq!(files_under(&world.config), before, "nothing written");
+
+    // Never an argument.
+    let argument = world
+        .bare(&["login", "--with-refresh-token", &refresh])
+        .env("SPOTIFY_SDK_CLIENT_ID", CLIENT_ID)
+        .output()
+        .unwrap();
+    assert_eq!(argument.status.code(), Some(2));
+}
+
+/// A command that must fail on bad input, and what its message says.
+struct BadInput<'a> {
+    args: &'a [&'a str],
+    env: Option<(&'a str, &'a str)>,
+    stdin: &'a str,
+    says: &'a [&'a str],
+}
+
+/// Bad input: an unknown profile, a bad profile name, a malformed profile,
+/// a `--min-valid` that does not parse or is too long, an empty refresh
+/// token on stdin. Each is exit 2 with one line on stderr that names the
+/// fix, nothing on stdout, no request, no file written.
+#[test]
+fn bad_input_is_one_line_exit_2_and_writes_nothing() {
+    let world = World::new(None);
+    let refresh = world
+        .server
+        .issue_refresh_token(CLIENT_ID, "user-read-email");
+    let login = world
+        .refresh_token_login(&[], CLIENT_ID, &refresh)
+        .output()
+        .unwrap();
+    assert_eq!(login.status.code(), Some(0), "{}", text(&login.stderr));
+    let malformed = world.config.join("profiles").join("broken.json");
+    std::fs::write(&malformed, "{\n  \"version\": 1,\n  oops").unwrap();
+    let requests = world.server.token_request_count();
+    let before = files_under(&world.config);
+    let malformed_path = malformed.display().to_string();
+
+    let cases = [
+        BadInput {
+            args: &["--profile", "nope", "token"],
+            env: None,
+            stdin: "",
+            says: &[
+                "profile \"nope\" does not exist",
+                "spotify-auth --profile nope login",
+            ],
+        },
+        BadInput {
+            args: &["--profile", "nope", "status"],
+            env: None,
+            stdin: "",
+            says: &["does not exist"],
+        },
+        BadInput {
+            args: &["--profile", "nope", "logout"],
+            env: None,
+            stdin: "",
+            says: &["does not exist"],
+        },
+        BadInput {
+            args: &["token"],
+            env: Some(("SPOTIFY_AUTH_PROFILE", "nope")),
+            stdin: "",
+            says: &["does not exist"],
+        },
+        BadInput {
+            args: &["--profile", "../etc", "token"],
+            env: None,
+            stdin: "",
+            says: &["invalid profile name", "--profile work"],
+        },
+        BadInput {
+            args: &["--profile", "broken", "token"],
+            env: None,
+            stdin: "",
+            says: &[
+                &malformed_path,
+                "malformed",
+                "line 3",
+                "rm ",
+                "spotify-auth --profile broken login",
+            ],
+        },
+        BadInput {
+            args: &["--profile", "broken", "status"],
+            env: None,
+            stdin: "",
+            says: &["malformed"],
+        },
+        BadInput {
+            args: &["--profile", "broken", "login", "--with-refresh-token"],
+            env: Some(("SPOTIFY_SDK_CLIENT_ID", CLIENT_ID)),
+            stdin: "token",
+            says: &["malformed"],
+        },
+        BadInput {
+            args: &["token", "--min-valid", "soon"],
+            env: None,
+            stdin: "",
+            says: &["not a duration", "e.g. --min-valid 90s"],
+        },
+        BadInput {
+            args: &["token", "--min-valid", "10"],
+            env: None,
+            stdin: "",
+            says: &["not a duration"],
+        },
+        BadInput {
+            args: &["token", "--min-valid", "1h"],
+            env: None,
+            stdin: "",
+            says: &["3600 s", "e.g. --min-valid 50m"],
+        },
+        BadInput {
+            args: &["login", "--with-refresh-token"],
+            env: None,
+            stdin: "",
+            says: &["standard input is empty", "printenv"],
+        },
+        BadInput {
+            args: &["login", "--with-refresh-token"],
+            env: None,
+            stdin: " \n\t\n",
+            says: &["standard input is empty"],
+        },
+    ];
+    for BadInput {
+        args,
+        env,
+        stdin,
+        says,
+    } in cases
+    {
+        let mut command = world.bare(args);
+        if let Some((name, value)) = env {
+            command.env(name, value);
+        }
+        let output = command.write_stdin(stdin).output().unwrap();
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(output.stdout.is_empty(), "{args:?}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.starts_with("spotify-auth: "), "{args:?}: {stderr}");
+        for part in says {
+            assert!(stderr.contains(part), "{args:?}: {part:?} in {stderr}");
+        }
+        assert_eq!(files_under(&world.config), before, "{args:?} wrote");
+        assert_eq!(world.server.token_request_count(), requests, "{args:?}");
+    }
+
+    // `profiles` lists the broken one with its error, then fails.
+    let listed = world.bare(&["profiles", "--json"]).output().unwrap();
+    assert_eq!(listed.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(v[0]["name"], "broken");
+    assert!(v[0]["error"].as_str().unwrap().contains("malformed"));
+    assert_eq!(v[1]["logged_in"], true);
+    assert_eq!(files_under(&world.config), before);
+}
+
+/// The token file of versions before profiles
+/// (`~/.config/spotify-auth/token.json`) is the default profile's: an
+/// existing login goes on with the environment as before, `status` and
+/// `profiles` show it unsaved, and the next login saves the profile
+/// beside the same file. Without `SPOTIFY_AUTH_CONFIG_DIR` the config
+/// directory is the platform's (`$XDG_CONFIG_HOME/spotify-auth` on Linux).
+#[test]
+fn the_old_token_file_is_the_default_profiles() {
+    let world = World::new(None);
+    world.store(TokenInfo {
+        access_token: AccessToken::new("old-install-access-token"),
+        expires_at: unix_now() + 3000,
+        refresh_token: Some(RefreshToken::new("old-install-refresh-token")),
+        scope: Some("user-read-email".into()),
+        authorized_at: None,
+    });
+    let token = world
+        .bare(&["token"])
+        .env("SPOTIFY_SDK_CLIENT_ID", CLIENT_ID)
+        .output()
+        .unwrap();
+    assert_eq!(text(&token.stdout), "old-install-access-token\n");
+    assert!(
+        !world.config.join("profiles").exists(),
+        "token saves nothing"
+    );
+
+    let status = world.bare(&["status", "--json"]).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(v["profile"], "default");
+    assert_eq!(v["profile_saved"], false);
+    assert_eq!(v["logged_in"], true);
+    assert_eq!(v["store"]["path"], world.cache.display().to_string());
+    let listed = world.bare(&["profiles", "--json"]).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 1);
+    assert_eq!(
+        (&v[0]["saved"], &v[0]["logged_in"]),
+        (&false.into(), &true.into())
+    );
+
+    #[cfg(target_os = "linux")]
+    {
+        let xdg = world
+            .dir()
+            .join("xdg")
+            .join("spotify-auth")
+            .join("token.json");
+        let status = world
+            .bare(&["status", "--json"])
+            .env_remove("SPOTIFY_AUTH_CONFIG_DIR")
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+        assert_eq!(v["cache_path"], xdg.display().to_string());
+    }
+
+    let refresh = world
+        .server
+        .issue_refresh_token(CLIENT_ID, "user-read-email");
+    let login = world
+        .refresh_token_login(&[], CLIENT_ID, &refresh)
+        .output()
+        .unwrap();
+    assert_eq!(login.status.code(), Some(0), "{}", text(&login.stderr));
+    assert!(world.profile("default").get("store").is_none());
+    assert_eq!(
+        world.stored().unwrap().refresh_token.unwrap().secret(),
+        refresh,
+        "the same file"
+    );
+}
+
+/// `--help` of the tool and of each subcommand documents the new settings.
+#[test]
+fn help_documents_profiles_formats_and_completions() {
+    let world = World::new(None);
+    let help = |args: &[&str]| {
+        let output = world.bare(args).output().unwrap();
+        assert_eq!(output.status.code(), Some(0), "{args:?}");
+        text(&output.stdout)
+    };
+    let main = help(&["--help"]);
+    for part in [
+        "Profiles:",
+        "--profile <NAME>",
+        "SPOTIFY_AUTH_PROFILE",
+        "SPOTIFY_AUTH_CONFIG_DIR",
+        "profiles",
+        "completions",
+        "never saved",
+    ] {
+        assert!(main.contains(part), "{part:?} in {main}");
+    }
+    let token = help(&["token", "--help"]);
+    for part in [
+        "--min-valid <DURATION>",
+        "--format <FORMAT>",
+        "header",
+        "SPOTIFY_ACCESS_TOKEN",
+    ] {
+        assert!(token.contains(part), "{part:?} in {token}");
+    }
+    let login = help(&["login", "--help"]);
+    assert!(login.contains("--with-refresh-token"), "{login}");
+    assert!(help(&["profiles", "--help"]).contains("--json"));
+    assert!(help(&["completions", "--help"]).contains("powershell"));
+    assert!(help(&["status", "--help"]).contains("store"));
+    assert!(help(&["logout", "--help"]).contains("profile"));
+}
+
+/// A token file given to `login` that another profile already uses (here
+/// the default's, by an old `SPOTIFY_SDK_TOKEN_CACHE` still exported) gets a
+/// warning: the two profiles would share one login.
+#[test]
+fn login_warns_when_another_profile_uses_the_same_token_file() {
+    let world = World::new(None);
+    let refresh = world
+        .server
+        .issue_refresh_token(OTHER_CLIENT_ID, "user-read-email");
+    let login = world
+        .refresh_token_login(&["--profile", "work"], OTHER_CLIENT_ID, &refresh)
+        .env("SPOTIFY_SDK_TOKEN_CACHE", &world.cache)
+        .output()
+        .unwrap();
+    let stderr = text(&login.stderr);
+    assert_eq!(login.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("Warning: profile default keeps its login in the same place"),
+        "{stderr}"
+    );
+    assert_eq!(
+        world.profile("work")["store"],
+        serde_json::json!({"type": "file", "path": world.cache.display().to_string()})
+    );
+
+    // Its own place: no warning.
+    let refresh = world
+        .server
+        .issue_refresh_token(CLIENT_ID, "user-read-email");
+    let login = world
+        .refresh_token_login(&["--profile", "own"], CLIENT_ID, &refresh)
+        .output()
+        .unwrap();
+    assert_eq!(login.status.code(), Some(0));
+    assert!(!text(&login.stderr).contains("Warning"));
 }

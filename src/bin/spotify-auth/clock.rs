@@ -1,5 +1,5 @@
-//! Time for people: Unix seconds as a UTC date, and spans as "in 59 min" or
-//! "4 min 30 s", without a date crate.
+//! Time for people: Unix seconds as a UTC date (and in RFC 3339), and spans
+//! as "in 59 min" or "4 min 30 s", without a date crate.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -19,14 +19,24 @@ pub fn seconds_until(at: u64, now: u64) -> i64 {
 
 /// `secs` since the Unix epoch as `YYYY-MM-DD HH:MM:SS UTC`.
 pub fn format_utc(secs: u64) -> String {
+    let (date, time) = date_and_time(secs);
+    format!("{date} {time} UTC")
+}
+
+/// `secs` since the Unix epoch in RFC 3339, UTC: `YYYY-MM-DDTHH:MM:SSZ`.
+pub fn format_rfc3339(secs: u64) -> String {
+    let (date, time) = date_and_time(secs);
+    format!("{date}T{time}Z")
+}
+
+/// `YYYY-MM-DD` and `HH:MM:SS` of `secs` since the Unix epoch, UTC.
+fn date_and_time(secs: u64) -> (String, String) {
     let days = secs / 86_400;
     let rem = secs % 86_400;
     let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
+    (
+        format!("{year:04}-{month:02}-{day:02}"),
+        format!("{:02}:{:02}:{:02}", rem / 3600, rem / 60 % 60, rem % 60),
     )
 }
 
@@ -87,6 +97,8 @@ mod tests {
         assert_eq!(format_utc(951_782_400), "2000-02-29 00:00:00 UTC");
         assert_eq!(format_utc(1_700_000_000), "2023-11-14 22:13:20 UTC");
         assert_eq!(format_utc(4_107_542_399), "2100-02-28 23:59:59 UTC");
+        assert_eq!(format_rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(format_rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
     }
 
     #[test]

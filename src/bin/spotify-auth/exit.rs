@@ -3,7 +3,7 @@
 //! | code | [`Exit`] | meaning |
 //! |---|---|---|
 //! | 0 | — | success |
-//! | 2 | [`Exit::Config`] | usage or configuration: bad flags (clap exits 2 by itself), no client id, a bad redirect URI, a token cache that cannot be read or written |
+//! | 2 | [`Exit::Config`] | usage or configuration: bad flags (clap exits 2 by itself), an unknown, badly named or malformed profile, a bad `--min-valid`, an empty refresh token on stdin, no client id (or no secret for a confidential profile's refresh), a bad redirect URI, a token cache that cannot be read or written |
 //! | 3 | [`Exit::LoginRequired`] | no token, or Spotify refused the refresh token (`invalid_grant`): run `spotify-auth login` |
 //! | 4 | [`Exit::Failure`] | network or Spotify error, and everything else |
 //!
@@ -18,7 +18,8 @@ use spotify_auth::Error;
 /// The exit code of a failed command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
-    /// 2: usage or configuration, including an unusable token cache.
+    /// 2: usage or configuration, including an unusable token cache or
+    /// profile.
     Config = 2,
     /// 3: a login is needed.
     LoginRequired = 3,

@@ -1,5 +1,7 @@
 //! `spotify-auth login`: the browser login (`authorize_local`), its token
-//! stored in the cache file.
+//! stored in the profile's store, then the profile saved (`profile.rs`) so
+//! that `token`, `status` and `logout` need no settings from then on. With
+//! `--with-refresh-token`, no browser: see `refresh_token_login.rs`.
 //!
 //! The authorization URL goes to stdout on a line of its own (so it can be
 //! copied, or read by a program); everything else goes to stderr. With
@@ -17,19 +19,46 @@ use std::time::Duration;
 
 use spotify_auth::{AuthorizeLocalOptions, Error, Scopes};
 
+use spotify_auth::TokenInfo;
+
 use crate::args::{GlobalArgs, LoginArgs};
 use crate::clock;
 use crate::exit::Failure;
 use crate::progress::{Progress, Style};
-use crate::settings;
+use crate::refresh_token_login;
+use crate::settings::{self, Need, Setup};
 
 /// Runs `login`.
 pub fn run(global: &GlobalArgs, args: &LoginArgs) -> Result<(), Failure> {
-    let cache = settings::cache(global)?;
-    let cache_path = cache.path().to_owned();
-    let redirect_uri = settings::redirect_uri(global, args.port)?;
-    let scope = Scopes::from_parts(&args.scope);
-    let auth = settings::client(global, cache, &redirect_uri, Some(scope))?;
+    let setup = settings::setup(global, Need::AnyProfile)?;
+    if let Some(other) = setup.store_shared_with() {
+        eprintln!(
+            "Warning: profile {other} keeps its login in the same place ({}); this login \
+             replaces it. Drop --cache / unset SPOTIFY_SDK_TOKEN_CACHE to give profile {} \
+             its own.",
+            setup.store.describe(),
+            setup.name
+        );
+    }
+    if args.with_refresh_token {
+        return refresh_token_login::run(global, &setup);
+    }
+    let client_id = setup.client_id(global)?;
+    let redirect_uri = setup.redirect_uri(global, args.port)?;
+    // Without --scope, the scopes the profile's last login asked for.
+    let scopes: Vec<String> = if args.scope.is_empty() {
+        setup
+            .saved
+            .as_ref()
+            .map(|p| p.scopes.clone())
+            .unwrap_or_default()
+    } else {
+        Scopes::from_parts(&args.scope)
+            .iter()
+            .map(str::to_owned)
+            .collect()
+    };
+    let auth = setup.client(global, &redirect_uri, Some(Scopes::from_parts(&scopes)))?;
     let timeout = Duration::from_secs(args.timeout);
     let paste = args.no_browser;
 
@@ -57,22 +86,49 @@ pub fn run(global: &GlobalArgs, args: &LoginArgs) -> Result<(), Failure> {
     let result = auth.authorize_local(options);
     progress.finish();
     let token = result.map_err(|e| login_failure(&e, paste))?;
+    logged_in(global, &setup, &client_id, scopes, &token)
+}
 
-    let scopes = match token.scope.as_deref().map(str::trim) {
+/// After a login: saves the profile, and tells what was granted and where
+/// it is kept (stderr).
+pub fn logged_in(
+    global: &GlobalArgs,
+    setup: &Setup,
+    client_id: &str,
+    scopes: Vec<String>,
+    token: &TokenInfo,
+) -> Result<(), Failure> {
+    let granted = match token.scope.as_deref().map(str::trim) {
         Some(s) if !s.is_empty() => s.to_owned(),
         _ => "(none)".to_owned(),
     };
-    eprintln!("Logged in. Scopes: {scopes}.");
+    eprintln!("Logged in (profile {}). Scopes: {granted}.", setup.name);
     eprintln!(
         "The access token expires {}; {}",
-        clock::relative(token.expires_at as i64 - clock::now_unix() as i64),
+        clock::relative(clock::seconds_until(token.expires_at, clock::now_unix())),
         if token.refresh_token.is_some() {
             "`spotify-auth token` refreshes it from then on."
         } else {
             "there is no refresh token, so log in again then."
         }
     );
-    eprintln!("Token stored in {}.", cache_path.display());
+    eprintln!("Token stored in {}.", setup.store.describe());
+    let saved = setup.save(global, client_id, scopes).map_err(|failure| {
+        let message = format!(
+            "logged in, but the profile was not saved: {}",
+            failure.message
+        );
+        Failure { message, ..failure }
+    })?;
+    match saved {
+        Some(path) => eprintln!(
+            "Profile {} saved in {}: `{} token` now works in any shell.",
+            setup.name,
+            path.display(),
+            setup.name.command()
+        ),
+        None => eprintln!("Profile not saved: there is no config directory."),
+    }
     Ok(())
 }
 

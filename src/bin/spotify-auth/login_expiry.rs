@@ -58,8 +58,9 @@ impl LoginExpiry {
                 clock::relative(secs)
             ),
             _ => "expiry unknown (the token file does not say when you logged in: \
-                  it was written by the Python library or an older version; the next \
-                  `spotify-auth login` records it)"
+                  it was written by the Python library or an older version, or the login \
+                  started from a refresh token; the next browser `spotify-auth login` \
+                  records it)"
                 .to_owned(),
         }
     }

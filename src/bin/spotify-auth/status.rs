@@ -1,5 +1,5 @@
-//! `spotify-auth status [--json]`: what the token cache says, read directly
-//! (no network, no refresh). Never prints a token.
+//! `spotify-auth status [--json]`: the profile, and what its store says,
+//! read directly (no network, no refresh). Never prints a token or secret.
 //!
 //! "Logged in" means a token is stored and it can still be used without the
 //! browser: its access token has not expired, or it has a refresh token and
@@ -11,39 +11,99 @@
 //! days"), warns when that is under 14 days away (run `spotify-auth login`
 //! again), says "expired" once it has passed, and "expiry unknown" for a
 //! token file that does not record when the user logged in (written by the
-//! Python library or an older version).
+//! Python library, an older version, or `login --with-refresh-token`).
 //!
-//! JSON keys: `logged_in` (bool), `scopes` (array of strings),
-//! `expires_at` (Unix seconds or null), `expires_in_seconds` (negative once
-//! expired, or null), `expired` (bool or null), `has_refresh_token` (bool),
-//! `cache_path` (string), `cache_mode` (octal string such as `"0600"`, null
-//! when the file does not exist or off Unix), `cache_error` (string or null);
-//! for the six-month login: `authorized_at` and `login_expires_at` (Unix
-//! seconds, or null when no token or unknown), `login_expires_in_seconds`
-//! (negative once ended, or null), `login_expired` (bool or null), and
-//! `login_expires_soon` (bool: a refresh token is stored and its login ends
-//! within 14 days or has ended, so run `spotify-auth login` again; false
-//! when unknown).
+//! The last line, `Stored in:`, says where the login is kept (`file PATH`
+//! and its mode).
 //!
-//! Exit 0 whether or not logged in (the report says which); exit 2 when the
-//! cache file exists but cannot be read or parsed: the report is printed
-//! with `cache_error` set, and the error goes to stderr.
-
-use std::path::Path;
+//! JSON keys: `profile` (name), `profile_saved` (bool), `profile_path`
+//! (string or null), `client_id` (string or null), `client_type`
+//! (`"public"`, `"confidential"`, or null when the profile is not saved),
+//! `store` (`{"type": "file", "path": ..., "mode": "0600" or null}`),
+//! `logged_in` (bool), `scopes` (array of strings), `expires_at` (Unix
+//! seconds or null), `expires_in_seconds` (negative once expired, or null),
+//! `expired` (bool or null), `has_refresh_token` (bool), `cache_path`
+//! (string: the token file, as `store.path`), `cache_mode` (octal string such
+//! as `"0600"`, null when the file does not exist or off Unix),
+//! `cache_error` (string or null); for the six-month login: `authorized_at`
+//! and `login_expires_at` (Unix seconds, or null when no token or unknown),
+//! `login_expires_in_seconds` (negative once ended, or null),
+//! `login_expired` (bool or null), and `login_expires_soon` (bool: a refresh
+//! token is stored and its login ends within 14 days or has ended, so run
+//! `spotify-auth login` again; false when unknown).
+//!
+//! Exit 0 whether or not logged in (the report says which); exit 2 for an
+//! unknown or malformed profile, and when the store exists but cannot be
+//! read or parsed: the report is then printed with `cache_error` set, and
+//! the error goes to stderr.
 
 use serde_json::json;
-use spotify_auth::{FileTokenCache, TokenCache, TokenInfo};
+use spotify_auth::TokenInfo;
 
 use crate::args::{GlobalArgs, StatusArgs};
 use crate::clock;
 use crate::exit::Failure;
 use crate::login_expiry::LoginExpiry;
-use crate::settings;
+use crate::settings::{self, Need, Setup};
+use crate::store::Store;
 
-/// What the cache holds, without its secrets.
-struct Report {
-    /// The cache file's path, for display.
-    cache_path: String,
+/// The profile's part of the report.
+struct ProfileFacts {
+    /// The profile's name.
+    name: String,
+    /// Its settings file, when it was saved.
+    saved_path: Option<String>,
+    /// The client id in use (flag, environment or profile).
+    client_id: Option<String>,
+    /// `public` or `confidential`, when the profile was saved.
+    client_type: Option<&'static str>,
+    /// Whether `SPOTIFY_SDK_CLIENT_SECRET` is set (never its value).
+    secret_given: bool,
+}
+
+impl ProfileFacts {
+    /// The facts of `setup`'s profile.
+    fn of(setup: &Setup, global: &GlobalArgs) -> Self {
+        Self {
+            name: setup.name.to_string(),
+            saved_path: setup
+                .saved
+                .as_ref()
+                .and(setup.profile_path.as_ref())
+                .map(|p| p.display().to_string()),
+            client_id: setup.client_id_or_none(global),
+            client_type: setup.saved.as_ref().map(|p| p.client_type.as_str()),
+            secret_given: settings::secret_given(),
+        }
+    }
+
+    /// The report's `Profile:` and `Client id:` lines.
+    fn lines(&self) -> [(&'static str, String); 2] {
+        let profile = match &self.saved_path {
+            Some(path) => format!("{} (saved in {path})", self.name),
+            None => format!(
+                "{} (not saved: settings come from flags and the environment; \
+                 `spotify-auth login` saves them)",
+                self.name
+            ),
+        };
+        let id = self.client_id.as_deref().unwrap_or("(none)");
+        let client = match self.client_type {
+            Some("confidential") => format!(
+                "{id} (confidential: refreshing needs SPOTIFY_SDK_CLIENT_SECRET, which is {})",
+                if self.secret_given { "set" } else { "not set" }
+            ),
+            Some(kind) => format!("{id} ({kind}: PKCE, no secret)"),
+            None => id.to_owned(),
+        };
+        [("Profile:", profile), ("Client id:", client)]
+    }
+}
+
+/// What a store holds, without its secrets.
+pub struct Report {
+    /// Where the login is kept.
+    store: Store,
     /// The file's permission bits, when it exists (Unix).
     cache_mode: Option<u32>,
     /// The token's facts, when one is stored.
@@ -102,16 +162,16 @@ impl Facts {
 }
 
 impl Report {
-    /// Reads `cache` (no lock, no network); also returns the error that made
+    /// Reads `store` (no lock, no network); also returns the error that made
     /// it unreadable, if any.
-    fn read(cache: &FileTokenCache) -> (Self, Option<spotify_auth::Error>) {
-        let (token, error) = match cache.get() {
+    pub fn read(store: &Store) -> (Self, Option<spotify_auth::Error>) {
+        let (token, error) = match store.read() {
             Ok(token) => (token, None),
             Err(e) => (None, Some(e)),
         };
         let report = Report {
-            cache_path: cache.path().display().to_string(),
-            cache_mode: file_mode(cache.path()),
+            store: store.clone(),
+            cache_mode: store.file_mode(),
             token: token.map(|t| Facts::of(&t, clock::now_unix())),
             cache_error: error.as_ref().map(ToString::to_string),
         };
@@ -120,16 +180,40 @@ impl Report {
 
     /// A token is stored and usable without the browser (see the module
     /// documentation).
-    fn logged_in(&self) -> bool {
+    pub fn logged_in(&self) -> bool {
         self.token
             .as_ref()
             .is_some_and(|t| t.can_refresh() || !t.expired())
     }
 
-    /// The `--json` report.
-    fn to_json(&self) -> serde_json::Value {
+    /// The token file's path, for display (empty for a store that is not a
+    /// file).
+    fn cache_path(&self) -> String {
+        self.store
+            .path()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
+    }
+
+    /// The `store` object of the JSON reports: its type, path and mode.
+    pub fn store_json(&self) -> serde_json::Value {
+        json!({
+            "type": self.store.kind(),
+            "path": self.store.path().map(|p| p.display().to_string()),
+            "mode": self.cache_mode.map(|m| format!("{m:04o}")),
+        })
+    }
+
+    /// The `--json` report, with `profile`'s keys first.
+    fn to_json(&self, profile: &ProfileFacts) -> serde_json::Value {
         let t = self.token.as_ref();
         json!({
+            "profile": profile.name,
+            "profile_saved": profile.saved_path.is_some(),
+            "profile_path": profile.saved_path,
+            "client_id": profile.client_id,
+            "client_type": profile.client_type,
+            "store": self.store_json(),
             "logged_in": self.logged_in(),
             "scopes": t.map(|t| t.scopes.clone()).unwrap_or_default(),
             "expires_at": t.map(|t| t.expires_at),
@@ -141,16 +225,20 @@ impl Report {
             "login_expires_in_seconds": t.and_then(|t| t.login.expires_in),
             "login_expired": t.and_then(|t| t.login.expired()),
             "login_expires_soon": t.is_some_and(Facts::login_expires_soon),
-            "cache_path": self.cache_path,
+            "cache_path": self.cache_path(),
             "cache_mode": self.cache_mode.map(|m| format!("{m:04o}")),
             "cache_error": self.cache_error,
         })
     }
 
-    /// The text report, one `Label:  value` line per fact.
-    fn to_text(&self) -> String {
+    /// The text report, one `Label:  value` line per fact, `profile`'s
+    /// first.
+    fn to_text(&self, profile: &ProfileFacts) -> String {
         let mut lines = Vec::new();
         let mut line = |label: &str, value: String| lines.push(format!("{label:<15}{value}"));
+        for (label, value) in profile.lines() {
+            line(label, value);
+        }
         match (&self.token, &self.cache_error) {
             (_, Some(_)) => line(
                 "Logged in:",
@@ -198,44 +286,39 @@ impl Report {
                 }
             }
         }
-        let cache = match self.cache_mode {
-            Some(mode) if mode & 0o077 != 0 => format!(
-                "{} (mode {mode:04o}: readable by other users; run chmod 600 on it)",
-                self.cache_path
-            ),
-            Some(mode) => format!("{} (mode {mode:04o})", self.cache_path),
-            None if self.token.is_some() || self.cache_error.is_some() => self.cache_path.clone(),
-            None => format!("{} (does not exist)", self.cache_path),
-        };
-        line("Cache:", cache);
+        line("Stored in:", self.store_description());
         lines.join("\n")
     }
-}
 
-/// The permission bits of `path` (Unix), `None` when it does not exist.
-fn file_mode(path: &Path) -> Option<u32> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::metadata(path)
-            .ok()
-            .map(|m| m.permissions().mode() & 0o7777)
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = path;
-        None
+    /// Where the login is kept and how (`file PATH (mode 0600)`): the value
+    /// of the report's `Stored in:` line.
+    pub fn store_description(&self) -> String {
+        let place = self.store.describe();
+        match self.cache_mode {
+            Some(mode) if mode & 0o077 != 0 => {
+                format!("{place} (mode {mode:04o}: readable by other users; run chmod 600 on it)")
+            }
+            Some(mode) => format!("{place} (mode {mode:04o})"),
+            None if self.token.is_some() || self.cache_error.is_some() => place,
+            None => format!("{place} (does not exist)"),
+        }
     }
 }
 
 /// Runs `status`.
 pub fn run(global: &GlobalArgs, args: &StatusArgs) -> Result<(), Failure> {
-    let cache = settings::cache(global)?;
-    let (report, error) = Report::read(&cache);
+    let setup = settings::setup(global, Need::Saved)?;
+    let profile = ProfileFacts::of(&setup, global);
+    let (report, error) = Report::read(&setup.store);
     if args.json {
-        println!("{}", report.to_json());
+        println!("{}", report.to_json(&profile));
     } else {
-        println!("{}", report.to_text());
+        // The advice to log in names the profile when it is not the default.
+        let text = report.to_text(&profile).replace(
+            "`spotify-auth login`",
+            &format!("`{} login`", setup.name.command()),
+        );
+        println!("{text}");
     }
     match error {
         Some(e) => Err(Failure::from_error(&e)),
@@ -249,10 +332,20 @@ mod tests {
 
     fn report(token: Option<Facts>) -> Report {
         Report {
-            cache_path: "/tmp/token.json".into(),
+            store: Store::File("/tmp/token.json".into()),
             cache_mode: Some(0o600),
             token,
             cache_error: None,
+        }
+    }
+
+    fn profile(client_type: Option<&'static str>) -> ProfileFacts {
+        ProfileFacts {
+            name: "default".into(),
+            saved_path: client_type.map(|_| "/c/profiles/default.json".into()),
+            client_id: Some("id".into()),
+            client_type,
+            secret_given: false,
         }
     }
 
@@ -300,7 +393,7 @@ mod tests {
 
     #[test]
     fn text_says_when_the_login_ends() {
-        let text = |f: Facts| report(Some(f)).to_text();
+        let text = |f: Facts| report(Some(f)).to_text(&profile(Some("confidential")));
         let t = text(facts_with_login(60, true, 100 * 86_400));
         assert!(t.contains("\nLogin:         expires in 100 days ("), "{t}");
         assert!(!t.contains("Warning:"), "{t}");
@@ -325,7 +418,7 @@ mod tests {
 
     #[test]
     fn json_has_the_documented_keys() {
-        let v = report(Some(facts(-60, true))).to_json();
+        let v = report(Some(facts(-60, true))).to_json(&profile(None));
         assert_eq!(v["expired"], true);
         assert_eq!(v["expires_in_seconds"], -60);
         assert_eq!(v["cache_mode"], "0600");
@@ -334,19 +427,49 @@ mod tests {
         assert!(v["login_expires_at"].is_null());
         assert!(v["login_expired"].is_null());
         assert_eq!(v["login_expires_soon"], false);
-        let v = report(Some(facts_with_login(60, true, 3 * 86_400))).to_json();
+        let v = report(Some(facts_with_login(60, true, 3 * 86_400))).to_json(&profile(None));
         assert_eq!(v["login_expires_at"], NOW + 3 * 86_400);
         assert_eq!(v["authorized_at"], NOW + 3 * 86_400 - 180 * 86_400);
         assert_eq!(v["login_expires_in_seconds"], 3 * 86_400);
         assert_eq!(v["login_expired"], false);
         assert_eq!(v["login_expires_soon"], true);
-        let v = report(Some(facts_with_login(60, false, 3 * 86_400))).to_json();
+        let v = report(Some(facts_with_login(60, false, 3 * 86_400))).to_json(&profile(None));
         assert_eq!(v["login_expires_soon"], false, "no refresh token, no login");
-        let v = report(None).to_json();
+        let v = report(None).to_json(&profile(None));
         assert_eq!(v["logged_in"], false);
         assert!(v["expires_at"].is_null());
         assert!(v["authorized_at"].is_null());
         assert_eq!(v["login_expires_soon"], false);
         assert_eq!(v["scopes"], json!([]));
+        assert_eq!(v["profile"], "default");
+        assert_eq!(v["profile_saved"], false);
+        assert!(v["client_type"].is_null());
+        assert_eq!(
+            v["store"],
+            json!({"type": "file", "path": "/tmp/token.json", "mode": "0600"})
+        );
+        assert_eq!(v["cache_path"], "/tmp/token.json");
+    }
+
+    #[test]
+    fn text_names_the_profile_and_where_the_login_is_stored() {
+        let t = report(None).to_text(&profile(Some("confidential")));
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(
+            lines[0],
+            "Profile:       default (saved in /c/profiles/default.json)"
+        );
+        assert_eq!(
+            lines[1],
+            "Client id:     id (confidential: refreshing needs SPOTIFY_SDK_CLIENT_SECRET, \
+             which is not set)"
+        );
+        assert_eq!(
+            *lines.last().unwrap(),
+            "Stored in:     file /tmp/token.json (mode 0600)"
+        );
+        let t = report(None).to_text(&profile(None));
+        assert!(t.starts_with("Profile:       default (not saved: "), "{t}");
+        assert!(t.contains("\nClient id:     id\n"), "{t}");
     }
 }
