@@ -336,12 +336,11 @@ impl AuthorizationCode {
     /// and transport errors.
     pub async fn exchange_code(&self, code: impl Into<AuthCode>) -> Result<TokenInfo> {
         let code = code.into();
-        let verifier = self.engine.session.verifier_for_code(&code)?;
-        let request = self.engine.session.exchange_request(
-            &code,
-            verifier.as_ref(),
-            &self.engine.session.config.redirect_uri,
-        );
+        let session = &self.engine.session;
+        let request = || {
+            let verifier = session.verifier_for_code(&code)?;
+            Ok(session.exchange_request(&code, verifier.as_ref(), &session.config.redirect_uri))
+        };
         self.engine
             .exchange(request, &code, Some(code.clone()))
             .await
@@ -360,12 +359,10 @@ impl AuthorizationCode {
         pkce_verifier: Option<&PkceVerifier>,
     ) -> Result<TokenInfo> {
         let code = code.into();
-        let verifier = self.engine.session.given_verifier(pkce_verifier)?;
-        let request = self.engine.session.exchange_request(
-            &code,
-            verifier,
-            &self.engine.session.config.redirect_uri,
-        );
+        let session = &self.engine.session;
+        let verifier = session.given_verifier(pkce_verifier)?;
+        let request =
+            || Ok(session.exchange_request(&code, verifier, &session.config.redirect_uri));
         self.engine.exchange(request, &code, None).await
     }
 
@@ -451,11 +448,14 @@ impl AuthorizationCode {
         }
         let callback =
             wait_for_callback(server, attempt.state.clone(), scope, options.timeout).await?;
-        let request = self.engine.session.exchange_request(
-            &callback.code,
-            attempt.pkce_verifier.as_ref(),
-            &redirect_uri,
-        );
+        let session = &self.engine.session;
+        let request = || {
+            Ok(session.exchange_request(
+                &callback.code,
+                attempt.pkce_verifier.as_ref(),
+                &redirect_uri,
+            ))
+        };
         self.engine.exchange(request, &callback.code, None).await
     }
 
@@ -559,21 +559,53 @@ impl Engine {
         self.slow_token(true).await
     }
 
-    /// Off the hot path: the valid token at once (starting the work due
+    /// Off the hot path: the valid token at once (starting the refresh due
     /// beside the callers), or a wait for the refresh of an expired one.
+    /// An instance's first call takes the stored token without detaching
+    /// anything, and serves it the same way when it is still valid.
     async fn slow_token(self: &Arc<Self>, header: bool) -> Result<String> {
-        if let Some((token, start)) = self.session.serve_while_valid(header) {
-            if start {
-                self.start_beside();
-            }
-            return Ok(token);
+        if let Some(served) = self.serve(header) {
+            return Ok(served);
         }
-        let token = self.refresh(Need::Valid).await?;
+        // Read before anything waits: a refresh another caller finishes
+        // meanwhile answers this one too.
+        let seen = self.session.epoch();
+        if !self.session.has_token() {
+            self.settle_first().await;
+            if let Some(served) = self.serve(header) {
+                return Ok(served);
+            }
+        }
+        let token = self.refresh_since(Need::Valid, seen).await?;
         Ok(if header {
             format!("Bearer {token}")
         } else {
             token
         })
+    }
+
+    /// The token in memory while it has not expired, starting the refresh
+    /// ahead when it is due.
+    fn serve(self: &Arc<Self>, header: bool) -> Option<String> {
+        let (served, start) = self.session.serve_while_valid(header)?;
+        if start {
+            self.start_beside();
+        }
+        Some(served)
+    }
+
+    /// An instance with no token yet: squares memory with the store under
+    /// both locks (adopting its token), sending nothing and detaching
+    /// nothing. What fails here is met again by the refresh that follows.
+    async fn settle_first(self: &Arc<Self>) {
+        let _slot = self.refresh.lock().await;
+        if self.session.has_token() {
+            return;
+        }
+        if let Ok(Some((guard, stored))) = self.lock_and_read(true).await {
+            let _ = self.refresh_with(&guard, stored, &Need::Settle).await;
+            self.release(guard).await;
+        }
     }
 
     /// Starts the refresh ahead beside the callers: a task of its own
@@ -637,13 +669,18 @@ impl Engine {
     /// One refresh at a time: a caller that waited while another refreshed
     /// takes its outcome; otherwise it refreshes, to the end even if it is
     /// cancelled (async).
+    async fn refresh(self: &Arc<Self>, need: Need) -> Result<String> {
+        self.refresh_since(need, self.session.epoch()).await
+    }
+
+    /// [`refresh`](Self::refresh), taking the outcome of any refresh
+    /// finished since the epoch `seen`.
     #[cfg_attr(
         feature = "tracing",
-        instrument(target = "spotify_auth::flow", level = "debug", skip_all,
+        instrument(name = "refresh", target = "spotify_auth::flow", level = "debug", skip_all,
             fields(need = observe::need(&need)))
     )]
-    async fn refresh(self: &Arc<Self>, need: Need) -> Result<String> {
-        let seen = self.session.epoch();
+    async fn refresh_since(self: &Arc<Self>, need: Need, seen: u64) -> Result<String> {
         let waiting = observe::Stopwatch::start();
         let slot = self.refresh.lock().await;
         if let Some(outcome) = self.session.settled_while_waiting(seen, &slot, &need) {
@@ -826,7 +863,7 @@ impl Engine {
                 left = left.saturating_sub(slice);
             }
             if !self.closing.load(Ordering::Acquire) {
-                let _ = self.refresh(Need::Flush).await;
+                let _ = self.refresh(Need::Settle).await;
             }
         }
     }
@@ -891,7 +928,14 @@ impl Engine {
             }
             Reconciled::Ended(reason) => return Err(session::ended_error(Some(reason))),
         };
-        if matches!(need, Need::Flush) {
+        if matches!(need, Need::Settle) {
+            if let Some(token) = &decided {
+                observe::debug!(
+                    flow,
+                    expires_at = token.expires_at,
+                    "the stored token will do"
+                );
+            }
             return decided.ok_or(Error::NotAuthorized);
         }
         match self.session.plan(decided, need, bootstrap, after)? {
@@ -1056,7 +1100,7 @@ impl Engine {
     )]
     async fn exchange(
         self: &Arc<Self>,
-        request: TokenRequest,
+        request: impl FnOnce() -> Result<TokenRequest>,
         code: &AuthCode,
         attempt: Option<AuthCode>,
     ) -> Result<TokenInfo> {
@@ -1069,6 +1113,9 @@ impl Engine {
             );
             return result;
         }
+        // Made only for a code not exchanged yet (a PKCE attempt is settled
+        // by its exchange).
+        let request = request()?;
         let (_caller, task) = observe::detach("exchange");
         let engine = Arc::clone(self);
         let working = self.session.busy.start();
@@ -1192,7 +1239,7 @@ impl Engine {
             sleep(CLOSE_POLL).await;
         }
         if self.session.owes_write() {
-            let _ = self.refresh(Need::Flush).await;
+            let _ = self.refresh(Need::Settle).await;
         }
         let kept = self.kept().guard.take();
         if let Some(guard) = kept {

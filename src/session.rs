@@ -96,9 +96,10 @@ pub(crate) enum Need {
     /// (`force_refresh`); `None` when the caller had none from this instance,
     /// so whatever is cached counts as rejected.
     Replace(Option<AccessToken>),
-    /// Only the write this instance owes the store (`close()`): nothing is
-    /// sent.
-    Flush,
+    /// Square memory with the store, and nothing more: adopt its token,
+    /// make a write owed to it (`close()`, an instance's first call, the
+    /// retrier of an owed write). Nothing is sent.
+    Settle,
 }
 
 impl Need {
@@ -106,7 +107,7 @@ impl Need {
     /// rid of.
     fn rejects(&self, token: &TokenInfo) -> bool {
         match self {
-            Need::Valid | Need::Flush => false,
+            Need::Valid | Need::Settle => false,
             Need::Replace(None) => true,
             Need::Replace(Some(rejected)) => *rejected == token.access_token,
         }
@@ -116,7 +117,7 @@ impl Need {
     /// waited, answers this caller: any token does, but the rejected one.
     fn answered_by(&self, access_token: &str) -> bool {
         match self {
-            Need::Valid | Need::Flush | Need::Replace(None) => true,
+            Need::Valid | Need::Settle | Need::Replace(None) => true,
             Need::Replace(Some(rejected)) => rejected.secret() != access_token,
         }
     }
@@ -305,7 +306,8 @@ impl Session {
         } else {
             c.access_token().to_owned()
         };
-        Some((served, self.claim_beside(now_ms)))
+        let due = now_ms / 1000 >= c.refresh_at;
+        Some((served, due && self.claim_beside(now_ms)))
     }
 
     /// Claims the work beside the callers, when none runs and its backoff

@@ -26,6 +26,7 @@ mod force_refresh;
 mod http_client;
 pub mod lifecycle;
 mod logout;
+mod records;
 mod redaction;
 mod refresh;
 mod retries;
