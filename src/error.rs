@@ -88,7 +88,8 @@ pub enum Error {
 
     /// The refresh token was refused with `invalid_grant`: it was revoked or it
     /// expired (Spotify refresh tokens last six months). The user must
-    /// authorize again; the dead refresh token has been removed from the cache.
+    /// authorize again; the refusal is recorded in the store in place of the
+    /// dead refresh token, which no sharer sends again.
     #[error("re-authorization required: the refresh token was refused (invalid_grant{}); authorize again", fmt_description_inline(.description))]
     ReauthorizationRequired {
         /// Spotify's `error_description`, e.g. `Refresh token revoked`.

@@ -462,29 +462,34 @@ impl AuthorizationCode {
     /// Returns a valid access token, refreshing it when it expires within the
     /// refresh margin.
     ///
-    /// With a valid token in memory this does no I/O and takes no lock (two
-    /// atomic loads, one allocation for the returned string).
-    /// Otherwise, under one refresh at a time (across threads or tasks, and
-    /// across processes and machines for caches with a lock such as
-    /// [`FileTokenCache`](crate::FileTokenCache)), it re-reads the cache (the
-    /// cache is the truth), and refreshes with the cached refresh token or
-    /// the bootstrap one. In the async API a refresh whose request may have
-    /// been sent runs to its end even if every caller went away: its token is
-    /// adopted and stored all the same.
+    /// With a token valid beyond the margin in memory this does no I/O and
+    /// takes no lock (a clock read and an `arc-swap` load, one allocation for
+    /// the returned string). Inside the margin the still-valid token is
+    /// returned at once and one refresh runs beside the callers (a task in
+    /// the async API, a thread in the blocking one), never waiting for a
+    /// lock held elsewhere. Once the token has expired, callers wait for one
+    /// refresh at a time (across threads or tasks, and across processes and
+    /// machines for caches with a lock such as
+    /// [`FileTokenCache`](crate::FileTokenCache)), which re-reads the store
+    /// (the store is the truth), writes the login back if the store lost it,
+    /// and refreshes with the stored refresh token or the bootstrap one. In
+    /// the async API a refresh whose request may have been sent runs to its
+    /// end even if every caller went away: its token is adopted and stored
+    /// all the same (see [`close`](Self::close)).
     ///
-    /// A refresh that fails for a passing reason (network, 5xx, 429) while
-    /// the token in memory has not expired yet returns that token. A token
-    /// whose cache write failed is returned all the same (see
-    /// [`cache_write_error`](Self::cache_write_error)).
+    /// A refresh that fails for a passing reason (network, 5xx, 429, a store
+    /// that is down) while the token in memory has not expired yet returns
+    /// that token. A token whose store write failed is returned all the same
+    /// (see [`cache_write_error`](Self::cache_write_error)).
     ///
     /// Errors: [`NotAuthorized`](crate::Error::NotAuthorized) when there is no
-    /// token and nothing to refresh with, or when the cache was emptied where
-    /// this instance had a token (a logout by another process sharing it:
-    /// nothing is sent and nothing written back);
+    /// token and nothing to refresh with, or when the store records a logout
+    /// (by this or another instance sharing it: nothing is sent and nothing
+    /// written back);
     /// [`ReauthorizationRequired`](crate::Error::ReauthorizationRequired) when
-    /// Spotify refused the refresh token (revoked or expired; it is then
-    /// removed from the cache, if the cache still holds it); transport and
-    /// endpoint errors after retries.
+    /// Spotify refused the refresh token (revoked or expired; the refusal is
+    /// recorded in the store, if it still held that token), or the store
+    /// records such a refusal; transport and endpoint errors after retries.
     pub async fn get_access_token(&self) -> Result<String> {
         self.engine.get_access_token().await
     }
@@ -514,17 +519,22 @@ impl AuthorizationCode {
         self.engine.force_refresh_rejected(rejected).await
     }
 
-    /// Logs the user out: forgets the token in memory (and the bootstrap
-    /// refresh token), and clears the cache under its lock. Other instances
-    /// sharing the cache (threads, processes, machines) take an emptied cache
-    /// as a logout too: their next refresh fails with
-    /// [`NotAuthorized`](crate::Error::NotAuthorized), sends nothing and
-    /// writes nothing back. Spotify is not told: the refresh token stays
-    /// valid on its side until it expires or the user removes the app's
-    /// access in their account.
+    /// Logs the user out: forgets the login in memory (and the bootstrap
+    /// refresh token), and writes a logout record to the store under its
+    /// lock, naming every refresh token this instance and the store know
+    /// of (a store that cannot be read, such as a corrupt file, is written
+    /// over). Other instances sharing the store (threads, processes,
+    /// machines) end their login when they find it: their next refresh
+    /// fails with [`NotAuthorized`](crate::Error::NotAuthorized), sends
+    /// nothing and writes nothing back, and no one ever sends a named
+    /// refresh token again (a bootstrap one included). Spotify is not told:
+    /// the refresh token stays valid on its side until it expires or the
+    /// user removes the app's access in their account.
     ///
-    /// Errors: the cache's, when it cannot be cleared (the token in memory
-    /// is forgotten all the same; call again to clear the cache).
+    /// Errors: the store's, when the record cannot be written: the login in
+    /// memory is forgotten all the same, and the record is owed (written
+    /// beside the callers as soon as the store takes it, and by
+    /// [`close`](Self::close)).
     pub async fn logout(&self) -> Result<()> {
         self.engine.logout().await
     }
