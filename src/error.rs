@@ -96,6 +96,18 @@ pub enum Error {
         description: Option<String>,
     },
 
+    /// The stored login was granted fewer scopes than the app asks for now
+    /// (the app added one since the user authorized): it is not used, and
+    /// nothing is sent (a refresh cannot add scopes). The user must authorize
+    /// again, with the new scopes.
+    #[error(
+        "re-authorization required: the stored login lacks scopes the app asks for ({missing}); authorize again"
+    )]
+    MissingScopes {
+        /// The scopes asked for and not granted.
+        missing: crate::Scopes,
+    },
+
     /// Spotify answered 429 with a `Retry-After` longer than the remaining
     /// retry budget.
     #[error("rate limited by the token endpoint: retry after {} s", .retry_after.as_secs_f64())]
@@ -309,11 +321,14 @@ impl fmt::Debug for ErrorBody {
 
 impl Error {
     /// Whether the user must go through the browser authorization again
-    /// ([`Error::ReauthorizationRequired`] or [`Error::NotAuthorized`]).
+    /// ([`Error::ReauthorizationRequired`], [`Error::NotAuthorized`] or
+    /// [`Error::MissingScopes`]).
     pub fn requires_authorization(&self) -> bool {
         matches!(
             self,
-            Error::ReauthorizationRequired { .. } | Error::NotAuthorized
+            Error::ReauthorizationRequired { .. }
+                | Error::NotAuthorized
+                | Error::MissingScopes { .. }
         )
     }
 

@@ -459,6 +459,47 @@ impl AuthorizationCode {
         self.engine.exchange(request, &callback.code, None).await
     }
 
+    /// Logs in only when needed, in one call: the usable access token (as
+    /// [`get_access_token`](Self::get_access_token)), or, when the user must
+    /// authorize (no login stored, a logout recorded, the refresh token
+    /// refused, or scopes the app asks for that the login lacks: any error
+    /// whose [`requires_authorization`](crate::Error::requires_authorization)
+    /// is true), the browser login of
+    /// [`authorize_local`](Self::authorize_local) with `options`, then its
+    /// access token. Every other error (the network, Spotify, the store) is
+    /// returned as it is, without opening a browser.
+    ///
+    /// ```no_run
+    /// # #[cfg(feature = "blocking")]
+    /// # fn main() -> spotify_auth::Result<()> {
+    /// use spotify_auth::{AuthorizationCode, AuthorizeLocalOptions, FileTokenCache};
+    ///
+    /// let auth = AuthorizationCode::builder()
+    ///     .client_id("your-client-id")
+    ///     .redirect_uri("http://127.0.0.1:8888/callback")
+    ///     .token_cache(FileTokenCache::in_config_dir("my-app")?)
+    ///     .build()?;
+    /// let token = auth.get_access_token_or_authorize(AuthorizeLocalOptions::new())?;
+    /// # let _ = token;
+    /// # Ok(())
+    /// # }
+    /// # #[cfg(not(feature = "blocking"))]
+    /// # fn main() {}
+    /// ```
+    pub async fn get_access_token_or_authorize(
+        &self,
+        options: AuthorizeLocalOptions,
+    ) -> Result<String> {
+        match self.engine.get_access_token().await {
+            Err(e) if e.requires_authorization() => {
+                observe::debug!(flow, "no usable login: authorizing through the browser");
+                let token = self.authorize_local(options).await?;
+                Ok(token.access_token.into_secret())
+            }
+            other => other,
+        }
+    }
+
     /// Returns a valid access token, refreshing it when it expires within the
     /// refresh margin.
     ///
@@ -979,7 +1020,8 @@ impl Engine {
                             .await;
                         match response.problem() {
                             Some(problem) => Err(problem),
-                            None => Ok(token),
+                            // Kept (it is Spotify's), but not handed out.
+                            None => self.session.scope_check(&token).map(|()| token),
                         }
                     }
                     Err(e) if session::is_invalid_grant(&e) => {

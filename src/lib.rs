@@ -174,6 +174,12 @@ pub use blocking::AuthorizationCode;
 #[cfg(feature = "blocking")]
 pub use blocking::ClientCredentials;
 
+/// The README's code blocks, compiled (and run where they need no Spotify)
+/// as doctests in the build that has every feature they use.
+#[cfg(all(doctest, feature = "blocking", feature = "async", feature = "redis"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 /// The `User-Agent` of the library's own HTTP clients.
 #[cfg(any(feature = "blocking", feature = "async"))]
 const USER_AGENT: &str = concat!("spotify-auth/", env!("CARGO_PKG_VERSION"));

@@ -443,7 +443,11 @@ impl Session {
     ) -> TokenInfo {
         self.issued(response);
         let token = response.to_refreshed(used, previous);
-        self.adopt(&token, Some(Fingerprint::of(used)));
+        if self.scope_check(&token).is_ok() {
+            self.adopt(&token, Some(Fingerprint::of(used)));
+        } else {
+            self.forget();
+        }
         observe::adopted("refresh", &token, Some(used));
         token
     }
@@ -512,7 +516,10 @@ impl Session {
             Verdict::Adopt(token) => {
                 let same = self.current.load().as_ref().is_some_and(|c| c.is(&token));
                 observe::from_cache(&token, || same);
-                if !same {
+                if self.scope_check(&token).is_err() {
+                    // Never handed out: `plan` says why.
+                    self.forget();
+                } else if !same {
                     self.adopt(&token, None);
                 }
                 Reconciled::Decide {
@@ -696,6 +703,9 @@ impl Session {
         bootstrap: bool,
         after: Option<EndReason>,
     ) -> Result<Plan> {
+        if let Some(token) = &decided {
+            self.scope_check(token)?;
+        }
         if let Some(token) = &decided
             && token.is_valid_for(self.margin())
             && !need.rejects(token)
@@ -731,6 +741,28 @@ impl Session {
             // Within the margin but not expired, and nothing to refresh with.
             Some(token) if !token.is_expired() && !need.rejects(&token) => Ok(Plan::Use(token)),
             _ => Err(ended_error(after)),
+        }
+    }
+
+    /// Whether `token` was granted every scope the app asks for: a token
+    /// whose scopes are unknown (an old file, the Python library's, an app
+    /// token) passes; one that lacks some is
+    /// [`Error::MissingScopes`](crate::Error::MissingScopes).
+    pub fn scope_check(&self, token: &TokenInfo) -> Result<()> {
+        let (Some(granted), Grant::AuthorizationCode) = (&token.scope, self.config.grant) else {
+            return Ok(());
+        };
+        if self.config.scope.is_empty() {
+            return Ok(());
+        }
+        let missing = self
+            .config
+            .scope
+            .missing_from(&Scopes::from(granted.as_str()));
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::MissingScopes { missing })
         }
     }
 

@@ -17,7 +17,7 @@ mod memory;
 mod redis;
 
 pub use crate::entry::{EndReason, Entry, LoginEnded};
-pub use file::{DEFAULT_PATH, FileTokenCache};
+pub use file::{CONFIG_FILE_NAME, DEFAULT_PATH, FileTokenCache};
 pub use memory::InMemoryTokenCache;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
