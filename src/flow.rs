@@ -87,7 +87,7 @@ struct Kept {
 
 impl Engine {
     fn new(config: crate::config::Config, client: Option<HttpClient>) -> Result<Arc<Self>> {
-        Ok(Arc::new(Engine {
+        let engine = Arc::new(Engine {
             session: Session::new(config),
             transport: Transport::new(client)?,
             refresh: FlowMutex::new(RefreshSlot::default()),
@@ -95,7 +95,20 @@ impl Engine {
             kept: std::sync::Mutex::new(Kept::default()),
             retrying: std::sync::atomic::AtomicBool::new(false),
             closing: std::sync::atomic::AtomicBool::new(false),
-        }))
+        });
+        // A logout recorded by a sharer, heard of at once where the store
+        // can tell (Redis): nothing is handed out before the store is read.
+        let weak = Arc::downgrade(&engine);
+        engine
+            .session
+            .config
+            .cache
+            .watch_ended(crate::EndedListener::new(move || {
+                if let Some(engine) = weak.upgrade() {
+                    engine.session.recheck();
+                }
+            }));
+        Ok(engine)
     }
 
     fn kept(&self) -> std::sync::MutexGuard<'_, Kept> {

@@ -141,7 +141,7 @@ mod token;
 
 #[cfg(any(feature = "blocking", feature = "async"))]
 pub use attempts::AuthorizationAttempt;
-pub use cache::{CacheLock, FileTokenCache, InMemoryTokenCache, TokenCache};
+pub use cache::{CacheLock, EndedListener, FileTokenCache, InMemoryTokenCache, TokenCache};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use cache::{RedisStore, RedisTokenCache};

@@ -56,6 +56,9 @@ struct Current {
     /// The refresh token this login's latest token replaced, when this
     /// instance refreshed it.
     from: Option<Fingerprint>,
+    /// The store said this login may have ended elsewhere (a logout
+    /// recorded by a sharer): hand nothing out before consulting it.
+    recheck: bool,
 }
 
 const BEARER: &str = "Bearer ";
@@ -300,7 +303,9 @@ impl Session {
     pub fn serve_while_valid(&self, header: bool) -> Option<(String, bool)> {
         let now_ms = unix_now_ms();
         let current = self.current.load();
-        let c = current.as_ref().filter(|c| now_ms / 1000 < c.expires_at)?;
+        let c = current
+            .as_ref()
+            .filter(|c| now_ms / 1000 < c.expires_at && !c.recheck)?;
         let served = if header {
             c.header.clone()
         } else {
@@ -410,6 +415,32 @@ impl Session {
             scope: token.scope.as_deref().map(Box::from),
             authorized_at: token.authorized_at,
             from,
+            recheck: false,
+        })));
+    }
+
+    /// A sharer recorded the end of the login elsewhere (the store's watch
+    /// said so): the token in memory is not handed out again before the
+    /// store is consulted (the next call waits for that read). The login
+    /// itself is kept, for the store to decide: a logout ends it; a token
+    /// there is adopted.
+    pub fn recheck(&self) {
+        let Some(c) = &*self.current.load() else {
+            return;
+        };
+        observe::debug!(
+            flow,
+            "the store reports the login ended elsewhere: the next call consults it"
+        );
+        self.current.store(Some(Arc::new(Current {
+            header: c.header.clone(),
+            expires_at: c.expires_at,
+            refresh_at: 0,
+            refresh_token: c.refresh_token.clone(),
+            scope: c.scope.clone(),
+            authorized_at: c.authorized_at,
+            from: c.from,
+            recheck: true,
         })));
     }
 

@@ -355,3 +355,65 @@ flow_test! {
         assert!(matches!(cache.inner().read().unwrap(), Some(Entry::Token(_))));
     }
 }
+
+/// A shared in-memory store that tells its watchers of a logout, as a Redis
+/// store does across machines.
+struct Watching {
+    inner: Arc<InMemoryTokenCache>,
+    listeners: std::sync::Mutex<Vec<spotify_auth::EndedListener>>,
+}
+
+impl Watching {
+    fn logout_elsewhere(&self) {
+        self.inner.clear().unwrap();
+        for listener in self.listeners.lock().unwrap().iter() {
+            listener.notify();
+        }
+    }
+}
+
+impl TokenCache for Watching {
+    fn read(&self) -> spotify_auth::Result<Option<Entry>> {
+        self.inner.read()
+    }
+    fn write(&self, entry: &Entry, lock: &spotify_auth::CacheLock) -> spotify_auth::Result<()> {
+        self.inner.write(entry, lock)
+    }
+    fn lock(&self) -> spotify_auth::Result<spotify_auth::CacheLock> {
+        self.inner.lock()
+    }
+    fn watch_ended(&self, listener: spotify_auth::EndedListener) {
+        self.listeners.lock().unwrap().push(listener);
+    }
+}
+
+flow_test! {
+    /// Issue 17, item 3 (the flow's side): a store that hears of a logout
+    /// recorded elsewhere tells the flows built on it, which then hand out
+    /// nothing before consulting it, though their token is still valid.
+    async fn a_logout_heard_from_the_store_stops_the_token_at_once() {
+        let (server, _) = rotating();
+        let refresh = server.issue_refresh_token(CLIENT_ID, "user-read-email");
+        let store = Arc::new(Watching {
+            inner: cache_with(token("valid", 3600, Some(&refresh))),
+            listeners: std::sync::Mutex::new(Vec::new()),
+        });
+        let auth = builder(server.url()).token_cache(store.clone()).build().unwrap();
+        let got = auth.get_access_token().await;
+        assert_eq!(got.unwrap(), "valid");
+        store.logout_elsewhere();
+        let got = auth.get_access_token().await;
+        assert!(matches!(got, Err(Error::NotAuthorized)), "{got:?}");
+        let header = auth.get_authorization_header().await;
+        assert!(matches!(header, Err(Error::NotAuthorized)), "{header:?}");
+        assert_eq!(server.token_request_count(), 0);
+        // A notice about a store that still holds a token (a new login
+        // meanwhile) costs one read: the token there is adopted.
+        store.inner.set(&token("new-login", 3600, Some(&refresh))).unwrap();
+        for listener in store.listeners.lock().unwrap().iter() {
+            listener.notify();
+        }
+        let got = auth.get_access_token().await;
+        assert_eq!(got.unwrap(), "new-login");
+    }
+}
