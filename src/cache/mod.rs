@@ -3,7 +3,8 @@
 //! [`InMemoryTokenCache`] is the default; [`FileTokenCache`] persists to a JSON
 //! file; [`RedisTokenCache`] shares one between
 //! machines; implement [`TokenCache`] for anything else (a database, a
-//! keyring). What a store holds is an [`Entry`]: a login, or the record of
+//! keyring). `SealedCache` (feature `encryption`) wraps any of them and
+//! seals the tokens they store with the app's key. What a store holds is an [`Entry`]: a login, or the record of
 //! how one ended.
 
 use std::any::Any;
@@ -15,6 +16,8 @@ mod file;
 mod memory;
 #[cfg(feature = "redis")]
 mod redis;
+#[cfg(feature = "encryption")]
+mod sealed;
 
 pub use crate::entry::{EndReason, Entry, LoginEnded};
 pub use file::{CONFIG_FILE_NAME, DEFAULT_PATH, FileTokenCache};
@@ -22,6 +25,9 @@ pub use memory::InMemoryTokenCache;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use redis::{RedisStore, RedisTokenCache};
+#[cfg(feature = "encryption")]
+#[cfg_attr(docsrs, doc(cfg(feature = "encryption")))]
+pub use sealed::{KeyId, SealedCache, SealingKey, SealingKeys};
 
 /// Storage for one login: a token, or the record of how the login ended.
 ///
