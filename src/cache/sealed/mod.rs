@@ -135,6 +135,10 @@ pub use keys::{KeyId, SealingKey, SealingKeys};
 /// store is sealed: a token in the clear is then an error, so that whoever
 /// can write to the store cannot plant a login of their own.
 ///
+/// A stored token with `expires_at` 0 and no refresh token has the shape
+/// of the sealed form, and is read as a sealed value whose envelope was
+/// altered: an error. No token Spotify issued has that shape.
+///
 /// # Key rotation
 ///
 /// Make the new key current and keep the old one behind it
