@@ -155,7 +155,7 @@ pub use config::{
     ClientCredentialsBuilder, ClientCredentialsGrant, ENV_CLIENT_ID, ENV_CLIENT_SECRET,
     ENV_REDIRECT_URI, SPOTIFY_AUTHORIZE_URL, SPOTIFY_TOKEN_URL,
 };
-pub use entry::{EndReason, Entry, LoginEnded};
+pub use entry::{EndReason, Entry, LoginEnded, SealedEntry};
 pub use error::{Error, ErrorBody, ErrorSource, HttpErrorKind, Result};
 #[cfg(any(feature = "blocking", feature = "async"))]
 pub use local::{AuthorizeLocalOptions, UrlHandler};

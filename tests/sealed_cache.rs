@@ -107,10 +107,13 @@ fn a_file_holds_no_token_in_the_clear() {
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600, "still the file cache's file");
     }
-    // Read without the key: a token that expired in 1970 and cannot be
-    // refreshed, holding no secret.
-    let plain = FileTokenCache::new(&path).get().unwrap().unwrap();
-    assert_eq!((plain.expires_at, plain.refresh_token), (0, None));
+    // Read without the key: no token (a sealed entry), holding no secret.
+    let plain = FileTokenCache::new(&path);
+    assert_eq!(plain.get().unwrap(), None);
+    assert!(matches!(
+        plain.read().unwrap(),
+        Some(spotify_auth::Entry::Sealed(_))
+    ));
 
     // A logout is a record, stored as it is: readable without the key.
     cache.clear().unwrap();
@@ -292,5 +295,24 @@ fn a_flow_with_the_wrong_key_sends_nothing_and_says_why() {
     }
     assert_eq!(server.token_request_count(), 0, "nothing sent");
     // The sealed login is still there for the right key.
+    assert!(sealed_file(&path, "alice").get().unwrap().is_some());
+}
+
+#[test]
+fn a_flow_given_a_sealed_store_without_its_key_sends_nothing() {
+    let server = fake();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("token.json");
+    let refresh = server.issue_refresh_token(ID, "user-read-email");
+    sealed_file(&path, "alice")
+        .set(&token("expired-access", now() - 1, &refresh))
+        .unwrap();
+    for mode in Mode::all() {
+        let flow = Flow::new(mode, &client(server.url()), FileTokenCache::new(&path));
+        let message = cache_error(flow.get_access_token(), &[&refresh]);
+        assert!(message.contains("sealed"), "{mode:?}: {message}");
+        assert_eq!(server.token_request_count(), 0, "{mode:?}");
+    }
+    // The sealed login is untouched.
     assert!(sealed_file(&path, "alice").get().unwrap().is_some());
 }

@@ -19,7 +19,7 @@ mod redis;
 #[cfg(feature = "encryption")]
 mod sealed;
 
-pub use crate::entry::{EndReason, Entry, LoginEnded};
+pub use crate::entry::{EndReason, Entry, LoginEnded, SealedEntry};
 pub use file::{CONFIG_FILE_NAME, DEFAULT_PATH, FileTokenCache};
 pub use memory::InMemoryTokenCache;
 #[cfg(feature = "redis")]

@@ -3,20 +3,16 @@
 //!
 //! Files: `keys` (the keys, from bytes, text or the environment), `format`
 //! (the sealed bytes and their text: seal, open), `carrier` (how a sealed
-//! value travels through an inner cache that stores [`Entry`]s: the seam a
-//! future `Entry` variant replaces).
+//! value travels through an inner cache that stores [`Entry`]s).
 //!
 //! # How a sealed value travels through the inner cache
 //!
-//! Inner caches store [`Entry`]s and serialise them themselves, so the
-//! wrapper cannot hand them bytes. It hands them the one `Entry` each of
-//! them already round-trips, a token, in a shape no real token has: the
-//! sealed text as its access token, `expires_at` 0, no refresh token. Read
+//! Inner caches store [`Entry`]s and serialise them themselves: a sealed
+//! value is an [`Entry::Sealed`], stored as `{"sealed":"<text>"}`. Read
 //! without the key (by the Python library, or this crate without the
-//! wrapper) that is a token that expired in 1970 and cannot be refreshed:
-//! nothing is ever sent with it, and the reader asks for a login. No inner
-//! cache and no `entry.rs` change was needed; when `Entry` gets a form of
-//! its own for sealed bytes, only the `carrier` file changes.
+//! wrapper) it is no token: the Python library reads "no token", a flow
+//! refuses it with an error that says to give it the key, and nothing is
+//! ever sent.
 //!
 //! # Why records are not sealed
 //!
@@ -134,10 +130,6 @@ pub use keys::{KeyId, SealingKey, SealingKeys};
 /// [`refuse_plaintext`](Self::refuse_plaintext) turns this off once every
 /// store is sealed: a token in the clear is then an error, so that whoever
 /// can write to the store cannot plant a login of their own.
-///
-/// A stored token with `expires_at` 0 and no refresh token has the shape
-/// of the sealed form, and is read as a sealed value whose envelope was
-/// altered: an error. No token Spotify issued has that shape.
 ///
 /// # Key rotation
 ///
@@ -257,7 +249,6 @@ impl<C: TokenCache> SealedCache<C> {
                 self.recheck.store(false, Ordering::Release);
                 return;
             }
-            Some(Stored::Altered) => return,
             Some(Stored::PlainToken) if self.refuse_plaintext => return,
             Some(Stored::PlainToken) => stored.expect("classified"),
             Some(Stored::Sealed(text)) => match self.open(text) {
@@ -309,10 +300,6 @@ impl<C: TokenCache> TokenCache for SealedCache<C> {
                 self.recheck.store(true, Ordering::Release);
                 Ok(Some(stored))
             }
-            Stored::Altered => Err(self.error(
-                "not a valid sealed value (its envelope was altered): the store holds a \
-                 token in a shape only a sealed value has",
-            )),
             Stored::Sealed(text) => {
                 let (entry, by_current) = self.open(text)?;
                 if !by_current {
