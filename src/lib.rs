@@ -65,7 +65,8 @@
 //! | `async` | no | [`asynchronous`] (reqwest, tokio) and the root alias [`AsyncAuthorizationCode`]; its Web API middleware, [`asynchronous::WebApiMiddleware`] (reqwest-middleware 0.5: three small crates more, so it comes with the async API rather than behind a feature of its own) |
 //! | `testing` | no | `testing`: a fake Spotify accounts server on loopback |
 //! | `redis` | no | [`RedisTokenCache`], [`RedisStore`]: tokens shared by several machines, with a renewed, fenced refresh lock and one connection pool per server |
-//! | `cli` | no | the `spotify-auth` command-line tool |
+//! | `keyring` | no | [`KeyringTokenCache`]: the login in the OS credential store (Secret Service on Linux and the BSDs, Keychain on macOS, Credential Manager on Windows), with a lock file for cross-process single flight |
+//! | `cli` | no | the `spotify-auth` command-line tool (with `keyring`: it keeps logins in the OS credential store where there is one) |
 //! | `tracing` | no | spans and events through [`tracing`](https://docs.rs/tracing) under the targets `spotify_auth::flow`, `spotify_auth::callback` and `spotify_auth::cache`: token requests and their retries, single-flight refreshes, tokens adopted and stored, cache locks, the callback server; never a secret in a field |
 //!
 //! Both modes also have a Client Credentials flow (`ClientCredentials`,
@@ -138,6 +139,9 @@ mod token;
 
 #[cfg(any(feature = "blocking", feature = "async"))]
 pub use attempts::AuthorizationAttempt;
+#[cfg(feature = "keyring")]
+#[cfg_attr(docsrs, doc(cfg(feature = "keyring")))]
+pub use cache::KeyringTokenCache;
 pub use cache::{CacheLock, FileTokenCache, InMemoryTokenCache, TokenCache};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]

@@ -1,9 +1,9 @@
 //! Token caches: where a [`TokenInfo`] lives between calls and between runs.
 //!
 //! [`InMemoryTokenCache`] is the default; [`FileTokenCache`] persists to a JSON
-//! file; [`RedisTokenCache`] shares one between
-//! machines; implement [`TokenCache`] for anything else (a database, a
-//! keyring). What a store holds is an [`Entry`]: a login, or the record of
+//! file; [`KeyringTokenCache`] (feature `keyring`) to the OS credential store;
+//! [`RedisTokenCache`] shares one between
+//! machines; implement [`TokenCache`] for anything else (a database). What a store holds is an [`Entry`]: a login, or the record of
 //! how one ended.
 
 use std::any::Any;
@@ -12,12 +12,18 @@ use std::sync::Arc;
 use crate::{Result, TokenInfo};
 
 mod file;
+#[cfg(feature = "keyring")]
+mod keyring;
+mod lock_file;
 mod memory;
 #[cfg(feature = "redis")]
 mod redis;
 
 pub use crate::entry::{EndReason, Entry, LoginEnded};
 pub use file::{DEFAULT_PATH, FileTokenCache};
+#[cfg(feature = "keyring")]
+#[cfg_attr(docsrs, doc(cfg(feature = "keyring")))]
+pub use keyring::KeyringTokenCache;
 pub use memory::InMemoryTokenCache;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
