@@ -10,7 +10,20 @@
 //! redirect URI on a free loopback port and the token file explicitly, as a
 //! user without profiles would; [`World::bare`] gives nothing more, as a
 //! user after `login` would.
+//!
+//! No keychain: the child's `DBUS_SESSION_BUS_ADDRESS` names a socket that
+//! does not exist, so a `login` falls back to the token file as on a machine
+//! without a Secret Service (elsewhere `SPOTIFY_AUTH_INSECURE_STORAGE` keeps
+//! the runner's own keychain out of it). The tests of the keychain, at the
+//! end, run in a private D-Bus session with GNOME Keyring
+//! (`keyring_support`) and give the children that session.
 #![cfg(feature = "cli")]
+
+#[cfg(all(
+    unix,
+    not(any(target_os = "macos", target_os = "ios", target_os = "android"))
+))]
+mod keyring_support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -53,6 +66,9 @@ struct World {
     accounts_url: String,
     /// `SPOTIFY_AUTH_CONFIG_DIR`.
     config: PathBuf,
+    /// The children's session bus: the test's own (with its Secret
+    /// Service) for the keychain tests, else none.
+    session_bus: Option<std::ffi::OsString>,
     /// The token file `cmd` passes as `--cache`: the default profile's.
     cache: PathBuf,
     _dir: tempfile::TempDir,
@@ -88,6 +104,7 @@ impl World {
             redirect_uri,
             port,
             config: dir.path().join("config"),
+            session_bus: None,
             cache: dir.path().join("config").join("token.json"),
             _dir: dir,
         }
@@ -107,13 +124,25 @@ impl World {
             "SPOTIFY_SDK_TOKEN_CACHE",
             "SPOTIFY_SDK_CLIENT_ID",
             "SPOTIFY_AUTH_PROFILE",
+            "SPOTIFY_AUTH_INSECURE_STORAGE",
             "BROWSER",
         ] {
             command.env_remove(name);
         }
+        match &self.session_bus {
+            Some(bus) => command.env("DBUS_SESSION_BUS_ADDRESS", bus),
+            None => command.env(
+                "DBUS_SESSION_BUS_ADDRESS",
+                format!("unix:path={}", self.dir().join("no-session-bus").display()),
+            ),
+        };
+        if cfg!(any(target_os = "macos", target_os = "windows")) && self.session_bus.is_none() {
+            command.env("SPOTIFY_AUTH_INSECURE_STORAGE", "true");
+        }
         command
             .env("HOME", self.dir().join("home"))
             .env("XDG_CONFIG_HOME", self.dir().join("xdg"))
+            .env("XDG_CACHE_HOME", self.dir().join("xdg-cache"))
             .env("SPOTIFY_AUTH_CONFIG_DIR", &self.config)
             .env("SPOTIFY_AUTH_ACCOUNTS_URL", &self.accounts_url);
     }
@@ -1208,6 +1237,12 @@ fn two_profiles_side_by_side_and_listed() {
     let listed = world.bare(&["profiles", "--json"]).output().unwrap();
     assert_eq!(listed.status.code(), Some(0), "{}", text(&listed.stderr));
     let v: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    // Both logins are in their default token files for want of a keychain.
+    let no_keychain = v[0]["store"]["keychain_unavailable"].clone();
+    assert!(
+        no_keychain.as_str().unwrap().contains("no-session-bus"),
+        "{no_keychain}"
+    );
     assert_eq!(
         v,
         serde_json::json!([
@@ -1215,14 +1250,16 @@ fn two_profiles_side_by_side_and_listed() {
                 "name": "default", "current": true, "saved": true,
                 "client_id": CLIENT_ID, "client_type": "public",
                 "store": {"type": "file", "path": world.cache.display().to_string(),
-                          "mode": if cfg!(unix) { serde_json::json!("0600") } else { serde_json::Value::Null }},
+                          "mode": if cfg!(unix) { serde_json::json!("0600") } else { serde_json::Value::Null },
+                          "service": null, "user": null, "keychain_unavailable": no_keychain.clone()},
                 "logged_in": true, "error": null,
             },
             {
                 "name": "work", "current": false, "saved": true,
                 "client_id": OTHER_CLIENT_ID, "client_type": "public",
                 "store": {"type": "file", "path": work_file.display().to_string(),
-                          "mode": if cfg!(unix) { serde_json::json!("0600") } else { serde_json::Value::Null }},
+                          "mode": if cfg!(unix) { serde_json::json!("0600") } else { serde_json::Value::Null },
+                          "service": null, "user": null, "keychain_unavailable": no_keychain},
                 "logged_in": true, "error": null,
             },
         ])
@@ -1763,5 +1800,5 @@ fn login_warns_when_another_profile_uses_the_same_token_file() {
         .output()
         .unwrap();
     assert_eq!(login.status.code(), Some(0));
-    assert!(!text(&login.stderr).contains("Warning"));
+    assert!(!text(&login.stderr).contains("in the same place"));
 }

@@ -245,6 +245,16 @@ impl KeyringTokenCache {
         self.get_item(&store, &self.user).map(drop)
     }
 
+    /// The platform's credential store, the one [`new`](Self::new) uses,
+    /// connected now: for other secrets an application keeps beside the
+    /// login (the `spotify-auth` tool keeps a confidential app's client
+    /// secret there), through keyring-core 1's `Entry::new_in_store`. An
+    /// [`Error::Cache`] when there is none (no keychain on this platform, no
+    /// Secret Service on the session bus).
+    pub fn platform_store() -> Result<Arc<CredentialStore>> {
+        platform_store().map_err(|e| keyring_error("the credential store", "cannot open it", e))
+    }
+
     /// `keychain item "service" / "user"`, for messages.
     fn name(&self, user: &str) -> String {
         format!("keychain item {:?} / {:?}", self.service, user)
@@ -258,51 +268,8 @@ impl KeyringTokenCache {
         }
     }
 
-    /// A keyring error, without anything it may carry of a value: the
-    /// bytes of `BadEncoding` and `BadDataFormat`, the entries (whose
-    /// `Debug` may show a value) of `Ambiguous`.
     fn keyring_error(&self, user: &str, what: &str, error: KeyringError) -> Error {
-        let (problem, source) = match error {
-            KeyringError::PlatformFailure(e) => (
-                "the credential store failed".to_owned(),
-                Some(ErrorSource::from(e)),
-            ),
-            KeyringError::NoStorageAccess(e) => (
-                "the credential store cannot be accessed (locked, or access refused)".to_owned(),
-                Some(ErrorSource::from(e)),
-            ),
-            KeyringError::NoEntry => ("no such item".to_owned(), None),
-            KeyringError::BadEncoding(_) | KeyringError::BadDataFormat(..) => (
-                "the credential store holds data it cannot decode".to_owned(),
-                None,
-            ),
-            KeyringError::BadStoreFormat(reason) => {
-                (format!("the credential store is malformed: {reason}"), None)
-            }
-            KeyringError::TooLong(what, limit) => (
-                format!("its {what} is longer than the credential store's limit ({limit})"),
-                None,
-            ),
-            KeyringError::Invalid(what, reason) => (
-                format!("its {what} is not valid for the credential store: {reason}"),
-                None,
-            ),
-            KeyringError::Ambiguous(items) => (
-                format!(
-                    "{} items of the credential store match it: remove the extra ones",
-                    items.len()
-                ),
-                None,
-            ),
-            KeyringError::NoDefaultStore => ("there is no credential store".to_owned(), None),
-            KeyringError::NotSupportedByStore(reason) => (reason, None),
-            _ => ("the credential store failed".to_owned(), None),
-        };
-        Error::Cache {
-            path: None,
-            message: format!("{}: {what}: {problem}", self.name(user)),
-            source,
-        }
+        keyring_error(&self.name(user), what, error)
     }
 
     /// The credential store, connected on first use (again after a
@@ -530,6 +497,53 @@ impl TokenCache for KeyringTokenCache {
     fn try_lock(&self) -> Result<Option<CacheLock>> {
         let (file, path) = self.open_lock_file()?;
         lock_file::try_lock(file, &path)
+    }
+}
+
+/// A keyring error, without anything it may carry of a value: the
+/// bytes of `BadEncoding` and `BadDataFormat`, the entries (whose
+/// `Debug` may show a value) of `Ambiguous`.
+fn keyring_error(name: &str, what: &str, error: KeyringError) -> Error {
+    let (problem, source) = match error {
+        KeyringError::PlatformFailure(e) => (
+            "the credential store failed".to_owned(),
+            Some(ErrorSource::from(e)),
+        ),
+        KeyringError::NoStorageAccess(e) => (
+            "the credential store cannot be accessed (locked, or access refused)".to_owned(),
+            Some(ErrorSource::from(e)),
+        ),
+        KeyringError::NoEntry => ("no such item".to_owned(), None),
+        KeyringError::BadEncoding(_) | KeyringError::BadDataFormat(..) => (
+            "the credential store holds data it cannot decode".to_owned(),
+            None,
+        ),
+        KeyringError::BadStoreFormat(reason) => {
+            (format!("the credential store is malformed: {reason}"), None)
+        }
+        KeyringError::TooLong(what, limit) => (
+            format!("its {what} is longer than the credential store's limit ({limit})"),
+            None,
+        ),
+        KeyringError::Invalid(what, reason) => (
+            format!("its {what} is not valid for the credential store: {reason}"),
+            None,
+        ),
+        KeyringError::Ambiguous(items) => (
+            format!(
+                "{} items of the credential store match it: remove the extra ones",
+                items.len()
+            ),
+            None,
+        ),
+        KeyringError::NoDefaultStore => ("there is no credential store".to_owned(), None),
+        KeyringError::NotSupportedByStore(reason) => (reason, None),
+        _ => ("the credential store failed".to_owned(), None),
+    };
+    Error::Cache {
+        path: None,
+        message: format!("{name}: {what}: {problem}"),
+        source,
     }
 }
 
