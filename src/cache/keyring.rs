@@ -82,8 +82,8 @@ const READ_ATTEMPTS: usize = 3;
 ///   Windows Credential Manager's limit for a secret) is split: its parts
 ///   are written first under the names the current value does not use, then
 ///   the manifest (the part count, length and SHA-256) replaces the item of
-///   `user` in one call; the old parts are then removed. A reader, or a
-///   writer that dies half way, leaves the old value or the new one. A
+///   `user` in one call; the old parts are then removed. A reader sees,
+///   and a writer that dies half way leaves, the old value or the new one. A
 ///   split whose parts are missing or do not match the manifest reads as an
 ///   [`Error::Cache`], never as a token. Real logins are well under the
 ///   limit; records of ended logins are too.
