@@ -88,11 +88,24 @@ pub enum Error {
 
     /// The refresh token was refused with `invalid_grant`: it was revoked or it
     /// expired (Spotify refresh tokens last six months). The user must
-    /// authorize again; the dead refresh token has been removed from the cache.
+    /// authorize again; the refusal is recorded in the store in place of the
+    /// dead refresh token, which no sharer sends again.
     #[error("re-authorization required: the refresh token was refused (invalid_grant{}); authorize again", fmt_description_inline(.description))]
     ReauthorizationRequired {
         /// Spotify's `error_description`, e.g. `Refresh token revoked`.
         description: Option<String>,
+    },
+
+    /// The stored login was granted fewer scopes than the app asks for now
+    /// (the app added one since the user authorized): it is not used, and
+    /// nothing is sent (a refresh cannot add scopes). The user must authorize
+    /// again, with the new scopes.
+    #[error(
+        "re-authorization required: the stored login lacks scopes the app asks for ({missing}); authorize again"
+    )]
+    MissingScopes {
+        /// The scopes asked for and not granted.
+        missing: crate::Scopes,
     },
 
     /// Spotify answered 429 with a `Retry-After` longer than the remaining
@@ -308,11 +321,14 @@ impl fmt::Debug for ErrorBody {
 
 impl Error {
     /// Whether the user must go through the browser authorization again
-    /// ([`Error::ReauthorizationRequired`] or [`Error::NotAuthorized`]).
+    /// ([`Error::ReauthorizationRequired`], [`Error::NotAuthorized`] or
+    /// [`Error::MissingScopes`]).
     pub fn requires_authorization(&self) -> bool {
         matches!(
             self,
-            Error::ReauthorizationRequired { .. } | Error::NotAuthorized
+            Error::ReauthorizationRequired { .. }
+                | Error::NotAuthorized
+                | Error::MissingScopes { .. }
         )
     }
 

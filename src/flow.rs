@@ -87,7 +87,7 @@ struct Kept {
 
 impl Engine {
     fn new(config: crate::config::Config, client: Option<HttpClient>) -> Result<Arc<Self>> {
-        Ok(Arc::new(Engine {
+        let engine = Arc::new(Engine {
             session: Session::new(config),
             transport: Transport::new(client)?,
             refresh: FlowMutex::new(RefreshSlot::default()),
@@ -95,7 +95,20 @@ impl Engine {
             kept: std::sync::Mutex::new(Kept::default()),
             retrying: std::sync::atomic::AtomicBool::new(false),
             closing: std::sync::atomic::AtomicBool::new(false),
-        }))
+        });
+        // A logout recorded by a sharer, heard of at once where the store
+        // can tell (Redis): nothing is handed out before the store is read.
+        let weak = Arc::downgrade(&engine);
+        engine
+            .session
+            .config
+            .cache
+            .watch_ended(crate::EndedListener::new(move || {
+                if let Some(engine) = weak.upgrade() {
+                    engine.session.recheck();
+                }
+            }));
+        Ok(engine)
     }
 
     fn kept(&self) -> std::sync::MutexGuard<'_, Kept> {
@@ -336,12 +349,11 @@ impl AuthorizationCode {
     /// and transport errors.
     pub async fn exchange_code(&self, code: impl Into<AuthCode>) -> Result<TokenInfo> {
         let code = code.into();
-        let verifier = self.engine.session.verifier_for_code(&code)?;
-        let request = self.engine.session.exchange_request(
-            &code,
-            verifier.as_ref(),
-            &self.engine.session.config.redirect_uri,
-        );
+        let session = &self.engine.session;
+        let request = || {
+            let verifier = session.verifier_for_code(&code)?;
+            Ok(session.exchange_request(&code, verifier.as_ref(), &session.config.redirect_uri))
+        };
         self.engine
             .exchange(request, &code, Some(code.clone()))
             .await
@@ -360,12 +372,10 @@ impl AuthorizationCode {
         pkce_verifier: Option<&PkceVerifier>,
     ) -> Result<TokenInfo> {
         let code = code.into();
-        let verifier = self.engine.session.given_verifier(pkce_verifier)?;
-        let request = self.engine.session.exchange_request(
-            &code,
-            verifier,
-            &self.engine.session.config.redirect_uri,
-        );
+        let session = &self.engine.session;
+        let verifier = session.given_verifier(pkce_verifier)?;
+        let request =
+            || Ok(session.exchange_request(&code, verifier, &session.config.redirect_uri));
         self.engine.exchange(request, &code, None).await
     }
 
@@ -451,40 +461,89 @@ impl AuthorizationCode {
         }
         let callback =
             wait_for_callback(server, attempt.state.clone(), scope, options.timeout).await?;
-        let request = self.engine.session.exchange_request(
-            &callback.code,
-            attempt.pkce_verifier.as_ref(),
-            &redirect_uri,
-        );
+        let session = &self.engine.session;
+        let request = || {
+            Ok(session.exchange_request(
+                &callback.code,
+                attempt.pkce_verifier.as_ref(),
+                &redirect_uri,
+            ))
+        };
         self.engine.exchange(request, &callback.code, None).await
+    }
+
+    /// Logs in only when needed, in one call: the usable access token (as
+    /// [`get_access_token`](Self::get_access_token)), or, when the user must
+    /// authorize (no login stored, a logout recorded, the refresh token
+    /// refused, or scopes the app asks for that the login lacks: any error
+    /// whose [`requires_authorization`](crate::Error::requires_authorization)
+    /// is true), the browser login of
+    /// [`authorize_local`](Self::authorize_local) with `options`, then its
+    /// access token. Every other error (the network, Spotify, the store) is
+    /// returned as it is, without opening a browser.
+    ///
+    /// ```no_run
+    /// # #[cfg(feature = "blocking")]
+    /// # fn main() -> spotify_auth::Result<()> {
+    /// use spotify_auth::{AuthorizationCode, AuthorizeLocalOptions, FileTokenCache};
+    ///
+    /// let auth = AuthorizationCode::builder()
+    ///     .client_id("your-client-id")
+    ///     .redirect_uri("http://127.0.0.1:8888/callback")
+    ///     .token_cache(FileTokenCache::in_config_dir("my-app")?)
+    ///     .build()?;
+    /// let token = auth.get_access_token_or_authorize(AuthorizeLocalOptions::new())?;
+    /// # let _ = token;
+    /// # Ok(())
+    /// # }
+    /// # #[cfg(not(feature = "blocking"))]
+    /// # fn main() {}
+    /// ```
+    pub async fn get_access_token_or_authorize(
+        &self,
+        options: AuthorizeLocalOptions,
+    ) -> Result<String> {
+        match self.engine.get_access_token().await {
+            Err(e) if e.requires_authorization() => {
+                observe::debug!(flow, "no usable login: authorizing through the browser");
+                let token = self.authorize_local(options).await?;
+                Ok(token.access_token.into_secret())
+            }
+            other => other,
+        }
     }
 
     /// Returns a valid access token, refreshing it when it expires within the
     /// refresh margin.
     ///
-    /// With a valid token in memory this does no I/O and takes no lock (two
-    /// atomic loads, one allocation for the returned string).
-    /// Otherwise, under one refresh at a time (across threads or tasks, and
-    /// across processes and machines for caches with a lock such as
-    /// [`FileTokenCache`](crate::FileTokenCache)), it re-reads the cache (the
-    /// cache is the truth), and refreshes with the cached refresh token or
-    /// the bootstrap one. In the async API a refresh whose request may have
-    /// been sent runs to its end even if every caller went away: its token is
-    /// adopted and stored all the same.
+    /// With a token valid beyond the margin in memory this does no I/O and
+    /// takes no lock (a clock read and an `arc-swap` load, one allocation for
+    /// the returned string). Inside the margin the still-valid token is
+    /// returned at once and one refresh runs beside the callers (a task in
+    /// the async API, a thread in the blocking one), never waiting for a
+    /// lock held elsewhere. Once the token has expired, callers wait for one
+    /// refresh at a time (across threads or tasks, and across processes and
+    /// machines for caches with a lock such as
+    /// [`FileTokenCache`](crate::FileTokenCache)), which re-reads the store
+    /// (the store is the truth), writes the login back if the store lost it,
+    /// and refreshes with the stored refresh token or the bootstrap one. In
+    /// the async API a refresh whose request may have been sent runs to its
+    /// end even if every caller went away: its token is adopted and stored
+    /// all the same (see [`close`](Self::close)).
     ///
-    /// A refresh that fails for a passing reason (network, 5xx, 429) while
-    /// the token in memory has not expired yet returns that token. A token
-    /// whose cache write failed is returned all the same (see
-    /// [`cache_write_error`](Self::cache_write_error)).
+    /// A refresh that fails for a passing reason (network, 5xx, 429, a store
+    /// that is down) while the token in memory has not expired yet returns
+    /// that token. A token whose store write failed is returned all the same
+    /// (see [`cache_write_error`](Self::cache_write_error)).
     ///
     /// Errors: [`NotAuthorized`](crate::Error::NotAuthorized) when there is no
-    /// token and nothing to refresh with, or when the cache was emptied where
-    /// this instance had a token (a logout by another process sharing it:
-    /// nothing is sent and nothing written back);
+    /// token and nothing to refresh with, or when the store records a logout
+    /// (by this or another instance sharing it: nothing is sent and nothing
+    /// written back);
     /// [`ReauthorizationRequired`](crate::Error::ReauthorizationRequired) when
-    /// Spotify refused the refresh token (revoked or expired; it is then
-    /// removed from the cache, if the cache still holds it); transport and
-    /// endpoint errors after retries.
+    /// Spotify refused the refresh token (revoked or expired; the refusal is
+    /// recorded in the store, if it still held that token), or the store
+    /// records such a refusal; transport and endpoint errors after retries.
     pub async fn get_access_token(&self) -> Result<String> {
         self.engine.get_access_token().await
     }
@@ -514,17 +573,22 @@ impl AuthorizationCode {
         self.engine.force_refresh_rejected(rejected).await
     }
 
-    /// Logs the user out: forgets the token in memory (and the bootstrap
-    /// refresh token), and clears the cache under its lock. Other instances
-    /// sharing the cache (threads, processes, machines) take an emptied cache
-    /// as a logout too: their next refresh fails with
-    /// [`NotAuthorized`](crate::Error::NotAuthorized), sends nothing and
-    /// writes nothing back. Spotify is not told: the refresh token stays
-    /// valid on its side until it expires or the user removes the app's
-    /// access in their account.
+    /// Logs the user out: forgets the login in memory (and the bootstrap
+    /// refresh token), and writes a logout record to the store under its
+    /// lock, naming every refresh token this instance and the store know
+    /// of (a store that cannot be read, such as a corrupt file, is written
+    /// over). Other instances sharing the store (threads, processes,
+    /// machines) end their login when they find it: their next refresh
+    /// fails with [`NotAuthorized`](crate::Error::NotAuthorized), sends
+    /// nothing and writes nothing back, and no one ever sends a named
+    /// refresh token again (a bootstrap one included). Spotify is not told:
+    /// the refresh token stays valid on its side until it expires or the
+    /// user removes the app's access in their account.
     ///
-    /// Errors: the cache's, when it cannot be cleared (the token in memory
-    /// is forgotten all the same; call again to clear the cache).
+    /// Errors: the store's, when the record cannot be written: the login in
+    /// memory is forgotten all the same, and the record is owed (written
+    /// beside the callers as soon as the store takes it, and by
+    /// [`close`](Self::close)).
     pub async fn logout(&self) -> Result<()> {
         self.engine.logout().await
     }
@@ -559,21 +623,53 @@ impl Engine {
         self.slow_token(true).await
     }
 
-    /// Off the hot path: the valid token at once (starting the work due
+    /// Off the hot path: the valid token at once (starting the refresh due
     /// beside the callers), or a wait for the refresh of an expired one.
+    /// An instance's first call takes the stored token without detaching
+    /// anything, and serves it the same way when it is still valid.
     async fn slow_token(self: &Arc<Self>, header: bool) -> Result<String> {
-        if let Some((token, start)) = self.session.serve_while_valid(header) {
-            if start {
-                self.start_beside();
-            }
-            return Ok(token);
+        if let Some(served) = self.serve(header) {
+            return Ok(served);
         }
-        let token = self.refresh(Need::Valid).await?;
+        // Read before anything waits: a refresh another caller finishes
+        // meanwhile answers this one too.
+        let seen = self.session.epoch();
+        if !self.session.has_token() {
+            self.settle_first().await;
+            if let Some(served) = self.serve(header) {
+                return Ok(served);
+            }
+        }
+        let token = self.refresh_since(Need::Valid, seen).await?;
         Ok(if header {
             format!("Bearer {token}")
         } else {
             token
         })
+    }
+
+    /// The token in memory while it has not expired, starting the refresh
+    /// ahead when it is due.
+    fn serve(self: &Arc<Self>, header: bool) -> Option<String> {
+        let (served, start) = self.session.serve_while_valid(header)?;
+        if start {
+            self.start_beside();
+        }
+        Some(served)
+    }
+
+    /// An instance with no token yet: squares memory with the store under
+    /// both locks (adopting its token), sending nothing and detaching
+    /// nothing. What fails here is met again by the refresh that follows.
+    async fn settle_first(self: &Arc<Self>) {
+        let _slot = self.refresh.lock().await;
+        if self.session.has_token() {
+            return;
+        }
+        if let Ok(Some((guard, stored))) = self.lock_and_read(true).await {
+            let _ = self.refresh_with(&guard, stored, &Need::Settle).await;
+            self.release(guard).await;
+        }
     }
 
     /// Starts the refresh ahead beside the callers: a task of its own
@@ -637,13 +733,18 @@ impl Engine {
     /// One refresh at a time: a caller that waited while another refreshed
     /// takes its outcome; otherwise it refreshes, to the end even if it is
     /// cancelled (async).
+    async fn refresh(self: &Arc<Self>, need: Need) -> Result<String> {
+        self.refresh_since(need, self.session.epoch()).await
+    }
+
+    /// [`refresh`](Self::refresh), taking the outcome of any refresh
+    /// finished since the epoch `seen`.
     #[cfg_attr(
         feature = "tracing",
-        instrument(target = "spotify_auth::flow", level = "debug", skip_all,
+        instrument(name = "refresh", target = "spotify_auth::flow", level = "debug", skip_all,
             fields(need = observe::need(&need)))
     )]
-    async fn refresh(self: &Arc<Self>, need: Need) -> Result<String> {
-        let seen = self.session.epoch();
+    async fn refresh_since(self: &Arc<Self>, need: Need, seen: u64) -> Result<String> {
         let waiting = observe::Stopwatch::start();
         let slot = self.refresh.lock().await;
         if let Some(outcome) = self.session.settled_while_waiting(seen, &slot, &need) {
@@ -826,7 +927,7 @@ impl Engine {
                 left = left.saturating_sub(slice);
             }
             if !self.closing.load(Ordering::Acquire) {
-                let _ = self.refresh(Need::Flush).await;
+                let _ = self.refresh(Need::Settle).await;
             }
         }
     }
@@ -891,7 +992,14 @@ impl Engine {
             }
             Reconciled::Ended(reason) => return Err(session::ended_error(Some(reason))),
         };
-        if matches!(need, Need::Flush) {
+        if matches!(need, Need::Settle) {
+            if let Some(token) = &decided {
+                observe::debug!(
+                    flow,
+                    expires_at = token.expires_at,
+                    "the stored token will do"
+                );
+            }
             return decided.ok_or(Error::NotAuthorized);
         }
         match self.session.plan(decided, need, bootstrap, after)? {
@@ -925,7 +1033,8 @@ impl Engine {
                             .await;
                         match response.problem() {
                             Some(problem) => Err(problem),
-                            None => Ok(token),
+                            // Kept (it is Spotify's), but not handed out.
+                            None => self.session.scope_check(&token).map(|()| token),
                         }
                     }
                     Err(e) if session::is_invalid_grant(&e) => {
@@ -1056,7 +1165,7 @@ impl Engine {
     )]
     async fn exchange(
         self: &Arc<Self>,
-        request: TokenRequest,
+        request: impl FnOnce() -> Result<TokenRequest>,
         code: &AuthCode,
         attempt: Option<AuthCode>,
     ) -> Result<TokenInfo> {
@@ -1069,6 +1178,9 @@ impl Engine {
             );
             return result;
         }
+        // Made only for a code not exchanged yet (a PKCE attempt is settled
+        // by its exchange).
+        let request = request()?;
         let (_caller, task) = observe::detach("exchange");
         let engine = Arc::clone(self);
         let working = self.session.busy.start();
@@ -1192,7 +1304,7 @@ impl Engine {
             sleep(CLOSE_POLL).await;
         }
         if self.session.owes_write() {
-            let _ = self.refresh(Need::Flush).await;
+            let _ = self.refresh(Need::Settle).await;
         }
         let kept = self.kept().guard.take();
         if let Some(guard) = kept {

@@ -79,9 +79,12 @@
 //! A token Spotify issued is adopted in memory before it is written to the
 //! cache, so a failed write never loses it (it is retried; see
 //! `cache_write_error`); in the async API a refresh that may have been sent
-//! runs to its end even if its caller is cancelled; instances sharing a cache
-//! refresh once between them (in-memory, file and Redis locks) and take an
-//! emptied cache as a logout (`logout()`); only `invalid_grant` ends a login;
+//! runs to its end even if its caller is cancelled, and `close()` waits for
+//! it; instances sharing a cache refresh once between them (in-memory, file
+//! and Redis locks); a logout is a record in the store ([`Entry`]), and a
+//! store that lost its data is written back by the instances holding the
+//! login; inside the refresh margin a valid token is returned at once while
+//! one refresh runs beside the callers; only `invalid_grant` ends a login;
 //! `force_refresh()` answers a Web API 401, and each mode's
 //! [`middleware`] does it for you (the token on requests to the Web API
 //! only, one refresh and one retry on a 401, `Retry-After` on a 429). For services with many users:
@@ -142,7 +145,7 @@ pub use attempts::AuthorizationAttempt;
 #[cfg(feature = "keyring")]
 #[cfg_attr(docsrs, doc(cfg(feature = "keyring")))]
 pub use cache::KeyringTokenCache;
-pub use cache::{CacheLock, FileTokenCache, InMemoryTokenCache, TokenCache};
+pub use cache::{CacheLock, EndedListener, FileTokenCache, InMemoryTokenCache, TokenCache};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use cache::{RedisStore, RedisTokenCache};
@@ -174,6 +177,12 @@ pub use blocking::AuthorizationCode;
 /// The blocking `ClientCredentials`.
 #[cfg(feature = "blocking")]
 pub use blocking::ClientCredentials;
+
+/// The README's code blocks, compiled (and run where they need no Spotify)
+/// as doctests in the build that has every feature they use.
+#[cfg(all(doctest, feature = "blocking", feature = "async", feature = "redis"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 /// The `User-Agent` of the library's own HTTP clients.
 #[cfg(any(feature = "blocking", feature = "async"))]

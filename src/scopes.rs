@@ -67,6 +67,19 @@ impl Scopes {
     pub fn contains(&self, scope: &str) -> bool {
         self.iter().any(|s| s == scope)
     }
+
+    /// Those of these scopes that `granted` lacks (empty when `granted` has
+    /// them all, or more).
+    ///
+    /// ```
+    /// use spotify_auth::Scopes;
+    /// let asked = Scopes::from("user-read-email user-top-read");
+    /// assert_eq!(asked.missing_from(&Scopes::from("user-read-email")).as_str(), "user-top-read");
+    /// assert!(asked.missing_from(&Scopes::from("user-top-read user-read-email streaming")).is_empty());
+    /// ```
+    pub fn missing_from(&self, granted: &Scopes) -> Scopes {
+        Scopes::from_parts(self.iter().filter(|s| !granted.contains(s)))
+    }
 }
 
 impl fmt::Debug for Scopes {

@@ -56,6 +56,9 @@ struct Current {
     /// The refresh token this login's latest token replaced, when this
     /// instance refreshed it.
     from: Option<Fingerprint>,
+    /// The store said this login may have ended elsewhere (a logout
+    /// recorded by a sharer): hand nothing out before consulting it.
+    recheck: bool,
 }
 
 const BEARER: &str = "Bearer ";
@@ -96,9 +99,10 @@ pub(crate) enum Need {
     /// (`force_refresh`); `None` when the caller had none from this instance,
     /// so whatever is cached counts as rejected.
     Replace(Option<AccessToken>),
-    /// Only the write this instance owes the store (`close()`): nothing is
-    /// sent.
-    Flush,
+    /// Square memory with the store, and nothing more: adopt its token,
+    /// make a write owed to it (`close()`, an instance's first call, the
+    /// retrier of an owed write). Nothing is sent.
+    Settle,
 }
 
 impl Need {
@@ -106,7 +110,7 @@ impl Need {
     /// rid of.
     fn rejects(&self, token: &TokenInfo) -> bool {
         match self {
-            Need::Valid | Need::Flush => false,
+            Need::Valid | Need::Settle => false,
             Need::Replace(None) => true,
             Need::Replace(Some(rejected)) => *rejected == token.access_token,
         }
@@ -116,7 +120,7 @@ impl Need {
     /// waited, answers this caller: any token does, but the rejected one.
     fn answered_by(&self, access_token: &str) -> bool {
         match self {
-            Need::Valid | Need::Flush | Need::Replace(None) => true,
+            Need::Valid | Need::Settle | Need::Replace(None) => true,
             Need::Replace(Some(rejected)) => rejected.secret() != access_token,
         }
     }
@@ -299,13 +303,16 @@ impl Session {
     pub fn serve_while_valid(&self, header: bool) -> Option<(String, bool)> {
         let now_ms = unix_now_ms();
         let current = self.current.load();
-        let c = current.as_ref().filter(|c| now_ms / 1000 < c.expires_at)?;
+        let c = current
+            .as_ref()
+            .filter(|c| now_ms / 1000 < c.expires_at && !c.recheck)?;
         let served = if header {
             c.header.clone()
         } else {
             c.access_token().to_owned()
         };
-        Some((served, self.claim_beside(now_ms)))
+        let due = now_ms / 1000 >= c.refresh_at;
+        Some((served, due && self.claim_beside(now_ms)))
     }
 
     /// Claims the work beside the callers, when none runs and its backoff
@@ -408,6 +415,32 @@ impl Session {
             scope: token.scope.as_deref().map(Box::from),
             authorized_at: token.authorized_at,
             from,
+            recheck: false,
+        })));
+    }
+
+    /// A sharer recorded the end of the login elsewhere (the store's watch
+    /// said so): the token in memory is not handed out again before the
+    /// store is consulted (the next call waits for that read). The login
+    /// itself is kept, for the store to decide: a logout ends it; a token
+    /// there is adopted.
+    pub fn recheck(&self) {
+        let Some(c) = &*self.current.load() else {
+            return;
+        };
+        observe::debug!(
+            flow,
+            "the store reports the login ended elsewhere: the next call consults it"
+        );
+        self.current.store(Some(Arc::new(Current {
+            header: c.header.clone(),
+            expires_at: c.expires_at,
+            refresh_at: 0,
+            refresh_token: c.refresh_token.clone(),
+            scope: c.scope.clone(),
+            authorized_at: c.authorized_at,
+            from: c.from,
+            recheck: true,
         })));
     }
 
@@ -441,7 +474,11 @@ impl Session {
     ) -> TokenInfo {
         self.issued(response);
         let token = response.to_refreshed(used, previous);
-        self.adopt(&token, Some(Fingerprint::of(used)));
+        if self.scope_check(&token).is_ok() {
+            self.adopt(&token, Some(Fingerprint::of(used)));
+        } else {
+            self.forget();
+        }
         observe::adopted("refresh", &token, Some(used));
         token
     }
@@ -510,7 +547,10 @@ impl Session {
             Verdict::Adopt(token) => {
                 let same = self.current.load().as_ref().is_some_and(|c| c.is(&token));
                 observe::from_cache(&token, || same);
-                if !same {
+                if self.scope_check(&token).is_err() {
+                    // Never handed out: `plan` says why.
+                    self.forget();
+                } else if !same {
                     self.adopt(&token, None);
                 }
                 Reconciled::Decide {
@@ -694,6 +734,9 @@ impl Session {
         bootstrap: bool,
         after: Option<EndReason>,
     ) -> Result<Plan> {
+        if let Some(token) = &decided {
+            self.scope_check(token)?;
+        }
         if let Some(token) = &decided
             && token.is_valid_for(self.margin())
             && !need.rejects(token)
@@ -729,6 +772,28 @@ impl Session {
             // Within the margin but not expired, and nothing to refresh with.
             Some(token) if !token.is_expired() && !need.rejects(&token) => Ok(Plan::Use(token)),
             _ => Err(ended_error(after)),
+        }
+    }
+
+    /// Whether `token` was granted every scope the app asks for: a token
+    /// whose scopes are unknown (an old file, the Python library's, an app
+    /// token) passes; one that lacks some is
+    /// [`Error::MissingScopes`](crate::Error::MissingScopes).
+    pub fn scope_check(&self, token: &TokenInfo) -> Result<()> {
+        let (Some(granted), Grant::AuthorizationCode) = (&token.scope, self.config.grant) else {
+            return Ok(());
+        };
+        if self.config.scope.is_empty() {
+            return Ok(());
+        }
+        let missing = self
+            .config
+            .scope
+            .missing_from(&Scopes::from(granted.as_str()));
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::MissingScopes { missing })
         }
     }
 

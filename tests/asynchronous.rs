@@ -368,3 +368,67 @@ mod write_retry {
         assert_eq!(server.token_request_count(), 1);
     }
 }
+
+/// Row 7 of the lifecycle's fault table: an async program times out a
+/// refresh and returns from `main` (its runtime is dropped). Without
+/// `close()` the refresh, which Spotify processed (rotating the refresh
+/// token), dies with the runtime; with it, its token is stored.
+mod closing {
+    use super::suite::builder;
+    use super::suite::lifecycle::rotating;
+    use spotify_auth::testing::Fault;
+    use spotify_auth::{FileTokenCache, TokenCache};
+    use std::time::Duration;
+
+    /// One run of a program: a refresh timed out by its caller, then
+    /// `close()` or not, then the runtime dropped.
+    fn run(server: &spotify_auth::testing::FakeSpotify, path: &std::path::Path, close: bool) {
+        server.inject(Fault::DelayResponse(Duration::from_millis(300)), 1);
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async {
+            let auth = builder(server.url())
+                .token_cache(FileTokenCache::new(path))
+                .build()
+                .unwrap();
+            let timed_out =
+                tokio::time::timeout(Duration::from_millis(50), auth.get_access_token()).await;
+            assert!(timed_out.is_err(), "the caller gave up");
+            if close {
+                let closed = auth.close().await;
+                assert!(closed.is_ok(), "{closed:?}");
+            }
+        });
+        drop(runtime);
+    }
+
+    #[test]
+    fn close_keeps_what_a_timed_out_refresh_brings_when_the_runtime_ends() {
+        let (server, stale) = rotating();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token.json");
+        // The control: without close(), the rotated token is lost with the
+        // runtime, and the stored refresh token is spent.
+        FileTokenCache::new(&path).set(&stale).unwrap();
+        run(&server, &path, false);
+        let kept = FileTokenCache::new(&path).get().unwrap().unwrap();
+        let spent = kept.refresh_token.unwrap();
+        assert_eq!(Some(&spent), stale.refresh_token.as_ref());
+        assert!(
+            !server.refresh_token_is_live(spent.secret()),
+            "spent at Spotify"
+        );
+        // With close(): the next run finds the rotated, live token.
+        let fresh = rotating();
+        let (server, stale) = fresh;
+        FileTokenCache::new(&path).set(&stale).unwrap();
+        run(&server, &path, true);
+        let kept = FileTokenCache::new(&path).get().unwrap().unwrap();
+        let rotated = kept.refresh_token.clone().unwrap();
+        assert_ne!(Some(&rotated), stale.refresh_token.as_ref());
+        assert!(
+            server.refresh_token_is_live(rotated.secret()),
+            "the next run goes on"
+        );
+        assert!(!kept.is_expired());
+    }
+}

@@ -260,7 +260,8 @@ fn the_library_sees_an_injected_failure_as_a_cache_error() {
         .build()
         .unwrap();
 
-    cache.fail_next(CacheOp::Lock, 1);
+    // The first call looks at the store, then refreshes: both take the lock.
+    cache.fail_next(CacheOp::Lock, 2);
     assert_injected(auth.get_access_token(), "lock");
     assert_eq!(
         server.token_request_count(),

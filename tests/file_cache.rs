@@ -983,3 +983,23 @@ fn child_writer() {
         cache.set(&numbered_token(i)).unwrap();
     }
 }
+
+#[test]
+fn in_config_dir_is_per_app_and_refuses_a_path_for_a_name() {
+    let cache = FileTokenCache::in_config_dir("my-app").expect("a home directory here");
+    assert!(
+        cache.path().ends_with("my-app/spotify-token.json"),
+        "{}",
+        cache.path().display()
+    );
+    assert!(
+        cache.path().is_absolute(),
+        "not relative to the working directory"
+    );
+    for bad in ["", ".", "..", "a/b", "a\\b", "nul\0"] {
+        match FileTokenCache::in_config_dir(bad) {
+            Err(spotify_auth::Error::Config { setting, .. }) => assert_eq!(setting, "token_cache"),
+            other => panic!("{bad:?}: {other:?}"),
+        }
+    }
+}

@@ -195,9 +195,13 @@ fn eight_processes_on_an_expired_token_refresh_once() {
             1,
             "round {round}: one refresh in all"
         );
+        let pttl: i64 = redis::cmd("PTTL")
+            .arg(format!("{key}:lock"))
+            .query(&mut raw)
+            .unwrap();
         assert!(
             !exists(&mut raw, &format!("{key}:lock")),
-            "round {round}: every child released the lock before exiting"
+            "round {round}: every child released the lock before exiting (pttl {pttl})"
         );
         let stored = cache.get().unwrap().unwrap();
         assert_eq!(stored.access_token.secret(), token);

@@ -21,8 +21,15 @@ use crate::{Error, Result};
 /// as left behind by a killed writer (a live write takes milliseconds).
 const STALE_TEMP_AGE: std::time::Duration = std::time::Duration::from_secs(600);
 
-/// The default file name, in the current directory.
+/// The default file name, **relative to the current working directory**
+/// (the Python library's): a program started from another directory (cron,
+/// a service manager, another shell) does not find it. Prefer
+/// [`FileTokenCache::in_config_dir`].
 pub const DEFAULT_PATH: &str = ".spotify_sdk_token.json";
+
+/// The file name [`FileTokenCache::in_config_dir`] uses inside the app's
+/// config directory.
+pub const CONFIG_FILE_NAME: &str = "spotify-token.json";
 
 /// The largest token file [`FileTokenCache::get`](TokenCache::get) reads
 /// (1 MiB); a real one is a few hundred bytes.
@@ -100,6 +107,49 @@ impl FileTokenCache {
             path: path.into(),
             lock_wait: DEFAULT_LOCK_WAIT,
         }
+    }
+
+    /// A cache in the user's config directory for the app `app_name`:
+    /// `spotify-token.json` in `$XDG_CONFIG_HOME/{app}` (default
+    /// `~/.config/{app}`) on Linux, `~/Library/Application
+    /// Support/{app}` on macOS, `%APPDATA%\{app}\config` on Windows (the
+    /// `directories` crate's `ProjectDirs::config_dir`). The same file
+    /// whatever directory the program is started from, unlike
+    /// [`default`](Self::default), which is relative to the working
+    /// directory. Nothing is created until the first store (the directory
+    /// is made 0700).
+    ///
+    /// Errors: [`Error::Config`] (setting `token_cache`) when `app_name` is
+    /// empty or not a plain name (a path separator, `.` or `..`), or when the
+    /// platform has no home directory to put it in.
+    ///
+    /// ```no_run
+    /// use spotify_auth::FileTokenCache;
+    /// let cache = FileTokenCache::in_config_dir("my-app")?;
+    /// println!("the login lives in {}", cache.path().display());
+    /// # Ok::<(), spotify_auth::Error>(())
+    /// ```
+    pub fn in_config_dir(app_name: &str) -> Result<Self> {
+        let plain = !app_name.is_empty()
+            && app_name != "."
+            && app_name != ".."
+            && !app_name.contains(['/', '\\', '\0']);
+        if !plain {
+            return Err(Error::Config {
+                setting: "token_cache",
+                message: "the app name for FileTokenCache::in_config_dir must be a plain \
+                          directory name (not empty, no path separator)"
+                    .into(),
+            });
+        }
+        let dirs =
+            directories::ProjectDirs::from("", "", app_name).ok_or_else(|| Error::Config {
+                setting: "token_cache",
+                message: "no home directory to find the config directory in: give the cache a \
+                      path (FileTokenCache::new)"
+                    .into(),
+            })?;
+        Ok(Self::new(dirs.config_dir().join(CONFIG_FILE_NAME)))
     }
 
     /// How long [`lock`](TokenCache::lock) waits for another holder (another
@@ -255,7 +305,10 @@ impl FileTokenCache {
 }
 
 impl Default for FileTokenCache {
-    /// A cache at `.spotify_sdk_token.json` in the current directory.
+    /// A cache at `.spotify_sdk_token.json` **in the current working
+    /// directory** (the Python library's default): run from another
+    /// directory, the program finds no login there. Prefer
+    /// [`FileTokenCache::in_config_dir`] for anything but a one-off script.
     fn default() -> Self {
         Self::new(DEFAULT_PATH)
     }

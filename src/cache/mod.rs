@@ -20,7 +20,7 @@ mod memory;
 mod redis;
 
 pub use crate::entry::{EndReason, Entry, LoginEnded};
-pub use file::{DEFAULT_PATH, FileTokenCache};
+pub use file::{CONFIG_FILE_NAME, DEFAULT_PATH, FileTokenCache};
 #[cfg(feature = "keyring")]
 #[cfg_attr(docsrs, doc(cfg(feature = "keyring")))]
 pub use keyring::KeyringTokenCache;
@@ -100,6 +100,20 @@ pub trait TokenCache: Send + Sync {
         Ok(true)
     }
 
+    /// Registers `listener`, to be called (from any thread) whenever this
+    /// cache learns that another sharer ended the login it stores: a logout
+    /// recorded elsewhere. The flows register one when they are built: it
+    /// makes them consult the store before handing their token out again,
+    /// so a logout reaches every sharer at once instead of at its next
+    /// refresh. [`RedisTokenCache`] watches its store for them; the default
+    /// never calls the listener (sharers then see a logout at their next
+    /// refresh, as they always do). A listener holds only a weak reference
+    /// to its flow: keeping it registered after the flow is gone is
+    /// harmless.
+    fn watch_ended(&self, listener: EndedListener) {
+        let _ = listener;
+    }
+
     /// Whether `read`, `write`, [`try_lock`](Self::try_lock) and
     /// [`confirm_lock`](Self::confirm_lock) return at once, without I/O or
     /// waiting (a store in this process's memory). The async API then
@@ -143,6 +157,30 @@ pub trait TokenCache: Send + Sync {
         let stored = self.read().unwrap_or(None);
         let record = LoginEnded::logout_over(stored.as_ref(), &[]);
         self.write(&Entry::Ended(record), &lock)
+    }
+}
+
+/// What a cache calls when it learns that the login it stores ended
+/// elsewhere (see [`TokenCache::watch_ended`]). Cheap to clone.
+#[derive(Clone)]
+pub struct EndedListener(Arc<dyn Fn() + Send + Sync>);
+
+impl EndedListener {
+    /// A listener running `on_ended`, which must return quickly (it runs on
+    /// the cache's watching thread).
+    pub fn new(on_ended: impl Fn() + Send + Sync + 'static) -> Self {
+        EndedListener(Arc::new(on_ended))
+    }
+
+    /// Tells the listener.
+    pub fn notify(&self) {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for EndedListener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EndedListener")
     }
 }
 
@@ -226,6 +264,9 @@ macro_rules! forward_cache {
             }
             fn confirm_lock(&self, lock: &CacheLock) -> Result<bool> {
                 (**self).confirm_lock(lock)
+            }
+            fn watch_ended(&self, listener: EndedListener) {
+                (**self).watch_ended(listener)
             }
             fn never_blocks(&self) -> bool {
                 (**self).never_blocks()

@@ -18,7 +18,7 @@ pub(crate) fn need(need: &Need) -> &'static str {
     match need {
         Need::Valid => "valid",
         Need::Replace(_) => "replace",
-        Need::Flush => "flush",
+        Need::Settle => "settle",
     }
 }
 

@@ -219,6 +219,10 @@ impl<C: TokenCache> TokenCache for FaultyCache<C> {
         self.pass(CacheOp::Lock, |inner| inner.confirm_lock(lock))
     }
 
+    fn watch_ended(&self, listener: crate::cache::EndedListener) {
+        self.inner.watch_ended(listener)
+    }
+
     fn never_blocks(&self) -> bool {
         self.inner.never_blocks()
     }

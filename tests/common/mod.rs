@@ -113,6 +113,26 @@ impl Flow {
         }
     }
 
+    pub fn force_refresh(&self) -> spotify_auth::Result<String> {
+        match self {
+            #[cfg(feature = "blocking")]
+            Flow::Blocking(auth) => auth.force_refresh(),
+            #[cfg(feature = "async")]
+            Flow::Async(auth, runtime) => runtime.block_on(auth.force_refresh()),
+        }
+    }
+
+    /// `close()`: waits for work running on after its callers, makes an
+    /// owed write.
+    pub fn close(self) -> spotify_auth::Result<()> {
+        match self {
+            #[cfg(feature = "blocking")]
+            Flow::Blocking(auth) => auth.close(),
+            #[cfg(feature = "async")]
+            Flow::Async(auth, runtime) => runtime.block_on(auth.close()),
+        }
+    }
+
     pub fn cache_write_error(&self) -> Option<spotify_auth::Error> {
         match self {
             #[cfg(feature = "blocking")]

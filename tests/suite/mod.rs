@@ -11,8 +11,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 #[allow(unused_imports)]
 pub(crate) use super::{maybe, mode, support};
 pub use spotify_auth::{
-    AccessToken, AuthorizationCodeBuilder, Error, InMemoryTokenCache, RefreshToken, TokenCache,
-    TokenInfo,
+    AccessToken, AuthorizationCodeBuilder, Error, InMemoryTokenCache, RefreshToken, Scopes,
+    TokenCache, TokenInfo,
 };
 
 mod authorization_url;
@@ -26,6 +26,8 @@ mod force_refresh;
 mod http_client;
 pub mod lifecycle;
 mod logout;
+mod needed;
+mod records;
 mod redaction;
 mod refresh;
 mod retries;

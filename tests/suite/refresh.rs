@@ -17,6 +17,27 @@ flow_test! {
 }
 
 flow_test! {
+    async fn a_valid_token_starts_nothing_beside_the_callers() {
+        use spotify_auth::testing::{CacheOp, FaultyCache};
+        let mut server = support::server().await;
+        let mock = support::create(token_mock(&mut server, token_body("new", None)).expect(0)).await;
+        let cache = Arc::new(FaultyCache::new(InMemoryTokenCache::with_token(token("cached", 3600, Some("r")))));
+        let auth = builder(&server.url()).token_cache(cache.clone()).build().unwrap();
+        for _ in 0..3 {
+            let got = auth.get_access_token().await;
+            assert_eq!(got.unwrap(), "cached");
+        }
+        // close() waits for any work started beside the callers: there was
+        // none, and the store was looked at once (the first call).
+        let closed = auth.close().await;
+        assert!(closed.is_ok(), "{closed:?}");
+        assert_eq!(cache.calls(CacheOp::Lock), 1, "no refresh ahead of a token far from expiry");
+        assert_eq!(cache.calls(CacheOp::Read), 1);
+        support::assert(&mock).await;
+    }
+}
+
+flow_test! {
     async fn expired_token_is_refreshed_with_its_refresh_token() {
         let mut server = support::server().await;
         let mock = support::create(
@@ -107,14 +128,24 @@ flow_test! {
         let auth = builder(&server.url()).token_cache(cache_with(token("ok", 100, Some("r")))).build().unwrap();
         let got = auth.get_access_token().await;
         assert_eq!(got.unwrap(), "ok");
-        // 100 s left, margin 120 s: refreshed.
+        // 100 s left, margin 120 s: refreshed ahead, while the callers get
+        // the still valid token at once.
         let auth = builder(&server.url())
             .refresh_margin(Duration::from_secs(120))
             .token_cache(cache_with(token("ok", 100, Some("r"))))
             .build()
             .unwrap();
         let got = auth.get_access_token().await;
-        assert_eq!(got.unwrap(), "fresh");
+        assert_eq!(got.unwrap(), "ok", "valid: served at once");
+        let mut last = String::new();
+        for _ in 0..1000 {
+            last = auth.get_access_token().await.unwrap();
+            if last == "fresh" {
+                break;
+            }
+            support::sleep(Duration::from_millis(2)).await;
+        }
+        assert_eq!(last, "fresh");
         support::assert(&mock).await;
     }
 }

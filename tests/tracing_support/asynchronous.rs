@@ -93,3 +93,36 @@ async fn no_secret_in_any_span_or_event() {
         .collect();
     scenario::check(&turn.text(), &secrets, &expected);
 }
+
+/// Dropping a flow without `close()` while a refresh it detached is still
+/// running (it may have been sent) is reported: the program may be about
+/// to end and lose what that refresh brings.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_with_work_pending_is_reported() {
+    let turn = super::capture::start();
+    let server = spotify_auth::testing::FakeSpotify::builder()
+        .client(scenario::CLIENT_ID, Some(scenario::CLIENT_SECRET))
+        .start()
+        .unwrap();
+    let refresh = server.issue_refresh_token(scenario::CLIENT_ID, "user-read-email");
+    let auth = mode::AuthorizationCode::builder()
+        .read_environment(false)
+        .client_id(scenario::CLIENT_ID)
+        .client_secret(scenario::CLIENT_SECRET)
+        .redirect_uri("http://127.0.0.1:8888/callback")
+        .accounts_base_url(server.url())
+        .refresh_token(refresh.as_str())
+        .build()
+        .unwrap();
+    server.inject(Fault::DelayResponse(Duration::from_millis(300)), 1);
+    let gave_up = tokio::time::timeout(Duration::from_millis(50), auth.get_access_token()).await;
+    assert!(gave_up.is_err(), "the caller went away");
+    drop(auth);
+    let text = turn.text();
+    assert!(
+        text.contains("EVENT WARN spotify_auth::flow [] message=dropped without close() while work was running or a write was owed")
+            && text.contains("pending=1"),
+        "{text}"
+    );
+    assert!(!text.contains(&refresh), "no secret");
+}
