@@ -180,7 +180,13 @@ pub use blocking::ClientCredentials;
 
 /// The README's code blocks, compiled (and run where they need no Spotify)
 /// as doctests in the build that has every feature they use.
-#[cfg(all(doctest, feature = "blocking", feature = "async", feature = "redis"))]
+#[cfg(all(
+    doctest,
+    feature = "blocking",
+    feature = "async",
+    feature = "redis",
+    feature = "keyring"
+))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
