@@ -66,7 +66,8 @@
 //! | `testing` | no | `testing`: a fake Spotify accounts server on loopback |
 //! | `redis` | no | [`RedisTokenCache`], [`RedisStore`]: tokens shared by several machines, with a renewed, fenced refresh lock and one connection pool per server |
 //! | `encryption` | no | [`SealedCache`]: tokens sealed at rest (XChaCha20-Poly1305, RustCrypto) with the app's key, around any cache (Redis, file, your own); key rotation, tokens stored in the clear re-sealed in place |
-//! | `cli` | no | the `spotify-auth` command-line tool |
+//! | `keyring` | no | [`KeyringTokenCache`]: the login in the OS credential store (Secret Service on Linux and the BSDs, Keychain on macOS, Credential Manager on Windows), with a lock file for cross-process single flight |
+//! | `cli` | no | the `spotify-auth` command-line tool (with `keyring`: it keeps logins in the OS credential store where there is one) |
 //! | `tracing` | no | spans and events through [`tracing`](https://docs.rs/tracing) under the targets `spotify_auth::flow`, `spotify_auth::callback` and `spotify_auth::cache`: token requests and their retries, single-flight refreshes, tokens adopted and stored, cache locks, the callback server; never a secret in a field |
 //!
 //! Both modes also have a Client Credentials flow (`ClientCredentials`,
@@ -142,6 +143,9 @@ mod token;
 
 #[cfg(any(feature = "blocking", feature = "async"))]
 pub use attempts::AuthorizationAttempt;
+#[cfg(feature = "keyring")]
+#[cfg_attr(docsrs, doc(cfg(feature = "keyring")))]
+pub use cache::KeyringTokenCache;
 pub use cache::{CacheLock, EndedListener, FileTokenCache, InMemoryTokenCache, TokenCache};
 #[cfg(feature = "encryption")]
 #[cfg_attr(docsrs, doc(cfg(feature = "encryption")))]
@@ -185,7 +189,8 @@ pub use blocking::ClientCredentials;
     feature = "blocking",
     feature = "async",
     feature = "redis",
-    feature = "encryption"
+    feature = "encryption",
+    feature = "keyring"
 ))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

@@ -10,7 +10,20 @@
 //! redirect URI on a free loopback port and the token file explicitly, as a
 //! user without profiles would; [`World::bare`] gives nothing more, as a
 //! user after `login` would.
+//!
+//! No keychain: the child's `DBUS_SESSION_BUS_ADDRESS` names a socket that
+//! does not exist, so a `login` falls back to the token file as on a machine
+//! without a Secret Service (elsewhere `SPOTIFY_AUTH_INSECURE_STORAGE` keeps
+//! the runner's own keychain out of it). The tests of the keychain, at the
+//! end, run in a private D-Bus session with GNOME Keyring
+//! (`keyring_support`) and give the children that session.
 #![cfg(feature = "cli")]
+
+#[cfg(all(
+    unix,
+    not(any(target_os = "macos", target_os = "ios", target_os = "android"))
+))]
+mod keyring_support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -53,6 +66,9 @@ struct World {
     accounts_url: String,
     /// `SPOTIFY_AUTH_CONFIG_DIR`.
     config: PathBuf,
+    /// The children's session bus: the test's own (with its Secret
+    /// Service) for the keychain tests, else none.
+    session_bus: Option<std::ffi::OsString>,
     /// The token file `cmd` passes as `--cache`: the default profile's.
     cache: PathBuf,
     _dir: tempfile::TempDir,
@@ -88,6 +104,7 @@ impl World {
             redirect_uri,
             port,
             config: dir.path().join("config"),
+            session_bus: None,
             cache: dir.path().join("config").join("token.json"),
             _dir: dir,
         }
@@ -107,13 +124,25 @@ impl World {
             "SPOTIFY_SDK_TOKEN_CACHE",
             "SPOTIFY_SDK_CLIENT_ID",
             "SPOTIFY_AUTH_PROFILE",
+            "SPOTIFY_AUTH_INSECURE_STORAGE",
             "BROWSER",
         ] {
             command.env_remove(name);
         }
+        match &self.session_bus {
+            Some(bus) => command.env("DBUS_SESSION_BUS_ADDRESS", bus),
+            None => command.env(
+                "DBUS_SESSION_BUS_ADDRESS",
+                format!("unix:path={}", self.dir().join("no-session-bus").display()),
+            ),
+        };
+        if cfg!(any(target_os = "macos", target_os = "windows")) && self.session_bus.is_none() {
+            command.env("SPOTIFY_AUTH_INSECURE_STORAGE", "true");
+        }
         command
             .env("HOME", self.dir().join("home"))
             .env("XDG_CONFIG_HOME", self.dir().join("xdg"))
+            .env("XDG_CACHE_HOME", self.dir().join("xdg-cache"))
             .env("SPOTIFY_AUTH_CONFIG_DIR", &self.config)
             .env("SPOTIFY_AUTH_ACCOUNTS_URL", &self.accounts_url);
     }
@@ -1208,6 +1237,12 @@ fn two_profiles_side_by_side_and_listed() {
     let listed = world.bare(&["profiles", "--json"]).output().unwrap();
     assert_eq!(listed.status.code(), Some(0), "{}", text(&listed.stderr));
     let v: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    // Both logins are in their default token files for want of a keychain.
+    let no_keychain = v[0]["store"]["keychain_unavailable"].clone();
+    assert!(
+        no_keychain.as_str().unwrap().contains("no-session-bus"),
+        "{no_keychain}"
+    );
     assert_eq!(
         v,
         serde_json::json!([
@@ -1215,14 +1250,16 @@ fn two_profiles_side_by_side_and_listed() {
                 "name": "default", "current": true, "saved": true,
                 "client_id": CLIENT_ID, "client_type": "public",
                 "store": {"type": "file", "path": world.cache.display().to_string(),
-                          "mode": if cfg!(unix) { serde_json::json!("0600") } else { serde_json::Value::Null }},
+                          "mode": if cfg!(unix) { serde_json::json!("0600") } else { serde_json::Value::Null },
+                          "service": null, "user": null, "keychain_unavailable": no_keychain.clone()},
                 "logged_in": true, "error": null,
             },
             {
                 "name": "work", "current": false, "saved": true,
                 "client_id": OTHER_CLIENT_ID, "client_type": "public",
                 "store": {"type": "file", "path": work_file.display().to_string(),
-                          "mode": if cfg!(unix) { serde_json::json!("0600") } else { serde_json::Value::Null }},
+                          "mode": if cfg!(unix) { serde_json::json!("0600") } else { serde_json::Value::Null },
+                          "service": null, "user": null, "keychain_unavailable": no_keychain},
                 "logged_in": true, "error": null,
             },
         ])
@@ -1767,5 +1804,338 @@ fn login_warns_when_another_profile_uses_the_same_token_file() {
         .output()
         .unwrap();
     assert_eq!(login.status.code(), Some(0));
-    assert!(!text(&login.stderr).contains("Warning"));
+    assert!(!text(&login.stderr).contains("in the same place"));
+}
+
+/// `login --require-keychain` where there is no keychain: one line, exit 2,
+/// nothing sent to Spotify and nothing written; without the flag the login
+/// falls back to the token file, warns, and `status` says why.
+#[test]
+fn without_a_keychain_require_keychain_fails_and_the_fallback_says_so() {
+    let world = World::new(None);
+    let refresh = world
+        .server
+        .issue_refresh_token(CLIENT_ID, "user-read-email");
+    let before = files_under(world.dir());
+    let login = world
+        .refresh_token_login(&[], CLIENT_ID, &refresh)
+        .arg("--require-keychain")
+        .output()
+        .unwrap();
+    let stderr = text(&login.stderr);
+    assert_eq!(login.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("spotify-auth: --require-keychain: no keychain available ("),
+        "{stderr}"
+    );
+    assert!(stderr.contains("nothing was written"), "{stderr}");
+    assert!(!stderr.contains(&refresh), "{stderr}");
+    assert_eq!(world.server.token_request_count(), 0, "nothing sent");
+    assert_eq!(files_under(world.dir()), before, "nothing written");
+
+    // --require-keychain with a token file named: a contradiction, exit 2.
+    let both = world
+        .refresh_token_login(&[], CLIENT_ID, &refresh)
+        .args(["--require-keychain", "--cache"])
+        .arg(&world.cache)
+        .output()
+        .unwrap();
+    assert_eq!(both.status.code(), Some(2), "{}", text(&both.stderr));
+    assert_eq!(files_under(world.dir()), before, "nothing written");
+
+    // The fallback: the token file, with a warning naming it and the reason.
+    let login = world
+        .refresh_token_login(&[], CLIENT_ID, &refresh)
+        .output()
+        .unwrap();
+    let stderr = text(&login.stderr);
+    assert_eq!(login.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "Warning: no keychain available (zbus error: Failed to connect to address `unix:path={}",
+            world.dir().join("no-session-bus").display()
+        )) || !cfg!(target_os = "linux"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "the login will be kept in the file {} (mode 0600) instead",
+            world.cache.display()
+        )),
+        "{stderr}"
+    );
+    assert!(world.stored().is_some());
+    assert!(world.profile("default").get("store").is_none());
+    let status = world.bare(&["status"]).output().unwrap();
+    let report = text(&status.stdout);
+    assert!(
+        report.contains(&format!(
+            "Stored in:     file {} (mode 0600) (no keychain available: ",
+            world.cache.display()
+        )),
+        "{report}"
+    );
+    let json = world.bare(&["status", "--json"]).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["store"]["type"], "file");
+    assert!(v["store"]["keychain_unavailable"].is_string(), "{v}");
+
+    // --insecure-storage (or its variable): the file on purpose, no warning.
+    for insecure in [&["--insecure-storage"][..], &[]] {
+        let refresh = world
+            .server
+            .issue_refresh_token(CLIENT_ID, "user-read-email");
+        let mut command = world.refresh_token_login(&[], CLIENT_ID, &refresh);
+        command.args(insecure);
+        if insecure.is_empty() {
+            command.env("SPOTIFY_AUTH_INSECURE_STORAGE", "true");
+        }
+        let login = command.output().unwrap();
+        let stderr = text(&login.stderr);
+        assert_eq!(login.status.code(), Some(0), "{stderr}");
+        assert!(!stderr.contains("Warning"), "{stderr}");
+        assert_eq!(
+            world.stored().unwrap().refresh_token.unwrap().secret(),
+            refresh
+        );
+    }
+}
+
+/// The keychain, for real: each test runs in a private D-Bus session with
+/// GNOME Keyring (`keyring_support`), and its children use that session.
+#[cfg(all(
+    unix,
+    not(any(target_os = "macos", target_os = "ios", target_os = "android"))
+))]
+mod keychain {
+    use super::*;
+    use spotify_auth::{Entry, KeyringTokenCache};
+
+    /// A test that runs in its own Secret Service.
+    macro_rules! secret_service_test {
+        ($(#[$meta:meta])* fn $name:ident() $body:block) => {
+            $(#[$meta])*
+            #[test]
+            fn $name() {
+                let name = concat!("keychain::", stringify!($name));
+                if !keyring_support::in_secret_service(name) {
+                    return;
+                }
+                $body
+            }
+        };
+    }
+
+    /// A world whose children use this test's session bus (its keychain).
+    fn world(secret: Option<&'static str>) -> World {
+        let mut world = World::new(secret);
+        world.session_bus = std::env::var_os("DBUS_SESSION_BUS_ADDRESS");
+        assert!(world.session_bus.is_some(), "inside the private session");
+        world
+    }
+
+    /// The keychain user of `profile` in this world (its config directory
+    /// is not the platform's, so it is part of the name).
+    fn keychain_user(world: &World, profile: &str) -> String {
+        format!("{profile}@{}", world.config.display())
+    }
+
+    fn keychain_cache(world: &World, profile: &str) -> KeyringTokenCache {
+        KeyringTokenCache::new("spotify-auth", keychain_user(world, profile))
+    }
+
+    /// `output`'s stdout and stderr hold neither the client secret nor
+    /// `token` (unless `token` is what stdout is for).
+    fn assert_no_secret(output: &std::process::Output, refresh: &str) {
+        for stream in [&output.stdout, &output.stderr] {
+            let s = text(stream);
+            assert!(!s.contains(CLIENT_SECRET), "{s}");
+            assert!(!s.contains(refresh), "{s}");
+        }
+    }
+
+    secret_service_test! {
+        /// `login` keeps the login and the client secret in the keychain;
+        /// `token` in another shell, with no environment at all, prints
+        /// the token and refreshes with the secret from the keychain;
+        /// `status`, `profiles` say keychain; `logout` leaves a record.
+        fn login_keeps_the_login_and_the_secret_in_the_keychain() {
+            let world = world(Some(CLIENT_SECRET));
+            let refresh = world.server.issue_refresh_token(CLIENT_ID, "user-read-email");
+            let login = world
+                .refresh_token_login(&[], CLIENT_ID, &refresh)
+                .env("SPOTIFY_SDK_CLIENT_SECRET", CLIENT_SECRET)
+                .output()
+                .unwrap();
+            let stderr = text(&login.stderr);
+            assert_eq!(login.status.code(), Some(0), "{stderr}");
+            assert_no_secret(&login, &refresh);
+            let user = keychain_user(&world, "default");
+            assert!(
+                stderr.contains(&format!(
+                    "Token stored in keychain (service spotify-auth, user {user})."
+                )),
+                "{stderr}"
+            );
+            assert!(stderr.contains("Client secret stored in the keychain"), "{stderr}");
+            assert!(!stderr.contains("Warning"), "{stderr}");
+            assert!(!world.cache.exists(), "no token file");
+            assert_eq!(
+                world.profile("default")["store"],
+                serde_json::json!({"type": "keychain", "service": "spotify-auth", "user": user})
+            );
+            assert_eq!(world.profile("default")["client_type"], "confidential");
+            assert_no_secret_under(world.dir());
+            let stored = keychain_cache(&world, "default").get().unwrap().expect("in the keychain");
+
+            // Another shell: no client id, no secret, nothing but the profile.
+            let token = world.bare(&["token"]).output().unwrap();
+            assert_eq!(token.status.code(), Some(0), "{}", text(&token.stderr));
+            assert_eq!(text(&token.stdout), format!("{}\n", stored.access_token.secret()));
+            assert!(token.stderr.is_empty());
+
+            // Expired: refreshed with the secret the keychain keeps.
+            let requests = world.server.token_request_count();
+            let refresh = world.server.issue_refresh_token(CLIENT_ID, "user-read-email");
+            keychain_cache(&world, "default")
+                .set(&TokenInfo {
+                    access_token: AccessToken::new("expired-keychain-access-token"),
+                    expires_at: unix_now() - 60,
+                    refresh_token: Some(RefreshToken::new(refresh.clone())),
+                    scope: Some("user-read-email".into()),
+                    authorized_at: None,
+                })
+                .unwrap();
+            let token = world.bare(&["token"]).output().unwrap();
+            assert_eq!(token.status.code(), Some(0), "{}", text(&token.stderr));
+            assert_eq!(world.server.token_request_count(), requests + 1);
+            let sent = token_requests(&world.server).pop().unwrap();
+            assert_eq!(
+                sent.basic_auth(),
+                Some((CLIENT_ID.to_owned(), CLIENT_SECRET.to_owned())),
+                "the secret came from the keychain"
+            );
+            let now = keychain_cache(&world, "default").get().unwrap().unwrap();
+            assert_eq!(text(&token.stdout), format!("{}\n", now.access_token.secret()));
+            assert_no_secret(&token, &refresh);
+
+            let status = world.bare(&["status"]).output().unwrap();
+            let report = text(&status.stdout);
+            assert_eq!(status.status.code(), Some(0), "{}", text(&status.stderr));
+            assert!(
+                report.contains(&format!(
+                    "Stored in:     keychain (service spotify-auth, user {user})"
+                )),
+                "{report}"
+            );
+            assert!(report.contains("its client secret is kept in the keychain"), "{report}");
+            assert!(report.contains("Logged in:     yes"), "{report}");
+            assert_no_secret(&status, &refresh);
+            let json = world.bare(&["status", "--json"]).output().unwrap();
+            let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+            assert_eq!(
+                v["store"],
+                serde_json::json!({"type": "keychain", "path": null, "mode": null,
+                    "service": "spotify-auth", "user": user, "keychain_unavailable": null})
+            );
+            let listed = world.bare(&["profiles", "--json"]).output().unwrap();
+            let v: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+            assert_eq!(v[0]["store"]["type"], "keychain");
+            assert_eq!(v[0]["logged_in"], true);
+            let table = text(&world.bare(&["profiles"]).output().unwrap().stdout);
+            assert!(table.contains("keychain (service spotify-auth"), "{table}");
+
+            // The keychain gone (another session, no bus): an error that
+            // names the item, exit 2, no fallback to a file.
+            let mut away = world.bare(&["token"]);
+            away.env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus");
+            let away = away.output().unwrap();
+            let stderr = text(&away.stderr);
+            assert_eq!(away.status.code(), Some(2), "{stderr}");
+            assert!(stderr.contains("keychain item \"spotify-auth\""), "{stderr}");
+            assert_no_secret(&away, &refresh);
+            assert!(!world.cache.exists());
+
+            let logout = world.bare(&["logout"]).output().unwrap();
+            assert_eq!(logout.status.code(), Some(0), "{}", text(&logout.stderr));
+            assert!(matches!(
+                keychain_cache(&world, "default").read().unwrap(),
+                Some(Entry::Ended(_))
+            ));
+            let token = world.bare(&["token"]).output().unwrap();
+            assert_eq!(token.status.code(), Some(3), "{}", text(&token.stderr));
+            assert_no_secret_under(world.dir());
+        }
+    }
+
+    secret_service_test! {
+        /// `--insecure-storage` keeps the file even with a keychain there;
+        /// a login already in a file (an older version's) is shown as such
+        /// and a new `login` moves the profile to the keychain, saying the
+        /// old file is no longer used.
+        fn insecure_storage_and_an_earlier_file_login() {
+            let world = world(None);
+            let refresh = world.server.issue_refresh_token(CLIENT_ID, "user-read-email");
+            let login = world
+                .refresh_token_login(&[], CLIENT_ID, &refresh)
+                .arg("--insecure-storage")
+                .output()
+                .unwrap();
+            let stderr = text(&login.stderr);
+            assert_eq!(login.status.code(), Some(0), "{stderr}");
+            assert!(!stderr.contains("Warning"), "{stderr}");
+            assert!(
+                stderr.contains(&format!("Token stored in file {}.", world.cache.display())),
+                "{stderr}"
+            );
+            assert_eq!(keychain_cache(&world, "default").read().unwrap(), None);
+            assert_eq!(world.stored().unwrap().refresh_token.unwrap().secret(), refresh);
+            let status = world.bare(&["status"]).output().unwrap();
+            let report = text(&status.stdout);
+            assert!(
+                report.contains(&format!(
+                    "Stored in:     file {} (mode 0600) (not in the keychain: \
+                     `spotify-auth login` keeps a new login there)",
+                    world.cache.display()
+                )),
+                "{report}"
+            );
+            let token = world.bare(&["token"]).output().unwrap();
+            assert_eq!(token.status.code(), Some(0), "{}", text(&token.stderr));
+
+            // A plain login now: the keychain, and a word about the file.
+            let refresh = world.server.issue_refresh_token(CLIENT_ID, "user-read-email");
+            let login = world.refresh_token_login(&[], CLIENT_ID, &refresh).output().unwrap();
+            let stderr = text(&login.stderr);
+            assert_eq!(login.status.code(), Some(0), "{stderr}");
+            assert!(
+                stderr.contains(&format!(
+                    "The earlier login in the file {} is no longer used by profile default",
+                    world.cache.display()
+                )),
+                "{stderr}"
+            );
+            assert_eq!(
+                keychain_cache(&world, "default").get().unwrap().unwrap().refresh_token.unwrap().secret(),
+                refresh
+            );
+            let report = text(&world.bare(&["status"]).output().unwrap().stdout);
+            assert!(report.contains("Stored in:     keychain (service spotify-auth"), "{report}");
+
+            // A profile of its own has its own item.
+            let refresh = world.server.issue_refresh_token(OTHER_CLIENT_ID, "user-read-email");
+            let login = world
+                .refresh_token_login(&["--profile", "work"], OTHER_CLIENT_ID, &refresh)
+                .arg("--require-keychain")
+                .output()
+                .unwrap();
+            assert_eq!(login.status.code(), Some(0), "{}", text(&login.stderr));
+            assert_eq!(
+                keychain_cache(&world, "work").get().unwrap().unwrap().refresh_token.unwrap().secret(),
+                refresh
+            );
+            assert!(!world.token_file("work").exists());
+        }
+    }
 }

@@ -10,12 +10,12 @@
 //! most the lock wait.
 
 use std::ffi::OsString;
-use std::fs::{self, File, OpenOptions, TryLockError};
+use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
-use super::{CacheLock, Entry, TokenCache};
-use crate::{Error, Result, observe};
+use super::{CacheLock, Entry, TokenCache, lock_file};
+use crate::{Error, Result};
 
 /// How old a temporary file must be before [`FileTokenCache::set`] removes it
 /// as left behind by a killed writer (a live write takes milliseconds).
@@ -202,16 +202,7 @@ impl FileTokenCache {
 
     /// Creates the file's missing parent directories (0700 on Unix).
     fn create_dir(&self) -> Result<()> {
-        let dir = self.dir();
-        if dir.is_dir() {
-            return Ok(());
-        }
-        let mut builder = fs::DirBuilder::new();
-        builder.recursive(true);
-        #[cfg(unix)]
-        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-        builder
-            .create(dir)
+        lock_file::create_private_dir(self.dir())
             .map_err(|e| self.io_error("cannot create the parent directory", e))
     }
 
@@ -308,13 +299,7 @@ impl FileTokenCache {
     fn open_lock_file(&self) -> Result<(File, PathBuf)> {
         self.create_dir()?;
         let lock_path = self.lock_path();
-        let mut options = OpenOptions::new();
-        options.read(true).write(true).create(true).truncate(false);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let file = options
-            .open(&lock_path)
-            .map_err(|e| Error::cache_io(&lock_path, "cannot open the lock file", e))?;
+        let file = lock_file::open(&lock_path)?;
         Ok((file, lock_path))
     }
 }
@@ -416,54 +401,19 @@ impl TokenCache for FileTokenCache {
     /// the lock wait and fails.
     fn lock(&self) -> Result<CacheLock> {
         let (file, lock_path) = self.open_lock_file()?;
-        let lock_err = |what: &str, e| Error::cache_io(&lock_path, what, e);
-        match file.try_lock() {
-            Ok(()) => return Ok(CacheLock::new(file)),
-            Err(TryLockError::WouldBlock) => {}
-            Err(TryLockError::Error(e)) => return Err(lock_err("cannot lock the lock file", e)),
-        }
-        let waiting = observe::Stopwatch::start();
-        observe::debug!(cache, path = %lock_path.display(), "waiting for the lock file (held by another process or thread)");
-        let deadline = std::time::Instant::now().checked_add(self.lock_wait);
-        loop {
-            let left = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
-            if left.is_some_and(|l| l.is_zero()) {
-                observe::debug!(cache, path = %lock_path.display(), waited_ms = waiting.ms(), "gave up waiting for the lock file");
-                return Err(Error::Cache {
-                    path: Some(lock_path.clone()),
-                    message: format!(
-                        "the lock file is still held by another process or thread after waiting {} s \
-                         (see FileTokenCache::with_lock_wait)",
-                        self.lock_wait.as_secs_f64()
-                    ),
-                    source: None,
-                });
-            }
-            let pause = std::time::Duration::from_millis(fastrand::u64(10..=50));
-            std::thread::sleep(left.map_or(pause, |l| l.min(pause)));
-            match file.try_lock() {
-                Ok(()) => break,
-                Err(TryLockError::WouldBlock) => {}
-                Err(TryLockError::Error(e)) => {
-                    return Err(lock_err("cannot lock the lock file", e));
-                }
-            }
-        }
-        observe::debug!(cache, path = %lock_path.display(), waited_ms = waiting.ms(), "took the lock file");
-        Ok(CacheLock::new(file))
+        lock_file::lock(
+            file,
+            &lock_path,
+            self.lock_wait,
+            "FileTokenCache::with_lock_wait",
+        )
     }
 
     /// The lock when no other process or thread holds it; `None` when one
     /// does. Never waits.
     fn try_lock(&self) -> Result<Option<CacheLock>> {
         let (file, lock_path) = self.open_lock_file()?;
-        match file.try_lock() {
-            Ok(()) => Ok(Some(CacheLock::new(file))),
-            Err(TryLockError::WouldBlock) => Ok(None),
-            Err(TryLockError::Error(e)) => {
-                Err(Error::cache_io(&lock_path, "cannot lock the lock file", e))
-            }
-        }
+        lock_file::try_lock(file, &lock_path)
     }
 }
 

@@ -1,10 +1,11 @@
 //! Token caches: where a [`TokenInfo`] lives between calls and between runs.
 //!
 //! [`InMemoryTokenCache`] is the default; [`FileTokenCache`] persists to a JSON
-//! file; [`RedisTokenCache`] shares one between
-//! machines; implement [`TokenCache`] for anything else (a database, a
-//! keyring). `SealedCache` (feature `encryption`) wraps any of them and
-//! seals the tokens they store with the app's key. What a store holds is an [`Entry`]: a login, or the record of
+//! file; [`KeyringTokenCache`] (feature `keyring`) to the OS credential store;
+//! [`RedisTokenCache`] shares one between machines; implement
+//! [`TokenCache`] for anything else (a database). `SealedCache` (feature
+//! `encryption`) wraps any of them and seals the tokens they store with the
+//! app's key. What a store holds is an [`Entry`]: a login, or the record of
 //! how one ended.
 
 use std::any::Any;
@@ -13,6 +14,9 @@ use std::sync::Arc;
 use crate::{Result, TokenInfo};
 
 mod file;
+#[cfg(feature = "keyring")]
+mod keyring;
+mod lock_file;
 mod memory;
 #[cfg(feature = "redis")]
 mod redis;
@@ -21,6 +25,9 @@ mod sealed;
 
 pub use crate::entry::{EndReason, Entry, LoginEnded, SealedEntry};
 pub use file::{CONFIG_FILE_NAME, DEFAULT_PATH, FileTokenCache};
+#[cfg(feature = "keyring")]
+#[cfg_attr(docsrs, doc(cfg(feature = "keyring")))]
+pub use keyring::KeyringTokenCache;
 pub use memory::InMemoryTokenCache;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]

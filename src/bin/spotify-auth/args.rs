@@ -18,8 +18,9 @@ Profiles:
   --profile NAME or SPOTIFY_AUTH_PROFILE names another. Each profile has its
   own login. Flags and environment variables override what a profile saved.
   Files: profiles/NAME.json in the config directory (~/.config/spotify-auth/
-  on Linux); the default profile's token in token.json there, the others'
-  in tokens/NAME.json.
+  on Linux). Logins are kept in the OS keychain (service spotify-auth, user
+  the profile's name) where there is one, else in token.json there for the
+  default profile and tokens/NAME.json for the others (see login --help).
 
 Environment:
   SPOTIFY_AUTH_PROFILE       the profile to use (or --profile; default: default)
@@ -36,6 +37,8 @@ Environment:
   SPOTIFY_SDK_TOKEN_CACHE    the token file (or --cache; default: the
                              profile's). `login` records it in the profile
   SPOTIFY_AUTH_CONFIG_DIR    the config directory instead of the platform's
+  SPOTIFY_AUTH_INSECURE_STORAGE  true: `login` keeps the login in the token
+                             file, not the keychain (as --insecure-storage)
   SPOTIFY_AUTH_ACCOUNTS_URL  for testing only: the accounts service's base URL
                              instead of https://accounts.spotify.com
   BROWSER                    the browser `login` opens
@@ -83,7 +86,15 @@ Examples:
 
 Saves the profile (client id, redirect URI, public or confidential, scopes)
 once the login succeeded; a later `login` of the same profile asks for the
-saved scopes when --scope is not given.";
+saved scopes when --scope is not given.
+
+Where the login is kept: the OS keychain (Secret Service, macOS Keychain,
+Windows Credential Manager) when there is one, with a confidential app's
+client secret beside it, so `token` then needs no SPOTIFY_SDK_CLIENT_SECRET.
+Without a keychain: the token file (mode 0600), with a warning;
+--require-keychain fails instead, --insecure-storage (or
+SPOTIFY_AUTH_INSECURE_STORAGE=true) chooses the file without the warning,
+--cache PATH a file of your choice.";
 
 /// Shown after the options in `spotify-auth completions --help`.
 const COMPLETIONS_AFTER_HELP: &str = "\
@@ -212,6 +223,20 @@ pub struct LoginArgs {
     /// argument), refresh it once and store the login (for CI machines)
     #[arg(long, conflicts_with_all = ["scope", "show_dialog", "no_browser", "port"])]
     pub with_refresh_token: bool,
+
+    /// Keep the login in the profile's token file (mode 0600) rather than
+    /// the OS keychain, and do not warn about it (e.g. on CI machines)
+    #[arg(
+        long,
+        env = "SPOTIFY_AUTH_INSECURE_STORAGE",
+        conflicts_with = "require_keychain"
+    )]
+    pub insecure_storage: bool,
+
+    /// Keep the login in the OS keychain, or fail (exit 2, nothing
+    /// written) when there is none, instead of falling back to a file
+    #[arg(long)]
+    pub require_keychain: bool,
 }
 
 /// Flags of `spotify-auth token`.

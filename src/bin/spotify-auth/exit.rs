@@ -76,8 +76,9 @@ impl Failure {
             e if e.requires_authorization() => Self::login_required(with_causes(e)),
             Error::Config { .. } => Self::config(with_causes(error)),
             Error::Cache { .. } => Self::config(with_causes(error)).with_hint(
-                "Fix or remove the token file (`spotify-auth logout` removes it), \
-                 then run `spotify-auth login`.",
+                "Fix the token store (a corrupt token file or keychain item: \
+                 `spotify-auth logout` writes over it; a keychain: unlock it, or run where \
+                 there is one), then run `spotify-auth login`.",
             ),
             _ => Self::new(Exit::Failure, with_causes(error)),
         }

@@ -26,23 +26,20 @@ use crate::clock;
 use crate::exit::Failure;
 use crate::progress::{Progress, Style};
 use crate::refresh_token_login;
-use crate::settings::{self, Need, Setup};
+use crate::settings::{self, Need, Setup, StoragePolicy};
+use crate::store::{self, Store};
 
 /// Runs `login`.
 pub fn run(global: &GlobalArgs, args: &LoginArgs) -> Result<(), Failure> {
-    let setup = settings::setup(global, Need::AnyProfile)?;
-    if let Some(other) = setup.store_shared_with() {
-        eprintln!(
-            "Warning: profile {other} keeps its login in the same place ({}); this login \
-             replaces it. Drop --cache / unset SPOTIFY_SDK_TOKEN_CACHE to give profile {} \
-             its own.",
-            setup.store.describe(),
-            setup.name
-        );
-    }
+    let mut setup = settings::setup(global, Need::AnyProfile)?;
+    let policy = StoragePolicy {
+        insecure: args.insecure_storage,
+        require_keychain: args.require_keychain,
+    };
     if args.with_refresh_token {
-        return refresh_token_login::run(global, &setup);
+        return refresh_token_login::run(global, &mut setup, policy);
     }
+    choose_store(&mut setup, policy)?;
     let client_id = setup.client_id(global)?;
     let redirect_uri = setup.redirect_uri(global, args.port)?;
     // Without --scope, the scopes the profile's last login asked for.
@@ -90,6 +87,30 @@ pub fn run(global: &GlobalArgs, args: &LoginArgs) -> Result<(), Failure> {
     logged_in(global, &setup, &client_id, scopes, &token)
 }
 
+/// Chooses where the login is kept (`Setup::choose_login_store`), before
+/// anything is sent or written, and says so on stderr when it is a file
+/// because there is no keychain, or a place another profile uses.
+pub fn choose_store(setup: &mut Setup, policy: StoragePolicy) -> Result<(), Failure> {
+    if let Some(why) = setup.choose_login_store(policy)? {
+        eprintln!(
+            "Warning: no keychain available ({why}): the login will be kept in the {} \
+             (mode 0600) instead. --require-keychain fails rather than do this; \
+             --insecure-storage keeps it there without this warning.",
+            setup.store.describe()
+        );
+    }
+    if let Some(other) = setup.store_shared_with() {
+        eprintln!(
+            "Warning: profile {other} keeps its login in the same place ({}); this login \
+             replaces it. Drop --cache / unset SPOTIFY_SDK_TOKEN_CACHE to give profile {} \
+             its own.",
+            setup.store.describe(),
+            setup.name
+        );
+    }
+    Ok(())
+}
+
 /// After a login: saves the profile, and tells what was granted and where
 /// it is kept (stderr).
 pub fn logged_in(
@@ -114,6 +135,10 @@ pub fn logged_in(
         }
     );
     eprintln!("Token stored in {}.", setup.store.describe());
+    if setup.store.is_keychain() {
+        keep_secret_in_keychain(setup, client_id);
+        note_earlier_file_login(setup);
+    }
     let saved = setup.save(global, client_id, scopes).map_err(|failure| {
         let message = format!(
             "logged in, but the profile was not saved: {}",
@@ -131,6 +156,47 @@ pub fn logged_in(
         None => eprintln!("Profile not saved: there is no config directory."),
     }
     Ok(())
+}
+
+/// Keeps the client secret given in `SPOTIFY_SDK_CLIENT_SECRET` in the
+/// keychain beside the login, so that `token` refreshes without it. A
+/// failure only warns: the login is stored.
+fn keep_secret_in_keychain(setup: &Setup, client_id: &str) {
+    let Some(secret) = std::env::var(spotify_auth::ENV_CLIENT_SECRET)
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+    else {
+        return;
+    };
+    match store::store_client_secret(client_id, secret.trim()) {
+        Ok(()) => eprintln!(
+            "Client secret stored in the keychain (service {}, user {client_id}): `{} token` \
+             refreshes without SPOTIFY_SDK_CLIENT_SECRET.",
+            store::SECRET_SERVICE,
+            setup.name.command()
+        ),
+        Err(why) => eprintln!(
+            "Warning: the client secret could not be stored in the keychain ({why}): \
+             refreshing needs SPOTIFY_SDK_CLIENT_SECRET."
+        ),
+    }
+}
+
+/// Says that a login the profile kept in its token file before (a
+/// version without the keychain, or no keychain then) is no longer used.
+fn note_earlier_file_login(setup: &Setup) {
+    let Some(config) = crate::paths::config_dir() else {
+        return;
+    };
+    let file = Store::File(crate::paths::default_token_file(&config, &setup.name));
+    if file.has_login() {
+        eprintln!(
+            "The earlier login in the {} is no longer used by profile {}: remove the file \
+             unless another program reads it.",
+            file.describe(),
+            setup.name
+        );
+    }
 }
 
 /// Shows the authorization URL (stdout) and what to do with it (stderr).

@@ -21,7 +21,7 @@
 //! | `profile_name.rs` | valid profile names |
 //! | `profile.rs` | a profile's settings file: format, reading, saving, listing |
 //! | `private_file.rs` | atomic 0600 writes of the settings files |
-//! | `store.rs` | where a login is kept (a token file today) and every direct use of it |
+//! | `store.rs` | where a login is kept (the OS keychain, or a token file), every direct use of it, and a confidential app's secret in the keychain |
 //! | `login.rs`, `token.rs`, `status.rs`, `logout.rs`, `profiles.rs`, `completions.rs` | one subcommand each |
 //! | `refresh_token_login.rs` | `login --with-refresh-token`: a refresh token on stdin |
 //! | `min_valid.rs` | `token --min-valid DURATION` |
@@ -41,10 +41,16 @@
 //!
 //! ```text
 //! ~/.config/spotify-auth/        (the platform's config dir, or $SPOTIFY_AUTH_CONFIG_DIR)
-//!   token.json                   the default profile's token
+//!   token.json                   the default profile's token, without a keychain
 //!   profiles/NAME.json           each profile's settings, version 1, mode 0600
-//!   tokens/NAME.json             every other profile's token
+//!   tokens/NAME.json             every other profile's token, without a keychain
 //! ```
+//!
+//! Where there is an OS keychain `login` keeps the login there instead
+//! (service `spotify-auth`, user the profile's name), and a confidential
+//! app's client secret beside it; without one it falls back to the token
+//! file and says so (`--require-keychain` fails instead, `--insecure-storage`
+//! chooses the file on purpose). The profile records the choice.
 //!
 //! The old single token file (`~/.config/spotify-auth/token.json`) *is* the
 //! `default` profile's token file, not migrated: an existing login goes on

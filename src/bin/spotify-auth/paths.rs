@@ -29,10 +29,18 @@ const DEFAULT_TOKEN_FILE: &str = "token.json";
 /// config directory for `spotify-auth`. `None` when neither can be found (no
 /// home directory).
 pub fn config_dir() -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os(ENV_CONFIG_DIR).filter(|d| !d.is_empty()) {
-        return Some(PathBuf::from(dir));
+    if let Some(dir) = config_dir_override() {
+        return Some(dir);
     }
     directories::ProjectDirs::from("", "", "spotify-auth").map(|dirs| dirs.config_dir().to_owned())
+}
+
+/// `$SPOTIFY_AUTH_CONFIG_DIR`, when it names a config directory (not the
+/// platform's).
+pub fn config_dir_override() -> Option<PathBuf> {
+    std::env::var_os(ENV_CONFIG_DIR)
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
 }
 
 /// [`config_dir`], or a configuration failure saying how to name one.

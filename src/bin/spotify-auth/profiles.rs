@@ -7,7 +7,8 @@
 //!
 //! JSON: an array of `{"name", "current" (bool), "saved" (bool),
 //! "client_id" (string or null), "client_type" ("public", "confidential" or
-//! null), "store" ({"type", "path", "mode"} or null), "logged_in" (bool or
+//! null), "store" ({"type", "path", "mode", "service", "user",
+//! "keychain_unavailable"}, as `status --json`'s, or null), "logged_in" (bool or
 //! null when unknown), "error" (string or null)}`.
 //!
 //! A malformed profile or an unreadable store is listed with its error, and
@@ -71,7 +72,7 @@ impl Row {
                 row.saved = setup.saved.is_some();
                 row.client_id = setup.client_id_or_none(global);
                 row.client_type = setup.saved.as_ref().map(|p| p.client_type.as_str());
-                let (report, error) = Report::read(&setup.store);
+                let (report, error) = Report::read(&setup);
                 row.report = Some(report);
                 row.error = error.map(|e| Failure::from_error(&e));
             }

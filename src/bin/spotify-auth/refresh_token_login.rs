@@ -18,17 +18,20 @@ use spotify_auth::{Error, InMemoryTokenCache, RefreshToken};
 use crate::args::GlobalArgs;
 use crate::exit::{Exit, Failure};
 use crate::login;
-use crate::settings::{self, Setup};
+use crate::settings::{self, Setup, StoragePolicy};
 use crate::store;
 
 /// The most read from standard input (a refresh token is about 130 bytes).
 const MAX_INPUT: u64 = 16 * 1024;
 
-/// Runs `login --with-refresh-token`.
-pub fn run(global: &GlobalArgs, setup: &Setup) -> Result<(), Failure> {
+/// Runs `login --with-refresh-token`: reads and checks the refresh token,
+/// chooses the store (`policy`), refreshes, stores.
+pub fn run(global: &GlobalArgs, setup: &mut Setup, policy: StoragePolicy) -> Result<(), Failure> {
     let client_id = setup.client_id(global)?;
     let redirect_uri = setup.redirect_uri(global, None)?;
     let refresh_token = read_refresh_token()?;
+    login::choose_store(setup, policy)?;
+    let setup = &*setup;
     let auth = setup.client_on(
         global,
         &redirect_uri,

@@ -3,10 +3,11 @@
 //! store of its login, the client id, the redirect URI, the accounts service;
 //! and the `AuthorizationCode` made from them.
 
+use std::cell::OnceCell;
 use std::path::PathBuf;
 
 use spotify_auth::blocking::AuthorizationCode;
-use spotify_auth::{ENV_CLIENT_SECRET, RefreshToken, Scopes, TokenCache};
+use spotify_auth::{ClientSecret, ENV_CLIENT_SECRET, RefreshToken, Scopes, TokenCache};
 use url::Url;
 
 use crate::args::GlobalArgs;
@@ -14,7 +15,7 @@ use crate::exit::Failure;
 use crate::paths;
 use crate::profile::{self, ClientType, Profile};
 use crate::profile_name::ProfileName;
-use crate::store::Store;
+use crate::store::{self, Store};
 
 /// The redirect URI used when no flag, variable or profile gives one.
 pub const DEFAULT_REDIRECT_URI: &str = "http://127.0.0.1:8888/callback";
@@ -59,6 +60,8 @@ pub struct Setup {
     pub store: Store,
     /// Whether `--cache` or `SPOTIFY_SDK_TOKEN_CACHE` chose the store.
     pub store_given: bool,
+    /// The client secret kept in the keychain, once looked up.
+    keychain_secret: OnceCell<Option<ClientSecret>>,
 }
 
 /// The profile named by `--profile` / `SPOTIFY_AUTH_PROFILE`, read, and its
@@ -109,10 +112,95 @@ pub fn setup(global: &GlobalArgs, need: Need) -> Result<Setup, Failure> {
         saved,
         store,
         store_given,
+        keychain_secret: OnceCell::new(),
     })
 }
 
+/// What `login` was asked about where to keep the login.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StoragePolicy {
+    /// `--insecure-storage`: the profile's token file, on purpose.
+    pub insecure: bool,
+    /// `--require-keychain`: the keychain, or fail.
+    pub require_keychain: bool,
+}
+
 impl Setup {
+    /// Whether the store is the profile's default token file, chosen by
+    /// nobody (no `--cache`, none recorded in the profile): a login from
+    /// before the keychain, or one kept there because there was no
+    /// keychain.
+    pub fn store_is_default_file(&self) -> bool {
+        !self.store_given
+            && matches!(self.store, Store::File(_))
+            && self.saved.as_ref().and_then(|p| p.store.as_ref()).is_none()
+    }
+
+    /// Chooses where `login` keeps the login, before anything is written:
+    ///
+    /// 1. `--cache` / `SPOTIFY_SDK_TOKEN_CACHE`: that file;
+    /// 2. `--insecure-storage`: the profile's default token file;
+    /// 3. a file an earlier `--cache` recorded in the profile: that file
+    ///    (unless `--require-keychain`);
+    /// 4. otherwise the keychain, when there is one; with none, the
+    ///    default token file and `Some(why)` (the caller warns), or, with
+    ///    `--require-keychain`, a configuration failure (exit 2).
+    pub fn choose_login_store(&mut self, policy: StoragePolicy) -> Result<Option<String>, Failure> {
+        if self.store_given {
+            if policy.require_keychain {
+                return Err(Failure::config(
+                    "--require-keychain: --cache / SPOTIFY_SDK_TOKEN_CACHE name a token file;                      drop one or the other (nothing was written)",
+                ));
+            }
+            return Ok(None);
+        }
+        if policy.insecure {
+            self.store = Store::File(self.default_token_file()?);
+            return Ok(None);
+        }
+        if !policy.require_keychain
+            && matches!(self.store, Store::File(_))
+            && !self.store_is_default_file()
+        {
+            return Ok(None);
+        }
+        let keychain = Store::keychain_for(&self.name);
+        match store::probe_keychain(&keychain) {
+            Ok(()) => {
+                self.store = keychain;
+                Ok(None)
+            }
+            Err(why) if policy.require_keychain => Err(Failure::config(format!(
+                "--require-keychain: no keychain available ({why}); nothing was written"
+            ))),
+            Err(why) => {
+                self.store = Store::File(self.default_token_file()?);
+                Ok(Some(why))
+            }
+        }
+    }
+
+    /// The profile's default token file.
+    fn default_token_file(&self) -> Result<PathBuf, Failure> {
+        let dir = paths::require_config_dir()?;
+        Ok(paths::default_token_file(&dir, &self.name))
+    }
+
+    /// The client secret `token` and `login` use when
+    /// `SPOTIFY_SDK_CLIENT_SECRET` is not set: the one kept in the keychain
+    /// for the client id, when the profile is a confidential app's and its
+    /// login is in the keychain. Looked up once.
+    pub fn keychain_secret(&self, global: &GlobalArgs) -> Option<&ClientSecret> {
+        self.keychain_secret
+            .get_or_init(|| {
+                if secret_given() || !self.store.is_keychain() || !self.saved_as_confidential() {
+                    return None;
+                }
+                store::stored_client_secret(&self.client_id_or_none(global)?)
+            })
+            .as_ref()
+    }
+
     /// The client id: `--client-id`, `SPOTIFY_SDK_CLIENT_ID`, else the
     /// profile's; `None` when none gives one.
     pub fn client_id_or_none(&self, global: &GlobalArgs) -> Option<String> {
@@ -190,6 +278,9 @@ impl Setup {
         if let Some(refresh_token) = refresh_token {
             builder = builder.refresh_token(refresh_token);
         }
+        if let Some(secret) = self.keychain_secret(global) {
+            builder = builder.client_secret(secret.clone());
+        }
         if let Some(base) = std::env::var(ENV_ACCOUNTS_URL)
             .ok()
             .filter(|v| !v.trim().is_empty())
@@ -242,9 +333,11 @@ impl Setup {
 
     /// Saves the profile after a successful login: the client id and
     /// redirect URI used, public or confidential (whether a secret was
-    /// given; never the secret), `scopes`, and the store when `--cache`
-    /// chose it (else the one already recorded, if any). Returns the file
-    /// written, `None` when there is no config directory to write it in.
+    /// used, from the environment or the keychain; never the secret),
+    /// `scopes`, and the store unless it is the default token file (the
+    /// keychain, a file `--cache` chose or the profile recorded). Returns
+    /// the file written, `None` when there is no config directory to write
+    /// it in.
     pub fn save(
         &self,
         global: &GlobalArgs,
@@ -254,16 +347,17 @@ impl Setup {
         let Some(path) = &self.profile_path else {
             return Ok(None);
         };
-        let store = if self.store_given {
-            Some(self.store.to_setting())
-        } else {
-            self.saved.as_ref().and_then(|p| p.store.clone())
+        let recorded = self.saved.as_ref().and_then(|p| p.store.clone());
+        let store = match &self.store {
+            Store::Keychain { .. } => Some(self.store.to_setting()),
+            Store::File(_) if self.store_given => Some(self.store.to_setting()),
+            Store::File(_) => recorded.filter(|r| *r == self.store.to_setting()),
         };
         let profile = Profile {
             version: profile::VERSION,
             client_id: client_id.to_owned(),
             redirect_uri: self.configured_redirect_uri(global),
-            client_type: if secret_given() {
+            client_type: if secret_given() || self.keychain_secret(global).is_some() {
                 ClientType::Confidential
             } else {
                 ClientType::Public
@@ -334,6 +428,7 @@ mod tests {
             saved: None,
             store: Store::File("x".into()),
             store_given: true,
+            keychain_secret: OnceCell::new(),
         };
         let global = GlobalArgs {
             profile: "default".into(),

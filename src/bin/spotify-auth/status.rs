@@ -13,13 +13,20 @@
 //! token file that does not record when the user logged in (written by the
 //! Python library, an older version, or `login --with-refresh-token`).
 //!
-//! The last line, `Stored in:`, says where the login is kept (`file PATH`
-//! and its mode).
+//! The last line, `Stored in:`, says where the login is kept: `keychain
+//! (service spotify-auth, user NAME)`, or `file PATH` and its mode; for a
+//! login in the profile's default token file (no keychain when it was
+//! stored, or stored by a version without the keychain) it also says why
+//! it is not in the keychain (`no keychain available: ...`), or that a new
+//! `login` would keep it there.
 //!
 //! JSON keys: `profile` (name), `profile_saved` (bool), `profile_path`
 //! (string or null), `client_id` (string or null), `client_type`
 //! (`"public"`, `"confidential"`, or null when the profile is not saved),
-//! `store` (`{"type": "file", "path": ..., "mode": "0600" or null}`),
+//! `store` (`{"type": "file" or "keychain", "path": the token file or null,
+//! "mode": "0600" or null, "service" and "user": the keychain item's or
+//! null, "keychain_unavailable": why a login kept in the profile's default
+//! token file is not in the keychain, or null}`),
 //! `logged_in` (bool), `scopes` (array of strings), `expires_at` (Unix
 //! seconds or null), `expires_in_seconds` (negative once expired, or null),
 //! `expired` (bool or null), `has_refresh_token` (bool), `cache_path`
@@ -45,7 +52,7 @@ use crate::clock;
 use crate::exit::Failure;
 use crate::login_expiry::LoginExpiry;
 use crate::settings::{self, Need, Setup};
-use crate::store::Store;
+use crate::store::{self, Store};
 
 /// The profile's part of the report.
 struct ProfileFacts {
@@ -57,8 +64,9 @@ struct ProfileFacts {
     client_id: Option<String>,
     /// `public` or `confidential`, when the profile was saved.
     client_type: Option<&'static str>,
-    /// Whether `SPOTIFY_SDK_CLIENT_SECRET` is set (never its value).
-    secret_given: bool,
+    /// Where the client secret comes from: `set` (the environment), `kept
+    /// in the keychain`, or `not set` (never its value).
+    secret: &'static str,
 }
 
 impl ProfileFacts {
@@ -73,7 +81,13 @@ impl ProfileFacts {
                 .map(|p| p.display().to_string()),
             client_id: setup.client_id_or_none(global),
             client_type: setup.saved.as_ref().map(|p| p.client_type.as_str()),
-            secret_given: settings::secret_given(),
+            secret: if settings::secret_given() {
+                "set"
+            } else if setup.keychain_secret(global).is_some() {
+                "kept in the keychain"
+            } else {
+                "not set"
+            },
         }
     }
 
@@ -89,9 +103,12 @@ impl ProfileFacts {
         };
         let id = self.client_id.as_deref().unwrap_or("(none)");
         let client = match self.client_type {
+            Some("confidential") if self.secret == "kept in the keychain" => {
+                format!("{id} (confidential: its client secret is kept in the keychain)")
+            }
             Some("confidential") => format!(
                 "{id} (confidential: refreshing needs SPOTIFY_SDK_CLIENT_SECRET, which is {})",
-                if self.secret_given { "set" } else { "not set" }
+                self.secret
             ),
             Some(kind) => format!("{id} ({kind}: PKCE, no secret)"),
             None => id.to_owned(),
@@ -110,6 +127,9 @@ pub struct Report {
     token: Option<Facts>,
     /// Why the file could not be read, when it could not.
     cache_error: Option<String>,
+    /// For a login in the profile's default token file: why it is not in
+    /// the keychain (`Some(Err(why))`), or that it could be (`Some(Ok)`).
+    keychain: Option<Result<(), String>>,
 }
 
 /// The facts of a stored token (never the token).
@@ -162,20 +182,34 @@ impl Facts {
 }
 
 impl Report {
-    /// Reads `store` (no lock, no network); also returns the error that made
-    /// it unreadable, if any.
-    pub fn read(store: &Store) -> (Self, Option<spotify_auth::Error>) {
+    /// Reads `setup`'s store (no lock, no network; for a login in the
+    /// default token file, asks whether there is a keychain); also returns
+    /// the error that made it unreadable, if any.
+    pub fn read(setup: &Setup) -> (Self, Option<spotify_auth::Error>) {
+        let store = &setup.store;
         let (token, error) = match store.read() {
             Ok(token) => (token, None),
             Err(e) => (None, Some(e)),
         };
+        let keychain = setup
+            .store_is_default_file()
+            .then(|| store::probe_keychain(&Store::keychain_for(&setup.name)));
         let report = Report {
             store: store.clone(),
             cache_mode: store.file_mode(),
             token: token.map(|t| Facts::of(&t, clock::now_unix())),
             cache_error: error.as_ref().map(ToString::to_string),
+            keychain,
         };
         (report, error)
+    }
+
+    /// Why a login in the default token file is not in the keychain.
+    fn keychain_unavailable(&self) -> Option<&str> {
+        match &self.keychain {
+            Some(Err(why)) => Some(why),
+            _ => None,
+        }
     }
 
     /// A token is stored and usable without the browser (see the module
@@ -195,12 +229,17 @@ impl Report {
             .unwrap_or_default()
     }
 
-    /// The `store` object of the JSON reports: its type, path and mode.
+    /// The `store` object of the JSON reports: its type, path and mode,
+    /// the keychain item, why the login is not in the keychain.
     pub fn store_json(&self) -> serde_json::Value {
+        let item = self.store.keychain_item();
         json!({
             "type": self.store.kind(),
             "path": self.store.path().map(|p| p.display().to_string()),
             "mode": self.cache_mode.map(|m| format!("{m:04o}")),
+            "service": item.map(|(service, _)| service),
+            "user": item.map(|(_, user)| user),
+            "keychain_unavailable": self.keychain_unavailable(),
         })
     }
 
@@ -290,10 +329,25 @@ impl Report {
         lines.join("\n")
     }
 
-    /// Where the login is kept and how (`file PATH (mode 0600)`): the value
-    /// of the report's `Stored in:` line.
+    /// Where the login is kept and how (`file PATH (mode 0600)`, and why
+    /// not in the keychain): the value of the report's `Stored in:` line.
     pub fn store_description(&self) -> String {
+        let place = self.file_description();
+        match &self.keychain {
+            Some(Err(why)) => format!("{place} (no keychain available: {why})"),
+            Some(Ok(())) if self.token.is_some() => format!(
+                "{place} (not in the keychain: `spotify-auth login` keeps a new login there)"
+            ),
+            _ => place,
+        }
+    }
+
+    /// The store and, for a file, its mode.
+    fn file_description(&self) -> String {
         let place = self.store.describe();
+        if self.store.is_keychain() {
+            return place;
+        }
         match self.cache_mode {
             Some(mode) if mode & 0o077 != 0 => {
                 format!("{place} (mode {mode:04o}: readable by other users; run chmod 600 on it)")
@@ -309,7 +363,7 @@ impl Report {
 pub fn run(global: &GlobalArgs, args: &StatusArgs) -> Result<(), Failure> {
     let setup = settings::setup(global, Need::Saved)?;
     let profile = ProfileFacts::of(&setup, global);
-    let (report, error) = Report::read(&setup.store);
+    let (report, error) = Report::read(&setup);
     if args.json {
         println!("{}", report.to_json(&profile));
     } else {
@@ -336,6 +390,7 @@ mod tests {
             cache_mode: Some(0o600),
             token,
             cache_error: None,
+            keychain: None,
         }
     }
 
@@ -345,7 +400,7 @@ mod tests {
             saved_path: client_type.map(|_| "/c/profiles/default.json".into()),
             client_id: Some("id".into()),
             client_type,
-            secret_given: false,
+            secret: "not set",
         }
     }
 
@@ -446,7 +501,31 @@ mod tests {
         assert!(v["client_type"].is_null());
         assert_eq!(
             v["store"],
-            json!({"type": "file", "path": "/tmp/token.json", "mode": "0600"})
+            json!({"type": "file", "path": "/tmp/token.json", "mode": "0600",
+                   "service": null, "user": null, "keychain_unavailable": null})
+        );
+        let mut fallback = report(None);
+        fallback.keychain = Some(Err("no session bus".into()));
+        assert_eq!(
+            fallback.to_json(&profile(None))["store"]["keychain_unavailable"],
+            "no session bus"
+        );
+        let keychain = Report {
+            store: Store::Keychain {
+                service: "spotify-auth".into(),
+                user: "default".into(),
+            },
+            cache_mode: None,
+            ..report(None)
+        };
+        assert_eq!(
+            keychain.to_json(&profile(None))["store"],
+            json!({"type": "keychain", "path": null, "mode": null,
+                   "service": "spotify-auth", "user": "default", "keychain_unavailable": null})
+        );
+        assert_eq!(
+            keychain.store_description(),
+            "keychain (service spotify-auth, user default)"
         );
         assert_eq!(v["cache_path"], "/tmp/token.json");
     }
@@ -467,6 +546,16 @@ mod tests {
         assert_eq!(
             *lines.last().unwrap(),
             "Stored in:     file /tmp/token.json (mode 0600)"
+        );
+        let mut fallback = report(None);
+        fallback.keychain = Some(Err("no session bus".into()));
+        let t = fallback.to_text(&profile(None));
+        assert!(
+            t.ends_with(
+                "Stored in:     file /tmp/token.json (mode 0600) (no keychain available: \
+                 no session bus)"
+            ),
+            "{t}"
         );
         let t = report(None).to_text(&profile(None));
         assert!(t.starts_with("Profile:       default (not saved: "), "{t}");

@@ -44,7 +44,7 @@ pub fn run(global: &GlobalArgs, args: &TokenArgs) -> Result<(), Failure> {
         .transpose()?;
     let setup = settings::setup(global, Need::Saved)?;
     let redirect_uri = setup.redirect_uri(global, None)?;
-    check_secret(&setup, min_valid)?;
+    check_secret(global, &setup, min_valid)?;
     let auth = setup.client(global, &redirect_uri, None)?;
     if !setup.store.has_login() {
         // Said without the library, which would create the store's lock
@@ -88,10 +88,18 @@ pub fn run(global: &GlobalArgs, args: &TokenArgs) -> Result<(), Failure> {
 }
 
 /// Refuses up front a refresh that would be sent without the secret of a
-/// confidential app: the profile says it has one, none is set, and the
-/// stored token expires within the margin (or `--min-valid`).
-fn check_secret(setup: &Setup, min_valid: Option<Duration>) -> Result<(), Failure> {
+/// confidential app: the profile says it has one, none is set (nor kept in
+/// the keychain), and the stored token expires within the margin (or
+/// `--min-valid`).
+fn check_secret(
+    global: &GlobalArgs,
+    setup: &Setup,
+    min_valid: Option<Duration>,
+) -> Result<(), Failure> {
     if !setup.saved_as_confidential() || settings::secret_given() {
+        return Ok(());
+    }
+    if setup.keychain_secret(global).is_some() {
         return Ok(());
     }
     // No token, or an unreadable store: `get_access_token` says so.
@@ -104,7 +112,8 @@ fn check_secret(setup: &Setup, min_valid: Option<Duration>) -> Result<(), Failur
     }
     Err(Failure::config(format!(
         "profile {:?} is a confidential app and its access token must be refreshed: set \
-         SPOTIFY_SDK_CLIENT_SECRET (the secret is never saved in the profile)",
+         SPOTIFY_SDK_CLIENT_SECRET (the secret is never saved in the profile; a login kept \
+         in the keychain keeps it there)",
         setup.name.as_str()
     )))
 }
