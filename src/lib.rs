@@ -104,6 +104,8 @@
 #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
 pub mod asynchronous;
 #[cfg(any(feature = "blocking", feature = "async"))]
+mod attempt_store;
+#[cfg(any(feature = "blocking", feature = "async"))]
 mod attempts;
 #[cfg(any(feature = "blocking", feature = "async"))]
 mod authorize;
@@ -127,6 +129,8 @@ mod observe;
 #[cfg(any(feature = "blocking", feature = "async"))]
 mod reconcile;
 #[cfg(any(feature = "blocking", feature = "async"))]
+mod registry;
+#[cfg(any(feature = "blocking", feature = "async"))]
 mod retry;
 pub mod scopes;
 mod secret;
@@ -140,8 +144,16 @@ mod tiny_http_pool;
 mod token;
 
 #[cfg(any(feature = "blocking", feature = "async"))]
+pub use attempt_store::{AttemptStore, InMemoryAttemptStore, SavedAttempt};
+#[cfg(any(feature = "blocking", feature = "async"))]
 pub use attempts::AuthorizationAttempt;
-pub use cache::{CacheLock, EndedListener, FileTokenCache, InMemoryTokenCache, TokenCache};
+#[cfg(all(feature = "redis", any(feature = "blocking", feature = "async")))]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use cache::RedisAttemptStore;
+pub use cache::{
+    CacheLock, EndedListener, FileTokenCache, InMemoryStore, InMemoryStoreCache,
+    InMemoryTokenCache, TokenCache,
+};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use cache::{RedisStore, RedisTokenCache};
@@ -155,6 +167,8 @@ pub use entry::{EndReason, Entry, LoginEnded};
 pub use error::{Error, ErrorBody, ErrorSource, HttpErrorKind, Result};
 #[cfg(any(feature = "blocking", feature = "async"))]
 pub use local::{AuthorizeLocalOptions, UrlHandler};
+#[cfg(any(feature = "blocking", feature = "async"))]
+pub use registry::{PerUserFlow, UserRegistry};
 #[cfg(any(feature = "blocking", feature = "async"))]
 pub use retry::RetryPolicy;
 pub use scopes::Scopes;

@@ -13,12 +13,17 @@ use crate::{Result, TokenInfo};
 
 mod file;
 mod memory;
+mod memory_store;
 #[cfg(feature = "redis")]
 mod redis;
 
 pub use crate::entry::{EndReason, Entry, LoginEnded};
 pub use file::{CONFIG_FILE_NAME, DEFAULT_PATH, FileTokenCache};
 pub use memory::InMemoryTokenCache;
+pub use memory_store::{InMemoryStore, InMemoryStoreCache};
+#[cfg(all(feature = "redis", any(feature = "blocking", feature = "async")))]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use redis::RedisAttemptStore;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use redis::{RedisStore, RedisTokenCache};

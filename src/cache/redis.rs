@@ -27,12 +27,15 @@
 //! (the URL without its password, for messages).
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use super::{CacheLock, Entry, TokenCache};
+use super::{CacheLock, EndReason, EndedListener, Entry, TokenCache};
 use crate::{Error, Result, observe};
 
+#[cfg(any(feature = "blocking", feature = "async"))]
+mod attempts;
 mod connection;
 mod fence;
 mod location;
@@ -40,12 +43,16 @@ mod lock;
 mod pool;
 mod store;
 mod tls;
+mod watch;
 mod watchdog;
 
+#[cfg(any(feature = "blocking", feature = "async"))]
+pub use attempts::RedisAttemptStore;
 pub use store::RedisStore;
 
 use lock::{AcquireError, Fence, Holder, LockGuard, LockSpec};
 use pool::{Pool, PoolError, Settings};
+use watch::Watch;
 
 /// The largest stored value [`get`](TokenCache::get) accepts (1 MiB); a
 /// token is a few hundred bytes.
@@ -211,6 +218,12 @@ pub struct RedisTokenCache {
     lock_wait: Duration,
     /// This instance's lock state, made at its first `lock()`.
     holder: OnceLock<Arc<Holder>>,
+    /// The store's watch for logouts written elsewhere.
+    watch: Arc<Watch>,
+    /// This instance's id among the watch's listeners.
+    id: u64,
+    /// Whether it registered a listener (to unregister when dropped).
+    watching: AtomicBool,
 }
 
 impl RedisTokenCache {
@@ -246,7 +259,13 @@ impl RedisTokenCache {
         RedisStore::from_client(client).cache(key)
     }
 
-    fn new(pool: Arc<Pool>, key: &str, lock_ttl: Duration, lock_wait: Duration) -> Self {
+    fn new(
+        (pool, watch): (Arc<Pool>, Arc<Watch>),
+        key: &str,
+        lock_ttl: Duration,
+        lock_wait: Duration,
+    ) -> Self {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(0);
         let mut lock_key = String::with_capacity(key.len() + ":lock".len());
         lock_key.push_str(key);
         lock_key.push_str(":lock");
@@ -257,6 +276,9 @@ impl RedisTokenCache {
             lock_ttl,
             lock_wait,
             holder: OnceLock::new(),
+            watch,
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            watching: AtomicBool::new(false),
         }
     }
 
@@ -326,11 +348,12 @@ impl RedisTokenCache {
     }
 
     /// This cache with `change` made to its connection settings, and
-    /// connections of its own.
+    /// connections (and a watch) of its own.
     fn reconfigured(mut self, change: impl FnOnce(&mut Settings)) -> Self {
         let mut settings = self.pool.settings().clone();
         change(&mut settings);
         self.pool = Arc::new(Pool::new(settings));
+        self.watch = Watch::new(self.pool.clone(), self.watch.stream().to_owned());
         self
     }
 
@@ -473,10 +496,20 @@ impl TokenCache for RedisTokenCache {
     /// Stores `entry` under the key (all or nothing), with no expiry (the
     /// refresh token outlives the access token), fenced by `lock`: see
     /// [Fenced writes](RedisTokenCache#fenced-writes).
+    ///
+    /// A logout record is also announced to the other machines' watches
+    /// (see [`watch_ended`](TokenCache::watch_ended)), in the same script.
     fn write(&self, entry: &Entry, lock: &CacheLock) -> Result<()> {
         let json = entry.to_json();
+        let announce = fence::Announce {
+            stream: self.watch.stream(),
+            length: watch::STREAM_LENGTH,
+            logout: entry
+                .ended()
+                .is_some_and(|ended| ended.reason() == EndReason::Logout),
+        };
         self.fenced_write("write", self.fence(lock), |conn, fence| {
-            fence::set(conn, self.key(), &self.lock_key, fence, &json)
+            fence::set(conn, self.key(), &self.lock_key, fence, &json, &announce)
         })
     }
 
@@ -541,6 +574,26 @@ impl TokenCache for RedisTokenCache {
             guard.holder.mark_lost(&guard.owner);
         }
         Ok(renewed == 1)
+    }
+
+    /// Tells `listener` whenever a logout record of this key is written by
+    /// any machine (any [`RedisTokenCache`] of the key on the same server),
+    /// within about a second: see
+    /// [Logouts heard at once](RedisTokenCache#logouts-heard-at-once).
+    /// Kept until this cache is dropped.
+    fn watch_ended(&self, listener: EndedListener) {
+        self.watching.store(true, Ordering::Relaxed);
+        self.watch.register(self.key(), self.id, listener);
+    }
+}
+
+impl Drop for RedisTokenCache {
+    /// Unregisters this cache's listeners from the store's watch (whose
+    /// thread ends with the last of them).
+    fn drop(&mut self) {
+        if self.watching.load(Ordering::Relaxed) {
+            self.watch.unregister(self.key(), self.id);
+        }
     }
 }
 
