@@ -159,6 +159,38 @@ const MAX_LOCK_WAIT: Duration = Duration::from_secs(1 << 30);
 /// lost (a restart without persistence, an eviction, a failover), and every
 /// instance still holding the login writes it back.
 ///
+/// # Logouts heard at once
+///
+/// A flow built on this cache registers with
+/// [`watch_ended`](TokenCache::watch_ended); a logout written through any
+/// `RedisTokenCache` of the key on the same server (another replica's
+/// `logout()`, or [`clear`](TokenCache::clear)) then reaches it within
+/// about a second, and it hands out its token no more: its next call reads
+/// the store and fails with [`Error::NotAuthorized`]. The flows' hot path
+/// stays free of I/O.
+///
+/// How: the script that writes the logout record also appends the key to
+/// a stream (`XADD spotify-auth:ended MAXLEN ~ 10000 * key {key}`; see
+/// [`RedisStore::with_logout_stream`]), and each store runs one thread,
+/// started by the first `watch_ended` and ended with the last cache that
+/// registered, which reads it with `XREAD BLOCK 1000` on a connection of its
+/// own (named `spotify-auth-watch`, outside the pool) and tells the
+/// listeners of the keys it reads. A stream rather than pub/sub or keyspace
+/// notifications: this crate's TLS connections are request/response only,
+/// a stream needs no server configuration, and a reader that reconnects
+/// catches up from the last entry it saw. Listeners live as long as their
+/// cache: dropping it (with its flow) unregisters them, so a service that
+/// builds and drops many per-user flows keeps the watch's memory bounded.
+///
+/// While the watch is down (Redis unreachable, its connection lost) it
+/// reconnects with backoff (100 ms doubling to 5 s) and then delivers the
+/// logouts written meanwhile, up to the last 10,000; if it may have missed
+/// some (at its first start, or when the stream lost entries it had not
+/// read) every listener is told to consult its store once. Until it is
+/// back, a logout elsewhere reaches a flow at its next refresh, as it does
+/// without a watch. Redis 5 or later (streams); an older server still
+/// records the logout, and the flows see it at their next refresh.
+///
 /// # Choosing the lock TTL
 ///
 /// The TTL need not outlive the slowest refresh: the lock is renewed for as
