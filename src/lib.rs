@@ -64,7 +64,7 @@
 //! | `blocking` | yes | [`blocking`] (ureq) and the root alias [`AuthorizationCode`]; its Web API middleware, [`blocking::WebApiMiddleware`] (a ureq middleware: no crate more) |
 //! | `async` | no | [`asynchronous`] (reqwest, tokio) and the root alias [`AsyncAuthorizationCode`]; its Web API middleware, [`asynchronous::WebApiMiddleware`] (reqwest-middleware 0.5: three small crates more, so it comes with the async API rather than behind a feature of its own) |
 //! | `testing` | no | `testing`: a fake Spotify accounts server on loopback |
-//! | `redis` | no | [`RedisTokenCache`], [`RedisStore`]: tokens shared by several machines, with a renewed, fenced refresh lock and one connection pool per server |
+//! | `redis` | no | [`RedisTokenCache`], [`RedisStore`]: tokens shared by several machines, with a renewed, fenced refresh lock, one connection pool per server and a watch that hears of logouts; `RedisAttemptStore`: logins in progress shared by replicas |
 //! | `cli` | no | the `spotify-auth` command-line tool |
 //! | `tracing` | no | spans and events through [`tracing`](https://docs.rs/tracing) under the targets `spotify_auth::flow`, `spotify_auth::callback` and `spotify_auth::cache`: token requests and their retries, single-flight refreshes, tokens adopted and stored, cache locks, the callback server; never a secret in a field |
 //!
@@ -87,10 +87,15 @@
 //! `force_refresh()` answers a Web API 401, and each mode's
 //! [`middleware`] does it for you (the token on requests to the Web API
 //! only, one refresh and one retry on a 401, `Retry-After` on a 429). For services with many users:
-//! per-user instances share one HTTP client, `RedisStore` shares one
-//! connection pool, and `authorization_attempt` +
-//! `exchange_code_with_verifier` let the login's two halves run on different
-//! replicas.
+//! a [`UserRegistry`] builds one instance per user from one template
+//! (bounded; an eviction loses nothing), all sharing one HTTP client;
+//! `RedisStore` shares one connection pool; an [`AttemptStore`]
+//! (`RedisStore::attempt_store`, [`InMemoryAttemptStore`]) keeps the
+//! logins in progress so that `authorization_attempt` and
+//! `exchange_code_with_verifier` run on different replicas, each attempt
+//! taken once; and a logout on one replica stops every replica's instance
+//! of the user within a second (the store's watch, see
+//! [`TokenCache::watch_ended`]).
 //!
 //! Features are additive: with both on, a program can use both APIs side by
 //! side. Both are the same source (`flow.rs`), compiled once as blocking code

@@ -66,6 +66,6 @@ async fn an_evicted_instance_dropped_mid_refresh_still_stores_its_token() {
     assert_eq!(stored.access_token.secret(), token);
     // Shutting down: out of the registry, then closed.
     users.remove("u");
-    let successor = Arc::try_unwrap(successor).ok().expect("the last Arc");
+    let successor = Arc::try_unwrap(successor).expect("the last Arc");
     successor.close().await.unwrap();
 }

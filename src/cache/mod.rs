@@ -1,6 +1,7 @@
 //! Token caches: where a [`TokenInfo`] lives between calls and between runs.
 //!
-//! [`InMemoryTokenCache`] is the default; [`FileTokenCache`] persists to a JSON
+//! [`InMemoryTokenCache`] is the default; [`InMemoryStore`] holds many
+//! users' tokens in one process; [`FileTokenCache`] persists to a JSON
 //! file; [`RedisTokenCache`] shares one between
 //! machines; implement [`TokenCache`] for anything else (a database, a
 //! keyring). What a store holds is an [`Entry`]: a login, or the record of
