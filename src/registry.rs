@@ -1,30 +1,6 @@
 //! [`UserRegistry`]: a ready `AuthorizationCode` per user, made from one
-//! template on first use and kept, at most a configurable number of them.
-//!
-//! ```no_run
-//! # #[cfg(feature = "async")]
-//! # async fn run() -> spotify_auth::Result<()> {
-//! use spotify_auth::asynchronous::{AuthorizationCode, UserRegistry};
-//! use spotify_auth::InMemoryStore;
-//!
-//! // At start-up: the app's settings (no token cache, no refresh token),
-//! // and where each user's token lives.
-//! let template = AuthorizationCode::builder()
-//!     .client_id("your-client-id")
-//!     .redirect_uri("https://app.example.com/callback");
-//! let store = InMemoryStore::new(); // or a RedisStore, shared by the replicas
-//! let users = UserRegistry::new(template, move |user| store.cache(user))?
-//!     .with_capacity(10_000);
-//!
-//! // Per request: that user's instance, built on first use.
-//! let token = users.get("user-42")?.get_access_token().await;
-//! # let _ = token;
-//! # Ok(())
-//! # }
-//! ```
-//!
-//! Files: this one only; the instances are kept in a
-//! [`quick_cache`](https://docs.rs/quick_cache) cache.
+//! template on first use and kept, at most a configurable number of them
+//! (in a [`quick_cache`](https://docs.rs/quick_cache) cache).
 
 use std::fmt;
 use std::sync::Arc;
@@ -74,7 +50,29 @@ type Caches = dyn Fn(&str) -> Arc<dyn TokenCache> + Send + Sync;
 /// first use and kept, up to a capacity (`blocking::UserRegistry`,
 /// `asynchronous::UserRegistry`).
 ///
-/// See the [module documentation](self) for an example. A user is a key
+/// ```no_run
+/// # #[cfg(feature = "async")]
+/// # async fn run() -> spotify_auth::Result<()> {
+/// use spotify_auth::asynchronous::{AuthorizationCode, UserRegistry};
+/// use spotify_auth::InMemoryStore;
+///
+/// // At start-up: the app's settings (no token cache, no refresh token),
+/// // and where each user's token lives.
+/// let template = AuthorizationCode::builder()
+///     .client_id("your-client-id")
+///     .redirect_uri("https://app.example.com/callback");
+/// let store = InMemoryStore::new(); // or a RedisStore, shared by the replicas
+/// let users = UserRegistry::new(template, move |user| store.cache(user))?
+///     .with_capacity(10_000);
+///
+/// // Per request: that user's instance, built on first use.
+/// let token = users.get("user-42")?.get_access_token().await;
+/// # let _ = token;
+/// # Ok(())
+/// # }
+/// ```
+///
+/// A user is a key
 /// you choose (an account id, a hash of a session id: it names the user's
 /// token cache, so never a secret); [`get`](Self::get) returns that
 /// user's instance, building it the first time: the template's settings,
