@@ -74,6 +74,7 @@ fn a_logout_on_one_replica_stops_the_other_within_a_second() {
     let server = fake();
     let accounts = client(server.url());
     let mut raw = redis.raw();
+    let mut logouts = 0;
     for mode in Mode::all() {
         let key = format!("spotify:token:watch:{}", mode.name());
         let refresh = server.issue_refresh_token(ID, "user-read-email");
@@ -81,7 +82,19 @@ fn a_logout_on_one_replica_stops_the_other_within_a_second() {
         watches_reading(&mut raw, 2);
         // Replica B's token is valid for an hour: only the watch can stop it.
         assert_eq!(b.get_access_token().unwrap(), "valid");
+        let announced = |raw: &mut redis::Connection| -> usize {
+            let stream = RedisStore::DEFAULT_LOGOUT_STREAM;
+            redis::cmd("XLEN").arg(stream).query(raw).unwrap()
+        };
+        let before = announced(&mut raw);
+        assert_eq!(before, logouts, "a token written is not announced");
         a.logout().unwrap();
+        logouts += 1;
+        assert_eq!(
+            announced(&mut raw),
+            before + 1,
+            "the logout, and only it, announced"
+        );
         let delay = until_logged_out(&b, "B stops handing out the token");
         eprintln!(
             "{mode:?}: replica B refused the token {:.1} ms after replica A's logout returned",
