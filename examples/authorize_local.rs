@@ -9,7 +9,9 @@
 //! ```
 //!
 //! Without `SPOTIFY_SDK_CLIENT_SECRET` the app is treated as public and PKCE
-//! is used. The token is kept in `.spotify_sdk_token.json` (mode 0600).
+//! is used. The login is kept in the config directory
+//! (`~/.config/spotify-auth-example/spotify-token.json` on Linux, mode
+//! 0600), the same file whatever directory the example runs from.
 
 use spotify_auth::{AuthorizationCode, AuthorizeLocalOptions, FileTokenCache, scopes};
 
@@ -19,23 +21,17 @@ fn main() -> Result<(), spotify_auth::Error> {
     let auth = AuthorizationCode::builder()
         .redirect_uri(redirect)
         .scope([scopes::USER_READ_PRIVATE, scopes::USER_TOP_READ])
-        .token_cache(FileTokenCache::default())
+        .token_cache(FileTokenCache::in_config_dir("spotify-auth-example")?)
         .build()?;
 
-    let token = match auth.get_access_token() {
-        Ok(token) => {
-            println!("Using the cached login (refreshed if it had expired).");
-            token
-        }
-        Err(e) if e.requires_authorization() => {
-            println!("Not logged in yet ({e}); opening the browser.");
-            let options = AuthorizeLocalOptions::new()
-                .on_url(|url| println!("If no browser opens, visit:\n{url}"));
-            auth.authorize_local(options)?.access_token.into_secret()
-        }
-        Err(e) => return Err(e),
-    };
+    // The stored login (refreshed if it had expired), or the browser when
+    // there is none, it was logged out or refused, or lacks a scope.
+    let options = AuthorizeLocalOptions::new()
+        .on_url(|url| println!("Log in through your browser (if none opens, visit):\n{url}"));
+    let token = auth.get_access_token_or_authorize(options)?;
     println!("Got an access token ({} characters). Try:", token.len());
     println!("  curl -H \"Authorization: Bearer $TOKEN\" https://api.spotify.com/v1/me");
-    Ok(())
+    // Finishes a refresh still running beside the call before the process
+    // ends.
+    auth.close()
 }

@@ -14,22 +14,14 @@ async fn main() -> Result<(), spotify_auth::Error> {
     let auth = AsyncAuthorizationCode::builder()
         .redirect_uri(redirect)
         .scope([scopes::USER_READ_PRIVATE, scopes::USER_TOP_READ])
-        .token_cache(FileTokenCache::default())
+        .token_cache(FileTokenCache::in_config_dir("spotify-auth-example")?)
         .build()?;
 
-    let token = match auth.get_access_token().await {
-        Ok(token) => token,
-        Err(e) if e.requires_authorization() => {
-            println!("Not logged in yet ({e}); opening the browser.");
-            let options = AuthorizeLocalOptions::new()
-                .on_url(|url| println!("If no browser opens, visit:\n{url}"));
-            auth.authorize_local(options)
-                .await?
-                .access_token
-                .into_secret()
-        }
-        Err(e) => return Err(e),
-    };
+    let options = AuthorizeLocalOptions::new()
+        .on_url(|url| println!("Log in through your browser (if none opens, visit):\n{url}"));
+    let token = auth.get_access_token_or_authorize(options).await?;
     println!("Got an access token ({} characters).", token.len());
-    Ok(())
+    // Returning from `main` drops the runtime: finish what runs beside the
+    // callers first (a refresh ahead, a write owed to the store).
+    auth.close().await
 }

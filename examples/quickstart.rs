@@ -122,20 +122,15 @@ fn real_spotify() -> Result<(), Box<dyn std::error::Error>> {
         .scope([scopes::USER_READ_EMAIL])
         .token_cache(FileTokenCache::default())
         .build()?;
-    match auth.get_access_token() {
-        Ok(_) => println!(
-            "Already logged in (token from {}).",
-            spotify_auth::cache::DEFAULT_PATH
-        ),
-        Err(e) if e.requires_authorization() => {
-            let token = auth.authorize_local(
-                AuthorizeLocalOptions::new()
-                    .on_url(|url| println!("Opening your browser at:\n{url}")),
-            )?;
-            describe("Logged in", &token);
-        }
-        Err(e) => return Err(e.into()),
-    }
+    let options =
+        AuthorizeLocalOptions::new().on_url(|url| println!("Opening your browser at:\n{url}"));
+    auth.get_access_token_or_authorize(options)?;
+    let login = auth.token_cache().get()?.ok_or("no login stored")?;
+    describe(
+        &format!("Logged in (kept in {})", spotify_auth::cache::DEFAULT_PATH),
+        &login,
+    );
+    auth.close()?;
     Ok(())
 }
 

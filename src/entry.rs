@@ -30,6 +30,33 @@ pub enum Entry {
     Token(TokenInfo),
     /// A login that ended, and the refresh tokens it ended.
     Ended(LoginEnded),
+    /// A login sealed with an app key (`SealedCache`, feature
+    /// `encryption`): opaque without the key. A flow reading it through a
+    /// cache without the key sends nothing and reports a cache error.
+    Sealed(SealedEntry),
+}
+
+/// The opaque text of a sealed entry (see [`Entry::Sealed`]). `Debug` shows
+/// its length only.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SealedEntry(String);
+
+impl SealedEntry {
+    /// Wraps the text a sealing layer made.
+    pub fn new(text: impl Into<String>) -> Self {
+        SealedEntry(text.into())
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SealedEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SealedEntry({} bytes)", self.0.len())
+    }
 }
 
 /// Why a login ended.
@@ -107,7 +134,7 @@ impl LoginEnded {
         let mut names: Vec<Fingerprint> = match stored {
             Some(Entry::Ended(earlier)) => earlier.ended.clone(),
             Some(Entry::Token(t)) => t.refresh_token.iter().map(Fingerprint::of).collect(),
-            None => Vec::new(),
+            Some(Entry::Sealed(_)) | None => Vec::new(),
         };
         names.extend_from_slice(mine);
         Self::new(EndReason::Logout, names)
@@ -197,6 +224,12 @@ impl fmt::Debug for Fingerprint {
     }
 }
 
+/// The JSON shape of a sealed entry.
+#[derive(Serialize, Deserialize)]
+struct SealedJson {
+    sealed: String,
+}
+
 /// The JSON shape of a record.
 #[derive(Serialize, Deserialize)]
 struct RecordJson {
@@ -211,7 +244,7 @@ impl Entry {
     pub fn token(&self) -> Option<&TokenInfo> {
         match self {
             Entry::Token(t) => Some(t),
-            Entry::Ended(_) => None,
+            _ => None,
         }
     }
 
@@ -219,15 +252,21 @@ impl Entry {
     pub fn ended(&self) -> Option<&LoginEnded> {
         match self {
             Entry::Ended(r) => Some(r),
-            Entry::Token(_) => None,
+            _ => None,
         }
     }
 
     /// As JSON: a token in the token file format; a record as
-    /// `{"login_ended":"logout"|"refused","at_ms":…,"ended":["<32 hex>",…]}`.
+    /// `{"login_ended":"logout"|"refused","at_ms":…,"ended":["<32 hex>",…]}`;
+    /// a sealed entry as `{"sealed":"<text>"}`. Only a token has an
+    /// `access_token`: the Python library reads the others as "no token".
     pub fn to_json(&self) -> String {
         match self {
             Entry::Token(t) => t.to_json(),
+            Entry::Sealed(s) => serde_json::to_string(&SealedJson {
+                sealed: s.0.clone(),
+            })
+            .expect("a sealed entry always serialises"),
             Entry::Ended(r) => serde_json::to_string(&RecordJson {
                 login_ended: r.reason,
                 at_ms: r.at_ms,
@@ -244,15 +283,24 @@ impl Entry {
         if json.trim_ascii_start().first() != Some(&b'{') {
             return Err("not a valid token file (not a JSON object)".to_owned());
         }
-        // A record is told apart by its key; anything else is a token.
+        // A record and a sealed entry are told apart by their keys;
+        // anything else is a token.
         #[derive(Deserialize)]
         struct Probe {
             #[serde(default)]
             login_ended: Option<serde::de::IgnoredAny>,
+            #[serde(default)]
+            sealed: Option<serde::de::IgnoredAny>,
         }
-        let is_record = serde_json::from_slice::<Probe>(json)
-            .map(|p| p.login_ended.is_some())
-            .unwrap_or(false);
+        let (is_record, is_sealed) = serde_json::from_slice::<Probe>(json)
+            .map(|p| (p.login_ended.is_some(), p.sealed.is_some()))
+            .unwrap_or((false, false));
+        if is_sealed {
+            return match serde_json::from_slice::<SealedJson>(json) {
+                Ok(s) if !is_record => Ok(Entry::Sealed(SealedEntry(s.sealed))),
+                _ => Err("not a valid sealed entry".to_owned()),
+            };
+        }
         if !is_record {
             return TokenInfo::from_json(json).map(Entry::Token);
         }
@@ -275,6 +323,22 @@ impl Entry {
             at_ms: record.at_ms,
             ended,
         }))
+    }
+}
+
+/// What a flow reads from its store: a sealed entry is an error there (the
+/// flow was given the store without its `SealedCache`), never a login.
+#[cfg(any(feature = "blocking", feature = "async"))]
+pub(crate) fn unsealed(stored: Option<Entry>) -> crate::Result<Option<Entry>> {
+    match stored {
+        Some(Entry::Sealed(_)) => Err(crate::Error::Cache {
+            path: None,
+            message: "the store holds a login sealed with an app key: give this flow the \
+                      store inside a SealedCache with that key (feature encryption)"
+                .into(),
+            source: None,
+        }),
+        other => Ok(other),
     }
 }
 
@@ -366,6 +430,23 @@ mod tests {
         assert!(next.ends(&tokens[39]) && !next.ends(&tokens[0]));
         let over_token = LoginEnded::logout_over(Some(&Entry::Token(token("stored"))), &[]);
         assert!(over_token.ends(&RefreshToken::new("stored")));
+    }
+
+    #[test]
+    fn a_sealed_entry_round_trips_and_reads_as_no_token() {
+        let e = Entry::Sealed(SealedEntry::new("spotify-auth-sealed:AAAA"));
+        let json = e.to_json();
+        assert_eq!(json, r#"{"sealed":"spotify-auth-sealed:AAAA"}"#);
+        assert!(!json.contains("access_token"));
+        assert_eq!(Entry::from_json(json.as_bytes()).unwrap(), e);
+        assert!(e.token().is_none() && e.ended().is_none());
+        assert_eq!(format!("{e:?}"), "Sealed(SealedEntry(24 bytes))");
+        for bad in [
+            &br#"{"sealed":5}"#[..],
+            br#"{"sealed":"x","login_ended":"logout","at_ms":1}"#,
+        ] {
+            assert!(Entry::from_json(bad).is_err());
+        }
     }
 
     #[test]

@@ -812,7 +812,9 @@ impl Engine {
         if let Some(guard) = kept {
             // Kept while a write is owed: still ours, unless its lease lapsed.
             if self.confirm(&guard).await.is_ok() {
-                let stored = self.with_cache(|cache| Ok(cache.read())).await?;
+                let stored = self
+                    .with_cache(|cache| Ok(cache.read().and_then(crate::entry::unsealed)))
+                    .await?;
                 return Ok(Some((guard, stored)));
             }
             self.kept().since = None;
@@ -821,7 +823,7 @@ impl Engine {
         let cache = self.session.config.cache.clone();
         if cache.never_blocks() {
             if let Some(guard) = cache.try_lock()? {
-                let stored = cache.read();
+                let stored = cache.read().and_then(crate::entry::unsealed);
                 return Ok(Some((Arc::new(guard), stored)));
             }
             if !wait {
@@ -837,7 +839,7 @@ impl Engine {
                     None => return Ok(None),
                 }
             };
-            let stored = cache.read();
+            let stored = cache.read().and_then(crate::entry::unsealed);
             Ok(Some((Arc::new(guard), stored)))
         })
         .await
@@ -988,6 +990,7 @@ impl Engine {
                     Entry::Ended(record) => {
                         return Err(session::ended_error(Some(record.reason())));
                     }
+                    Entry::Sealed(_) => unreachable!("an instance never holds a sealed entry"),
                 }
             }
             Reconciled::Ended(reason) => return Err(session::ended_error(Some(reason))),
@@ -1080,7 +1083,7 @@ impl Engine {
             let still = match cache.read()? {
                 None => true,
                 Some(Entry::Token(t)) => t.refresh_token.as_ref() == Some(&refused),
-                Some(Entry::Ended(_)) => false,
+                Some(Entry::Ended(_) | Entry::Sealed(_)) => false,
             };
             observe::refused(still);
             if !still {

@@ -65,6 +65,7 @@
 //! | `async` | no | [`asynchronous`] (reqwest, tokio) and the root alias [`AsyncAuthorizationCode`]; its Web API middleware, [`asynchronous::WebApiMiddleware`] (reqwest-middleware 0.5: three small crates more, so it comes with the async API rather than behind a feature of its own) |
 //! | `testing` | no | `testing`: a fake Spotify accounts server on loopback |
 //! | `redis` | no | [`RedisTokenCache`], [`RedisStore`]: tokens shared by several machines, with a renewed, fenced refresh lock, one connection pool per server and a watch that hears of logouts; `RedisAttemptStore`: logins in progress shared by replicas |
+//! | `encryption` | no | [`SealedCache`]: tokens sealed at rest (XChaCha20-Poly1305, RustCrypto) with the app's key, around any cache (Redis, file, your own); key rotation, tokens stored in the clear re-sealed in place |
 //! | `cli` | no | the `spotify-auth` command-line tool |
 //! | `tracing` | no | spans and events through [`tracing`](https://docs.rs/tracing) under the targets `spotify_auth::flow`, `spotify_auth::callback` and `spotify_auth::cache`: token requests and their retries, single-flight refreshes, tokens adopted and stored, cache locks, the callback server; never a secret in a field |
 //!
@@ -159,6 +160,9 @@ pub use cache::{
     CacheLock, EndedListener, FileTokenCache, InMemoryStore, InMemoryStoreCache,
     InMemoryTokenCache, TokenCache,
 };
+#[cfg(feature = "encryption")]
+#[cfg_attr(docsrs, doc(cfg(feature = "encryption")))]
+pub use cache::{KeyId, SealedCache, SealingKey, SealingKeys};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use cache::{RedisStore, RedisTokenCache};
@@ -168,7 +172,7 @@ pub use config::{
     ClientCredentialsBuilder, ClientCredentialsGrant, ENV_CLIENT_ID, ENV_CLIENT_SECRET,
     ENV_REDIRECT_URI, SPOTIFY_AUTHORIZE_URL, SPOTIFY_TOKEN_URL,
 };
-pub use entry::{EndReason, Entry, LoginEnded};
+pub use entry::{EndReason, Entry, LoginEnded, SealedEntry};
 pub use error::{Error, ErrorBody, ErrorSource, HttpErrorKind, Result};
 #[cfg(any(feature = "blocking", feature = "async"))]
 pub use local::{AuthorizeLocalOptions, UrlHandler};
@@ -195,7 +199,13 @@ pub use blocking::ClientCredentials;
 
 /// The README's code blocks, compiled (and run where they need no Spotify)
 /// as doctests in the build that has every feature they use.
-#[cfg(all(doctest, feature = "blocking", feature = "async", feature = "redis"))]
+#[cfg(all(
+    doctest,
+    feature = "blocking",
+    feature = "async",
+    feature = "redis",
+    feature = "encryption"
+))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 

@@ -79,7 +79,9 @@
 //! and taking it (`path`, `waited_ms`); `RedisTokenCache` lock taken (`key`,
 //! `waited_ms`, `polls`), waited for, wait given up, renewed (`TRACE`),
 //! renewal failed (`error`, without the password), lost (`WARN`), released,
-//! and a fenced write refused (`lost`).
+//! and a fenced write refused (`lost`); `SealedCache` (feature `encryption`)
+//! re-sealing a stored token with the current key (`place`), or failing to
+//! (`WARN`: `place`, `error`).
 
 // Without either API, most of this has no user (the caches use a little).
 #![cfg_attr(

@@ -109,7 +109,9 @@ pub(crate) fn reconcile(stored: Option<&Entry>, mine: Mine<'_>) -> Verdict {
     };
     match stored {
         Some(Entry::Token(s)) => Verdict::Adopt(s.clone()),
-        None => match held {
+        // Refused by the flows before this is asked (a store read without
+        // its key); taken for nothing, to be safe.
+        Some(Entry::Sealed(_)) | None => match held {
             Some(h) => Verdict::Write {
                 entry: Entry::Token(h.token.clone()),
                 from: h.from,
@@ -151,6 +153,8 @@ fn pending_goes_ahead(p: &Pending, stored: Option<&Entry>) -> bool {
     match &p.base {
         Base::Known(base) => base.as_ref() == stored,
         Base::Unknown => match (&p.entry, stored_entry) {
+            // A sealed entry never reaches the flows (they refuse it first).
+            (Entry::Sealed(_), _) | (_, Entry::Sealed(_)) => false,
             // A token goes over an older token, or a record made before it.
             (Entry::Token(ours), Entry::Token(theirs)) => ours.expires_at > theirs.expires_at,
             (Entry::Token(_), Entry::Ended(record)) => record.at_ms() < p.issued_ms,

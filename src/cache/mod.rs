@@ -4,7 +4,8 @@
 //! users' tokens in one process; [`FileTokenCache`] persists to a JSON
 //! file; [`RedisTokenCache`] shares one between
 //! machines; implement [`TokenCache`] for anything else (a database, a
-//! keyring). What a store holds is an [`Entry`]: a login, or the record of
+//! keyring). `SealedCache` (feature `encryption`) wraps any of them and
+//! seals the tokens they store with the app's key. What a store holds is an [`Entry`]: a login, or the record of
 //! how one ended.
 
 use std::any::Any;
@@ -17,8 +18,10 @@ mod memory;
 mod memory_store;
 #[cfg(feature = "redis")]
 mod redis;
+#[cfg(feature = "encryption")]
+mod sealed;
 
-pub use crate::entry::{EndReason, Entry, LoginEnded};
+pub use crate::entry::{EndReason, Entry, LoginEnded, SealedEntry};
 pub use file::{CONFIG_FILE_NAME, DEFAULT_PATH, FileTokenCache};
 pub use memory::InMemoryTokenCache;
 pub use memory_store::{InMemoryStore, InMemoryStoreCache};
@@ -28,6 +31,9 @@ pub use redis::RedisAttemptStore;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use redis::{RedisStore, RedisTokenCache};
+#[cfg(feature = "encryption")]
+#[cfg_attr(docsrs, doc(cfg(feature = "encryption")))]
+pub use sealed::{KeyId, SealedCache, SealingKey, SealingKeys};
 
 /// Storage for one login: a token, or the record of how the login ended.
 ///

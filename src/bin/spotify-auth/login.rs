@@ -85,6 +85,7 @@ pub fn run(global: &GlobalArgs, args: &LoginArgs) -> Result<(), Failure> {
     }
     let result = auth.authorize_local(options);
     progress.finish();
+    settings::close(auth);
     let token = result.map_err(|e| login_failure(&e, paste))?;
     logged_in(global, &setup, &client_id, scopes, &token)
 }

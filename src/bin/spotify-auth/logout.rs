@@ -25,7 +25,9 @@ pub fn run(global: &GlobalArgs) -> Result<(), Failure> {
     // token back, and every one of them takes the record as this logout
     // (the logged-out refresh token is never sent again).
     let auth = setup.client_for_logout(global)?;
-    auth.logout().map_err(|e| Failure::from_error(&e))?;
+    let ended = auth.logout();
+    settings::close(auth);
+    ended.map_err(|e| Failure::from_error(&e))?;
     println!(
         "Logged out (profile {}): removed the token stored in {place}.",
         setup.name

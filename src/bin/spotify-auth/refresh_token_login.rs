@@ -18,7 +18,7 @@ use spotify_auth::{Error, InMemoryTokenCache, RefreshToken};
 use crate::args::GlobalArgs;
 use crate::exit::{Exit, Failure};
 use crate::login;
-use crate::settings::Setup;
+use crate::settings::{self, Setup};
 use crate::store;
 
 /// The most read from standard input (a refresh token is about 130 bytes).
@@ -40,6 +40,7 @@ pub fn run(global: &GlobalArgs, setup: &Setup) -> Result<(), Failure> {
     let token = store::current(&auth)
         .map_err(|e| Failure::from_error(&e))?
         .ok_or_else(|| Failure::new(Exit::Failure, "the refresh gave no token to store"))?;
+    settings::close(auth);
     setup
         .store
         .replace(&token)

@@ -294,6 +294,17 @@ fn with_port(uri: &str, port: Option<u16>) -> Result<String, Failure> {
     Ok(uri.to_owned())
 }
 
+/// Closes the client before the process ends: waits for a refresh still
+/// running beside the callers (a token inside its refresh margin is
+/// refreshed ahead, on a thread of its own) and makes a write still owed
+/// to the store, so that exiting never loses a token Spotify rotated. What
+/// cannot be finished is said on stderr (stdout carries results only).
+pub fn close(auth: AuthorizationCode) {
+    if let Err(e) = auth.close() {
+        eprintln!("warning: {e}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

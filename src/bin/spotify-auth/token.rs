@@ -78,6 +78,7 @@ pub fn run(global: &GlobalArgs, args: &TokenArgs) -> Result<(), Failure> {
         details = Some(info);
     }
 
+    settings::close(auth);
     let output = token_format::render(args.format, &token, details.as_ref());
     let mut stdout = std::io::stdout().lock();
     stdout
