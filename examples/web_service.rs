@@ -7,33 +7,28 @@
 //!   cargo run --example web_service --features async,redis    # replicas sharing Redis
 //! ```
 //!
-//! Open <http://127.0.0.1:8080/login>, then `/me` (your Spotify profile) and
-//! `/logout`. Without `SPOTIFY_SDK_CLIENT_ID` it runs against the fake
-//! Spotify of `spotify_auth::testing`; with it and `SPOTIFY_SDK_REDIRECT_URI`
-//! (this service's `/callback`; `SPOTIFY_SDK_CLIENT_SECRET` for a
-//! confidential app), against Spotify. `WEB_SERVICE_ADDR`: the address.
+//! Open <http://127.0.0.1:8080/login>, then `/me` and `/logout`. Without
+//! `SPOTIFY_SDK_CLIENT_ID` it runs against the fake Spotify of
+//! `spotify_auth::testing`; with it and `SPOTIFY_SDK_REDIRECT_URI` (this
+//! service's `/callback`), against Spotify. `WEB_SERVICE_ADDR`: the address;
+//! `WEB_SERVICE_SEALING_KEY` (feature `encryption`): tokens sealed at rest.
 //!
 //! - **Users**: `asynchronous::UserRegistry` builds one `AuthorizationCode`
-//!   per user from one template (never reading the environment again) and
-//!   keeps at most 10,000; their tokens live in the store (`InMemoryStore`,
-//!   or a `RedisStore` under `spotify:token:{user}`), so an evicted user
-//!   loses nothing. A user is a browser session (an `sid` cookie); keys and
-//!   logs use the SHA-256 of its id.
+//!   per user from one template and keeps at most 10,000; tokens live in the
+//!   store (`InMemoryStore`, or `RedisStore` under `spotify:token:{user}`),
+//!   so an evicted user loses nothing. A user is a browser session (an `sid`
+//!   cookie); keys and logs use the SHA-256 of its id.
 //! - **Logins across replicas**: `/login` saves an `authorization_attempt()`
-//!   in the `AttemptStore` for the session and puts its state in an
-//!   `HttpOnly; SameSite=Lax` cookie; `/callback`, on any replica, checks
-//!   the URL's state against the cookie's (a forged callback stops there),
-//!   takes the attempt once (a replay, or another session's, finds nothing)
-//!   and exchanges the code with its verifier.
-//! - **Web API calls** go through `asynchronous::WebApiMiddleware`: the
-//!   token only to the Web API, one refresh and one retry on a 401. A login
-//!   that ended is `401 {"error":"login_required","login":"/login"}`.
-//! - **Logout everywhere**: `/logout` records the logout in the store, and
-//!   every replica's instance of the user stops handing out the token
-//!   within a second (the store's watch), not at its next refresh.
+//!   in the `AttemptStore` for the session, its state in an `HttpOnly;
+//!   SameSite=Lax` cookie; `/callback`, on any replica, checks the URL's
+//!   state against the cookie's (a forged callback stops there), takes the
+//!   attempt once (a replay finds nothing) and exchanges the code.
+//! - **Web API calls** go through `asynchronous::WebApiMiddleware` (one
+//!   refresh and retry on a 401). A login that ended is a 401 `login_required`.
+//! - **Logout everywhere**: `/logout` records the logout in the store; every
+//!   replica's instance of the user hears of it within a second.
 //!
-//! Errors are JSON with the library's message, which holds no secret; the
-//! log shows no token, code, verifier, state or session id.
+//! Errors are JSON with the library's message; no secret is ever logged.
 
 use std::error::Error;
 use std::sync::Arc;
@@ -60,8 +55,7 @@ pub const LOGIN_COOKIE: &str = "spotify_login";
 
 /// What the service needs to know.
 pub struct Settings {
-    /// The template of every user's instance: the app's client id, secret,
-    /// redirect URI (this service's `/callback`), scopes, accounts service.
+    /// Every user's instance's template: client id, redirect URI, scopes...
     pub app: AuthorizationCodeBuilder<HttpClient>,
     /// The Web API, `https://api.spotify.com/v1` (or a fake one).
     pub web_api_url: String,
@@ -79,6 +73,10 @@ pub enum Storage {
     /// A Redis server (feature `redis`): one store per replica.
     #[cfg(feature = "redis")]
     Redis(spotify_auth::RedisStore),
+    /// Another storage, its tokens sealed at rest with the app's keys
+    /// (feature `encryption`).
+    #[cfg(feature = "encryption")]
+    Sealed(Box<Storage>, spotify_auth::SealingKeys),
 }
 
 impl Storage {
@@ -88,6 +86,11 @@ impl Storage {
             Storage::Memory(tokens, _) => Box::new(tokens.cache(user)),
             #[cfg(feature = "redis")]
             Storage::Redis(store) => Box::new(store.cache(format!("spotify:token:{user}"))),
+            #[cfg(feature = "encryption")]
+            Storage::Sealed(inner, k) => {
+                let sealed = spotify_auth::SealedCache::new(inner.cache(user), k.clone(), user);
+                Box::new(sealed)
+            }
         }
     }
 
@@ -97,6 +100,8 @@ impl Storage {
             Storage::Memory(_, attempts) => attempts.clone(),
             #[cfg(feature = "redis")]
             Storage::Redis(store) => Arc::new(store.attempt_store()),
+            #[cfg(feature = "encryption")]
+            Storage::Sealed(inner, _) => inner.attempts(),
         }
     }
 }
@@ -106,7 +111,6 @@ impl Storage {
 struct App {
     users: Arc<UserRegistry>,
     attempts: Arc<dyn AttemptStore>,
-    /// The library's shared client, and who gets tokens (the Web API only).
     http: HttpClient,
     policy: WebApiPolicy,
     web_api_url: String,
@@ -116,14 +120,15 @@ struct App {
 /// The service's routes: `/login`, `/callback`, `/me`, `/logout`.
 pub fn router(settings: Settings) -> Result<Router, Box<dyn Error + Send + Sync>> {
     let (storage, url) = (settings.storage, settings.web_api_url);
+    // The users' tokens only to the Web API; a 429's Retry-After up to 5 s.
+    let policy = WebApiPolicy::new()
+        .api_origin(&url)
+        .max_retry_after(Duration::from_secs(5));
     let app = App {
         attempts: storage.attempts(),
-        // Sealing tokens at rest (feature `encryption`) would wrap this cache.
         users: Arc::new(UserRegistry::new(settings.app, move |u| storage.cache(u))?),
         http: spotify_auth::asynchronous::default_http_client()?,
-        policy: WebApiPolicy::new()
-            .api_origin(&url)
-            .max_retry_after(Duration::from_secs(5)),
+        policy,
         web_api_url: url,
         secure_cookies: settings.secure_cookies,
     };
@@ -168,12 +173,8 @@ async fn callback(
     uri: Uri,
 ) -> Result<Response, Failure> {
     let (Some(session), Some(state)) = (session_of(&headers), login_state_of(&headers)) else {
-        let text = "no login in progress: start at /login";
-        return Err(Failure(answer(
-            StatusCode::BAD_REQUEST,
-            "no_login_in_progress",
-            text,
-        )));
+        let (code, text) = ("no_login_in_progress", "start at /login");
+        return Err(Failure(answer(StatusCode::BAD_REQUEST, code, text)));
     };
     let (user, state) = (user_key(&session), state.to_owned());
     let auth = app.users.get(&user)?;
@@ -198,38 +199,32 @@ async fn me(State(app): State<App>, headers: HeaderMap) -> Result<Response, Fail
     let session = session_of(&headers).ok_or(spotify_auth::Error::NotAuthorized)?;
     let auth = app.users.get(&user_key(&session))?;
     let middleware = WebApiMiddleware::with_policy(auth, &app.policy)?;
-    let client = reqwest_middleware::ClientBuilder::new(app.http.clone());
-    let url = format!("{}/me", app.web_api_url);
-    let sent = client
-        .with(middleware)
-        .build()
-        .get(url)
-        .timeout(Duration::from_secs(10));
-    let unreachable = |e: &dyn std::fmt::Display| {
-        Failure(answer(
-            StatusCode::BAD_GATEWAY,
-            "spotify_web_api",
-            &e.to_string(),
-        ))
-    };
-    let response = match sent.send().await {
+    let client = reqwest_middleware::ClientBuilder::new(app.http.clone()).with(middleware);
+    let request = client.build().get(format!("{}/me", app.web_api_url));
+    let response = match request.timeout(Duration::from_secs(10)).send().await {
         Ok(response) => response,
         // The library's own error (a login that ended, say) comes back as itself.
         Err(reqwest_middleware::Error::Middleware(e)) => {
-            return Err(e
-                .downcast::<spotify_auth::Error>()
-                .map_or_else(|e| unreachable(&e), Failure::from));
+            let e = e.downcast::<spotify_auth::Error>();
+            return Err(e.map_or_else(bad_gateway, Failure::from));
         }
-        Err(e) => return Err(unreachable(&e)),
+        Err(e) => return Err(bad_gateway(e)),
     };
-    let (status, headers) = (response.status(), response.headers().clone());
-    let body = response.bytes().await.map_err(|e| unreachable(&e))?;
-    let mut forwarded = (status, body).into_response();
-    let content_type = headers.get(CONTENT_TYPE).cloned();
-    forwarded
-        .headers_mut()
-        .extend(content_type.map(|v| (CONTENT_TYPE, v)));
+    let status = response.status();
+    let content_type = response.headers().get(CONTENT_TYPE).cloned();
+    let mut forwarded = (status, response.bytes().await.map_err(bad_gateway)?).into_response();
+    let headers = forwarded.headers_mut();
+    headers.extend(content_type.map(|v| (CONTENT_TYPE, v)));
     Ok(forwarded)
+}
+
+/// The Web API could not be reached.
+fn bad_gateway(e: impl std::fmt::Display) -> Failure {
+    Failure(answer(
+        StatusCode::BAD_GATEWAY,
+        "spotify_web_api",
+        &e.to_string(),
+    ))
 }
 
 /// Logs the user out everywhere: a logout record in the store (which every
@@ -314,7 +309,7 @@ pub fn user_key(session: &str) -> String {
 
 fn is_base64url(s: &str) -> bool {
     s.bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b))
 }
 
 /// The value of the cookie `name`, if the request has one.
@@ -358,6 +353,14 @@ async fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
         #[cfg(not(feature = "redis"))]
         Ok(_) => return Err("REDIS_URL is set: build with --features redis".into()),
         Err(_) => Storage::Memory(InMemoryStore::new(), Arc::default()),
+    };
+    #[cfg(feature = "encryption")] // 64 hex digits; a malformed key is an error
+    let storage = match std::env::var_os("WEB_SERVICE_SEALING_KEY") {
+        Some(_) => {
+            let keys = spotify_auth::SealingKeys::from_env("WEB_SERVICE_SEALING_KEY")?;
+            Storage::Sealed(Box::new(storage), keys)
+        }
+        None => storage,
     };
     let mut app = AuthorizationCode::builder().scope([scopes::USER_READ_EMAIL]);
     let mut web_api_url = "https://api.spotify.com/v1".to_owned();

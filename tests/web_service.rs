@@ -619,4 +619,26 @@ fn the_same_flows_with_redis() {
         .query(&mut connection)
         .unwrap();
     assert!((1..=600).contains(&ttl), "{ttl}");
+
+    // Tokens sealed at rest (feature `encryption`): the same flow, and
+    // Redis holds no token in the clear.
+    #[cfg(feature = "encryption")]
+    {
+        use spotify_auth::{SealingKey, SealingKeys};
+        redis::cmd("FLUSHALL").query::<()>(&mut connection).unwrap();
+        let keys = SealingKeys::new(SealingKey::new([7; 32]));
+        across_replicas(&deploy(|| {
+            let store = spotify_auth::RedisStore::open(&url).unwrap();
+            Storage::Sealed(Box::new(Storage::Redis(store)), keys.clone())
+        }));
+        let stored: Vec<String> = redis::cmd("KEYS")
+            .arg("spotify:token:*")
+            .query(&mut connection)
+            .unwrap();
+        assert_eq!(stored.len(), 2, "alice's logout, bob's token: {stored:?}");
+        for key in stored {
+            let value: String = redis::cmd("GET").arg(&key).query(&mut connection).unwrap();
+            assert!(!value.contains("access_token"), "{key}: {value}");
+        }
+    }
 }
