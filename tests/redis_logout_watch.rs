@@ -74,8 +74,7 @@ fn a_logout_on_one_replica_stops_the_other_within_a_second() {
     let server = fake();
     let accounts = client(server.url());
     let mut raw = redis.raw();
-    let mut logouts = 0;
-    for mode in Mode::all() {
+    for (logouts, mode) in Mode::all().into_iter().enumerate() {
         let key = format!("spotify:token:watch:{}", mode.name());
         let refresh = server.issue_refresh_token(ID, "user-read-email");
         let (a, b, _sa, _sb) = two_replicas(&redis, mode, &accounts, &key, &refresh);
@@ -89,7 +88,6 @@ fn a_logout_on_one_replica_stops_the_other_within_a_second() {
         let before = announced(&mut raw);
         assert_eq!(before, logouts, "a token written is not announced");
         a.logout().unwrap();
-        logouts += 1;
         assert_eq!(
             announced(&mut raw),
             before + 1,
