@@ -226,6 +226,16 @@ pub enum Error {
         /// How long attempts last.
         lifetime: Duration,
     },
+
+    /// A callback's state matches no authorization attempt kept in an
+    /// attempt store (`AttemptStore::take`) for this session: the callback
+    /// was forged, replayed (its attempt was already taken, by this replica
+    /// or another), made for another session, or came after the attempt's
+    /// lifetime. Nothing was sent to Spotify; start the login again.
+    #[error(
+        "no login attempt is waiting for this callback: it was forged, already used, made for another session, or expired; start the login again"
+    )]
+    AttemptNotFound,
 }
 
 /// What kind of HTTP transport failure an [`Error::Http`] is.
@@ -477,6 +487,7 @@ mod tests {
                 message: "address in use".into(),
             },
             Error::Browser("no browser".into()),
+            Error::AttemptNotFound,
             Error::cache_io(
                 std::path::Path::new("/tmp/token.json"),
                 "cannot read the file",

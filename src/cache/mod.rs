@@ -1,6 +1,7 @@
 //! Token caches: where a [`TokenInfo`] lives between calls and between runs.
 //!
-//! [`InMemoryTokenCache`] is the default; [`FileTokenCache`] persists to a JSON
+//! [`InMemoryTokenCache`] is the default; [`InMemoryStore`] holds many
+//! users' tokens in one process; [`FileTokenCache`] persists to a JSON
 //! file; [`KeyringTokenCache`] (feature `keyring`) to the OS credential store;
 //! [`RedisTokenCache`] shares one between machines; implement
 //! [`TokenCache`] for anything else (a database). `SealedCache` (feature
@@ -18,6 +19,7 @@ mod file;
 mod keyring;
 mod lock_file;
 mod memory;
+mod memory_store;
 #[cfg(feature = "redis")]
 mod redis;
 #[cfg(feature = "encryption")]
@@ -29,6 +31,10 @@ pub use file::{CONFIG_FILE_NAME, DEFAULT_PATH, FileTokenCache};
 #[cfg_attr(docsrs, doc(cfg(feature = "keyring")))]
 pub use keyring::KeyringTokenCache;
 pub use memory::InMemoryTokenCache;
+pub use memory_store::{InMemoryStore, InMemoryStoreCache};
+#[cfg(all(feature = "redis", any(feature = "blocking", feature = "async")))]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use redis::RedisAttemptStore;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use redis::{RedisStore, RedisTokenCache};

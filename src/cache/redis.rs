@@ -27,12 +27,15 @@
 //! (the URL without its password, for messages).
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use super::{CacheLock, Entry, TokenCache};
+use super::{CacheLock, EndReason, EndedListener, Entry, TokenCache};
 use crate::{Error, Result, observe};
 
+#[cfg(any(feature = "blocking", feature = "async"))]
+mod attempts;
 mod connection;
 mod fence;
 mod location;
@@ -40,12 +43,16 @@ mod lock;
 mod pool;
 mod store;
 mod tls;
+mod watch;
 mod watchdog;
 
+#[cfg(any(feature = "blocking", feature = "async"))]
+pub use attempts::RedisAttemptStore;
 pub use store::RedisStore;
 
 use lock::{AcquireError, Fence, Holder, LockGuard, LockSpec};
 use pool::{Pool, PoolError, Settings};
+use watch::Watch;
 
 /// The largest stored value [`get`](TokenCache::get) accepts (1 MiB); a
 /// token is a few hundred bytes.
@@ -152,6 +159,38 @@ const MAX_LOCK_WAIT: Duration = Duration::from_secs(1 << 30);
 /// lost (a restart without persistence, an eviction, a failover), and every
 /// instance still holding the login writes it back.
 ///
+/// # Logouts heard at once
+///
+/// A flow built on this cache registers with
+/// [`watch_ended`](TokenCache::watch_ended); a logout written through any
+/// `RedisTokenCache` of the key on the same server (another replica's
+/// `logout()`, or [`clear`](TokenCache::clear)) then reaches it within
+/// about a second, and it hands out its token no more: its next call reads
+/// the store and fails with [`Error::NotAuthorized`]. The flows' hot path
+/// stays free of I/O.
+///
+/// How: the script that writes the logout record also appends the key to
+/// a stream (`XADD spotify-auth:ended MAXLEN ~ 10000 * key {key}`; see
+/// [`RedisStore::with_logout_stream`]), and each store runs one thread,
+/// started by the first `watch_ended` and ended with the last cache that
+/// registered, which reads it with `XREAD BLOCK 1000` on a connection of its
+/// own (named `spotify-auth-watch`, outside the pool) and tells the
+/// listeners of the keys it reads. A stream rather than pub/sub or keyspace
+/// notifications: this crate's TLS connections are request/response only,
+/// a stream needs no server configuration, and a reader that reconnects
+/// catches up from the last entry it saw. Listeners live as long as their
+/// cache: dropping it (with its flow) unregisters them, so a service that
+/// builds and drops many per-user flows keeps the watch's memory bounded.
+///
+/// While the watch is down (Redis unreachable, its connection lost) it
+/// reconnects with backoff (100 ms doubling to 5 s) and then delivers the
+/// logouts written meanwhile, up to the last 10,000; if it may have missed
+/// some (at its first start, or when the stream lost entries it had not
+/// read) every listener is told to consult its store once. Until it is
+/// back, a logout elsewhere reaches a flow at its next refresh, as it does
+/// without a watch. Redis 5 or later (streams); an older server still
+/// records the logout, and the flows see it at their next refresh.
+///
 /// # Choosing the lock TTL
 ///
 /// The TTL need not outlive the slowest refresh: the lock is renewed for as
@@ -211,6 +250,12 @@ pub struct RedisTokenCache {
     lock_wait: Duration,
     /// This instance's lock state, made at its first `lock()`.
     holder: OnceLock<Arc<Holder>>,
+    /// The store's watch for logouts written elsewhere.
+    watch: Arc<Watch>,
+    /// This instance's id among the watch's listeners.
+    id: u64,
+    /// Whether it registered a listener (to unregister when dropped).
+    watching: AtomicBool,
 }
 
 impl RedisTokenCache {
@@ -246,7 +291,13 @@ impl RedisTokenCache {
         RedisStore::from_client(client).cache(key)
     }
 
-    fn new(pool: Arc<Pool>, key: &str, lock_ttl: Duration, lock_wait: Duration) -> Self {
+    fn new(
+        (pool, watch): (Arc<Pool>, Arc<Watch>),
+        key: &str,
+        lock_ttl: Duration,
+        lock_wait: Duration,
+    ) -> Self {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(0);
         let mut lock_key = String::with_capacity(key.len() + ":lock".len());
         lock_key.push_str(key);
         lock_key.push_str(":lock");
@@ -257,6 +308,9 @@ impl RedisTokenCache {
             lock_ttl,
             lock_wait,
             holder: OnceLock::new(),
+            watch,
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            watching: AtomicBool::new(false),
         }
     }
 
@@ -326,11 +380,12 @@ impl RedisTokenCache {
     }
 
     /// This cache with `change` made to its connection settings, and
-    /// connections of its own.
+    /// connections (and a watch) of its own.
     fn reconfigured(mut self, change: impl FnOnce(&mut Settings)) -> Self {
         let mut settings = self.pool.settings().clone();
         change(&mut settings);
         self.pool = Arc::new(Pool::new(settings));
+        self.watch = Watch::new(self.pool.clone(), self.watch.stream().to_owned());
         self
     }
 
@@ -473,10 +528,20 @@ impl TokenCache for RedisTokenCache {
     /// Stores `entry` under the key (all or nothing), with no expiry (the
     /// refresh token outlives the access token), fenced by `lock`: see
     /// [Fenced writes](RedisTokenCache#fenced-writes).
+    ///
+    /// A logout record is also announced to the other machines' watches
+    /// (see [`watch_ended`](TokenCache::watch_ended)), in the same script.
     fn write(&self, entry: &Entry, lock: &CacheLock) -> Result<()> {
         let json = entry.to_json();
+        let announce = fence::Announce {
+            stream: self.watch.stream(),
+            length: watch::STREAM_LENGTH,
+            logout: entry
+                .ended()
+                .is_some_and(|ended| ended.reason() == EndReason::Logout),
+        };
         self.fenced_write("write", self.fence(lock), |conn, fence| {
-            fence::set(conn, self.key(), &self.lock_key, fence, &json)
+            fence::set(conn, self.key(), &self.lock_key, fence, &json, &announce)
         })
     }
 
@@ -541,6 +606,26 @@ impl TokenCache for RedisTokenCache {
             guard.holder.mark_lost(&guard.owner);
         }
         Ok(renewed == 1)
+    }
+
+    /// Tells `listener` whenever a logout record of this key is written by
+    /// any machine (any [`RedisTokenCache`] of the key on the same server),
+    /// within about a second: see
+    /// [Logouts heard at once](RedisTokenCache#logouts-heard-at-once).
+    /// Kept until this cache is dropped.
+    fn watch_ended(&self, listener: EndedListener) {
+        self.watching.store(true, Ordering::Relaxed);
+        self.watch.register(self.key(), self.id, listener);
+    }
+}
+
+impl Drop for RedisTokenCache {
+    /// Unregisters this cache's listeners from the store's watch (whose
+    /// thread ends with the last of them).
+    fn drop(&mut self) {
+        if self.watching.load(Ordering::Relaxed) {
+            self.watch.unregister(self.key(), self.id);
+        }
     }
 }
 

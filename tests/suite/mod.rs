@@ -30,6 +30,7 @@ mod needed;
 mod records;
 mod redaction;
 mod refresh;
+mod registry;
 mod retries;
 mod settings;
 mod stateless;

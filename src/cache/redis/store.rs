@@ -10,6 +10,7 @@ use rustls::ClientConfig;
 use super::RedisTokenCache;
 use super::connection::Server;
 use super::pool::{Pool, Settings};
+use super::watch::Watch;
 use crate::{Error, Result};
 
 /// One Redis server and a bounded pool of connections to it, shared by the
@@ -84,6 +85,8 @@ pub struct RedisStore {
     pool: Arc<Pool>,
     lock_ttl: Duration,
     lock_wait: Duration,
+    /// The watch for logouts, shared by the caches handed out.
+    watch: Arc<Watch>,
 }
 
 impl RedisStore {
@@ -101,6 +104,9 @@ impl RedisStore {
     /// The default lock wait: 180 s, above the slowest refresh the flows'
     /// defaults allow (4 attempts × 30 s + 30 s of backoff = 150 s).
     pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(180);
+
+    /// The default stream logouts are announced on: `spotify-auth:ended`.
+    pub const DEFAULT_LOGOUT_STREAM: &'static str = "spotify-auth:ended";
 
     /// The shortest lock TTL: 10 ms.
     pub(super) const MIN_LOCK_TTL: Duration = Duration::from_millis(10);
@@ -125,13 +131,15 @@ impl RedisStore {
     ///
     /// Nothing is connected until the first call.
     pub fn from_client(client: redis::Client) -> Self {
+        let pool = Arc::new(Pool::new(Settings {
+            server: Server { client, tls: None },
+            connect_timeout: Self::DEFAULT_TIMEOUT,
+            io_timeout: Self::DEFAULT_TIMEOUT,
+            max_connections: Self::DEFAULT_MAX_CONNECTIONS,
+        }));
         RedisStore {
-            pool: Arc::new(Pool::new(Settings {
-                server: Server { client, tls: None },
-                connect_timeout: Self::DEFAULT_TIMEOUT,
-                io_timeout: Self::DEFAULT_TIMEOUT,
-                max_connections: Self::DEFAULT_MAX_CONNECTIONS,
-            })),
+            watch: Watch::new(pool.clone(), Self::DEFAULT_LOGOUT_STREAM.to_owned()),
+            pool,
             lock_ttl: Self::DEFAULT_LOCK_TTL,
             lock_wait: Self::DEFAULT_LOCK_WAIT,
         }
@@ -142,11 +150,27 @@ impl RedisStore {
     /// the key (with `:lock` appended, for the lock's key).
     pub fn cache(&self, key: impl AsRef<str>) -> RedisTokenCache {
         RedisTokenCache::new(
-            self.pool.clone(),
+            (self.pool.clone(), self.watch.clone()),
             key.as_ref(),
             self.lock_ttl,
             self.lock_wait,
         )
+    }
+
+    /// The login attempts of the stateless web flow, kept in this store's
+    /// server and sharing its connections: see [`RedisAttemptStore`](crate::RedisAttemptStore).
+    #[cfg(any(feature = "blocking", feature = "async"))]
+    pub fn attempt_store(&self) -> crate::RedisAttemptStore {
+        crate::RedisAttemptStore::new(self.pool.clone())
+    }
+
+    /// The stream a logout written through this store's caches is announced
+    /// on, and which their watch reads (default `spotify-auth:ended`): every
+    /// replica must use the same. See
+    /// [Logouts heard at once](RedisTokenCache#logouts-heard-at-once).
+    pub fn with_logout_stream(mut self, stream: impl Into<String>) -> Self {
+        self.watch = Watch::new(self.pool.clone(), stream.into());
+        self
     }
 
     /// How many connections may be open at once (default 8; at least 1).
@@ -208,11 +232,13 @@ impl RedisStore {
         self.lock_wait
     }
 
-    /// This store with `change` made to its settings, and a new pool.
+    /// This store with `change` made to its settings, and a new pool (and
+    /// a new watch on it).
     fn reconfigured(mut self, change: impl FnOnce(&mut Settings)) -> Self {
         let mut settings = self.pool.settings().clone();
         change(&mut settings);
         self.pool = Arc::new(Pool::new(settings));
+        self.watch = Watch::new(self.pool.clone(), self.watch.stream().to_owned());
         self
     }
 }
