@@ -68,6 +68,8 @@ mod tiny_http_workarounds;
 
 #[cfg(test)]
 mod chromium_tests;
+#[cfg(all(test, feature = "blocking"))]
+mod properties;
 #[cfg(test)]
 mod tests;
 

@@ -125,6 +125,8 @@ mod local;
 #[cfg(any(feature = "blocking", feature = "async"))]
 pub mod middleware;
 mod observe;
+#[cfg(all(test, feature = "blocking"))]
+mod properties;
 #[cfg(any(feature = "blocking", feature = "async"))]
 mod reconcile;
 #[cfg(any(feature = "blocking", feature = "async"))]
@@ -139,6 +141,8 @@ pub mod testing;
 #[cfg(any(feature = "blocking", feature = "async", feature = "testing"))]
 mod tiny_http_pool;
 mod token;
+#[cfg(any(feature = "blocking", feature = "async"))]
+mod transport;
 
 #[cfg(any(feature = "blocking", feature = "async"))]
 pub use attempts::AuthorizationAttempt;
