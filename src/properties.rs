@@ -34,9 +34,8 @@ pub(crate) fn config() -> ProptestConfig {
     cases(DEFAULT_CASES)
 }
 
-/// [`config`] with `default` cases unless `PROPTEST_CASES` is set; when
-/// it is, `divisor` of it (for the properties that cost a connection per
-/// case).
+/// [`config`] with `default` cases unless `PROPTEST_CASES` is set (the
+/// socket property takes fewer by default: each case costs connections).
 pub(crate) fn cases(default: u32) -> ProptestConfig {
     let mut config = ProptestConfig::default();
     if std::env::var_os("PROPTEST_CASES").is_none() {
