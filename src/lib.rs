@@ -120,6 +120,9 @@ mod entry;
 mod error;
 #[cfg(any(feature = "blocking", feature = "async"))]
 mod exchanged;
+#[cfg(all(fuzzing, any(feature = "blocking", feature = "async")))]
+#[doc(hidden)]
+pub mod fuzzing;
 #[cfg(any(feature = "blocking", feature = "async"))]
 mod local;
 #[cfg(any(feature = "blocking", feature = "async"))]
