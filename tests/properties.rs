@@ -10,7 +10,7 @@
 #[path = "generators/mod.rs"]
 mod generators;
 
-use generators::{Gen, has_marker, mutate, text};
+use generators::{Gen, has_marker, text};
 use proptest::prelude::*;
 use proptest::test_runner::Config;
 use spotify_auth::{
@@ -117,6 +117,7 @@ proptest! {
 #[cfg(feature = "encryption")]
 mod sealed {
     use super::*;
+    use generators::mutate;
     use spotify_auth::{SealedCache, SealingKey};
 
     fn sealed(inner: InMemoryTokenCache) -> SealedCache<InMemoryTokenCache> {

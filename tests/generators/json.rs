@@ -208,7 +208,7 @@ pub fn sealed(g: &mut Gen) -> String {
 /// sometimes mutated into a near miss (with `mutations`), or any JSON.
 pub fn entry(g: &mut Gen, mutations: bool) -> String {
     let valid = match g.range(0, 6) {
-        0 | 1 | 2 => token_file(g),
+        0..=2 => token_file(g),
         3 => record(g),
         4 => sealed(g),
         5 => value(g, 3, true),

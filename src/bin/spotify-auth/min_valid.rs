@@ -122,7 +122,7 @@ mod tests {
                 _ => return None,
             };
             let number: u128 = rest[..digits].parse().ok()?;
-            total += number * unit;
+            total = total.checked_add(number.checked_mul(unit)?)?;
             rest = &rest[digits + 1..];
         }
         u64::try_from(total).ok()
