@@ -128,11 +128,16 @@ mod entry;
 mod error;
 #[cfg(any(feature = "blocking", feature = "async"))]
 mod exchanged;
+#[cfg(all(fuzzing, any(feature = "blocking", feature = "async")))]
+#[doc(hidden)]
+pub mod fuzzing;
 #[cfg(any(feature = "blocking", feature = "async"))]
 mod local;
 #[cfg(any(feature = "blocking", feature = "async"))]
 pub mod middleware;
 mod observe;
+#[cfg(all(test, feature = "blocking"))]
+mod properties;
 #[cfg(any(feature = "blocking", feature = "async"))]
 mod reconcile;
 #[cfg(any(feature = "blocking", feature = "async"))]
@@ -149,6 +154,8 @@ pub mod testing;
 #[cfg(any(feature = "blocking", feature = "async", feature = "testing"))]
 mod tiny_http_pool;
 mod token;
+#[cfg(any(feature = "blocking", feature = "async"))]
+mod transport;
 
 #[cfg(any(feature = "blocking", feature = "async"))]
 pub use attempt_store::{AttemptStore, InMemoryAttemptStore, SavedAttempt};
