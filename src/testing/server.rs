@@ -179,6 +179,16 @@ impl FakeSpotify {
         self.shared.lock().requests.clone()
     }
 
+    /// The requests received after the first `skip`, in arrival order: what
+    /// arrived since a test last looked, without copying everything before.
+    pub fn requests_since(&self, skip: usize) -> Vec<RecordedRequest> {
+        let state = self.shared.lock();
+        state
+            .requests
+            .get(skip..)
+            .map_or_else(Vec::new, <[_]>::to_vec)
+    }
+
     /// How many requests reached the token endpoint (any method, faulted
     /// ones included).
     pub fn token_request_count(&self) -> usize {

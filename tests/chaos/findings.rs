@@ -120,8 +120,8 @@ fn sharers(mode: Mode) -> Sharers {
 ///
 /// Fixed for a failure that passes: the library tries a write three times
 /// (two quick retries) before it releases the cache lock, so S is stored
-/// before B can read T. A write that keeps failing for longer is the known
-/// limit: [`a_write_that_keeps_failing_ends_the_login_of_a_sharer`].
+/// before B can read T; a write that keeps failing for longer keeps the lock
+/// while it is owed: [`a_write_that_keeps_failing_does_not_end_the_login_of_a_sharer`].
 fn a_failed_write_does_not_end_the_login(mode: Mode) {
     let Sharers {
         server,
@@ -172,40 +172,48 @@ fn async_a_failed_write_does_not_end_the_login() {
     a_failed_write_does_not_end_the_login(Mode::Async);
 }
 
-/// The known limit of F1: A's writes keep failing (all three attempts), so
-/// A releases the lock with S unsaved; B reads T, spends it, and removes it;
-/// A takes the emptied cache for a logout. Only A's memory held S, and an
-/// emptied cache cannot tell a logout from a refusal. Kept, ignored, to
-/// show the limit: it fails today.
-fn a_write_that_keeps_failing_ends_the_login_of_a_sharer(mode: Mode) {
+/// F1 when the write keeps failing (all three attempts): A owes the write
+/// of S and keeps the store's lock while it retries it beside its callers,
+/// so B waits for the lock instead of reading T, then reads S. The login
+/// goes on and T is sent once.
+fn a_write_that_keeps_failing_does_not_end_the_login_of_a_sharer(mode: Mode) {
     let Sharers {
-        faulty, a, b, _dir, ..
+        server,
+        faulty,
+        a,
+        b,
+        _dir,
     } = sharers(mode);
     faulty.fail_next(CacheOp::WriteToken, 3);
     get(&a).expect("A refreshes; its write keeps failing; the token is kept");
-    assert!(a.cache_write_error().is_some());
+    assert_eq!(
+        faulty.failures(CacheOp::WriteToken),
+        3,
+        "every quick attempt failed"
+    );
     let from_b = get(&b);
+    let issued = server.issued_refresh_tokens();
     assert!(
         from_b.is_ok(),
         "{}: B ended the login: {from_b:?}",
         mode.name()
     );
+    assert_eq!(issued[0].refresh_requests(), 1, "T is sent once");
+    let again = get(&a);
+    assert!(again.is_ok(), "A goes on: {again:?}");
+    assert!(a.cache_write_error().is_none(), "S is stored by now");
 }
 
 #[cfg(feature = "blocking")]
 #[test]
-#[ignore = "known limit (F1, a write failing for longer than its quick retries): see the \
-            function's docs and the README's token lifecycle"]
-fn blocking_a_write_that_keeps_failing_ends_the_login_of_a_sharer() {
-    a_write_that_keeps_failing_ends_the_login_of_a_sharer(Mode::Blocking);
+fn blocking_a_write_that_keeps_failing_does_not_end_the_login_of_a_sharer() {
+    a_write_that_keeps_failing_does_not_end_the_login_of_a_sharer(Mode::Blocking);
 }
 
 #[cfg(feature = "async")]
 #[test]
-#[ignore = "known limit (F1, a write failing for longer than its quick retries): see the \
-            function's docs and the README's token lifecycle"]
-fn async_a_write_that_keeps_failing_ends_the_login_of_a_sharer() {
-    a_write_that_keeps_failing_ends_the_login_of_a_sharer(Mode::Async);
+fn async_a_write_that_keeps_failing_does_not_end_the_login_of_a_sharer() {
+    a_write_that_keeps_failing_does_not_end_the_login_of_a_sharer(Mode::Async);
 }
 
 /// A file cache whose `get` fails the second time it is called under one

@@ -98,18 +98,25 @@
 //! so a seed that failed once usually, not always, fails again.
 
 pub mod actor;
+pub mod allowance;
 pub mod auth;
 pub mod caches;
 pub mod child;
+pub mod clock;
 pub mod coordinator;
+pub mod double_exchange;
+pub mod ended;
 #[cfg(test)]
 mod findings;
+pub mod instance;
 pub mod last_calls;
 pub mod ledger;
 pub mod plan;
 pub mod pump;
 pub mod report;
 pub mod scenario;
+pub mod served;
+pub mod store_faults;
 pub mod summary;
 pub mod verdict;
 pub mod watcher;
@@ -120,6 +127,9 @@ pub use plan::Storage;
 
 /// The environment variable that makes the `child` test a child.
 pub const CHILD_VAR: &str = "SPOTIFY_AUTH_CHAOS_CHILD";
+
+/// The `User-Agent` of process n's requests is this and n.
+pub const AGENT_PREFIX: &str = "chaos-p";
 
 /// The fake's client.
 pub const ID: &str = "chaos-client";
@@ -154,7 +164,16 @@ pub fn run_seeds(storage: Storage) {
         .and_then(|s| s.trim().parse::<u64>().ok())
         .unwrap_or(1)
         .max(1);
-    for seed in first..first + runs {
-        scenario::run(storage, seed, seconds);
-    }
+    // Every seed runs, whatever the ones before did; a failure's message
+    // (the panic's) is printed as it happens, and the seeds that failed are
+    // listed at the end.
+    let failed: Vec<u64> = (first..first + runs)
+        .filter(|&seed| std::panic::catch_unwind(|| scenario::run(storage, seed, seconds)).is_err())
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "chaos {}: {} of {runs} seeds failed: {failed:?} (each one's violations are above)",
+        storage.name(),
+        failed.len()
+    );
 }

@@ -165,19 +165,28 @@ impl Watcher {
     }
 
     /// No token (nothing, or a record that the login ended): fine before
-    /// anything was seen, after a logout since the last token was seen, or
-    /// when that token is dead (refused tokens are recorded as such; a
-    /// token that was replaced meanwhile is dead too).
+    /// anything was seen, after a logout or a data loss (a store fault)
+    /// since the last token was seen, or when that token is dead (refused
+    /// tokens are recorded as such; a token that was replaced meanwhile is
+    /// dead too).
     fn missing(&mut self, read_at: Instant) {
         self.watched.missing += 1;
         let Some((last, seen_at)) = self.last.clone() else {
             return;
         };
-        let logged_out = ledger::lock(&self.ledger)
-            .logouts
-            .iter()
-            .any(|l| l.end.is_none_or(|end| end > seen_at) && l.start < read_at);
-        if !logged_out && self.server.refresh_token_is_live(&last) {
+        let (logged_out, lost) = {
+            let ledger = ledger::lock(&self.ledger);
+            let logged_out = ledger
+                .logouts
+                .iter()
+                .any(|l| l.end.is_none_or(|end| end > seen_at) && l.start < read_at);
+            let lost = ledger
+                .store_events
+                .iter()
+                .any(|e| e.loss && e.end >= seen_at && e.start <= read_at);
+            (logged_out, lost)
+        };
+        if !logged_out && !lost && self.server.refresh_token_is_live(&last) {
             self.violation(format!(
                 "the cache lost its token: none at all while refresh token {} last seen in it \
                  is live, and no logout since",

@@ -1,0 +1,91 @@
+//! What a lapsed lease may cost (the rules are in `tests/chaos/mod.rs`):
+//! each store fault that may have let the lock lapse (a lock key deleted,
+//! a holder paused past the TTL, a `FLUSHALL`) excuses, within its window,
+//! at most one extra request of a refresh token that was in flight during
+//! the lapse, and the errors of one instance.
+
+use std::time::{Duration, Instant};
+
+use super::ledger::StoreEvent;
+use super::verdict::Use;
+
+/// One lapse and what it has excused so far.
+struct Lapse {
+    what: &'static str,
+    start: Instant,
+    end: Instant,
+    until: Instant,
+    request: bool,
+    instance: Option<String>,
+}
+
+/// The lapses of a run, spent as the checks excuse violations with them.
+pub struct Allowances {
+    lapses: Vec<Lapse>,
+}
+
+impl Allowances {
+    /// A lapse excuses what happens from its start to `window` after its
+    /// end.
+    pub fn new(events: &[StoreEvent], window: Duration) -> Allowances {
+        let mut lapses: Vec<Lapse> = events
+            .iter()
+            .filter(|e| e.lapse)
+            .map(|e| Lapse {
+                what: e.what,
+                start: e.start,
+                end: e.end,
+                until: e.end + window,
+                request: false,
+                instance: None,
+            })
+            .collect();
+        lapses.sort_by_key(|l| l.start);
+        Allowances { lapses }
+    }
+
+    /// Excuses an extra request at `at` with the first lapse whose window
+    /// holds it, during which the same token was in flight (`uses`: sent
+    /// before the lapse ended, processed after it began), and that has
+    /// excused none yet: what it was, if any.
+    pub fn request(&mut self, at: Instant, uses: &[Use]) -> Option<&'static str> {
+        let lapse = self.lapses.iter_mut().find(|l| {
+            !l.request
+                && l.start <= at
+                && at <= l.until
+                && uses.iter().any(|u| u.sent <= l.end && u.at >= l.start)
+        })?;
+        lapse.request = true;
+        Some(lapse.what)
+    }
+
+    /// Excuses an error `instance` was told at `at`: with the lapse that
+    /// excuses that instance already, else with the first whose window
+    /// holds it and that has excused no instance yet.
+    pub fn error(&mut self, instance: &str, at: Instant) -> Option<&'static str> {
+        let holds = |l: &Lapse| l.start <= at && at <= l.until;
+        if let Some(l) = self
+            .lapses
+            .iter()
+            .find(|l| holds(l) && l.instance.as_deref() == Some(instance))
+        {
+            return Some(l.what);
+        }
+        let lapse = self
+            .lapses
+            .iter_mut()
+            .find(|l| holds(l) && l.instance.is_none())?;
+        lapse.instance = Some(instance.to_owned());
+        Some(lapse.what)
+    }
+
+    /// How many lapses there were, and how many excused a request, an
+    /// instance's errors.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        (
+            self.lapses.len(),
+            self.lapses.iter().filter(|l| l.request).count(),
+            self.lapses.iter().filter(|l| l.instance.is_some()).count(),
+        )
+    }
+}
