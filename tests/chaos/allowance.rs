@@ -22,6 +22,8 @@ struct Lapse {
 /// The lapses of a run, spent as the checks excuse violations with them.
 pub struct Allowances {
     lapses: Vec<Lapse>,
+    /// What was excused, for `CHAOS_VERBOSE`.
+    pub excused: Vec<(Instant, String)>,
 }
 
 impl Allowances {
@@ -41,7 +43,10 @@ impl Allowances {
             })
             .collect();
         lapses.sort_by_key(|l| l.start);
-        Allowances { lapses }
+        Allowances {
+            lapses,
+            excused: Vec::new(),
+        }
     }
 
     /// Excuses an extra request at `at` with the first lapse whose window
@@ -56,7 +61,10 @@ impl Allowances {
                 && uses.iter().any(|u| u.sent <= l.end && u.at >= l.start)
         })?;
         lapse.request = true;
-        Some(lapse.what)
+        let what = lapse.what;
+        self.excused
+            .push((at, format!("an extra request (lapse: {what})")));
+        Some(what)
     }
 
     /// Excuses an error `instance` was told at `at`: with the lapse that
@@ -76,7 +84,10 @@ impl Allowances {
             .iter_mut()
             .find(|l| holds(l) && l.instance.is_none())?;
         lapse.instance = Some(instance.to_owned());
-        Some(lapse.what)
+        let what = lapse.what;
+        self.excused
+            .push((at, format!("the errors of {instance} (lapse: {what})")));
+        Some(what)
     }
 
     /// How many lapses there were, and how many excused a request, an

@@ -108,6 +108,12 @@ pub fn conclude(
             "history (ms from the start):\n{}",
             verdict::history(&records, &ledger, start, &violations, true)
         );
+        for (at, what) in &allowances.excused {
+            eprintln!(
+                "  excused at {}ms: {what}",
+                at.saturating_duration_since(start).as_millis()
+            );
+        }
     }
     if violations.is_empty() {
         eprintln!(

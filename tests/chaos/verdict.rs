@@ -293,5 +293,26 @@ pub fn history(
             logout.end.map_or("?".to_owned(), |e| ms(e).to_string())
         );
     }
+    for event in &ledger.store_events {
+        let _ = writeln!(
+            out,
+            "  store fault: {} {}ms..{}ms",
+            event.what,
+            ms(event.start),
+            ms(event.end)
+        );
+    }
+    if all {
+        for e in &ledger.ended {
+            let _ = writeln!(
+                out,
+                "  {} told {} in a call {}ms..{}ms",
+                e.actor,
+                e.error,
+                ms(e.start),
+                ms(e.end)
+            );
+        }
+    }
     out
 }
