@@ -140,6 +140,9 @@ impl Coordinator {
             .map(|e| format!("{e} ({e:?})"));
         {
             let mut ledger = ledger::lock(&self.ledger);
+            if double != Double::Once {
+                ledger.doubled_exchanges += 1;
+            }
             ledger.logins.push(Login {
                 lineage,
                 at: Instant::now(),

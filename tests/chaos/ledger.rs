@@ -91,6 +91,8 @@ pub struct Ledger {
     pub stats: Stats,
     pub relogin_requests: u64,
     pub faults_injected: usize,
+    /// Exchange logins whose code was exchanged more than once.
+    pub doubled_exchanges: usize,
     pub ready: usize,
     /// Converts the children's Unix times.
     pub clock: Clock,

@@ -81,23 +81,26 @@ pub fn schedule(
     }
     for _ in 0..deletes {
         let delay_ms = rng.u64(20..=settings.timeout_ms.saturating_sub(300).max(21));
-        faults.push(StoreFault {
+        let fault = StoreFault {
             at: at(rng),
             kind: Kind::DeleteLock { delay_ms },
-        });
+        };
+        if lapses_on() {
+            faults.push(fault);
+        }
     }
     for _ in 0..pauses {
         let pause_ms = ttl + rng.u64(150..=250);
-        if !pause_fits || pause_ms + 200 > settings.timeout_ms {
-            continue;
-        }
-        faults.push(StoreFault {
+        let fault = StoreFault {
             at: at(rng),
             kind: Kind::Pause {
                 delay_ms: rng.u64(20..=120),
                 pause_ms,
             },
-        });
+        };
+        if lapses_on() && pause_fits && pause_ms + 200 <= settings.timeout_ms {
+            faults.push(fault);
+        }
     }
     faults.sort_by_key(|f| f.at);
     faults
@@ -108,6 +111,13 @@ pub fn schedule(
 /// alone.
 fn data_loss_on() -> bool {
     std::env::var("CHAOS_DATA_LOSS").map_or(true, |v| v.trim() != "0")
+}
+
+/// Whether leases lapse (a lock deleted, a holder paused):
+/// `CHAOS_LAPSES=0` turns that off (the rest of the plan stays the same).
+/// A `FLUSHALL` deletes the lock too: it is a data loss.
+fn lapses_on() -> bool {
+    std::env::var("CHAOS_LAPSES").map_or(true, |v| v.trim() != "0")
 }
 
 /// Where the driver reaches the store.

@@ -84,7 +84,7 @@ pub fn conclude(
         "\n  store: {losses} data losses, {lapses} lapses ({lapse_requests} excused an extra \
          request, {lapse_instances} an instance's errors); {} instances closed ({} rebuilt); \
          {} calls while a cache was down ({} failed); {} tokens handed out, {} logout records \
-         read; {} login-ended errors",
+         read; {} login-ended errors; {} codes exchanged more than once",
         ledger.closes.len(),
         ledger.stats.rebuilt,
         ledger.stats.down_calls,
@@ -92,6 +92,7 @@ pub fn conclude(
         ledger.served.len(),
         ledger.logouts_seen.len(),
         ledger.ended.len(),
+        ledger.doubled_exchanges,
     );
     let _ = write!(
         summary,
