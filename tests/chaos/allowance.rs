@@ -100,3 +100,55 @@ impl Allowances {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::super::ledger::StoreEvent;
+    use super::super::verdict::Use;
+    use super::Allowances;
+
+    fn use_at(start: Instant, sent_ms: u64, at_ms: u64) -> Use {
+        Use {
+            at: start + Duration::from_millis(at_ms),
+            sent: start + Duration::from_millis(sent_ms),
+            fault: None,
+            unheard: false,
+        }
+    }
+
+    /// A lapse excuses one extra use of a token in flight during it, and
+    /// the errors of one instance; a data loss excuses nothing.
+    #[test]
+    fn a_lapse_excuses_one_request_in_flight_and_one_instance() {
+        let t0 = Instant::now();
+        let at = |ms| t0 + Duration::from_millis(ms);
+        let event = |what, start, lapse: bool| StoreEvent {
+            what,
+            start: at(start),
+            end: at(start + 10),
+            loss: !lapse,
+            lapse,
+        };
+        let events = [
+            event("lock deleted", 100, true),
+            event("evicted", 500, false),
+        ];
+        let mut allowances = Allowances::new(&events, Duration::from_millis(1000));
+        // Not in flight during the lapse: sent after it.
+        let late = [use_at(t0, 150, 160), use_at(t0, 170, 180)];
+        assert!(allowances.request(at(180), &late).is_none());
+        let in_flight = [use_at(t0, 90, 300), use_at(t0, 120, 130)];
+        assert!(allowances.request(at(300), &in_flight).is_some());
+        assert!(allowances.request(at(300), &in_flight).is_none(), "once");
+        assert!(allowances.error("a", at(200)).is_some());
+        assert!(allowances.error("a", at(900)).is_some(), "a again");
+        assert!(allowances.error("b", at(200)).is_none(), "one instance");
+        assert!(
+            allowances.error("a", at(2000)).is_none(),
+            "after the window"
+        );
+        assert_eq!(allowances.counts(), (1, 1, 1));
+    }
+}

@@ -160,13 +160,14 @@ impl Recording {
                     });
                 }
             }
-            Entry::Ended(record) if record.reason() == EndReason::Logout => {
-                if lock(&self.seen.logouts).insert(record.at_ms()) {
-                    self.reporter.send(Report::LogoutSeen {
-                        actor: self.actor.clone(),
-                        at_ms: unix_ms(),
-                    });
-                }
+            Entry::Ended(record)
+                if record.reason() == EndReason::Logout
+                    && lock(&self.seen.logouts).insert(record.at_ms()) =>
+            {
+                self.reporter.send(Report::LogoutSeen {
+                    actor: self.actor.clone(),
+                    at_ms: unix_ms(),
+                });
             }
             _ => {}
         }

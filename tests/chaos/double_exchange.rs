@@ -134,3 +134,43 @@ fn seen_as_failure(fault: &Option<Fault>, timeout: Duration) -> bool {
         Some(_) => true,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use spotify_auth::testing::{FakeSpotify, Fault};
+
+    use super::super::{ID, REDIRECT, SECRET};
+    use super::check;
+
+    /// The check finds a code sent twice after an answer that did not
+    /// fail, and takes one sent again after a failure.
+    #[test]
+    fn the_exchange_check_counts_the_requests_of_each_code() {
+        let server = FakeSpotify::builder()
+            .client(ID, Some(SECRET))
+            .redirect_uri(REDIRECT)
+            .start()
+            .unwrap();
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let post = |code: &str| {
+            agent
+                .post(server.token_url())
+                .send_form([("grant_type", "authorization_code"), ("code", code)])
+                .unwrap();
+        };
+        post("sent-once");
+        post("sent-twice");
+        post("sent-twice");
+        server.inject(Fault::Status(503), 1);
+        post("retried-after-a-503");
+        post("retried-after-a-503");
+        let violations = check(&server, Duration::from_secs(1));
+        assert_eq!(violations.len(), 1, "{violations:?}");
+        assert!(violations[0].contains("sent-twice"), "{violations:?}");
+    }
+}

@@ -216,16 +216,8 @@ fn run(target: &mut Target, context: &mut Context, kind: &Kind, stopped: &Mutex<
             }
             "token key evicted"
         }
-        #[cfg(feature = "redis")]
-        (Kind::DeleteLock { delay_ms }, Target::Redis { conn, key }) => {
-            if held_refresh(context, *delay_ms, stopped).is_none() {
-                return;
-            }
-            let removed: i64 = redis::cmd("DEL")
-                .arg(format!("{key}:lock"))
-                .query(conn)
-                .unwrap();
-            if removed == 0 {
+        (Kind::DeleteLock { delay_ms }, _) => {
+            if held_refresh(context, *delay_ms, stopped).is_none() || !delete_lock(target) {
                 return;
             }
             "lock deleted under a refresh"
@@ -247,6 +239,20 @@ fn run(target: &mut Target, context: &mut Context, kind: &Kind, stopped: &Mutex<
         _ => panic!("store fault {kind:?} does not apply to this storage"),
     };
     record(context, kind, what, start);
+}
+
+/// Deletes the Redis lock key; false when it was not held.
+fn delete_lock(target: &mut Target) -> bool {
+    #[cfg(feature = "redis")]
+    if let Target::Redis { conn, key } = target {
+        let removed: i64 = redis::cmd("DEL")
+            .arg(format!("{key}:lock"))
+            .query(conn)
+            .unwrap();
+        return removed == 1;
+    }
+    let _ = target;
+    panic!("only a Redis lock can be deleted")
 }
 
 fn record(context: &Context, kind: &Kind, what: &'static str, start: Instant) {
