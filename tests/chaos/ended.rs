@@ -83,7 +83,7 @@ pub fn check(
         let Some(live) = live else {
             continue;
         };
-        if allowances.error(&error.actor, error.start).is_some() {
+        if allowances.error(&error.actor, error.end).is_some() {
             continue;
         }
         found
@@ -123,7 +123,7 @@ pub fn lapse_errors(ledger: &Ledger, allowances: &mut Allowances, start: Instant
     errors.sort_by_key(|e| e.start);
     errors
         .into_iter()
-        .filter(|e| allowances.error(&e.actor, e.start).is_none())
+        .filter(|e| allowances.error(&e.actor, e.end).is_none())
         .map(|e| {
             format!(
                 "a lapse's error beyond its allowance: {} at {}ms: {}",

@@ -197,7 +197,7 @@ fn run(target: &mut Target, context: &mut Context, kind: &Kind, stopped: &Mutex<
     if kind.loses_data() && near_a_logout(context) {
         return;
     }
-    let start = Instant::now();
+    let mut start = Instant::now();
     let what = match (kind, &mut *target) {
         (Kind::RemoveFile, Target::File(path)) => match std::fs::remove_file(&*path) {
             Ok(()) => "file removed",
@@ -217,7 +217,11 @@ fn run(target: &mut Target, context: &mut Context, kind: &Kind, stopped: &Mutex<
             "token key evicted"
         }
         (Kind::DeleteLock { delay_ms }, _) => {
-            if held_refresh(context, *delay_ms, stopped).is_none() || !delete_lock(target) {
+            if held_refresh(context, *delay_ms, stopped).is_none() {
+                return;
+            }
+            start = Instant::now();
+            if !delete_lock(target) {
                 return;
             }
             "lock deleted under a refresh"
