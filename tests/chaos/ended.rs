@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use spotify_auth::testing::{Delivery, IssuedRefreshToken};
 
 use super::allowance::Allowances;
+use super::hints::Hints;
 use super::ledger::Ledger;
 use super::verdict::{Records, received};
 use super::watcher::short;
@@ -50,13 +51,15 @@ pub fn check(
     ledger: &Ledger,
     timeout: Duration,
     allowances: &mut Allowances,
+    hints: &Hints,
     start: Instant,
 ) -> Vec<String> {
     let ms = |at: Instant| at.saturating_duration_since(start).as_millis();
     let mut errors = ledger.ended.clone();
     errors.sort_by_key(|e| e.start);
-    // (instance, live token) -> the errors, as text.
-    let mut found: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+    // (instance, live token) -> the errors, as text, and when the first
+    // one ended.
+    let mut found: BTreeMap<(String, String), (Vec<String>, Instant)> = BTreeMap::new();
     for error in &errors {
         let Some(login) = ledger
             .logins
@@ -88,12 +91,13 @@ pub fn check(
         }
         found
             .entry((error.actor.clone(), live.token().to_owned()))
-            .or_default()
+            .or_insert_with(|| (Vec::new(), error.end))
+            .0
             .push(format!("{} at {}ms", error.error, ms(error.start)));
     }
     found
         .into_iter()
-        .map(|((actor, token), told)| {
+        .map(|((actor, token), (told, first_end))| {
             let mut line = format!(
                 "assertion 5: {actor} was told the login ended while refresh token {} ({}), \
                  received by the library, was live and no logout was made:",
@@ -110,6 +114,7 @@ pub fn check(
             if told.len() > 3 {
                 let _ = write!(line, " ({} more)", told.len() - 3);
             }
+            line.push_str(&hints.around(first_end));
             line
         })
         .collect()

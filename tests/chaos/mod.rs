@@ -149,7 +149,9 @@
 //! deterministic test (ignored while the library issue is open).
 //!
 //! A failure prints the seed, the replay command, the plan and each
-//! violation with the history of the tokens involved (and the store
+//! violation (with [`hints`]: the store faults whose window holds it, and
+//! whether the refusal of its token could not be recorded; a hint excuses
+//! nothing) with the history of the tokens involved (and the store
 //! faults; with `CHAOS_VERBOSE=1`, every lineage, every login-ended error
 //! and what each lapse excused). A seed replays the plan and the schedule
 //! exactly; thread timing still differs between runs, so a seed that failed
@@ -166,6 +168,7 @@ pub mod double_exchange;
 pub mod ended;
 #[cfg(test)]
 mod findings;
+pub mod hints;
 pub mod instance;
 pub mod last_calls;
 pub mod ledger;

@@ -194,39 +194,21 @@ fn wait_until(at: Instant, stopped: &Mutex<bool>) -> bool {
 }
 
 fn run(target: &mut Target, context: &mut Context, kind: &Kind, stopped: &Mutex<bool>) {
-    if kind.loses_data() && near_a_logout(context) {
-        return;
+    if kind.loses_data() {
+        return lose_data(target, context, kind);
     }
-    let mut start = Instant::now();
-    let what = match (kind, &mut *target) {
-        (Kind::RemoveFile, Target::File(path)) => match std::fs::remove_file(&*path) {
-            Ok(()) => "file removed",
-            Err(_) => return,
-        },
-        #[cfg(feature = "redis")]
-        (Kind::Flush, Target::Redis { conn, .. }) => {
-            let _: () = redis::cmd("FLUSHALL").query(conn).unwrap();
-            "FLUSHALL"
-        }
-        #[cfg(feature = "redis")]
-        (Kind::Evict, Target::Redis { conn, key }) => {
-            let removed: i64 = redis::cmd("DEL").arg(&*key).query(conn).unwrap();
-            if removed == 0 {
-                return;
-            }
-            "token key evicted"
-        }
-        (Kind::DeleteLock { delay_ms }, _) => {
+    let (what, start) = match kind {
+        Kind::DeleteLock { delay_ms } => {
             if held_refresh(context, *delay_ms, stopped).is_none() {
                 return;
             }
-            start = Instant::now();
+            let start = Instant::now();
             if !delete_lock(target) {
                 return;
             }
-            "lock deleted under a refresh"
+            ("lock deleted under a refresh", start)
         }
-        (Kind::Pause { delay_ms, pause_ms }, _) => {
+        Kind::Pause { delay_ms, pause_ms } => {
             let Some(agent) = held_refresh(context, *delay_ms, stopped) else {
                 return;
             };
@@ -237,12 +219,64 @@ fn run(target: &mut Target, context: &mut Context, kind: &Kind, stopped: &Mutex<
             let start = Instant::now();
             std::thread::sleep(Duration::from_millis(*pause_ms));
             drop(paused);
-            record(context, kind, "holder paused past the TTL", start);
-            return;
+            ("holder paused past the TTL", start)
+        }
+        _ => unreachable!("a data loss"),
+    };
+    ledger::lock(&context.ledger).store_events.push(StoreEvent {
+        what,
+        start,
+        end: Instant::now(),
+        loss: false,
+        lapse: true,
+    });
+}
+
+/// Loses the store's data. The loss is in the ledger before it is made
+/// (the watcher may see it at once), and taken back when there was
+/// nothing to lose.
+fn lose_data(target: &mut Target, context: &Context, kind: &Kind) {
+    if near_a_logout(context) {
+        return;
+    }
+    let what = match kind {
+        Kind::RemoveFile => "file removed",
+        Kind::Flush => "FLUSHALL",
+        _ => "token key evicted",
+    };
+    let index = {
+        let mut ledger = ledger::lock(&context.ledger);
+        let now = Instant::now();
+        ledger.store_events.push(StoreEvent {
+            what,
+            start: now,
+            end: now,
+            loss: true,
+            // A `FLUSHALL` deletes the lock too.
+            lapse: matches!(kind, Kind::Flush),
+        });
+        ledger.store_events.len() - 1
+    };
+    let lost = match (kind, &mut *target) {
+        (Kind::RemoveFile, Target::File(path)) => std::fs::remove_file(&*path).is_ok(),
+        #[cfg(feature = "redis")]
+        (Kind::Flush, Target::Redis { conn, .. }) => {
+            let _: () = redis::cmd("FLUSHALL").query(conn).unwrap();
+            true
+        }
+        #[cfg(feature = "redis")]
+        (Kind::Evict, Target::Redis { conn, key }) => {
+            let removed: i64 = redis::cmd("DEL").arg(&*key).query(conn).unwrap();
+            removed == 1
         }
         _ => panic!("store fault {kind:?} does not apply to this storage"),
     };
-    record(context, kind, what, start);
+    let mut ledger = ledger::lock(&context.ledger);
+    if lost {
+        ledger.store_events[index].end = Instant::now();
+    } else {
+        ledger.store_events.remove(index);
+    }
 }
 
 /// Deletes the Redis lock key; false when it was not held.
@@ -257,16 +291,6 @@ fn delete_lock(target: &mut Target) -> bool {
     }
     let _ = target;
     panic!("only a Redis lock can be deleted")
-}
-
-fn record(context: &Context, kind: &Kind, what: &'static str, start: Instant) {
-    ledger::lock(&context.ledger).store_events.push(StoreEvent {
-        what,
-        start,
-        end: Instant::now(),
-        loss: kind.loses_data(),
-        lapse: !matches!(kind, Kind::Evict | Kind::RemoveFile),
-    });
 }
 
 /// Whether a logout is running or ended less than the quiet time ago.

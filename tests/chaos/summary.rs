@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use spotify_auth::testing::{FakeSpotify, Fault};
 
 use super::allowance::Allowances;
+use super::hints::Hints;
 use super::ledger::{self, Ledger};
 use super::plan::Plan;
 use super::watcher;
@@ -43,12 +44,20 @@ pub fn conclude(
         plan.expires_in * 1000 + s.timeout_ms * (u64::from(s.max_retries) + 2),
     );
     let mut allowances = Allowances::new(&ledger.store_events, window);
-    violations.extend(verdict::check(&records, &ledger, timeout, &mut allowances));
+    let hints = Hints::new(&ledger.store_events, window, start);
+    violations.extend(verdict::check(
+        &records,
+        &ledger,
+        timeout,
+        &mut allowances,
+        &hints,
+    ));
     violations.extend(ended::check(
         &records,
         &ledger,
         timeout,
         &mut allowances,
+        &hints,
         start,
     ));
     violations.extend(ended::lapse_errors(&ledger, &mut allowances, start));

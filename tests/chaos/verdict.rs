@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use spotify_auth::testing::{Delivery, FakeSpotify, Fault, IssuedRefreshToken};
 
 use super::allowance::Allowances;
+use super::hints::{Hints, unrecorded};
 use super::ledger::Ledger;
 use super::watcher::short;
 
@@ -116,6 +117,7 @@ pub fn check(
     ledger: &Ledger,
     timeout: Duration,
     allowances: &mut Allowances,
+    hints: &Hints,
 ) -> Vec<String> {
     let mut violations = Vec::new();
     for token in &records.unknown {
@@ -177,10 +179,11 @@ pub fn check(
             continue;
         }
         let unheard = uses.iter().filter(|u| u.unheard).count();
+        let hint = format!("{}{}", hints.around(at), unrecorded(ledger, token.token()));
         if i > unheard {
             violations.push(format!(
                 "assertion 2: refresh token {} ({}) was used {} times, {} of them unheard: \
-                 more than once per expiry (use {} not excused by a lapse)",
+                 more than once per expiry (use {} not excused by a lapse){hint}",
                 short(token.token()),
                 token.user_id(),
                 uses.len(),
@@ -191,7 +194,7 @@ pub fn check(
         if let Some(successor) = successor {
             violations.push(format!(
                 "assertion 1: refresh token {} ({}) was refused while the library had received \
-                 its live successor {} ({:?}): the login ended while it could go on",
+                 its live successor {} ({:?}): the login ended while it could go on{hint}",
                 short(token.token()),
                 token.user_id(),
                 short(successor.token()),

@@ -181,10 +181,8 @@ impl Watcher {
         let Some((last, seen_at)) = self.last.clone() else {
             return;
         };
-        // A store fault is recorded once made: the watcher may see its
-        // effect first, so an unexplained read is judged again a moment
-        // later.
-        let explained = || {
+        // Data losses and logouts are in the ledger before they are made.
+        let explained = {
             let ledger = ledger::lock(&self.ledger);
             let logged_out = ledger
                 .logouts
@@ -195,10 +193,6 @@ impl Watcher {
                 .iter()
                 .any(|e| e.loss && e.end >= seen_at && e.start <= read_at);
             logged_out || lost
-        };
-        let explained = explained() || {
-            std::thread::sleep(Duration::from_millis(50));
-            explained()
         };
         if !explained && self.server.refresh_token_is_live(&last) {
             self.violation(format!(
