@@ -93,6 +93,8 @@ pub struct LoginEnded {
     reason: EndReason,
     pub(crate) at_ms: u64,
     ended: Vec<Fingerprint>,
+    /// A refusal of a token written back after the store lost its data.
+    after_loss: bool,
 }
 
 impl LoginEnded {
@@ -106,11 +108,24 @@ impl LoginEnded {
         Self::new(EndReason::Refused, [Fingerprint::of(refused)])
     }
 
+    /// Spotify refused `refused`, a token the refusing instance had written
+    /// back to a store that lost its data: it may have been a stale copy
+    /// (its holder idle while sharers refreshed). Such a record ends the
+    /// token it names only; an instance holding another login writes it
+    /// back over the record, as over an empty store (see
+    /// [`after_data_loss`](Self::after_data_loss)).
+    pub fn refusal_after_data_loss(refused: &RefreshToken) -> Self {
+        let mut record = Self::refusal(refused);
+        record.after_loss = true;
+        record
+    }
+
     fn new(reason: EndReason, ended: impl IntoIterator<Item = Fingerprint>) -> Self {
         let mut record = LoginEnded {
             reason,
             at_ms: now_ms(),
             ended: Vec::new(),
+            after_loss: false,
         };
         record.name(ended);
         record
@@ -150,6 +165,13 @@ impl LoginEnded {
         self.at_ms
     }
 
+    /// Whether this is the refusal of a token written back after the store
+    /// lost its data ([`refusal_after_data_loss`](Self::refusal_after_data_loss)):
+    /// it ends only the refresh token it names.
+    pub fn after_data_loss(&self) -> bool {
+        self.after_loss
+    }
+
     /// Whether this record ended `refresh_token`: it must never be sent
     /// again.
     pub fn ends(&self, refresh_token: &RefreshToken) -> bool {
@@ -177,6 +199,7 @@ impl fmt::Debug for LoginEnded {
             .field("reason", &self.reason)
             .field("at_ms", &self.at_ms)
             .field("ended", &self.ended.len())
+            .field("after_data_loss", &self.after_loss)
             .finish()
     }
 }
@@ -238,6 +261,8 @@ struct RecordJson {
     at_ms: u64,
     #[serde(default)]
     ended: Vec<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    after_data_loss: bool,
 }
 
 impl Entry {
@@ -258,7 +283,8 @@ impl Entry {
     }
 
     /// As JSON: a token in the token file format; a record as
-    /// `{"login_ended":"logout"|"refused","at_ms":…,"ended":["<32 hex>",…]}`;
+    /// `{"login_ended":"logout"|"refused","at_ms":…,"ended":["<32 hex>",…]}`
+    /// (with `"after_data_loss":true` for such a refusal);
     /// a sealed entry as `{"sealed":"<text>"}`. Only a token has an
     /// `access_token`: the Python library reads the others as "no token".
     pub fn to_json(&self) -> String {
@@ -272,6 +298,7 @@ impl Entry {
                 login_ended: r.reason,
                 at_ms: r.at_ms,
                 ended: r.ended.iter().map(|fp| fp.to_hex()).collect(),
+                after_data_loss: r.after_loss,
             })
             .expect("a record always serialises"),
         }
@@ -331,6 +358,7 @@ impl Entry {
             reason: record.login_ended,
             at_ms: record.at_ms,
             ended,
+            after_loss: record.after_data_loss && record.login_ended == EndReason::Refused,
         }))
     }
 }
@@ -416,8 +444,15 @@ mod tests {
         assert!(back.ends(&r1) && back.ends(&r2));
         assert!(!back.ends(&RefreshToken::new("other")));
         assert_eq!(back.reason(), EndReason::Logout);
+        let after_loss = LoginEnded::refusal_after_data_loss(&r1);
+        let json = Entry::Ended(after_loss.clone()).to_json();
+        assert!(json.contains(r#""after_data_loss":true"#), "{json}");
+        let back = Entry::from_json(json.as_bytes()).unwrap();
+        assert!(back.ended().unwrap().after_data_loss());
+        assert_eq!(back, Entry::Ended(after_loss));
         let refused = LoginEnded::refusal(&r1);
         let json = Entry::Ended(refused.clone()).to_json();
+        assert!(!json.contains("after_data_loss"), "{json}");
         assert!(json.contains(r#""login_ended":"refused""#), "{json}");
         assert_eq!(
             Entry::from_json(json.as_bytes()).unwrap(),

@@ -24,8 +24,9 @@ use super::{
 };
 use crate::callback::{CallbackServer, validate_loopback_redirect};
 use crate::config::{AuthorizationCodeBuilder, ClientCredentialsBuilder};
-use crate::entry::{Entry, Fingerprint, LoginEnded};
+use crate::entry::{EndReason, Entry, Fingerprint, LoginEnded};
 use crate::exchanged::Exchanged;
+use crate::lineage::Lineage;
 use crate::observe;
 use crate::retry::{self, Resend, RetryPolicy, Step};
 use crate::session::{self, Base, Need, Plan, Reconciled, RefreshSlot, Session, TokenRequest};
@@ -1026,10 +1027,9 @@ impl Engine {
                 let request = self.session.refresh_request(&refresh_token);
                 match self.token_request(&request, Resend::Allowed).await {
                     Ok(response) => {
-                        let token =
+                        let (token, from) =
                             self.session
                                 .refreshed(&response, &refresh_token, previous.as_ref());
-                        let from = Some(Fingerprint::of(&refresh_token));
                         // A failed write is owed and retried later.
                         let _ = self
                             .store(guard, &Entry::Token(token.clone()), &in_store, from)
@@ -1041,11 +1041,13 @@ impl Engine {
                         }
                     }
                     Err(e) if session::is_invalid_grant(&e) => {
+                        let after_loss = self.session.wrote_back(&refresh_token);
                         self.session.refused(&refresh_token, bootstrap);
                         // The caller learns what Spotify said whatever the
                         // store does; a record that keeps failing leaves
                         // the dead token for the next refresh to refuse.
-                        let _ = self.record_refusal(guard, refresh_token).await;
+                        self.record_refusal(guard, refresh_token, &in_store, after_loss)
+                            .await;
                         Err(session::reauthorization_required(e))
                     }
                     Err(e) => Err(e),
@@ -1054,7 +1056,8 @@ impl Engine {
             Plan::Refused(refresh_token) => {
                 // Refused before, and still in the store: record it again,
                 // and send nothing.
-                let _ = self.record_refusal(guard, refresh_token).await;
+                self.record_refusal(guard, refresh_token, &in_store, false)
+                    .await;
                 self.session.forget();
                 Err(Error::ReauthorizationRequired { description: None })
             }
@@ -1064,7 +1067,12 @@ impl Engine {
                 let response = self.token_request(&request, Resend::Allowed).await?;
                 let token = self.session.fetched(&response);
                 let _ = self
-                    .store(guard, &Entry::Token(token.clone()), &in_store, None)
+                    .store(
+                        guard,
+                        &Entry::Token(token.clone()),
+                        &in_store,
+                        Lineage::none(),
+                    )
                     .await;
                 match response.problem() {
                     Some(problem) => Err(problem),
@@ -1077,21 +1085,54 @@ impl Engine {
     /// After Spotify refused `refused`: records the refusal in the store if
     /// it still holds that token (or holds nothing): a sharer may have
     /// stored a newer token meanwhile, which stays. Under the store's lock.
-    async fn record_refusal(&self, guard: &Guard, refused: RefreshToken) -> Result<()> {
+    /// A record that cannot be made (the store is down) is owed like a
+    /// token write (the lock kept, the write retried beside the callers):
+    /// a sharer that read the store now would send the refused token again.
+    /// `after_loss`: the refused token is one this instance wrote back to a
+    /// store that lost its data (perhaps a stale copy): the record ends it
+    /// only.
+    async fn record_refusal(
+        self: &Arc<Self>,
+        guard: &Guard,
+        refused: RefreshToken,
+        in_store: &Option<Entry>,
+        after_loss: bool,
+    ) {
+        let record = Entry::Ended(if after_loss {
+            LoginEnded::refusal_after_data_loss(&refused)
+        } else {
+            LoginEnded::refusal(&refused)
+        });
         let held = Arc::clone(guard);
-        self.with_retries(move |cache| {
-            let still = match cache.read()? {
-                None => true,
-                Some(Entry::Token(t)) => t.refresh_token.as_ref() == Some(&refused),
-                Some(Entry::Ended(_) | Entry::Sealed(_)) => false,
-            };
-            observe::refused(still);
-            if !still {
-                return Ok(());
-            }
-            cache.write(&Entry::Ended(LoginEnded::refusal(&refused)), &held)
-        })
-        .await
+        let entry = record.clone();
+        let recorded = self
+            .with_retries(move |cache| {
+                let write = match cache.read()? {
+                    None => Some(entry.clone()),
+                    Some(Entry::Token(t)) if t.refresh_token.as_ref() == Some(&refused) => {
+                        Some(entry.clone())
+                    }
+                    // Another refusal (a stale copy's, after a data loss):
+                    // named there too, so that no sharer sends it again.
+                    Some(Entry::Ended(mut other))
+                        if other.reason() == EndReason::Refused && !other.ends(&refused) =>
+                    {
+                        other.name([Fingerprint::of(&refused)]);
+                        Some(Entry::Ended(other))
+                    }
+                    // A newer token, a logout, or this very record.
+                    Some(_) => None,
+                };
+                observe::refused(write.is_some());
+                match write {
+                    Some(write) => cache.write(&write, &held),
+                    None => Ok(()),
+                }
+            })
+            .await;
+        if let Err(e) = recorded {
+            self.owe(&record, Base::Known(in_store.clone()), Lineage::none(), e);
+        }
     }
 
     /// Writes an entry this instance holds (under `guard`; the store held
@@ -1101,7 +1142,7 @@ impl Engine {
         guard: &Guard,
         entry: &Entry,
         base: &Option<Entry>,
-        from: Option<Fingerprint>,
+        from: Lineage,
     ) -> Result<()> {
         match self.write(guard, entry).await {
             Ok(()) => {
@@ -1117,7 +1158,7 @@ impl Engine {
 
     /// Owes `entry` to the store, and makes sure the write is retried (on
     /// its schedule, beside the callers) until it is made or moot.
-    fn owe(self: &Arc<Self>, entry: &Entry, base: Base, from: Option<Fingerprint>, e: Error) {
+    fn owe(self: &Arc<Self>, entry: &Entry, base: Base, from: Lineage, e: Error) {
         self.session.store_failed(entry, base, from, e);
         if !self
             .retrying
@@ -1209,18 +1250,18 @@ impl Engine {
         let token = self.session.exchanged(&response)?;
         let mut slot = self.refresh.lock().await;
         // Again, over whatever a refresh that was in flight adopted.
-        self.session.adopt(&token, None);
+        self.session.adopt(&token, Lineage::none());
         let entry = Entry::Token(token.clone());
         // Owed or stored before the lock is released: the release keeps the
         // lock while a write is owed.
         let written = match self.lock_and_read(true).await {
             Err(e) => {
-                self.owe(&entry, Base::Unknown, None, e.clone());
+                self.owe(&entry, Base::Unknown, Lineage::none(), e.clone());
                 Err(e)
             }
             Ok(None) => unreachable!("a lock that is waited for is taken"),
             Ok(Some((guard, stored))) => {
-                let written = self.store(&guard, &entry, &stored, None).await;
+                let written = self.store(&guard, &entry, &stored, Lineage::none()).await;
                 self.release(guard).await;
                 written
             }
@@ -1260,14 +1301,16 @@ impl Engine {
                 Ok(Some((guard, stored))) => {
                     let stored = stored.unwrap_or(None);
                     let record = Entry::Ended(LoginEnded::logout_over(stored.as_ref(), &known));
-                    let stored_result = engine.store(&guard, &record, &stored, None).await;
+                    let stored_result = engine
+                        .store(&guard, &record, &stored, Lineage::none())
+                        .await;
                     engine.release(guard).await;
                     stored_result
                 }
                 Ok(None) => unreachable!("a lock that is waited for is taken"),
                 Err(e) => {
                     let record = Entry::Ended(LoginEnded::logout_over(None, &known));
-                    engine.owe(&record, Base::Unknown, None, e.clone());
+                    engine.owe(&record, Base::Unknown, Lineage::none(), e.clone());
                     Err(e)
                 }
             };

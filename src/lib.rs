@@ -132,6 +132,8 @@ mod exchanged;
 #[doc(hidden)]
 pub mod fuzzing;
 #[cfg(any(feature = "blocking", feature = "async"))]
+mod lineage;
+#[cfg(any(feature = "blocking", feature = "async"))]
 mod local;
 #[cfg(any(feature = "blocking", feature = "async"))]
 pub mod middleware;

@@ -20,10 +20,15 @@
 //!    it); only a bootstrap refresh token it does not name may start a new
 //!    one.
 //! 5. **A refusal record** ends the refused token and whatever is held
-//!    beside it, except the token that replaced the refused one, which is
-//!    written over the record: the login goes on.
+//!    beside it, except a token that descends from the refused one (its
+//!    [`Lineage`] names it: Spotify rotated the refused token away, and a
+//!    stale holder spent it after a data loss or a lapse), which is written
+//!    over the record: the login goes on. The refusal of a token written
+//!    back after a data loss (perhaps a stale copy) ends only the token it
+//!    names: any other login held is written back, as over an empty store.
 
-use crate::entry::{EndReason, Entry, Fingerprint, LoginEnded};
+use crate::entry::{EndReason, Entry, LoginEnded};
+use crate::lineage::Lineage;
 use crate::{RefreshToken, TokenInfo};
 
 /// What the store held when a write was first tried: a pending write goes
@@ -42,8 +47,8 @@ pub(crate) enum Base {
 pub(crate) struct Pending {
     pub entry: Entry,
     pub base: Base,
-    /// For a refreshed token: the refresh token it replaced.
-    pub from: Option<Fingerprint>,
+    /// For a token: the refresh tokens it descends from.
+    pub from: Lineage,
     /// When it was issued (a token) or decided (a logout), Unix ms.
     pub issued_ms: u64,
 }
@@ -52,8 +57,8 @@ pub(crate) struct Pending {
 #[derive(Clone, Debug)]
 pub(crate) struct Held {
     pub token: TokenInfo,
-    /// The refresh token this one replaced, when this instance refreshed it.
-    pub from: Option<Fingerprint>,
+    /// The refresh tokens this one descends from, as this instance saw them.
+    pub from: Lineage,
 }
 
 /// What the instance holds, as the decision sees it.
@@ -75,7 +80,7 @@ pub(crate) enum Verdict {
     /// true), or the login held in memory (a repair). `from` goes with it.
     Write {
         entry: Entry,
-        from: Option<Fingerprint>,
+        from: Lineage,
         pending: bool,
     },
     /// No login: the bootstrap refresh token may be sent when `bootstrap`;
@@ -96,7 +101,7 @@ pub(crate) fn reconcile(stored: Option<&Entry>, mine: Mine<'_>) -> Verdict {
     {
         return Verdict::Write {
             entry: p.entry.clone(),
-            from: p.from,
+            from: p.from.clone(),
             pending: true,
         };
     }
@@ -114,7 +119,7 @@ pub(crate) fn reconcile(stored: Option<&Entry>, mine: Mine<'_>) -> Verdict {
         Some(Entry::Sealed(_)) | None => match held {
             Some(h) => Verdict::Write {
                 entry: Entry::Token(h.token.clone()),
-                from: h.from,
+                from: h.from.clone(),
                 pending: false,
             },
             None => Verdict::Empty {
@@ -123,11 +128,15 @@ pub(crate) fn reconcile(stored: Option<&Entry>, mine: Mine<'_>) -> Verdict {
             },
         },
         Some(Entry::Ended(record)) => match (record.reason(), held) {
-            (EndReason::Refused, Some(h)) if succeeds(record, h.from, &h.token) => Verdict::Write {
-                entry: Entry::Token(h.token.clone()),
-                from: h.from,
-                pending: false,
-            },
+            (EndReason::Refused, Some(h))
+                if succeeds(record, &h.from, &h.token) || survives_loss(record, &h.token) =>
+            {
+                Verdict::Write {
+                    entry: Entry::Token(h.token.clone()),
+                    from: h.from.clone(),
+                    pending: false,
+                }
+            }
             (reason, Some(_)) => Verdict::Ended(reason),
             (reason, None) => Verdict::Empty {
                 bootstrap: bootstrap_ok(Some(record)),
@@ -145,9 +154,10 @@ fn pending_goes_ahead(p: &Pending, stored: Option<&Entry>) -> bool {
     };
     if let (Entry::Token(ours), Entry::Ended(record)) = (&p.entry, stored_entry)
         && record.reason() == EndReason::Refused
-        && succeeds(record, p.from, ours)
+        && (succeeds(record, &p.from, ours) || survives_loss(record, ours))
     {
-        // The refusal of the token ours replaced: ours is its successor.
+        // The refusal of a token ours descends from, or of a stale copy
+        // written back after a data loss: ours goes on.
         return true;
     }
     match &p.base {
@@ -162,17 +172,25 @@ fn pending_goes_ahead(p: &Pending, stored: Option<&Entry>) -> bool {
             (Entry::Ended(ours), Entry::Token(theirs)) => {
                 theirs.refresh_token.as_ref().is_some_and(|r| ours.ends(r))
             }
-            (Entry::Ended(_), Entry::Ended(_)) => true,
+            // A refusal never goes over another record: a logout's names
+            // would be lost with it.
+            (Entry::Ended(ours), Entry::Ended(_)) => ours.reason() == EndReason::Logout,
         },
     }
 }
 
-/// Whether `token`, refreshed from `from`, replaced the token `record`
-/// refused (and is not itself refused: a refresh without rotation keeps the
-/// refresh token it used).
-fn succeeds(record: &LoginEnded, from: Option<Fingerprint>, token: &TokenInfo) -> bool {
-    from.is_some_and(|f| record.names(f))
-        && !token.refresh_token.as_ref().is_some_and(|r| record.ends(r))
+/// Whether `token`, descending from `from`, is newer than the token
+/// `record` refused (and is not itself refused: a refresh without rotation
+/// keeps the refresh token it used).
+fn succeeds(record: &LoginEnded, from: &Lineage, token: &TokenInfo) -> bool {
+    from.named_by(record) && !token.refresh_token.as_ref().is_some_and(|r| record.ends(r))
+}
+
+/// Whether `token` goes on over `record`, the refusal of a token written
+/// back after a data loss (perhaps a stale copy): any login it does not
+/// name is written back, as over an empty store.
+fn survives_loss(record: &LoginEnded, token: &TokenInfo) -> bool {
+    record.after_data_loss() && !token.refresh_token.as_ref().is_some_and(|r| record.ends(r))
 }
 
 fn same(a: Option<&RefreshToken>, b: Option<&RefreshToken>) -> bool {
@@ -183,6 +201,7 @@ fn same(a: Option<&RefreshToken>, b: Option<&RefreshToken>) -> bool {
 mod tests {
     use super::*;
     use crate::AccessToken;
+    use crate::entry::Fingerprint;
 
     fn tok(access: &str, refresh: &str, expires_at: u64) -> TokenInfo {
         TokenInfo {
@@ -201,7 +220,7 @@ mod tests {
     fn held(t: &TokenInfo, from: Option<&str>) -> Held {
         Held {
             token: t.clone(),
-            from: from.map(fp),
+            from: from.map(fp).into(),
         }
     }
 
@@ -209,7 +228,7 @@ mod tests {
         Pending {
             entry,
             base,
-            from: from.map(fp),
+            from: from.map(fp).into(),
             issued_ms: crate::entry::now_ms(),
         }
     }
@@ -380,6 +399,90 @@ mod tests {
                 after: Some(EndReason::Refused)
             }
         );
+    }
+
+    #[test]
+    fn f4_a_refusal_of_an_older_ancestor_is_written_over_by_its_descendant() {
+        // This instance refreshed S into U, then U into V; a stale holder
+        // spent S after a data loss and recorded its refusal.
+        let v_tok = tok("v", "V", 300);
+        let lineage = Lineage::after(fp("U"), &Lineage::after(fp("S"), &Lineage::none()));
+        let h = Held {
+            token: v_tok.clone(),
+            from: lineage.clone(),
+        };
+        let refusal_of_s = Entry::Ended(LoginEnded::refusal(&RefreshToken::new("S")));
+        let verdict = reconcile(
+            Some(&refusal_of_s),
+            Mine {
+                held: Some(&h),
+                ..Mine::default()
+            },
+        );
+        assert_eq!(
+            verdict,
+            Verdict::Write {
+                entry: Entry::Token(v_tok.clone()),
+                from: lineage,
+                pending: false
+            }
+        );
+        // A refusal of a token it does not descend from ends it.
+        let refusal_of_x = Entry::Ended(LoginEnded::refusal(&RefreshToken::new("X")));
+        let verdict = reconcile(
+            Some(&refusal_of_x),
+            Mine {
+                held: Some(&h),
+                ..Mine::default()
+            },
+        );
+        assert_eq!(verdict, Verdict::Ended(EndReason::Refused));
+        // A logout naming an ancestor is never overridden.
+        let logout = Entry::Ended(LoginEnded::logout([&RefreshToken::new("S")]));
+        let verdict = reconcile(
+            Some(&logout),
+            Mine {
+                held: Some(&h),
+                ..Mine::default()
+            },
+        );
+        assert_eq!(verdict, Verdict::Ended(EndReason::Logout));
+    }
+
+    #[test]
+    fn f6_an_owed_refusal_never_goes_over_a_logout_made_since() {
+        let refused = RefreshToken::new("T");
+        let record = Entry::Ended(LoginEnded::refusal(&refused));
+        let p = pending(record.clone(), Base::Unknown, None);
+        let logout = Entry::Ended(LoginEnded::logout([&refused]));
+        let over = |stored: Option<&Entry>| {
+            reconcile(
+                stored,
+                Mine {
+                    pending: Some(&p),
+                    ..Mine::default()
+                },
+            )
+        };
+        assert!(matches!(
+            over(Some(&logout)),
+            Verdict::Empty {
+                after: Some(EndReason::Logout),
+                ..
+            }
+        ));
+        // Over the refused token itself, or nothing: written.
+        let stored = Entry::Token(tok("a", "T", 100));
+        for stored in [Some(&stored), None] {
+            assert_eq!(
+                over(stored),
+                Verdict::Write {
+                    entry: record.clone(),
+                    from: Lineage::none(),
+                    pending: true
+                }
+            );
+        }
     }
 
     #[test]

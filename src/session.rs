@@ -16,6 +16,7 @@ use crate::attempts::{AuthorizationAttempt, PendingAttempts};
 use crate::authorize::{self, AuthorizationRequest};
 use crate::config::{Config, Grant};
 use crate::entry::{EndReason, Entry, Fingerprint};
+use crate::lineage::Lineage;
 use crate::observe;
 pub(crate) use crate::reconcile::Base;
 use crate::reconcile::{self, Held, Mine, Pending, Verdict};
@@ -53,12 +54,15 @@ struct Current {
     refresh_token: Option<RefreshToken>,
     scope: Option<Box<str>>,
     authorized_at: Option<u64>,
-    /// The refresh token this login's latest token replaced, when this
-    /// instance refreshed it.
-    from: Option<Fingerprint>,
+    /// The refresh tokens this login descends from, as this instance saw
+    /// them (see `lineage.rs`).
+    from: Lineage,
     /// The store said this login may have ended elsewhere (a logout
     /// recorded by a sharer): hand nothing out before consulting it.
     recheck: bool,
+    /// This instance wrote this login back to a store that had lost its
+    /// data: perhaps a stale copy, so a refusal of it ends no other login.
+    written_back: bool,
 }
 
 const BEARER: &str = "Bearer ";
@@ -145,10 +149,10 @@ pub(crate) enum Reconciled {
     },
     /// Write this over the store first (a write owed, or a repair), then
     /// decide from it. `pending`: it was an owed write; `from`: the refresh
-    /// token a token replaced.
+    /// tokens a token descends from.
     Write {
         entry: Entry,
-        from: Option<Fingerprint>,
+        from: Lineage,
         pending: bool,
     },
     /// The login ended here (a record in the store says so).
@@ -399,9 +403,9 @@ impl Session {
         self.config.refresh_margin.min(half_life)
     }
 
-    /// Makes `token` the login in memory; `from` is the refresh token it
-    /// replaced, when this instance refreshed it.
-    pub fn adopt(&self, token: &TokenInfo, from: Option<Fingerprint>) {
+    /// Makes `token` the login in memory; `from` is the refresh tokens it
+    /// descends from.
+    pub fn adopt(&self, token: &TokenInfo, from: Lineage) {
         let refresh_at = token.expires_at.saturating_sub(self.margin().as_secs());
         let secret = token.access_token.secret();
         let mut header = String::with_capacity(BEARER.len() + secret.len());
@@ -416,6 +420,7 @@ impl Session {
             authorized_at: token.authorized_at,
             from,
             recheck: false,
+            written_back: false,
         })));
     }
 
@@ -439,9 +444,37 @@ impl Session {
             refresh_token: c.refresh_token.clone(),
             scope: c.scope.clone(),
             authorized_at: c.authorized_at,
-            from: c.from,
+            from: c.from.clone(),
             recheck: true,
+            written_back: c.written_back,
         })));
+    }
+
+    /// The login in memory was written back to a store that lost its data.
+    fn mark_written_back(&self) {
+        let Some(c) = &*self.current.load() else {
+            return;
+        };
+        self.current.store(Some(Arc::new(Current {
+            header: c.header.clone(),
+            expires_at: c.expires_at,
+            refresh_at: c.refresh_at,
+            refresh_token: c.refresh_token.clone(),
+            scope: c.scope.clone(),
+            authorized_at: c.authorized_at,
+            from: c.from.clone(),
+            recheck: c.recheck,
+            written_back: true,
+        })));
+    }
+
+    /// Whether `refresh_token` is the login this instance wrote back to a
+    /// store that had lost its data (a refusal of it is recorded as such).
+    pub fn wrote_back(&self, refresh_token: &RefreshToken) -> bool {
+        self.current
+            .load()
+            .as_ref()
+            .is_some_and(|c| c.written_back && c.refresh_token.as_ref() == Some(refresh_token))
     }
 
     /// Forgets the token in memory.
@@ -453,7 +486,7 @@ impl Session {
     fn held(&self) -> Option<Held> {
         self.current.load().as_ref().map(|c| Held {
             token: c.token(),
-            from: c.from,
+            from: c.from.clone(),
         })
     }
 
@@ -471,23 +504,50 @@ impl Session {
         response: &TokenResponse,
         used: &RefreshToken,
         previous: Option<&TokenInfo>,
-    ) -> TokenInfo {
+    ) -> (TokenInfo, Lineage) {
         self.issued(response);
         let token = response.to_refreshed(used, previous);
+        let lineage = Lineage::after(Fingerprint::of(used), &self.lineage());
         if self.scope_check(&token).is_ok() {
-            self.adopt(&token, Some(Fingerprint::of(used)));
+            self.adopt(&token, lineage.clone());
         } else {
             self.forget();
         }
         observe::adopted("refresh", &token, Some(used));
-        token
+        (token, lineage)
+    }
+
+    /// The lineage of the login in memory.
+    fn lineage(&self) -> Lineage {
+        self.current
+            .load()
+            .as_ref()
+            .map(|c| c.from.clone())
+            .unwrap_or_default()
+    }
+
+    /// The lineage of `token`, adopted from the store over the login in
+    /// memory: a token with another refresh token replaced the one held
+    /// here (or started a new login, which a refusal of the old one need
+    /// not end either).
+    fn lineage_of_adopted(&self, token: &TokenInfo) -> Lineage {
+        let current = self.current.load();
+        let Some(c) = current.as_ref() else {
+            return Lineage::none();
+        };
+        match &c.refresh_token {
+            Some(held) if token.refresh_token.as_ref() != Some(held) => {
+                Lineage::after(Fingerprint::of(held), &c.from)
+            }
+            _ => c.from.clone(),
+        }
     }
 
     /// The app token a Client Credentials response makes, adopted.
     pub fn fetched(&self, response: &TokenResponse) -> TokenInfo {
         self.issued(response);
         let token = response.to_token();
-        self.adopt(&token, None);
+        self.adopt(&token, Lineage::none());
         observe::adopted("client_credentials", &token, None);
         token
     }
@@ -551,7 +611,7 @@ impl Session {
                     // Never handed out: `plan` says why.
                     self.forget();
                 } else if !same {
-                    self.adopt(&token, None);
+                    self.adopt(&token, self.lineage_of_adopted(&token));
                 }
                 Reconciled::Decide {
                     token: Some(token),
@@ -567,7 +627,15 @@ impl Session {
                 if let Entry::Token(t) = &entry
                     && !self.current.load().as_ref().is_some_and(|c| c.is(t))
                 {
-                    self.adopt(t, from);
+                    self.adopt(t, from.clone());
+                }
+                let after_loss = match stored {
+                    None => true,
+                    Some(Entry::Ended(record)) => record.after_data_loss(),
+                    Some(_) => false,
+                };
+                if !pending && after_loss {
+                    self.mark_written_back();
                 }
                 if !pending {
                     observe::warn!(
@@ -620,7 +688,7 @@ impl Session {
     /// Writing `entry` failed: owe it, to write later while the store holds
     /// `base`. The retry is due at once; further failures back off (1 s,
     /// 2 s, 4 s, ... up to a minute, through the builder's `backoff_hook`).
-    pub fn store_failed(&self, entry: &Entry, base: Base, from: Option<Fingerprint>, error: Error) {
+    pub fn store_failed(&self, entry: &Entry, base: Base, from: Lineage, error: Error) {
         let mut owed = lock(&self.owed);
         let again = owed.as_ref().filter(|o| o.pending.entry == *entry);
         let failures = again.map_or(1, |o| o.failures.saturating_add(1));
@@ -1002,7 +1070,7 @@ impl Session {
         }
         self.issued(response);
         let token = response.to_authorized();
-        self.adopt(&token, None);
+        self.adopt(&token, Lineage::none());
         observe::adopted("exchange", &token, None);
         Ok(token)
     }

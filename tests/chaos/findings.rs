@@ -327,16 +327,12 @@ fn a_refusal_that_cannot_be_recorded_is_owed(mode: Mode) {
 
 #[cfg(feature = "blocking")]
 #[test]
-#[ignore = "library finding F6: a refusal the store cannot record is dropped, not owed \
-            (tests/chaos/findings.rs)"]
 fn blocking_a_refusal_that_cannot_be_recorded_is_owed() {
     a_refusal_that_cannot_be_recorded_is_owed(Mode::Blocking);
 }
 
 #[cfg(feature = "async")]
 #[test]
-#[ignore = "library finding F6: a refusal the store cannot record is dropped, not owed \
-            (tests/chaos/findings.rs)"]
 fn async_a_refusal_that_cannot_be_recorded_is_owed() {
     a_refusal_that_cannot_be_recorded_is_owed(Mode::Async);
 }
@@ -416,16 +412,12 @@ fn a_stale_holder_does_not_end_the_login_after_a_data_loss(mode: Mode) {
 
 #[cfg(feature = "blocking")]
 #[test]
-#[ignore = "library finding F4: a data loss repaired by a stale holder ends the login for the \
-            holder of the live token (tests/chaos/findings.rs)"]
 fn blocking_a_stale_holder_does_not_end_the_login_after_a_data_loss() {
     a_stale_holder_does_not_end_the_login_after_a_data_loss(Mode::Blocking);
 }
 
 #[cfg(feature = "async")]
 #[test]
-#[ignore = "library finding F4: a data loss repaired by a stale holder ends the login for the \
-            holder of the live token (tests/chaos/findings.rs)"]
 fn async_a_stale_holder_does_not_end_the_login_after_a_data_loss() {
     a_stale_holder_does_not_end_the_login_after_a_data_loss(Mode::Async);
 }
