@@ -180,6 +180,22 @@ pub enum Error {
         source: Option<ErrorSource>,
     },
 
+    /// The token store lost its data (a Redis restart without persistence,
+    /// an evicted key, a file removed), and every copy of the login written
+    /// back since was refused by Spotify (stale copies, kept by instances
+    /// that had not seen the latest refresh). An instance holding the live
+    /// login writes it back when it next consults the store: try again
+    /// shortly. Once one access-token lifetime has passed with none, the
+    /// error is [`Error::ReauthorizationRequired`] instead. Nothing here
+    /// requires a new authorization.
+    #[error(
+        "the token store lost its data, and the copies of the login written back since were refused by Spotify (stale copies); an instance holding the live login writes it back when it next consults the store: try again shortly"
+    )]
+    StoreRecovering {
+        /// When the loss was found, in milliseconds since the Unix epoch.
+        since_ms: u64,
+    },
+
     /// A token Spotify issued (by an exchange, or a refresh) is kept in
     /// memory, and this instance goes on using it, but writing it to the
     /// token cache failed. The write is retried on later calls (with backoff)

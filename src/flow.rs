@@ -24,7 +24,7 @@ use super::{
 };
 use crate::callback::{CallbackServer, validate_loopback_redirect};
 use crate::config::{AuthorizationCodeBuilder, ClientCredentialsBuilder};
-use crate::entry::{EndReason, Entry, Fingerprint, LoginEnded};
+use crate::entry::{Entry, Fingerprint, LoginEnded};
 use crate::exchanged::Exchanged;
 use crate::lineage::Lineage;
 use crate::observe;
@@ -988,6 +988,7 @@ impl Engine {
                 }
                 match entry {
                     Entry::Token(token) => (Some(token), false, None),
+                    Entry::Recovering(r) => (r.token().cloned(), false, None),
                     Entry::Ended(record) => {
                         return Err(session::ended_error(Some(record.reason())));
                     }
@@ -995,6 +996,7 @@ impl Engine {
                 }
             }
             Reconciled::Ended(reason) => return Err(session::ended_error(Some(reason))),
+            Reconciled::Failed(e) => return Err(e),
         };
         if matches!(need, Need::Settle) {
             if let Some(token) = &decided {
@@ -1041,14 +1043,21 @@ impl Engine {
                         }
                     }
                     Err(e) if session::is_invalid_grant(&e) => {
-                        let after_loss = self.session.wrote_back(&refresh_token);
+                        // A copy written back after a data loss (perhaps
+                        // stale): its refusal ends no other login.
+                        let recovering = match &in_store {
+                            Some(Entry::Recovering(r)) => Some(r.since_ms()),
+                            _ => None,
+                        };
                         self.session.refused(&refresh_token, bootstrap);
                         // The caller learns what Spotify said whatever the
                         // store does; a record that keeps failing leaves
                         // the dead token for the next refresh to refuse.
-                        self.record_refusal(guard, refresh_token, &in_store, after_loss)
-                            .await;
-                        Err(session::reauthorization_required(e))
+                        self.record_refusal(guard, refresh_token, &in_store).await;
+                        match recovering {
+                            Some(since_ms) => Err(self.session.recovering_error(since_ms)),
+                            None => Err(session::reauthorization_required(e)),
+                        }
                     }
                     Err(e) => Err(e),
                 }
@@ -1056,8 +1065,7 @@ impl Engine {
             Plan::Refused(refresh_token) => {
                 // Refused before, and still in the store: record it again,
                 // and send nothing.
-                self.record_refusal(guard, refresh_token, &in_store, false)
-                    .await;
+                self.record_refusal(guard, refresh_token, &in_store).await;
                 self.session.forget();
                 Err(Error::ReauthorizationRequired { description: None })
             }
@@ -1084,45 +1092,22 @@ impl Engine {
 
     /// After Spotify refused `refused`: records the refusal in the store if
     /// it still holds that token (or holds nothing): a sharer may have
-    /// stored a newer token meanwhile, which stays. Under the store's lock.
-    /// A record that cannot be made (the store is down) is owed like a
-    /// token write (the lock kept, the write retried beside the callers):
-    /// a sharer that read the store now would send the refused token again.
-    /// `after_loss`: the refused token is one this instance wrote back to a
-    /// store that lost its data (perhaps a stale copy): the record ends it
-    /// only.
+    /// stored a newer token meanwhile, which stays (see
+    /// `reconcile::refusal_over`). Under the store's lock. A record that
+    /// cannot be made (the store is down) is owed like a token write (the
+    /// lock kept, the write retried beside the callers): a sharer that read
+    /// the store now would send the refused token again.
     async fn record_refusal(
         self: &Arc<Self>,
         guard: &Guard,
         refused: RefreshToken,
         in_store: &Option<Entry>,
-        after_loss: bool,
     ) {
-        let record = Entry::Ended(if after_loss {
-            LoginEnded::refusal_after_data_loss(&refused)
-        } else {
-            LoginEnded::refusal(&refused)
-        });
         let held = Arc::clone(guard);
-        let entry = record.clone();
+        let token = refused.clone();
         let recorded = self
             .with_retries(move |cache| {
-                let write = match cache.read()? {
-                    None => Some(entry.clone()),
-                    Some(Entry::Token(t)) if t.refresh_token.as_ref() == Some(&refused) => {
-                        Some(entry.clone())
-                    }
-                    // Another refusal (a stale copy's, after a data loss):
-                    // named there too, so that no sharer sends it again.
-                    Some(Entry::Ended(mut other))
-                        if other.reason() == EndReason::Refused && !other.ends(&refused) =>
-                    {
-                        other.name([Fingerprint::of(&refused)]);
-                        Some(Entry::Ended(other))
-                    }
-                    // A newer token, a logout, or this very record.
-                    Some(_) => None,
-                };
+                let write = crate::reconcile::refusal_over(cache.read()?.as_ref(), &token);
                 observe::refused(write.is_some());
                 match write {
                     Some(write) => cache.write(&write, &held),
@@ -1130,7 +1115,9 @@ impl Engine {
                 }
             })
             .await;
-        if let Err(e) = recorded {
+        if let Err(e) = recorded
+            && let Some(record) = crate::reconcile::refusal_over(in_store.as_ref(), &refused)
+        {
             self.owe(&record, Base::Known(in_store.clone()), Lineage::none(), e);
         }
     }

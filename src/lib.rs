@@ -142,6 +142,7 @@ mod observe;
 mod properties;
 #[cfg(any(feature = "blocking", feature = "async"))]
 mod reconcile;
+mod recovery;
 #[cfg(any(feature = "blocking", feature = "async"))]
 mod registry;
 #[cfg(any(feature = "blocking", feature = "async"))]
@@ -189,6 +190,7 @@ pub use entry::{EndReason, Entry, LoginEnded, SealedEntry};
 pub use error::{Error, ErrorBody, ErrorSource, HttpErrorKind, Result};
 #[cfg(any(feature = "blocking", feature = "async"))]
 pub use local::{AuthorizeLocalOptions, UrlHandler};
+pub use recovery::Recovery;
 #[cfg(any(feature = "blocking", feature = "async"))]
 pub use registry::{PerUserFlow, UserRegistry};
 #[cfg(any(feature = "blocking", feature = "async"))]

@@ -60,9 +60,6 @@ struct Current {
     /// The store said this login may have ended elsewhere (a logout
     /// recorded by a sharer): hand nothing out before consulting it.
     recheck: bool,
-    /// This instance wrote this login back to a store that had lost its
-    /// data: perhaps a stale copy, so a refusal of it ends no other login.
-    written_back: bool,
 }
 
 const BEARER: &str = "Bearer ";
@@ -157,6 +154,8 @@ pub(crate) enum Reconciled {
     },
     /// The login ended here (a record in the store says so).
     Ended(EndReason),
+    /// No login here for now: this error says why.
+    Failed(Error),
 }
 
 /// What to do once the cache has been read under its lock.
@@ -420,7 +419,6 @@ impl Session {
             authorized_at: token.authorized_at,
             from,
             recheck: false,
-            written_back: false,
         })));
     }
 
@@ -446,35 +444,24 @@ impl Session {
             authorized_at: c.authorized_at,
             from: c.from.clone(),
             recheck: true,
-            written_back: c.written_back,
         })));
     }
 
-    /// The login in memory was written back to a store that lost its data.
-    fn mark_written_back(&self) {
-        let Some(c) = &*self.current.load() else {
-            return;
-        };
-        self.current.store(Some(Arc::new(Current {
-            header: c.header.clone(),
-            expires_at: c.expires_at,
-            refresh_at: c.refresh_at,
-            refresh_token: c.refresh_token.clone(),
-            scope: c.scope.clone(),
-            authorized_at: c.authorized_at,
-            from: c.from.clone(),
-            recheck: c.recheck,
-            written_back: true,
-        })));
-    }
-
-    /// Whether `refresh_token` is the login this instance wrote back to a
-    /// store that had lost its data (a refusal of it is recorded as such).
-    pub fn wrote_back(&self, refresh_token: &RefreshToken) -> bool {
-        self.current
-            .load()
-            .as_ref()
-            .is_some_and(|c| c.written_back && c.refresh_token.as_ref() == Some(refresh_token))
+    /// The error for a call that finds no login in a store recovering from
+    /// a data loss since `since_ms` (every copy written back refused): a
+    /// passing one while an instance holding the live login may still
+    /// write it back (one access-token lifetime: each holder consults the
+    /// store at least that often while used), then "log in again".
+    pub fn recovering_error(&self, since_ms: u64) -> Error {
+        let grace_ms = self.lifetime.load(Ordering::Relaxed).saturating_mul(1000);
+        if unix_now_ms().saturating_sub(since_ms) >= grace_ms {
+            return ended_error(Some(EndReason::Refused));
+        }
+        observe::debug!(
+            flow,
+            "the store lost its data and the copies written back so far were refused: waiting for the live login"
+        );
+        Error::StoreRecovering { since_ms }
     }
 
     /// Forgets the token in memory.
@@ -624,18 +611,10 @@ impl Session {
                 from,
                 pending,
             } => {
-                if let Entry::Token(t) = &entry
+                if let Some(t) = entry.token()
                     && !self.current.load().as_ref().is_some_and(|c| c.is(t))
                 {
                     self.adopt(t, from.clone());
-                }
-                let after_loss = match stored {
-                    None => true,
-                    Some(Entry::Ended(record)) => record.after_data_loss(),
-                    Some(_) => false,
-                };
-                if !pending && after_loss {
-                    self.mark_written_back();
                 }
                 if !pending {
                     observe::warn!(
@@ -659,6 +638,20 @@ impl Session {
                     bootstrap,
                     after,
                 }
+            }
+            Verdict::Recovering {
+                bootstrap,
+                since_ms,
+            } => {
+                if bootstrap {
+                    return Reconciled::Decide {
+                        token: None,
+                        bootstrap,
+                        after: None,
+                    };
+                }
+                *lock(&self.bootstrap) = None;
+                Reconciled::Failed(self.recovering_error(since_ms))
             }
             Verdict::Ended(reason) => {
                 observe::warn!(

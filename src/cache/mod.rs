@@ -137,13 +137,11 @@ pub trait TokenCache: Send + Sync {
     }
 
     /// The stored token; `None` when the store holds none (nothing, or a
-    /// record of a login that ended). Provided: built on
-    /// [`read`](Self::read).
+    /// record of a login that ended). A login written back while the store
+    /// recovers from a data loss ([`Entry::Recovering`]) is returned too.
+    /// Provided: built on [`read`](Self::read).
     fn get(&self) -> Result<Option<TokenInfo>> {
-        Ok(match self.read()? {
-            Some(Entry::Token(t)) => Some(t),
-            _ => None,
-        })
+        Ok(self.read()?.and_then(|entry| entry.token().cloned()))
     }
 
     /// Stores `token` under the lock (waiting for a refresh in progress).

@@ -2,7 +2,11 @@
 //! each store fault that may have let the lock lapse (a lock key deleted,
 //! a holder paused past the TTL, a `FLUSHALL`) excuses, within its window,
 //! at most one extra request of a refresh token that was in flight during
-//! the lapse, and the errors of one instance.
+//! the lapse, and the errors of one instance. Each data loss excuses,
+//! within its window, one extra request of each refresh token issued
+//! before it: the stale copy an instance wrote back to the emptied store
+//! and sent, as nobody can tell a stale copy from the live one (each copy
+//! is sent once at most; the library names the refused ones).
 
 use std::time::{Duration, Instant};
 
@@ -22,6 +26,10 @@ struct Lapse {
 /// The lapses of a run, spent as the checks excuse violations with them.
 pub struct Allowances {
     lapses: Vec<Lapse>,
+    /// The data losses: what, when, and the end of their window.
+    losses: Vec<(&'static str, Instant, Instant)>,
+    /// The tokens whose stale copy a loss excused already.
+    stale: std::collections::HashSet<String>,
     /// What was excused, for `CHAOS_VERBOSE`.
     pub excused: Vec<(Instant, String)>,
 }
@@ -43,10 +51,41 @@ impl Allowances {
             })
             .collect();
         lapses.sort_by_key(|l| l.start);
+        let mut losses: Vec<_> = events
+            .iter()
+            .filter(|e| e.loss)
+            .map(|e| (e.what, e.start, e.end + window))
+            .collect();
+        losses.sort_by_key(|l| l.1);
         Allowances {
             lapses,
+            losses,
+            stale: std::collections::HashSet::new(),
             excused: Vec::new(),
         }
+    }
+
+    /// Excuses an extra request at `at` of `token` (issued at `issued`),
+    /// once per token: a stale copy written back after a data loss whose
+    /// window holds `at` and which came after `issued`.
+    pub fn stale_copy(
+        &mut self,
+        at: Instant,
+        token: &str,
+        issued: Instant,
+    ) -> Option<&'static str> {
+        if self.stale.contains(token) {
+            return None;
+        }
+        let what = self
+            .losses
+            .iter()
+            .find(|(_, start, until)| issued < *start && *start <= at && at <= *until)?
+            .0;
+        self.stale.insert(token.to_owned());
+        self.excused
+            .push((at, format!("a stale copy's request (data loss: {what})")));
+        Some(what)
     }
 
     /// Excuses an extra request at `at` with the first lapse whose window

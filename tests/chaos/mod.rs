@@ -73,8 +73,12 @@
 //! its window, **one extra use** of a refresh token that was in flight
 //! during it (sent before its end, processed after its start), and **the
 //! errors of one instance** ([`allowance`]; the first to need it). A data
-//! loss excuses nothing: the store is repaired from memory and no login
-//! may end because of it.
+//! loss excuses, in its window, **one extra use of each refresh token issued
+//! before it** (a stale copy an instance wrote back and sent: nobody can
+//! tell a stale copy from the live one; the library sends each copy once
+//! at most and names the refused ones) and nothing else: the store is
+//! repaired from memory, callers meanwhile get `StoreRecovering` (a passing
+//! error), and no caller is told the login ended because of it.
 //!
 //! 1. **No login ends while it could go on.** Every refusal of a refresh
 //!    token (a processed request carrying a token that was no longer live)

@@ -111,7 +111,8 @@ pub fn received(token: &IssuedRefreshToken, timeout: Duration) -> bool {
 
 /// The violations of assertions 1 and 2, and of "no use after a logout";
 /// an extra use of a refresh token inside a lapse's window is excused by
-/// that lapse (one each).
+/// that lapse (one each); one extra use of a token issued before a data
+/// loss, inside its window, by the loss (a stale copy written back).
 pub fn check(
     records: &Records,
     ledger: &Ledger,
@@ -175,7 +176,11 @@ pub fn check(
     suspects.sort_by_key(|(at, ..)| *at);
     for (at, token, i, successor) in suspects {
         let uses = records.uses_of(token.token());
-        if allowances.request(at, uses).is_some() {
+        if allowances.request(at, uses).is_some()
+            || allowances
+                .stale_copy(at, token.token(), token.issued_at())
+                .is_some()
+        {
             continue;
         }
         let unheard = uses.iter().filter(|u| u.unheard).count();

@@ -420,7 +420,8 @@ flow_test! {
         cache.fail_always(CacheOp::WriteRecord);
         let got = auth.get_access_token().await;
         assert!(matches!(got, Err(Error::ReauthorizationRequired { .. })), "told what Spotify said: {got:?}");
-        assert_eq!(cache.calls(CacheOp::WriteRecord), 3, "the removal was tried three times");
+        // Tried three times, then owed: retried beside the callers (F6).
+        assert!(cache.calls(CacheOp::WriteRecord) >= 3, "the removal was tried three times");
         assert_eq!(stored(&cache), Some(stale.clone()), "still there: every removal failed");
         // The next call finds the refused token in the cache: nothing sent.
         let again = auth.get_access_token().await;

@@ -223,9 +223,10 @@ impl<C: TokenCache> SealedCache<C> {
         Ok((entry, opened.by_current))
     }
 
-    /// Seals `entry` when it is a token: what to store through the inner cache.
+    /// Seals `entry` when it holds a token: what to store through the
+    /// inner cache.
     fn sealed(&self, entry: &Entry) -> Result<Option<Entry>> {
-        if !matches!(entry, Entry::Token(_)) {
+        if entry.token().is_none() {
             return Ok(None);
         }
         let json = Zeroizing::new(entry.to_json());
