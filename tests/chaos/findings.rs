@@ -360,11 +360,10 @@ fn force(auth: &Auth) -> spotify_auth::Result<String> {
 /// behind; a stale holder whose own login had ended long before (a
 /// `LoseResponse`) resurrects it and spends it, twice with a retry.
 ///
-/// One way out: the record of a refusal says which login it ends in a way
-/// a holder of a later token of that login can tell (the refused token's
-/// issue time, or the fingerprints of the refresh tokens a stored token
-/// descends from), so that any holder of a later token writes it over the
-/// record, not only the holder of the refused token's direct successor.
+/// Fixed: a login written back after a loss is provisional
+/// (`Entry::Recovering`): A keeps V over a copy that may be stale, C's
+/// refused S is named and ends no other login (C's caller gets the passing
+/// `StoreRecovering`), and A's next refresh makes a plain login again.
 fn a_stale_holder_does_not_end_the_login_after_a_data_loss(mode: Mode) {
     let server = rotating_server();
     let dir = tempfile::tempdir().unwrap();
@@ -397,9 +396,14 @@ fn a_stale_holder_does_not_end_the_login_after_a_data_loss(mode: Mode) {
         .token()
         .to_owned();
     std::fs::remove_file(&path).unwrap();
-    // C repairs the store with S and spends it: refused. Its caller's error
-    // is the most a data loss may cost.
-    let _ = force(&c);
+    // C repairs the store with S and spends it: refused. Its caller is told
+    // to try again (the store is recovering), not to log in again.
+    let from_c = force(&c);
+    assert!(
+        matches!(from_c, Err(spotify_auth::Error::StoreRecovering { .. })),
+        "{}: C's stale copy was refused after a data loss: {from_c:?}",
+        mode.name()
+    );
     assert!(server.refresh_token_is_live(&v), "V is live at Spotify");
     let from_a = force(&a);
     assert!(
@@ -408,6 +412,16 @@ fn a_stale_holder_does_not_end_the_login_after_a_data_loss(mode: Mode) {
          {from_a:?}",
         mode.name()
     );
+    // C adopts A's login from the store; only the stale copy S was sent a
+    // second time (by C, once).
+    let again = get(&c);
+    assert_eq!(again.ok(), from_a.ok(), "{}: C follows A", mode.name());
+    let s_uses = server
+        .issued_refresh_tokens()
+        .iter()
+        .filter(|t| t.refresh_requests() > 1)
+        .count();
+    assert_eq!(s_uses, 1, "{}: only S was sent twice", mode.name());
 }
 
 #[cfg(feature = "blocking")]
