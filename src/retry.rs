@@ -280,6 +280,25 @@ mod tests {
     }
 
     #[test]
+    fn the_setters_change_one_setting_each() {
+        assert_eq!(RetryPolicy::new(), RetryPolicy::default());
+        let p = RetryPolicy::new()
+            .with_max_retries(9)
+            .with_initial_delay(Duration::from_millis(1))
+            .with_max_delay(Duration::from_millis(2))
+            .with_max_total_delay(Duration::from_millis(3));
+        assert_eq!(
+            p,
+            RetryPolicy {
+                max_retries: 9,
+                initial_delay: Duration::from_millis(1),
+                max_delay: Duration::from_millis(2),
+                max_total_delay: Duration::from_millis(3),
+            }
+        );
+    }
+
+    #[test]
     fn a_raw_response_debug_never_shows_its_body() {
         let r = resp(
             200,

@@ -233,6 +233,36 @@ mod tests {
     }
 
     #[test]
+    fn the_constructor_and_setters_fill_every_field() {
+        let bare = TokenInfo::new("a", 7);
+        assert_eq!(
+            bare,
+            TokenInfo {
+                access_token: AccessToken::new("a"),
+                expires_at: 7,
+                refresh_token: None,
+                scope: None,
+                authorized_at: None,
+            }
+        );
+        let full = TokenInfo::new(AccessToken::new("a"), 7)
+            .with_refresh_token(RefreshToken::new("r"))
+            .with_scope("b  a,b")
+            .with_authorized_at(3);
+        assert_eq!(
+            full,
+            TokenInfo {
+                access_token: AccessToken::new("a"),
+                expires_at: 7,
+                refresh_token: Some(RefreshToken::new("r")),
+                scope: Some("b  a,b".to_owned()),
+                authorized_at: Some(3),
+            },
+            "the scope is kept as given"
+        );
+    }
+
+    #[test]
     fn from_json_errors_never_quote_content() {
         let err = TokenInfo::from_json(br#"{"access_token": 5, "expires_at": 1}"#).unwrap_err();
         assert!(!err.contains('5') || err.contains("line"), "{err}");
