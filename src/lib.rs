@@ -99,6 +99,21 @@
 //! of the user within a second (the store's watch, see
 //! [`TokenCache::watch_ended`]).
 //!
+//! # Other crates' types, and types that grow
+//!
+//! A few signatures use another crate's types (the modes' HTTP clients,
+//! the middleware traits, `redis::Client`, `rustls::ClientConfig`,
+//! keyring-core's store): [`deps`] re-exports those crates and states their
+//! versions (ureq 3, reqwest 0.13, reqwest-middleware 0.5, http 1,
+//! rustls 0.23, redis 0.32, keyring-core 1). Depend on the same versions,
+//! or name the types as `spotify_auth::deps::reqwest::Client` and so on.
+//!
+//! The data types that may gain fields or variants are `#[non_exhaustive]`
+//! ([`TokenInfo`], [`RetryPolicy`], [`Error`] and its variants, [`Entry`],
+//! ...): build them with their constructors and `with_*` setters
+//! ([`TokenInfo::new`], [`RetryPolicy::new`], [`Error::cache`]), and
+//! `match` them with a `_` arm and `..` in patterns.
+//!
 //! Features are additive: with both on, a program can use both APIs side by
 //! side. Both are the same source (`flow.rs`), compiled once as blocking code
 //! and once as async code; everything without I/O (URLs, parsing, caches, the
@@ -124,6 +139,7 @@ pub mod cache;
 mod callback;
 #[cfg(any(feature = "blocking", feature = "async"))]
 mod config;
+pub mod deps;
 mod entry;
 mod error;
 #[cfg(any(feature = "blocking", feature = "async"))]

@@ -6,7 +6,8 @@
 //! within its window, one extra request of each refresh token issued
 //! before it: the stale copy an instance wrote back to the emptied store
 //! and sent, as nobody can tell a stale copy from the live one (each copy
-//! is sent once at most; the library names the refused ones).
+//! is sent once at most per loss: the library names the refused ones in
+//! the store, and a loss wipes those names too).
 
 use std::time::{Duration, Instant};
 
@@ -28,8 +29,9 @@ pub struct Allowances {
     lapses: Vec<Lapse>,
     /// The data losses: what, when, and the end of their window.
     losses: Vec<(&'static str, Instant, Instant)>,
-    /// The tokens whose stale copy a loss excused already.
-    stale: std::collections::HashSet<String>,
+    /// The (loss, token) pairs excused already: a loss wipes the names of
+    /// the copies refused before it, so each loss may bring one back once.
+    stale: std::collections::HashSet<(usize, String)>,
     /// What was excused, for `CHAOS_VERBOSE`.
     pub excused: Vec<(Instant, String)>,
 }
@@ -65,24 +67,27 @@ impl Allowances {
         }
     }
 
-    /// Excuses an extra request at `at` of `token` (issued at `issued`),
-    /// once per token: a stale copy written back after a data loss whose
-    /// window holds `at` and which came after `issued`.
+    /// Excuses an extra request at `at` of `token` (issued at `issued`):
+    /// a stale copy written back after a data loss whose window holds `at`
+    /// and which came after `issued`, once per loss and token.
     pub fn stale_copy(
         &mut self,
         at: Instant,
         token: &str,
         issued: Instant,
     ) -> Option<&'static str> {
-        if self.stale.contains(token) {
-            return None;
-        }
-        let what = self
+        let (index, what) = self
             .losses
             .iter()
-            .find(|(_, start, until)| issued < *start && *start <= at && at <= *until)?
-            .0;
-        self.stale.insert(token.to_owned());
+            .enumerate()
+            .find(|(i, (_, start, until))| {
+                issued < *start
+                    && *start <= at
+                    && at <= *until
+                    && !self.stale.contains(&(*i, token.to_owned()))
+            })
+            .map(|(i, (what, ..))| (i, *what))?;
+        self.stale.insert((index, token.to_owned()));
         self.excused
             .push((at, format!("a stale copy's request (data loss: {what})")));
         Some(what)

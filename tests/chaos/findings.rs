@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use spotify_auth::testing::{CacheOp, FakeSpotify, FaultyCache};
-use spotify_auth::{AccessToken, CacheLock, Entry, Error, FileTokenCache, TokenCache, TokenInfo};
+use spotify_auth::{CacheLock, Entry, Error, FileTokenCache, TokenCache, TokenInfo};
 
 use super::auth::{Auth, Call, Outcome};
 use super::plan::Settings;
@@ -40,13 +40,9 @@ fn expired(refresh: &str) -> TokenInfo {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    TokenInfo {
-        access_token: AccessToken::new("expired".to_owned()),
-        expires_at: now - 1,
-        refresh_token: Some(refresh.to_owned().into()),
-        scope: Some(SCOPE.to_owned()),
-        authorized_at: None,
-    }
+    TokenInfo::new("expired", now - 1)
+        .with_refresh_token(refresh)
+        .with_scope(SCOPE)
 }
 
 fn runtime(mode: Mode) -> Option<Arc<tokio::runtime::Runtime>> {
@@ -228,11 +224,9 @@ impl TokenCache for FailsRemovalCheck {
     fn read(&self) -> spotify_auth::Result<Option<Entry>> {
         let n = self.gets.fetch_add(1, Ordering::SeqCst);
         if (1..=self.fails).contains(&n) {
-            return Err(Error::Cache {
-                path: None,
-                message: "injected failure of read (the second read under one lock)".to_owned(),
-                source: None,
-            });
+            return Err(Error::cache(
+                "injected failure of read (the second read under one lock)",
+            ));
         }
         self.inner.read()
     }

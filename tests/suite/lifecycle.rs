@@ -108,7 +108,7 @@ flow_test! {
         cache.fail_always(CacheOp::WriteToken);
         let exchanged = auth.exchange_code(code).await;
         match exchanged {
-            Err(Error::TokenNotStored { source }) => assert!(matches!(*source, Error::Cache { .. })),
+            Err(Error::TokenNotStored { source, .. }) => assert!(matches!(*source, Error::Cache { .. })),
             other => panic!("the failed write is reported: {other:?}"),
         }
         assert_eq!(stored(&cache), None);
