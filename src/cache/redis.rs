@@ -58,6 +58,12 @@ use watch::Watch;
 /// token is a few hundred bytes.
 const MAX_VALUE_SIZE: usize = 1 << 20;
 
+/// What the lock's key appends to the token's key.
+const LOCK_SUFFIX: &str = ":lock";
+
+/// What the in-flight marker's key appends to the lock's key.
+const IN_FLIGHT_SUFFIX: &str = ":inflight";
+
 /// The longest lock wait honoured (about 30 years): a longer one waits this long.
 const MAX_LOCK_WAIT: Duration = Duration::from_secs(1 << 30);
 
@@ -152,6 +158,50 @@ const MAX_LOCK_WAIT: Duration = Duration::from_secs(1 << 30);
 /// waits for that refresh and is written after it: the user ends logged
 /// out.
 ///
+/// # In flight
+///
+/// A lease can lapse while the refresh request is in flight (the holder
+/// paused longer than the TTL, a failover that lost the lock key). Spotify
+/// may then have spent the refresh token the store still holds: a holder
+/// that takes the lock meanwhile and sends it would be refused, and record
+/// the refusal, ending the login for every caller until the first holder
+/// writes its answer over it. So right before a request, in the same script
+/// that renews the lease ([`confirm_lock`](TokenCache::confirm_lock)), the
+/// holder also sets an **in-flight marker**: the key
+/// [`in_flight_key`](Self::in_flight_key) (`{key}:lock:inflight`) holding
+/// its owner token, for the **in-flight TTL** (default 30 s;
+/// [`with_in_flight_ttl`](Self::with_in_flight_ttl)).
+///
+/// - A holder whose lease lapsed may still write through its marker: a
+///   fenced write passes when the lock holds the writer's owner token *or*
+///   the marker does. Every write that passes deletes the marker (whoever's
+///   it is: once anything was written, a late answer must not go over it),
+///   and so does releasing the guard that set it, whether or not the lock
+///   is still ours.
+/// - [`lock`](TokenCache::lock) that finds another holder's marker takes the
+///   lock (renewed as usual) and then waits, polling every 20–50 ms, until
+///   the marker is gone: written through, released, or expired. Past its
+///   lock wait it goes ahead and reads the store as it is.
+///   [`try_lock`](TokenCache::try_lock) takes nothing while a marker stands
+///   (someone is refreshing). A write holding no lock is refused while a
+///   marker stands, as while the lock is held.
+///
+/// So a lapse mid-request costs no error and no request when the holder
+/// hears its answer within the in-flight TTL: the next holder waits for it
+/// and reads the new token. A holder that never hears back (it crashed, or
+/// its answer came later than the in-flight TTL) delays the next refresh by
+/// at most the in-flight TTL, and then costs at most one extra request and
+/// one caller's error (a refusal, which the late holder, if it lives, writes
+/// over: the login goes on).
+///
+/// Choose the in-flight TTL to cover the token request: the flows'
+/// `timeout` (30 s by default, hence the default), or `(max_retries + 1) ×
+/// timeout + backoff` to cover its retries too (a marker is set once per
+/// refresh, before the first attempt). Longer delays the next refresh after
+/// a crash mid-request by as much. With Redis ACLs, key patterns must allow
+/// the marker's key as well as the token's and the lock's (`~{key}*` does):
+/// a script that cannot set it fails, and the flows then send nothing.
+///
 /// # A logout is a record
 ///
 /// [`clear`](TokenCache::clear) (and the flows' `logout()`) store a logout
@@ -242,12 +292,15 @@ const MAX_LOCK_WAIT: Duration = Duration::from_secs(1 << 30);
 /// supported.
 pub struct RedisTokenCache {
     pool: Arc<Pool>,
-    /// The lock's key: the token's key with `:lock` appended, so that the
-    /// token's key is its first `key_len` bytes (one allocation for both).
-    lock_key: String,
+    /// The in-flight marker's key: the token's key with `:lock:inflight`
+    /// appended, so that the token's key is its first `key_len` bytes and
+    /// the lock's key its first `lock_len` (one allocation for the three).
+    keys: String,
     key_len: usize,
+    lock_len: usize,
     lock_ttl: Duration,
     lock_wait: Duration,
+    in_flight_ttl: Duration,
     /// This instance's lock state, made at its first `lock()`.
     holder: OnceLock<Arc<Holder>>,
     /// The store's watch for logouts written elsewhere.
@@ -269,6 +322,10 @@ impl RedisTokenCache {
     /// The default lock wait: 180 s, above the slowest refresh with the
     /// flows' default timeout and retries (150 s).
     pub const DEFAULT_LOCK_WAIT: Duration = RedisStore::DEFAULT_LOCK_WAIT;
+
+    /// The default in-flight TTL: 30 s, the flows' default request timeout
+    /// (see [In flight](Self#in-flight)).
+    pub const DEFAULT_IN_FLIGHT_TTL: Duration = RedisStore::DEFAULT_IN_FLIGHT_TTL;
 
     /// A cache for `key` on the server at `url`, with connections of its own
     /// (a [`RedisStore`] of its own): `redis://[[user]:password@]host[:port][/db]`,
@@ -296,17 +353,23 @@ impl RedisTokenCache {
         key: &str,
         lock_ttl: Duration,
         lock_wait: Duration,
+        in_flight_ttl: Duration,
     ) -> Self {
         static NEXT_ID: AtomicU64 = AtomicU64::new(0);
-        let mut lock_key = String::with_capacity(key.len() + ":lock".len());
-        lock_key.push_str(key);
-        lock_key.push_str(":lock");
+        let mut keys =
+            String::with_capacity(key.len() + LOCK_SUFFIX.len() + IN_FLIGHT_SUFFIX.len());
+        keys.push_str(key);
+        keys.push_str(LOCK_SUFFIX);
+        let lock_len = keys.len();
+        keys.push_str(IN_FLIGHT_SUFFIX);
         RedisTokenCache {
             pool,
-            lock_key,
+            keys,
             key_len: key.len(),
+            lock_len,
             lock_ttl,
             lock_wait,
+            in_flight_ttl,
             holder: OnceLock::new(),
             watch,
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
@@ -337,6 +400,18 @@ impl RedisTokenCache {
         self
     }
 
+    /// How long the in-flight marker set right before a refresh request
+    /// lives (default 30 s, the flows' default request timeout; at least
+    /// 1 ms): how long a holder whose lease lapsed mid-request may still
+    /// write what it hears, and at most how long a holder that died
+    /// mid-request delays the next refresh. Cover the token request: the
+    /// flows' `timeout`, or `(max_retries + 1) × timeout + backoff` to
+    /// cover its retries too. See [In flight](Self#in-flight).
+    pub fn with_in_flight_ttl(mut self, ttl: Duration) -> Self {
+        self.in_flight_ttl = ttl.max(RedisStore::MIN_IN_FLIGHT_TTL);
+        self
+    }
+
     /// How long [`lock`](TokenCache::lock) waits for a lock held by someone
     /// else (another process, or another guard of this instance) before it
     /// fails with an [`Error::Cache`] (default 180 s). Set it above your
@@ -348,12 +423,20 @@ impl RedisTokenCache {
 
     /// The key the token is stored under.
     pub fn key(&self) -> &str {
-        &self.lock_key[..self.key_len]
+        &self.keys[..self.key_len]
     }
 
     /// The key of the refresh lock: the token's key with `:lock` appended.
     pub fn lock_key(&self) -> &str {
-        &self.lock_key
+        &self.keys[..self.lock_len]
+    }
+
+    /// The key of the in-flight marker: the lock's key with `:inflight`
+    /// appended (`{key}:lock:inflight`). It holds the owner token of a
+    /// holder whose refresh request may be in flight; see
+    /// [In flight](Self#in-flight).
+    pub fn in_flight_key(&self) -> &str {
+        &self.keys
     }
 
     /// The server's URL without its password, as shown in errors.
@@ -369,6 +452,11 @@ impl RedisTokenCache {
     /// The lock wait in use.
     pub fn lock_wait(&self) -> Duration {
         self.lock_wait
+    }
+
+    /// The in-flight TTL in use.
+    pub fn in_flight_ttl(&self) -> Duration {
+        self.in_flight_ttl
     }
 
     /// Whether a guard of this instance is alive for a lock that a renewal
@@ -392,7 +480,8 @@ impl RedisTokenCache {
     /// This cache's own guard in `lock`, when it holds one.
     fn own_guard<'g>(&self, lock: &'g CacheLock) -> Option<&'g LockGuard> {
         // The fence scripts check the owner token in Redis itself.
-        lock.guard::<LockGuard>().filter(|g| g.key == self.lock_key)
+        lock.guard::<LockGuard>()
+            .filter(|g| g.key == self.lock_key())
     }
 
     /// How a write made with `lock` is fenced: by the guard's owner when it
@@ -443,7 +532,7 @@ impl RedisTokenCache {
         Err(self.error(format_args!(
             "cannot {doing} key {:?}: the lock {:?} {why}; the key was left as it was",
             self.key(),
-            self.lock_key
+            self.lock_key()
         )))
     }
 
@@ -455,7 +544,7 @@ impl RedisTokenCache {
         let spec = LockSpec {
             pool: &self.pool,
             holder,
-            key: &self.lock_key,
+            key: &self.lock_key(),
             ttl: self.lock_ttl,
         };
         lock::acquire(spec, owner, deadline).map(CacheLock::leased)
@@ -464,18 +553,19 @@ impl RedisTokenCache {
     /// The error for a failed [`acquire`](Self::acquire) after `wait`.
     fn acquire_error(&self, e: AcquireError, wait: Duration) -> Error {
         match e {
-            AcquireError::Redis(e) => {
-                self.redis_error(format_args!("cannot take the lock {:?}", self.lock_key), &e)
-            }
+            AcquireError::Redis(e) => self.redis_error(
+                format_args!("cannot take the lock {:?}", self.lock_key()),
+                &e,
+            ),
             AcquireError::TimedOut => self.error(format_args!(
                 "the lock {:?} is still held by another caller after waiting {} s \
                  (see RedisTokenCache::with_lock_wait)",
-                self.lock_key,
+                self.lock_key(),
                 wait.as_secs_f64(),
             )),
             AcquireError::Spawn(e) => self.error(format_args!(
                 "cannot start the thread that renews the lock {:?}: {e}",
-                self.lock_key
+                self.lock_key()
             )),
             AcquireError::Random(e) => Error::random(e),
         }
@@ -541,7 +631,7 @@ impl TokenCache for RedisTokenCache {
                 .is_some_and(|ended| ended.reason() == EndReason::Logout),
         };
         self.fenced_write("write", self.fence(lock), |conn, fence| {
-            fence::set(conn, self.key(), &self.lock_key, fence, &json, &announce)
+            fence::set(conn, self.key(), &self.lock_key(), fence, &json, &announce)
         })
     }
 
@@ -586,14 +676,14 @@ impl TokenCache for RedisTokenCache {
             .pool
             .run(|conn| {
                 watchdog::RENEW
-                    .key(&self.lock_key)
+                    .key(&self.lock_key())
                     .arg(&guard.owner)
                     .arg(ttl_ms)
                     .invoke::<i64>(conn)
             })
             .map_err(|e| {
                 self.redis_error(
-                    format_args!("cannot check the lock {:?}", self.lock_key),
+                    format_args!("cannot check the lock {:?}", self.lock_key()),
                     &e,
                 )
             })?;

@@ -503,16 +503,12 @@ fn a_lapse_costs_one_callers_error_at_most(mode: Mode) {
 
 #[cfg(all(feature = "blocking", feature = "redis"))]
 #[test]
-#[ignore = "library finding F5: a lapse fails every caller that reads the refusal before the \
-            successor's holder writes over it (tests/chaos/findings.rs)"]
 fn blocking_a_lapse_costs_one_callers_error_at_most() {
     a_lapse_costs_one_callers_error_at_most(Mode::Blocking);
 }
 
 #[cfg(all(feature = "async", feature = "redis"))]
 #[test]
-#[ignore = "library finding F5: a lapse fails every caller that reads the refusal before the \
-            successor's holder writes over it (tests/chaos/findings.rs)"]
 fn async_a_lapse_costs_one_callers_error_at_most() {
     a_lapse_costs_one_callers_error_at_most(Mode::Async);
 }
