@@ -38,6 +38,7 @@ use crate::{Error, Result, observe};
 mod attempts;
 mod connection;
 mod fence;
+mod in_flight;
 mod location;
 mod lock;
 mod pool;
@@ -504,12 +505,12 @@ impl RedisTokenCache {
         fence: Fence,
         op: impl Fn(&mut dyn redis::ConnectionLike, &Fence) -> redis::RedisResult<bool>,
     ) -> Result<()> {
-        let written = match fence {
-            Fence::Lost => false,
-            _ => self.pool.run(|conn| op(conn, &fence)).map_err(|e| {
-                self.redis_error(format_args!("cannot {doing} key {:?}", self.key()), &e)
-            })?,
-        };
+        // A lost lock's holder may still write through its in-flight
+        // marker: Redis decides.
+        let written = self
+            .pool
+            .run(|conn| op(conn, &fence))
+            .map_err(|e| self.redis_error(format_args!("cannot {doing} key {:?}", self.key()), &e))?;
         if written {
             return Ok(());
         }
@@ -524,7 +525,7 @@ impl RedisTokenCache {
                 "is held by another instance (a refresh is under way); try again \
                  when it is released, or take the lock first"
             }
-            Fence::Owner(_) | Fence::Lost => {
+            Fence::Owner(_) | Fence::Lost(_) => {
                 "held by this instance was lost (it expired, \
                  or was taken over by another instance)"
             }
@@ -537,15 +538,22 @@ impl RedisTokenCache {
     }
 
     /// Takes the lock, polling until `deadline` (one attempt when it has
-    /// passed).
-    fn acquire(&self, deadline: Instant) -> std::result::Result<CacheLock, AcquireError> {
+    /// passed). `wait`: take it and wait (until `deadline`) while another
+    /// holder's request is in flight; else take nothing then.
+    fn acquire(
+        &self,
+        deadline: Instant,
+        wait: bool,
+    ) -> std::result::Result<CacheLock, AcquireError> {
         let owner = lock::new_owner().map_err(AcquireError::Random)?;
         let holder = self.holder.get_or_init(Arc::default);
         let spec = LockSpec {
             pool: &self.pool,
             holder,
-            key: &self.lock_key(),
+            key: self.lock_key(),
+            in_flight_key: self.in_flight_key(),
             ttl: self.lock_ttl,
+            wait,
         };
         lock::acquire(spec, owner, deadline).map(CacheLock::leased)
     }
@@ -630,8 +638,12 @@ impl TokenCache for RedisTokenCache {
                 .ended()
                 .is_some_and(|ended| ended.reason() == EndReason::Logout),
         };
+        let keys = fence::FenceKeys {
+            lock: self.lock_key(),
+            in_flight: self.in_flight_key(),
+        };
         self.fenced_write("write", self.fence(lock), |conn, fence| {
-            fence::set(conn, self.key(), &self.lock_key(), fence, &json, &announce)
+            fence::set(conn, self.key(), &keys, fence, &json, &announce)
         })
     }
 
@@ -645,14 +657,16 @@ impl TokenCache for RedisTokenCache {
     /// thread to renew it.
     fn lock(&self) -> Result<CacheLock> {
         let wait = self.lock_wait.min(MAX_LOCK_WAIT);
-        self.acquire(Instant::now() + wait)
+        self.acquire(Instant::now() + wait, true)
             .map_err(|e| self.acquire_error(e, wait))
     }
 
     /// One attempt at the lock, without waiting: `None` when another
-    /// process, machine or guard of this instance holds it.
+    /// process, machine or guard of this instance holds it, or when the
+    /// request of a holder whose lease lapsed may still be in flight (its
+    /// marker stands: someone is refreshing).
     fn try_lock(&self) -> Result<Option<CacheLock>> {
-        match self.acquire(std::time::Instant::now()) {
+        match self.acquire(std::time::Instant::now(), false) {
             Ok(guard) => Ok(Some(guard)),
             Err(AcquireError::TimedOut) => Ok(None),
             Err(e) => Err(self.acquire_error(e, Duration::ZERO)),
@@ -660,25 +674,28 @@ impl TokenCache for RedisTokenCache {
     }
 
     /// Renews the lease of `lock` (back to a full TTL) if it is still ours,
-    /// in one round trip: `false` when it lapsed (and may be held by
-    /// another instance now), which also marks the guard lost.
+    /// and sets the in-flight marker (see [In flight](RedisTokenCache#in-flight))
+    /// to its owner for the in-flight TTL, in one round trip (one script):
+    /// `false` when it lapsed (and may be held by another instance now),
+    /// which also marks the guard lost, and sets nothing. An error (Redis
+    /// down, the script refused) sets nothing either: send nothing.
     fn confirm_lock(&self, lock: &CacheLock) -> Result<bool> {
         let Some(guard) = self.own_guard(lock) else {
             return Ok(false);
         };
-        if matches!(guard.holder.fence_for(&guard.owner), Fence::Lost) {
+        if matches!(guard.holder.fence_for(&guard.owner), Fence::Lost(_)) {
             return Ok(false);
         }
-        let ttl_ms = u64::try_from(self.lock_ttl.as_millis())
-            .unwrap_or(u64::MAX)
-            .max(1);
+        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1);
         let renewed = self
             .pool
             .run(|conn| {
-                watchdog::RENEW
-                    .key(&self.lock_key())
+                in_flight::CONFIRM
+                    .key(self.lock_key())
+                    .key(self.in_flight_key())
                     .arg(&guard.owner)
-                    .arg(ttl_ms)
+                    .arg(ms(self.lock_ttl))
+                    .arg(ms(self.in_flight_ttl))
                     .invoke::<i64>(conn)
             })
             .map_err(|e| {
