@@ -507,10 +507,9 @@ impl RedisTokenCache {
     ) -> Result<()> {
         // A lost lock's holder may still write through its in-flight
         // marker: Redis decides.
-        let written = self
-            .pool
-            .run(|conn| op(conn, &fence))
-            .map_err(|e| self.redis_error(format_args!("cannot {doing} key {:?}", self.key()), &e))?;
+        let written = self.pool.run(|conn| op(conn, &fence)).map_err(|e| {
+            self.redis_error(format_args!("cannot {doing} key {:?}", self.key()), &e)
+        })?;
         if written {
             return Ok(());
         }
