@@ -4,7 +4,8 @@
 //! users.
 //!
 //! The structs' documentation is the guide (the lock and its renewal,
-//! fenced writes, choosing the TTL, connections, timeouts, failures, TLS).
+//! fenced writes, requests in flight, choosing the TTL, connections,
+//! timeouts, failures, TLS).
 //! In short:
 //!
 //! ```no_run
@@ -23,8 +24,9 @@
 //! `connection` and `tls` (making one connection; TLS without rustls's
 //! process default), `lock` (the `SET NX PX` lock, its owner-only release,
 //! the state an instance shares with its guards), `watchdog` (renewing a
-//! held lock), `fence` (the fenced `set` and `clear` scripts), `location`
-//! (the URL without its password, for messages).
+//! held lock), `fence` (the fenced write script), `in_flight` (the marker
+//! of a request in flight: set with the last renewal, waited for by the
+//! next holder), `location` (the URL without its password, for messages).
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -123,14 +125,18 @@ const MAX_LOCK_WAIT: Duration = Duration::from_secs(1 << 30);
 /// doing. If a renewal finds the lock no longer ours (the process was paused
 /// longer than the TTL, or a Redis failover lost the key), the guard is
 /// marked lost ([`lock_lost`](Self::lock_lost)) and writes made with it
-/// fail. Right before a refresh request is sent, the flows renew the lease
-/// once more in a round trip ([`confirm_lock`](TokenCache::confirm_lock)):
-/// a holder whose lease lapsed sends nothing. Dropping the guard stops the renewal thread at
-/// once and deletes the key with a script that deletes it only if it still
-/// holds the owner, so a late holder never deletes its successor's lock.
+/// fail (unless its request was in flight: see [In flight](Self#in-flight)).
+/// Right before a refresh request is sent, the flows renew the lease once
+/// more in a round trip ([`confirm_lock`](TokenCache::confirm_lock)), which
+/// also marks the request in flight: a holder whose lease lapsed sends
+/// nothing. Dropping the guard stops the renewal thread at once and deletes
+/// the key (and the guard's in-flight marker) with a script that deletes it
+/// only if it still holds the owner, so a late holder never deletes its
+/// successor's lock.
 ///
 /// A holder that dies without releasing (killed, crashed, machine lost)
-/// stops renewing: the others wait at most one TTL. A waiter waits as long
+/// stops renewing: the others wait at most one TTL (or, when it died with a
+/// request in flight, its in-flight TTL). A waiter waits as long
 /// as a live holder keeps the lock, up to its own **lock wait** (default
 /// 180 s, above the slowest refresh the flows' defaults allow, 150 s), then
 /// fails with an [`Error::Cache`].
@@ -148,16 +154,19 @@ const MAX_LOCK_WAIT: Duration = Duration::from_secs(1 << 30);
 /// Every [`write`](TokenCache::write) runs as one script that checks the
 /// lock before writing, fenced by **the guard it is given**, not by the
 /// instance. With a guard of this lock, the write happens only if the lock
-/// key still holds that guard's owner token; otherwise (the lock lapsed or
-/// was taken over) it fails with an [`Error::Cache`] saying the lock was
-/// lost, and the key is untouched. Without one ([`CacheLock::none()`]), the
-/// write happens only if nobody holds the lock, and otherwise fails with an
+/// key still holds that guard's owner token, or its in-flight marker still
+/// stands (its lease lapsed while its request was in flight, and nothing
+/// was written since: see [In flight](Self#in-flight)); otherwise (the
+/// lock lapsed or was taken over) it fails with an [`Error::Cache`] saying
+/// the lock was lost, and the key is untouched. Without one
+/// ([`CacheLock::none()`]), the write happens only if nobody holds the lock
+/// and no request is in flight, and otherwise fails with an
 /// [`Error::Cache`] saying another caller holds it. The flows write with
 /// the guard of the lock they hold; [`set`](TokenCache::set) and
 /// [`clear`](TokenCache::clear) take the lock themselves, so an app's own
 /// logout made while a refresh holds the lock (on this instance or another)
-/// waits for that refresh and is written after it: the user ends logged
-/// out.
+/// waits for that refresh (and for a request in flight of a holder whose
+/// lease lapsed) and is written after it: the user ends logged out.
 ///
 /// # In flight
 ///

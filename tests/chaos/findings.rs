@@ -448,6 +448,13 @@ fn async_a_stale_holder_does_not_end_the_login_after_a_data_loss() {
 /// as a passing state for a while (a transient error, the login kept), or
 /// the allowance is "the errors of the callers that read the refusal before
 /// the successor's holder writes over it".
+///
+/// Fixed: right before its request A marks it in flight
+/// (`{key}:lock:inflight`, set with the last renewal of its lease). B takes
+/// the lock, finds the marker and waits for it instead of reading T; A
+/// writes S through its marker (which ends it); B and C read S. No caller
+/// fails. What a lapse costs once the marker is gone (a holder that crashed,
+/// or heard back later than the in-flight TTL): tests/redis_in_flight.rs.
 #[cfg(feature = "redis")]
 fn a_lapse_costs_one_callers_error_at_most(mode: Mode) {
     use spotify_auth::testing::Fault;
