@@ -187,7 +187,9 @@ const MAX_LOCK_WAIT: Duration = Duration::from_secs(1 << 30);
 ///   the marker does. Every write that passes deletes the marker (whoever's
 ///   it is: once anything was written, a late answer must not go over it),
 ///   and so does releasing the guard that set it, whether or not the lock
-///   is still ours.
+///   is still ours. A holder that went ahead past its lock wait replaces
+///   another's marker with its own when it sends: the late answer is then
+///   refused too.
 /// - [`lock`](TokenCache::lock) that finds another holder's marker takes the
 ///   lock (renewed as usual) and then waits, polling every 20–50 ms, until
 ///   the marker is gone: written through, released, or expired. Past its
