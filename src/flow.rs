@@ -812,14 +812,32 @@ impl Engine {
         let kept = self.kept().guard.take();
         if let Some(guard) = kept {
             // Kept while a write is owed: still ours, unless its lease lapsed.
-            if self.confirm(&guard).await.is_ok() {
-                let stored = self
-                    .with_cache(|cache| Ok(cache.read().and_then(crate::entry::unsealed)))
-                    .await?;
-                return Ok(Some((guard, stored)));
+            let held = Arc::clone(&guard);
+            let confirmed = if guard.has_lease() {
+                self.with_cache(move |cache| cache.confirm_lock(&held))
+                    .await
+            } else {
+                Ok(true)
+            };
+            match confirmed {
+                Ok(true) => {
+                    let stored = self
+                        .with_cache(|cache| Ok(cache.read().and_then(crate::entry::unsealed)))
+                        .await?;
+                    return Ok(Some((guard, stored)));
+                }
+                // The store cannot say (it is down): the lock stays kept,
+                // as the write is still owed (for at most `MAX_KEEP`).
+                Err(e) if self.kept().since.is_some_and(|s| s.elapsed() < MAX_KEEP) => {
+                    self.kept().guard = Some(guard);
+                    return Err(e);
+                }
+                // Lapsed (or kept too long): sharers read the store as it is.
+                Ok(false) | Err(_) => {
+                    self.kept().since = None;
+                    self.drop_guard(guard).await;
+                }
             }
-            self.kept().since = None;
-            self.drop_guard(guard).await;
         }
         let cache = self.session.config.cache.clone();
         if cache.never_blocks() {
@@ -930,7 +948,14 @@ impl Engine {
                 left = left.saturating_sub(slice);
             }
             if !self.closing.load(Ordering::Acquire) {
-                let _ = self.refresh(Need::Settle).await;
+                let due_at = self.session.owed_retry_at();
+                if let Err(e) = self.refresh(Need::Settle).await
+                    && self.session.owed_retry_at() == due_at
+                {
+                    // Failed before the write was even tried (the store's
+                    // lock or read failed): back off all the same.
+                    self.session.owed_attempt_failed(e);
+                }
             }
         }
     }
@@ -967,6 +992,12 @@ impl Engine {
         need: &Need,
     ) -> Result<TokenInfo> {
         let mut in_store = stored;
+        // The token decided from is a copy written back after a data loss
+        // (found at that time): its refusal ends no other login.
+        let mut provisional = match &in_store {
+            Some(Entry::Recovering(r)) => Some(r.since_ms()),
+            _ => None,
+        };
         let (decided, bootstrap, after) = match self.session.reconcile(in_store.as_ref()) {
             Reconciled::Decide {
                 token,
@@ -983,6 +1014,9 @@ impl Engine {
                     pending,
                     "writing what this instance holds to the store"
                 );
+                if let Entry::Recovering(r) = &entry {
+                    provisional = Some(r.since_ms());
+                }
                 if self.store(guard, &entry, &in_store, from).await.is_ok() {
                     in_store = Some(entry.clone());
                 }
@@ -1043,18 +1077,15 @@ impl Engine {
                         }
                     }
                     Err(e) if session::is_invalid_grant(&e) => {
-                        // A copy written back after a data loss (perhaps
-                        // stale): its refusal ends no other login.
-                        let recovering = match &in_store {
-                            Some(Entry::Recovering(r)) => Some(r.since_ms()),
-                            _ => None,
-                        };
                         self.session.refused(&refresh_token, bootstrap);
                         // The caller learns what Spotify said whatever the
                         // store does; a record that keeps failing leaves
                         // the dead token for the next refresh to refuse.
-                        self.record_refusal(guard, refresh_token, &in_store).await;
-                        match recovering {
+                        self.record_refusal(guard, refresh_token, &in_store, provisional)
+                            .await;
+                        // A copy written back after a data loss (perhaps
+                        // stale): its refusal ends no other login.
+                        match provisional {
                             Some(since_ms) => Err(self.session.recovering_error(since_ms)),
                             None => Err(session::reauthorization_required(e)),
                         }
@@ -1065,7 +1096,8 @@ impl Engine {
             Plan::Refused(refresh_token) => {
                 // Refused before, and still in the store: record it again,
                 // and send nothing.
-                self.record_refusal(guard, refresh_token, &in_store).await;
+                self.record_refusal(guard, refresh_token, &in_store, provisional)
+                    .await;
                 self.session.forget();
                 Err(Error::ReauthorizationRequired { description: None })
             }
@@ -1102,12 +1134,14 @@ impl Engine {
         guard: &Guard,
         refused: RefreshToken,
         in_store: &Option<Entry>,
+        provisional: Option<u64>,
     ) {
         let held = Arc::clone(guard);
         let token = refused.clone();
         let recorded = self
             .with_retries(move |cache| {
-                let write = crate::reconcile::refusal_over(cache.read()?.as_ref(), &token);
+                let write =
+                    crate::reconcile::refusal_over(cache.read()?.as_ref(), &token, provisional);
                 observe::refused(write.is_some());
                 match write {
                     Some(write) => cache.write(&write, &held),
@@ -1116,7 +1150,8 @@ impl Engine {
             })
             .await;
         if let Err(e) = recorded
-            && let Some(record) = crate::reconcile::refusal_over(in_store.as_ref(), &refused)
+            && let Some(record) =
+                crate::reconcile::refusal_over(in_store.as_ref(), &refused, provisional)
         {
             self.owe(&record, Base::Known(in_store.clone()), Lineage::none(), e);
         }

@@ -240,9 +240,25 @@ fn succeeds(record: &LoginEnded, from: &Lineage, token: &TokenInfo) -> bool {
 /// in a recovering store, the copy named; beside another refusal, named
 /// there too. `None`: nothing to write (a newer token, a logout, or the
 /// refusal is there already).
-pub(crate) fn refusal_over(stored: Option<&Entry>, refused: &RefreshToken) -> Option<Entry> {
+///
+/// `provisional`: the refused token was a copy written back after a data
+/// loss found at that time (Unix ms): over nothing (the write-back itself
+/// failed, or the store lost its data again), the refusal is recorded as a
+/// recovery, which ends no other login.
+pub(crate) fn refusal_over(
+    stored: Option<&Entry>,
+    refused: &RefreshToken,
+    provisional: Option<u64>,
+) -> Option<Entry> {
     match stored {
-        None => Some(Entry::Ended(LoginEnded::refusal(refused))),
+        None => Some(match provisional {
+            Some(since_ms) => Entry::Recovering(Recovery::from_parts(
+                None,
+                vec![crate::entry::Fingerprint::of(refused)],
+                since_ms,
+            )),
+            None => Entry::Ended(LoginEnded::refusal(refused)),
+        }),
         Some(Entry::Token(t)) if t.refresh_token.as_ref() == Some(refused) => {
             Some(Entry::Ended(LoginEnded::refusal(refused)))
         }
@@ -351,7 +367,7 @@ mod tests {
         // B, holding nothing, adopts the copy there.
         assert_eq!(decide(&stored, None), Verdict::Adopt(s_tok.clone()));
         // C sends S: refused. S is named, no copy left.
-        let refused_s = refusal_over(Some(&stored), &RefreshToken::new("S")).unwrap();
+        let refused_s = refusal_over(Some(&stored), &RefreshToken::new("S"), None).unwrap();
         let Entry::Recovering(r) = &refused_s else {
             panic!("still recovering: {refused_s:?}")
         };
@@ -407,33 +423,43 @@ mod tests {
         let t = RefreshToken::new("T");
         let plain = |e: Option<Entry>| matches!(e, Some(Entry::Ended(r)) if r.ends(&t) && r.reason() == EndReason::Refused);
         assert!(
-            plain(refusal_over(None, &t)),
+            plain(refusal_over(None, &t, None)),
             "a bootstrap token over nothing"
         );
         assert!(plain(refusal_over(
             Some(&Entry::Token(tok("a", "T", 1))),
-            &t
+            &t,
+            None
         )));
         assert_eq!(
-            refusal_over(Some(&Entry::Token(tok("a", "U", 1))), &t),
+            refusal_over(Some(&Entry::Token(tok("a", "U", 1))), &t, None),
             None,
             "a newer token stays"
         );
         let logout = Entry::Ended(LoginEnded::logout([]));
-        assert_eq!(refusal_over(Some(&logout), &t), None, "a logout stays");
+        assert_eq!(
+            refusal_over(Some(&logout), &t, None),
+            None,
+            "a logout stays"
+        );
         let other = Entry::Ended(LoginEnded::refusal(&RefreshToken::new("O")));
-        let both = refusal_over(Some(&other), &t).unwrap();
+        let both = refusal_over(Some(&other), &t, None).unwrap();
         assert!(
             both.ended().unwrap().ends(&t) && both.ended().unwrap().ends(&RefreshToken::new("O"))
         );
-        assert_eq!(refusal_over(Some(&both), &t), None, "named already");
+        assert_eq!(refusal_over(Some(&both), &t, None), None, "named already");
         let rec = Entry::Recovering(Recovery::written_back(tok("a", "U", 1)));
-        let named = refusal_over(Some(&rec), &t).unwrap();
+        let named = refusal_over(Some(&rec), &t, None).unwrap();
         assert_eq!(
             named.token().and_then(|x| x.refresh_token.clone()),
             Some(RefreshToken::new("U"))
         );
-        assert_eq!(refusal_over(Some(&named), &t), None, "named already");
+        assert_eq!(refusal_over(Some(&named), &t, None), None, "named already");
+        // A copy written back after a loss whose write failed: a recovery.
+        let lost = refusal_over(None, &t, Some(7)).unwrap();
+        assert!(
+            matches!(&lost, Entry::Recovering(r) if r.refused(&t) && r.token().is_none() && r.since_ms() == 7)
+        );
     }
 
     #[test]

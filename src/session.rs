@@ -738,6 +738,24 @@ impl Session {
         lock(&self.owed).is_some()
     }
 
+    /// When the owed write's next retry is due (Unix ms; 0: none).
+    pub fn owed_retry_at(&self) -> u64 {
+        self.write_retry_at.load(Ordering::Relaxed)
+    }
+
+    /// A retry of the owed write failed before the write itself was tried
+    /// (the store's lock or read failed): counted and backed off as a
+    /// failed write.
+    pub fn owed_attempt_failed(&self, error: Error) {
+        let owed = lock(&self.owed)
+            .as_ref()
+            .map(|o| (o.pending.entry.clone(), o.pending.from.clone()));
+        if let Some((entry, from)) = owed {
+            // The same entry: its base and issue time are kept.
+            self.store_failed(&entry, Base::Unknown, from, error);
+        }
+    }
+
     /// How long until the owed write is due for a retry; `None` when
     /// nothing is owed.
     pub fn owed_retry_in(&self) -> Option<Duration> {

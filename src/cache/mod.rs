@@ -106,8 +106,11 @@ pub trait TokenCache: Send + Sync {
     /// Checks, right before a refresh request is sent under `lock`, that the
     /// lock is still held (and, for a lock with a lease, renews it): a
     /// holder whose lease lapsed must not send a refresh token another
-    /// holder may be sending. `Ok(false)` when it is no longer held. The
-    /// default says yes.
+    /// holder may be sending. `Ok(false)` when it is no longer held. A
+    /// cache may also mark the request in flight here, so that a holder
+    /// whose lease lapses mid-request can still store its answer and the
+    /// next holder waits for it (`RedisTokenCache` does). The default
+    /// says yes.
     fn confirm_lock(&self, lock: &CacheLock) -> Result<bool> {
         let _ = lock;
         Ok(true)

@@ -67,6 +67,14 @@ impl Allowances {
         }
     }
 
+    /// The data loss whose window holds `at`, if any.
+    pub fn loss_holds(&self, at: Instant) -> Option<&'static str> {
+        self.losses
+            .iter()
+            .find(|(_, start, until)| *start <= at && at <= *until)
+            .map(|(what, ..)| *what)
+    }
+
     /// Excuses an extra request at `at` of `token` (issued at `issued`):
     /// a stale copy written back after a data loss whose window holds `at`
     /// and which came after `issued`, once per loss and token.

@@ -174,13 +174,22 @@ pub fn check(
         }
     }
     suspects.sort_by_key(|(at, ..)| *at);
+    // Per token, the last use a data loss excused (a stale copy): a copy
+    // whose answer was lost is sent once more, like any unheard use.
+    let mut stale_uses: BTreeMap<&str, usize> = BTreeMap::new();
     for (at, token, i, successor) in suspects {
         let uses = records.uses_of(token.token());
-        if allowances.request(at, uses).is_some()
+        let retry_of_stale =
+            i > 0 && stale_uses.get(token.token()) == Some(&(i - 1)) && uses[i - 1].unheard;
+        if retry_of_stale
             || allowances
                 .stale_copy(at, token.token(), token.issued_at())
                 .is_some()
         {
+            stale_uses.insert(token.token(), i);
+            continue;
+        }
+        if allowances.request(at, uses).is_some() {
             continue;
         }
         let unheard = uses.iter().filter(|u| u.unheard).count();
