@@ -1077,12 +1077,19 @@ impl Engine {
                         }
                     }
                     Err(e) if session::is_invalid_grant(&e) => {
+                        let ancestors = self.session.lineage();
                         self.session.refused(&refresh_token, bootstrap);
                         // The caller learns what Spotify said whatever the
                         // store does; a record that keeps failing leaves
                         // the dead token for the next refresh to refuse.
-                        self.record_refusal(guard, refresh_token, &in_store, provisional)
-                            .await;
+                        self.record_refusal(
+                            guard,
+                            refresh_token,
+                            &in_store,
+                            provisional,
+                            ancestors,
+                        )
+                        .await;
                         // A copy written back after a data loss (perhaps
                         // stale): its refusal ends no other login.
                         match provisional {
@@ -1096,7 +1103,8 @@ impl Engine {
             Plan::Refused(refresh_token) => {
                 // Refused before, and still in the store: record it again,
                 // and send nothing.
-                self.record_refusal(guard, refresh_token, &in_store, provisional)
+                let ancestors = self.session.lineage();
+                self.record_refusal(guard, refresh_token, &in_store, provisional, ancestors)
                     .await;
                 self.session.forget();
                 Err(Error::ReauthorizationRequired { description: None })
@@ -1135,13 +1143,19 @@ impl Engine {
         refused: RefreshToken,
         in_store: &Option<Entry>,
         provisional: Option<u64>,
+        ancestors: Lineage,
     ) {
         let held = Arc::clone(guard);
         let token = refused.clone();
+        let lineage = ancestors.clone();
         let recorded = self
             .with_retries(move |cache| {
-                let write =
-                    crate::reconcile::refusal_over(cache.read()?.as_ref(), &token, provisional);
+                let write = crate::reconcile::refusal_over(
+                    cache.read()?.as_ref(),
+                    &token,
+                    provisional,
+                    &lineage,
+                );
                 observe::refused(write.is_some());
                 match write {
                     Some(write) => cache.write(&write, &held),
@@ -1151,7 +1165,7 @@ impl Engine {
             .await;
         if let Err(e) = recorded
             && let Some(record) =
-                crate::reconcile::refusal_over(in_store.as_ref(), &refused, provisional)
+                crate::reconcile::refusal_over(in_store.as_ref(), &refused, provisional, &ancestors)
         {
             self.owe(&record, Base::Known(in_store.clone()), Lineage::none(), e);
         }

@@ -505,7 +505,7 @@ impl Session {
     }
 
     /// The lineage of the login in memory.
-    fn lineage(&self) -> Lineage {
+    pub fn lineage(&self) -> Lineage {
         self.current
             .load()
             .as_ref()
