@@ -11,7 +11,7 @@
 //! `spotify-sdk` reads one as "no token".
 
 use std::fmt;
-use std::time::{SystemTime, UNIX_EPOCH};
+use crate::clock::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};

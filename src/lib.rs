@@ -107,6 +107,27 @@
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+// wasm32 (the browser, edge workers): the async API only. What needs an
+// operating system is absent there, and asking for it is an error now rather
+// than a failure at run time.
+#[cfg(all(target_arch = "wasm32", feature = "blocking"))]
+compile_error!(
+    "spotify-auth: the blocking API (feature `blocking`, on by default) does not exist on wasm32 \
+     (no threads, no blocking I/O): use `default-features = false, features = [\"async\"]`"
+);
+#[cfg(all(target_arch = "wasm32", feature = "redis"))]
+compile_error!("spotify-auth: `RedisTokenCache` (feature `redis`) does not exist on wasm32 (no sockets)");
+#[cfg(all(target_arch = "wasm32", feature = "keyring"))]
+compile_error!(
+    "spotify-auth: `KeyringTokenCache` (feature `keyring`) does not exist on wasm32 (no OS credential store): \
+     use `spotify_auth::browser::LocalStorageTokenCache`"
+);
+#[cfg(all(target_arch = "wasm32", feature = "testing"))]
+compile_error!(
+    "spotify-auth: `FakeSpotify` (feature `testing`) does not exist on wasm32 (it is a server): \
+     run it natively and point the browser at it (see tests/browser/README.md)"
+);
+
 #[cfg(feature = "async")]
 #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
 pub mod asynchronous;
@@ -116,19 +137,23 @@ mod attempt_store;
 mod attempts;
 #[cfg(any(feature = "blocking", feature = "async"))]
 mod authorize;
-#[cfg(feature = "blocking")]
+#[cfg(all(feature = "blocking", not(target_arch = "wasm32")))]
 #[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
 pub mod blocking;
+#[cfg(all(feature = "async", target_arch = "wasm32"))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "async", target_arch = "wasm32"))))]
+pub mod browser;
 pub mod cache;
-#[cfg(any(feature = "blocking", feature = "async"))]
+#[cfg(all(any(feature = "blocking", feature = "async"), not(target_arch = "wasm32")))]
 mod callback;
+mod clock;
 #[cfg(any(feature = "blocking", feature = "async"))]
 mod config;
 mod entry;
 mod error;
 #[cfg(any(feature = "blocking", feature = "async"))]
 mod exchanged;
-#[cfg(any(feature = "blocking", feature = "async"))]
+#[cfg(all(any(feature = "blocking", feature = "async"), not(target_arch = "wasm32")))]
 mod local;
 #[cfg(any(feature = "blocking", feature = "async"))]
 pub mod middleware;
@@ -143,10 +168,13 @@ pub mod scopes;
 mod secret;
 #[cfg(any(feature = "blocking", feature = "async"))]
 mod session;
-#[cfg(feature = "testing")]
+#[cfg(all(feature = "testing", not(target_arch = "wasm32")))]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
-#[cfg(any(feature = "blocking", feature = "async", feature = "testing"))]
+#[cfg(all(
+    any(feature = "blocking", feature = "async", feature = "testing"),
+    not(target_arch = "wasm32")
+))]
 mod tiny_http_pool;
 mod token;
 
@@ -160,9 +188,11 @@ pub use cache::KeyringTokenCache;
 #[cfg(all(feature = "redis", any(feature = "blocking", feature = "async")))]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use cache::RedisAttemptStore;
+#[cfg(not(target_arch = "wasm32"))]
+pub use cache::FileTokenCache;
 pub use cache::{
-    CacheLock, EndedListener, FileTokenCache, InMemoryStore, InMemoryStoreCache,
-    InMemoryTokenCache, TokenCache,
+    CacheLock, EndedListener, InMemoryStore, InMemoryStoreCache, InMemoryTokenCache, LockFuture,
+    TokenCache,
 };
 #[cfg(feature = "encryption")]
 #[cfg_attr(docsrs, doc(cfg(feature = "encryption")))]
@@ -178,7 +208,7 @@ pub use config::{
 };
 pub use entry::{EndReason, Entry, LoginEnded, SealedEntry};
 pub use error::{Error, ErrorBody, ErrorSource, HttpErrorKind, Result};
-#[cfg(any(feature = "blocking", feature = "async"))]
+#[cfg(all(any(feature = "blocking", feature = "async"), not(target_arch = "wasm32")))]
 pub use local::{AuthorizeLocalOptions, UrlHandler};
 #[cfg(any(feature = "blocking", feature = "async"))]
 pub use registry::{PerUserFlow, UserRegistry};
@@ -195,10 +225,10 @@ pub use asynchronous::AuthorizationCode as AsyncAuthorizationCode;
 #[cfg(feature = "async")]
 pub use asynchronous::ClientCredentials as AsyncClientCredentials;
 /// The blocking `AuthorizationCode` (the name the original documentation uses).
-#[cfg(feature = "blocking")]
+#[cfg(all(feature = "blocking", not(target_arch = "wasm32")))]
 pub use blocking::AuthorizationCode;
 /// The blocking `ClientCredentials`.
-#[cfg(feature = "blocking")]
+#[cfg(all(feature = "blocking", not(target_arch = "wasm32")))]
 pub use blocking::ClientCredentials;
 
 /// The README's code blocks, compiled (and run where they need no Spotify)

@@ -1,0 +1,1 @@
+//! The browser (wasm32, feature `async`).
