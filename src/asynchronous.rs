@@ -138,8 +138,7 @@ async fn lock_store(
         let Some(guard) = taking.await? else {
             return Ok(None);
         };
-        let stored =
-            blocking_io(move || Ok(cache.read().and_then(crate::entry::unsealed))).await?;
+        let stored = blocking_io(move || Ok(cache.read().and_then(crate::entry::unsealed))).await?;
         return Ok(Some((guard, stored)));
     }
     blocking_io(move || crate::cache::lock_and_read(&*cache, wait)).await

@@ -10,8 +10,8 @@
 //! works. Records are JSON objects without an `access_token`: the Python
 //! `spotify-sdk` reads one as "no token".
 
-use std::fmt;
 use crate::clock::{SystemTime, UNIX_EPOCH};
+use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -206,7 +206,8 @@ impl Fingerprint {
     }
 
     fn from_hex(hex: &str) -> Option<Self> {
-        if hex.len() != 32 || !hex.is_ascii() {
+        // Digits only: `from_str_radix` alone would take a `+` sign.
+        if hex.len() != 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
             return None;
         }
         let mut fp = [0u8; 16];
@@ -292,9 +293,17 @@ impl Entry {
             #[serde(default)]
             sealed: Option<serde::de::IgnoredAny>,
         }
-        let (is_record, is_sealed) = serde_json::from_slice::<Probe>(json)
-            .map(|p| (p.login_ended.is_some(), p.sealed.is_some()))
-            .unwrap_or((false, false));
+        // A probe that fails (a key given twice, say) is no token either:
+        // an entry edited into an ambiguous shape is an error.
+        let probe = serde_json::from_slice::<Probe>(json).map_err(|e| {
+            format!(
+                "not a valid token file ({:?} error at line {}, column {})",
+                e.classify(),
+                e.line(),
+                e.column()
+            )
+        })?;
+        let (is_record, is_sealed) = (probe.login_ended.is_some(), probe.sealed.is_some());
         if is_sealed {
             return match serde_json::from_slice::<SealedJson>(json) {
                 Ok(s) if !is_record => Ok(Entry::Sealed(SealedEntry(s.sealed))),

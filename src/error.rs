@@ -125,7 +125,8 @@ pub enum Error {
     },
 
     /// The HTTP request could not be made or completed: connection refused,
-    /// DNS, TLS, timeout, a connection dropped mid-response.
+    /// DNS, TLS, timeout, a connection dropped mid-response; `kind` says
+    /// which, the same in both modes.
     ///
     /// Its [`source`](std::error::Error::source) is the HTTP client's own
     /// error (`ureq::Error` in [`blocking`](crate::blocking),
@@ -239,14 +240,42 @@ pub enum Error {
 }
 
 /// What kind of HTTP transport failure an [`Error::Http`] is.
+///
+/// Both modes classify their client's errors the same way (ureq's in
+/// [`blocking`](crate::blocking), reqwest's in
+/// [`asynchronous`](crate::asynchronous)), so the same failure is the same
+/// kind in both, and the kind alone decides whether a token request is
+/// tried again within the call (see [`RetryPolicy`](crate::RetryPolicy)):
+///
+/// | kind | may the request have reached Spotify? | retried |
+/// |---|---|---|
+/// | [`Connect`](Self::Connect) | no | yes, every request |
+/// | [`Timeout`](Self::Timeout) | yes | yes, except an authorization-code exchange |
+/// | [`Other`](Self::Other) | yes | yes, except an authorization-code exchange |
+/// | [`Tls`](Self::Tls) | no | never: it does not heal in seconds |
+///
+/// Every kind is a passing failure for the login: it is kept as it was (and
+/// a token still valid is still handed out), and the next call tries again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum HttpErrorKind {
-    /// The connection could not be made (refused, unreachable, DNS).
+    /// No connection could be made: the host name did not resolve, the
+    /// connection was refused, or the address could not be reached. Nothing
+    /// was sent.
     Connect,
-    /// The request timed out.
+    /// The request did not complete within the builder's `timeout`
+    /// (connecting, sending or reading the answer).
     Timeout,
-    /// Anything else: TLS, a dropped connection, a protocol error.
+    /// TLS could not be set up with the server: its certificate was refused
+    /// (an issuer the trust store does not hold, expired, made out to
+    /// another name), the two sides share no protocol version or cipher,
+    /// or the server ended the handshake with an alert; also a trust store
+    /// that could not be loaded. Nothing was sent. The error's
+    /// [`source`](std::error::Error::source) chain holds rustls's error,
+    /// which says which.
+    Tls,
+    /// Anything else: the connection dropped or was reset mid-request, or
+    /// the answer was not HTTP.
     Other,
 }
 
@@ -255,6 +284,7 @@ impl fmt::Display for HttpErrorKind {
         f.write_str(match self {
             HttpErrorKind::Connect => "connect",
             HttpErrorKind::Timeout => "timeout",
+            HttpErrorKind::Tls => "tls",
             HttpErrorKind::Other => "other",
         })
     }
@@ -359,6 +389,7 @@ impl Error {
     }
 
     /// A file cache's I/O failure: `what` was being done (the message), `source` why.
+    #[cfg(not(target_arch = "wasm32"))]
     pub(crate) fn cache_io(path: &std::path::Path, what: &str, source: std::io::Error) -> Self {
         Error::Cache {
             path: Some(path.to_path_buf()),

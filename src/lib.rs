@@ -116,7 +116,9 @@ compile_error!(
      (no threads, no blocking I/O): use `default-features = false, features = [\"async\"]`"
 );
 #[cfg(all(target_arch = "wasm32", feature = "redis"))]
-compile_error!("spotify-auth: `RedisTokenCache` (feature `redis`) does not exist on wasm32 (no sockets)");
+compile_error!(
+    "spotify-auth: `RedisTokenCache` (feature `redis`) does not exist on wasm32 (no sockets)"
+);
 #[cfg(all(target_arch = "wasm32", feature = "keyring"))]
 compile_error!(
     "spotify-auth: `KeyringTokenCache` (feature `keyring`) does not exist on wasm32 (no OS credential store): \
@@ -144,7 +146,10 @@ pub mod blocking;
 #[cfg_attr(docsrs, doc(cfg(all(feature = "async", target_arch = "wasm32"))))]
 pub mod browser;
 pub mod cache;
-#[cfg(all(any(feature = "blocking", feature = "async"), not(target_arch = "wasm32")))]
+#[cfg(all(
+    any(feature = "blocking", feature = "async"),
+    not(target_arch = "wasm32")
+))]
 mod callback;
 mod clock;
 #[cfg(any(feature = "blocking", feature = "async"))]
@@ -153,11 +158,19 @@ mod entry;
 mod error;
 #[cfg(any(feature = "blocking", feature = "async"))]
 mod exchanged;
-#[cfg(all(any(feature = "blocking", feature = "async"), not(target_arch = "wasm32")))]
+#[cfg(all(fuzzing, any(feature = "blocking", feature = "async")))]
+#[doc(hidden)]
+pub mod fuzzing;
+#[cfg(all(
+    any(feature = "blocking", feature = "async"),
+    not(target_arch = "wasm32")
+))]
 mod local;
 #[cfg(any(feature = "blocking", feature = "async"))]
 pub mod middleware;
 mod observe;
+#[cfg(all(test, feature = "blocking"))]
+mod properties;
 #[cfg(any(feature = "blocking", feature = "async"))]
 mod reconcile;
 #[cfg(any(feature = "blocking", feature = "async"))]
@@ -177,19 +190,25 @@ pub mod testing;
 ))]
 mod tiny_http_pool;
 mod token;
+// Classifying the native clients' failures (rustls's errors among them).
+#[cfg(all(
+    any(feature = "blocking", feature = "async"),
+    not(target_arch = "wasm32")
+))]
+mod transport;
 
 #[cfg(any(feature = "blocking", feature = "async"))]
 pub use attempt_store::{AttemptStore, InMemoryAttemptStore, SavedAttempt};
 #[cfg(any(feature = "blocking", feature = "async"))]
 pub use attempts::AuthorizationAttempt;
+#[cfg(not(target_arch = "wasm32"))]
+pub use cache::FileTokenCache;
 #[cfg(feature = "keyring")]
 #[cfg_attr(docsrs, doc(cfg(feature = "keyring")))]
 pub use cache::KeyringTokenCache;
 #[cfg(all(feature = "redis", any(feature = "blocking", feature = "async")))]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use cache::RedisAttemptStore;
-#[cfg(not(target_arch = "wasm32"))]
-pub use cache::FileTokenCache;
 pub use cache::{
     CacheLock, EndedListener, InMemoryStore, InMemoryStoreCache, InMemoryTokenCache, LockFuture,
     TokenCache,
@@ -208,7 +227,10 @@ pub use config::{
 };
 pub use entry::{EndReason, Entry, LoginEnded, SealedEntry};
 pub use error::{Error, ErrorBody, ErrorSource, HttpErrorKind, Result};
-#[cfg(all(any(feature = "blocking", feature = "async"), not(target_arch = "wasm32")))]
+#[cfg(all(
+    any(feature = "blocking", feature = "async"),
+    not(target_arch = "wasm32")
+))]
 pub use local::{AuthorizeLocalOptions, UrlHandler};
 #[cfg(any(feature = "blocking", feature = "async"))]
 pub use registry::{PerUserFlow, UserRegistry};
@@ -244,6 +266,10 @@ pub use blocking::ClientCredentials;
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
-/// The `User-Agent` of the library's own HTTP clients.
-#[cfg(any(feature = "blocking", feature = "async"))]
+/// The `User-Agent` of the library's own HTTP clients (in a browser,
+/// `fetch` sends the browser's own).
+#[cfg(all(
+    any(feature = "blocking", feature = "async"),
+    not(target_arch = "wasm32")
+))]
 const USER_AGENT: &str = concat!("spotify-auth/", env!("CARGO_PKG_VERSION"));

@@ -122,12 +122,9 @@ pub(super) async fn lock_store(
         return Ok(Some((guard, stored)));
     }
     loop {
-        if let Some(guard) = cache.try_lock()? {
-            let stored = cache.read().and_then(crate::entry::unsealed);
-            return Ok(Some((guard, stored)));
-        }
-        if !wait {
-            return Ok(None);
+        let taken = crate::cache::lock_and_read(&*cache, false)?;
+        if taken.is_some() || !wait {
+            return Ok(taken);
         }
         sleep(LOCK_RETRY).await;
     }

@@ -13,6 +13,8 @@ use url::Url;
 use crate::retry::RawResponse;
 use crate::session::TokenRequest;
 use crate::token::MAX_BODY;
+#[cfg(not(target_arch = "wasm32"))]
+use crate::transport::classify;
 use crate::{Error, HttpErrorKind, Result};
 
 /// Sends token requests with a `reqwest::Client`.
@@ -171,10 +173,30 @@ fn build_default_client() -> std::result::Result<reqwest::Client, Box<dyn std::e
     Ok(client)
 }
 
-/// An [`Error::Http`] whose source is reqwest's error, classified by kind.
+/// An [`Error::Http`] whose source is reqwest's error. In a browser a failed
+/// `fetch` says nothing about how far it got (refused, reset, or refused by
+/// CORS after the server answered): it is [`HttpErrorKind::Other`], which is
+/// sent again only when that is harmless.
+#[cfg(target_arch = "wasm32")]
 fn map_error(e: reqwest::Error) -> Error {
     let kind = if e.is_timeout() {
         HttpErrorKind::Timeout
+    } else {
+        HttpErrorKind::Other
+    };
+    Error::http(kind, e)
+}
+
+/// An [`Error::Http`] whose source is reqwest's error, classified by kind as
+/// the blocking transport classifies ureq's (see [`HttpErrorKind`]): a TLS
+/// failure, which reqwest reports as a connect error with rustls's error
+/// among its causes, is [`HttpErrorKind::Tls`], not `Connect`.
+#[cfg(not(target_arch = "wasm32"))]
+fn map_error(e: reqwest::Error) -> Error {
+    let kind = if e.is_timeout() {
+        HttpErrorKind::Timeout
+    } else if classify::is_tls_failure(&e) {
+        HttpErrorKind::Tls
     } else if e.is_connect() {
         HttpErrorKind::Connect
     } else {

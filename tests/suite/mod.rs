@@ -34,6 +34,7 @@ mod registry;
 mod retries;
 mod settings;
 mod stateless;
+mod tls;
 
 pub const REDIRECT: &str = "http://127.0.0.1:8888/callback";
 pub const CLIENT_ID: &str = "test-client-id";
