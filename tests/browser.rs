@@ -23,8 +23,10 @@ wasm_bindgen_test_configure!(run_in_browser);
 
 /// The harness (`examples/browser_fake.rs`) this build was made for.
 fn harness() -> &'static str {
-    option_env!("SPOTIFY_AUTH_BROWSER_HARNESS")
-        .expect("SPOTIFY_AUTH_BROWSER_HARNESS is not set: run tests/browser/run.sh")
+    match option_env!("SPOTIFY_AUTH_BROWSER_HARNESS") {
+        Some(url) => url,
+        None => panic!("SPOTIFY_AUTH_BROWSER_HARNESS is not set: run tests/browser/run.sh"),
+    }
 }
 
 /// A FakeSpotify of the test's own, started by the harness.
@@ -412,15 +414,15 @@ async fn futures_join<A: std::future::Future, B: std::future::Future>(
     let mut b = std::pin::pin!(b);
     let (mut ra, mut rb) = (None, None);
     std::future::poll_fn(|cx| {
-        if ra.is_none() {
-            if let std::task::Poll::Ready(v) = a.as_mut().poll(cx) {
-                ra = Some(v);
-            }
+        if ra.is_none()
+            && let std::task::Poll::Ready(v) = a.as_mut().poll(cx)
+        {
+            ra = Some(v);
         }
-        if rb.is_none() {
-            if let std::task::Poll::Ready(v) = b.as_mut().poll(cx) {
-                rb = Some(v);
-            }
+        if rb.is_none()
+            && let std::task::Poll::Ready(v) = b.as_mut().poll(cx)
+        {
+            rb = Some(v);
         }
         if ra.is_some() && rb.is_some() {
             std::task::Poll::Ready(())
