@@ -99,6 +99,18 @@
 //! of the user within a second (the store's watch, see
 //! [`TokenCache::watch_ended`]).
 //!
+//! # In the browser (wasm32)
+//!
+//! On `wasm32-unknown-unknown` the async API (`default-features = false,
+//! features = ["async"]`) runs in the page over the browser's `fetch`, and
+//! `spotify_auth::browser` (wasm32 only) adds what a page needs: the login
+//! in progress kept in `sessionStorage` across the redirect, the login in
+//! `localStorage`, refreshed once across tabs under a Web Lock, and a
+//! logout in one tab seen by the others. What needs an operating system
+//! (the blocking API, `authorize_local`, `FileTokenCache`, Redis, the
+//! keychain, the fake server, the CLI) is a compile error there. See the
+//! README's "Browser (wasm32)".
+//!
 //! Features are additive: with both on, a program can use both APIs side by
 //! side. Both are the same source (`flow.rs`), compiled once as blocking code
 //! and once as async code; everything without I/O (URLs, parsing, caches, the
