@@ -30,7 +30,7 @@ use maybe_async::must_be_async as maybe;
 #[cfg(target_arch = "wasm32")]
 mod wasm;
 #[cfg(target_arch = "wasm32")]
-use wasm::{FlowMutex, beside, blocking_io, detached, lock_store, sleep};
+use wasm::{beside, blocking_io, detached, lock_store, sleep};
 
 #[path = "transport/reqwest.rs"]
 mod transport;
@@ -55,11 +55,11 @@ pub fn default_http_client() -> crate::Result<HttpClient> {
 
 /// The lock refreshes are serialised with: tokio's mutex, which waits without
 /// blocking a thread; its guard is owned, so that a refresh running in a task
-/// of its own ([`detached`]) holds it to the end.
-#[cfg(not(target_arch = "wasm32"))]
+/// of its own ([`detached`]) holds it to the end. It needs no runtime: the
+/// same on wasm32 (where the pages sharing a store are serialised by the
+/// store's own lock, a Web Lock).
 struct FlowMutex<T>(std::sync::Arc<tokio::sync::Mutex<T>>);
 
-#[cfg(not(target_arch = "wasm32"))]
 impl<T> FlowMutex<T> {
     fn new(value: T) -> Self {
         Self(std::sync::Arc::new(tokio::sync::Mutex::new(value)))

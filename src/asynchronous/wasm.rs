@@ -8,7 +8,8 @@
 //! - cache I/O runs inline: a browser has no blocking I/O to move off the
 //!   thread (`localStorage` answers at once), and a lock the store grants
 //!   asynchronously (the Web Locks of [`crate::browser`]) is awaited;
-//! - the refresh mutex: tokio's, which needs no runtime.
+//! - the refresh mutex: `FlowMutex` in `asynchronous.rs`, tokio's, which
+//!   needs no runtime.
 //!
 //! The browser's futures (`fetch`, timers, Web Locks) are not `Send`. Each
 //! is wrapped where it is made ([`local`]), so that the flow's futures keep
@@ -29,27 +30,6 @@ use crate::{CacheLock, Entry, Error, Result, TokenCache};
 /// flow's bounds; polled or dropped on another thread it panics.
 pub(crate) fn local<F: Future>(future: F) -> SendWrapper<F> {
     SendWrapper::new(future)
-}
-
-/// The lock refreshes are serialised with in this page or worker: tokio's
-/// mutex (it needs no runtime), its guard owned so that a refresh running
-/// in a task of its own ([`detached`]) holds it to the end. Pages sharing a
-/// store are serialised by the store's own lock (a Web Lock).
-pub(super) struct FlowMutex<T>(Arc<tokio::sync::Mutex<T>>);
-
-impl<T> FlowMutex<T> {
-    pub(super) fn new(value: T) -> Self {
-        Self(Arc::new(tokio::sync::Mutex::new(value)))
-    }
-
-    pub(super) async fn lock(&self) -> tokio::sync::OwnedMutexGuard<T> {
-        self.0.clone().lock_owned().await
-    }
-
-    /// The lock if no one holds it now.
-    pub(super) fn try_lock(&self) -> Option<tokio::sync::OwnedMutexGuard<T>> {
-        self.0.clone().try_lock_owned().ok()
-    }
 }
 
 /// Runs a refresh, exchange or logout to its end in a task of its own on
