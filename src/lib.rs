@@ -127,6 +127,8 @@ compile_error!(
     "spotify-auth: the blocking API (feature `blocking`, on by default) does not exist on wasm32 \
      (no threads, no blocking I/O): use `default-features = false, features = [\"async\"]`"
 );
+#[cfg(all(target_arch = "wasm32", feature = "cli"))]
+compile_error!("spotify-auth: the command-line tool (feature `cli`) does not exist on wasm32");
 #[cfg(all(target_arch = "wasm32", feature = "redis"))]
 compile_error!(
     "spotify-auth: `RedisTokenCache` (feature `redis`) does not exist on wasm32 (no sockets)"
@@ -139,7 +141,7 @@ compile_error!(
 #[cfg(all(target_arch = "wasm32", feature = "testing"))]
 compile_error!(
     "spotify-auth: `FakeSpotify` (feature `testing`) does not exist on wasm32 (it is a server): \
-     run it natively and point the browser at it (see tests/browser/README.md)"
+     run it natively and point the page at it (see the README's \"Browser (wasm32)\")"
 );
 
 #[cfg(feature = "async")]
@@ -215,10 +217,14 @@ pub use attempt_store::{AttemptStore, InMemoryAttemptStore, SavedAttempt};
 pub use attempts::AuthorizationAttempt;
 #[cfg(not(target_arch = "wasm32"))]
 pub use cache::FileTokenCache;
-#[cfg(feature = "keyring")]
+#[cfg(all(feature = "keyring", not(target_arch = "wasm32")))]
 #[cfg_attr(docsrs, doc(cfg(feature = "keyring")))]
 pub use cache::KeyringTokenCache;
-#[cfg(all(feature = "redis", any(feature = "blocking", feature = "async")))]
+#[cfg(all(
+    feature = "redis",
+    any(feature = "blocking", feature = "async"),
+    not(target_arch = "wasm32")
+))]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use cache::RedisAttemptStore;
 pub use cache::{
@@ -228,7 +234,7 @@ pub use cache::{
 #[cfg(feature = "encryption")]
 #[cfg_attr(docsrs, doc(cfg(feature = "encryption")))]
 pub use cache::{KeyId, SealedCache, SealingKey, SealingKeys};
-#[cfg(feature = "redis")]
+#[cfg(all(feature = "redis", not(target_arch = "wasm32")))]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use cache::{RedisStore, RedisTokenCache};
 #[cfg(any(feature = "blocking", feature = "async"))]
