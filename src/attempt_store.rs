@@ -103,6 +103,14 @@ pub struct SavedAttempt {
     pub pkce_verifier: Option<PkceVerifier>,
 }
 
+impl SavedAttempt {
+    /// What [`take`](AttemptStore::take) hands back for an attempt saved
+    /// with this verifier (an [`AttemptStore`] of your own returns it).
+    pub fn new(pkce_verifier: Option<PkceVerifier>) -> Self {
+        SavedAttempt { pkce_verifier }
+    }
+}
+
 /// A shared or boxed store is a store.
 macro_rules! forward_store {
     ($($wrapper:ident),*) => {$(

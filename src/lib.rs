@@ -111,6 +111,21 @@
 //! keychain, the fake server, the CLI) is a compile error there. See the
 //! README's "Browser (wasm32)".
 //!
+//! # Other crates' types, and types that grow
+//!
+//! A few signatures use another crate's types (the modes' HTTP clients,
+//! the middleware traits, `redis::Client`, `rustls::ClientConfig`,
+//! keyring-core's store): [`deps`] re-exports those crates and states their
+//! versions (ureq 3, reqwest 0.13, reqwest-middleware 0.5, http 1,
+//! rustls 0.23, redis 0.32, keyring-core 1). Depend on the same versions,
+//! or name the types as `spotify_auth::deps::reqwest::Client` and so on.
+//!
+//! The data types that may gain fields or variants are `#[non_exhaustive]`
+//! ([`TokenInfo`], [`RetryPolicy`], [`Error`] and its variants, [`Entry`],
+//! ...): build them with their constructors and `with_*` setters
+//! ([`TokenInfo::new`], [`RetryPolicy::new`], [`Error::cache`]), and
+//! `match` them with a `_` arm and `..` in patterns.
+//!
 //! Features are additive: with both on, a program can use both APIs side by
 //! side. Both are the same source (`flow.rs`), compiled once as blocking code
 //! and once as async code; everything without I/O (URLs, parsing, caches, the
@@ -168,6 +183,7 @@ mod callback;
 mod clock;
 #[cfg(any(feature = "blocking", feature = "async"))]
 mod config;
+pub mod deps;
 mod entry;
 mod error;
 #[cfg(any(feature = "blocking", feature = "async"))]
@@ -175,6 +191,8 @@ mod exchanged;
 #[cfg(all(fuzzing, any(feature = "blocking", feature = "async")))]
 #[doc(hidden)]
 pub mod fuzzing;
+#[cfg(any(feature = "blocking", feature = "async"))]
+mod lineage;
 #[cfg(all(
     any(feature = "blocking", feature = "async"),
     not(target_arch = "wasm32")
@@ -187,6 +205,7 @@ mod observe;
 mod properties;
 #[cfg(any(feature = "blocking", feature = "async"))]
 mod reconcile;
+mod recovery;
 #[cfg(any(feature = "blocking", feature = "async"))]
 mod registry;
 #[cfg(any(feature = "blocking", feature = "async"))]
@@ -250,6 +269,7 @@ pub use error::{Error, ErrorBody, ErrorSource, HttpErrorKind, Result};
     not(target_arch = "wasm32")
 ))]
 pub use local::{AuthorizeLocalOptions, UrlHandler};
+pub use recovery::Recovery;
 #[cfg(any(feature = "blocking", feature = "async"))]
 pub use registry::{PerUserFlow, UserRegistry};
 #[cfg(any(feature = "blocking", feature = "async"))]

@@ -23,7 +23,23 @@ use crate::{Error, ErrorBody, HttpErrorKind, Result};
 /// [`backoff_hook`](crate::AuthorizationCodeBuilder::backoff_hook) decides
 /// the delay actually waited: one that returns longer delays than planned
 /// lengthens the call by as much (the budget counts the planned ones).
+///
+/// Settings may be added in later versions (`#[non_exhaustive]`): start
+/// from [`new`](Self::new) (the defaults) and change what you need with the
+/// `with_*` setters, or assign the public fields.
+///
+/// ```
+/// use std::time::Duration;
+/// use spotify_auth::RetryPolicy;
+///
+/// let policy = RetryPolicy::new()
+///     .with_max_retries(5)
+///     .with_initial_delay(Duration::from_millis(200))
+///     .with_max_total_delay(Duration::from_secs(10));
+/// assert_eq!(policy.max_delay, RetryPolicy::default().max_delay);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RetryPolicy {
     /// Retries after the first attempt (default 3).
     pub max_retries: u32,
@@ -48,6 +64,43 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
+    /// The defaults: 3 retries, 0.5 s doubling up to 8 s, 30 s in all.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// With this many retries after the first attempt
+    /// ([`max_retries`](Self::max_retries)).
+    #[must_use]
+    pub fn with_max_retries(mut self, max_retries: u32) -> Self {
+        self.max_retries = max_retries;
+        self
+    }
+
+    /// With this delay before the first retry
+    /// ([`initial_delay`](Self::initial_delay)).
+    #[must_use]
+    pub fn with_initial_delay(mut self, initial_delay: Duration) -> Self {
+        self.initial_delay = initial_delay;
+        self
+    }
+
+    /// With this largest delay between two attempts
+    /// ([`max_delay`](Self::max_delay)).
+    #[must_use]
+    pub fn with_max_delay(mut self, max_delay: Duration) -> Self {
+        self.max_delay = max_delay;
+        self
+    }
+
+    /// With this total sleeping budget for one call
+    /// ([`max_total_delay`](Self::max_total_delay)).
+    #[must_use]
+    pub fn with_max_total_delay(mut self, max_total_delay: Duration) -> Self {
+        self.max_total_delay = max_total_delay;
+        self
+    }
+
     /// The exponential delay before retry number `retry` (1 for the first
     /// retry), before jitter: `initial_delay × 2^(retry-1)`, at most `max_delay`.
     pub fn base_delay(&self, retry: u32) -> Duration {
@@ -224,6 +277,25 @@ mod tests {
             retry_after: None,
             body: body.as_bytes().to_vec(),
         })
+    }
+
+    #[test]
+    fn the_setters_change_one_setting_each() {
+        assert_eq!(RetryPolicy::new(), RetryPolicy::default());
+        let p = RetryPolicy::new()
+            .with_max_retries(9)
+            .with_initial_delay(Duration::from_millis(1))
+            .with_max_delay(Duration::from_millis(2))
+            .with_max_total_delay(Duration::from_millis(3));
+        assert_eq!(
+            p,
+            RetryPolicy {
+                max_retries: 9,
+                initial_delay: Duration::from_millis(1),
+                max_delay: Duration::from_millis(2),
+                max_total_delay: Duration::from_millis(3),
+            }
+        );
     }
 
     #[test]

@@ -14,8 +14,8 @@ use generators::{Gen, has_marker, text};
 use proptest::prelude::*;
 use proptest::test_runner::Config;
 use spotify_auth::{
-    AccessToken, CacheLock, Entry, FileTokenCache, InMemoryTokenCache, LoginEnded, RefreshToken,
-    Scopes, SealedEntry, TokenCache, TokenInfo,
+    CacheLock, Entry, FileTokenCache, InMemoryTokenCache, LoginEnded, RefreshToken, Scopes,
+    SealedEntry, TokenCache, TokenInfo,
 };
 
 /// [`generators`]' default case count unless `PROPTEST_CASES` is set.
@@ -41,13 +41,13 @@ fn entry(g: &mut Gen) -> Entry {
             Entry::Ended(LoginEnded::logout(&tokens))
         }
         1 => Entry::Ended(LoginEnded::refusal(&RefreshToken::new(g.text(20)))),
-        _ => Entry::Token(TokenInfo {
-            access_token: AccessToken::new(g.text(40)),
-            expires_at: g.u64(),
-            refresh_token: g.chance(3, 4).then(|| RefreshToken::new(g.text(40))),
-            scope: g.chance(1, 2).then(|| g.text(30)),
-            authorized_at: g.chance(1, 2).then(|| g.u64()),
-        }),
+        _ => {
+            let mut token = TokenInfo::new(g.text(40), g.u64());
+            token.refresh_token = g.chance(3, 4).then(|| RefreshToken::new(g.text(40)));
+            token.scope = g.chance(1, 2).then(|| g.text(30));
+            token.authorized_at = g.chance(1, 2).then(|| g.u64());
+            Entry::Token(token)
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use spotify_auth::asynchronous::{AuthorizationCode, UserRegistry};
 use spotify_auth::testing::{FakeSpotify, Fault};
-use spotify_auth::{AccessToken, InMemoryStore, RefreshToken, TokenCache, TokenInfo};
+use spotify_auth::{InMemoryStore, TokenCache, TokenInfo};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_evicted_instance_dropped_mid_refresh_still_stores_its_token() {
@@ -28,13 +28,11 @@ async fn an_evicted_instance_dropped_mid_refresh_still_stores_its_token() {
     let store = InMemoryStore::new();
     store
         .cache("u")
-        .set(&TokenInfo {
-            access_token: AccessToken::new("stale"),
-            expires_at: now - 10,
-            refresh_token: Some(RefreshToken::new(refresh)),
-            scope: Some("user-read-email".into()),
-            authorized_at: None,
-        })
+        .set(
+            &TokenInfo::new("stale", now - 10)
+                .with_refresh_token(refresh)
+                .with_scope("user-read-email"),
+        )
         .unwrap();
     let template = AuthorizationCode::builder()
         .read_environment(false)

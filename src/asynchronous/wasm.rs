@@ -48,11 +48,9 @@ pub(super) fn detached<T: Send + 'static>(
         // A task that ends without an answer panicked (wasm32 aborts on a
         // panic, so this is not expected to be seen).
         receiver.await.unwrap_or_else(|_| {
-            Err(Error::Cache {
-                path: None,
-                message: "the task running the request ended without an answer".into(),
-                source: None,
-            })
+            Err(Error::cache(
+                "the task running the request ended without an answer",
+            ))
         })
     }
 }

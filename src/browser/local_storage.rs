@@ -121,11 +121,7 @@ impl TokenCache for LocalStorageTokenCache {
         };
         Entry::from_json(json.as_bytes())
             .map(Some)
-            .map_err(|message| Error::Cache {
-                path: None,
-                message: format!("localStorage[{:?}]: {message}", self.key),
-                source: None,
-            })
+            .map_err(|message| Error::cache(format!("localStorage[{:?}]: {message}", self.key)))
     }
 
     /// Stores `entry` under the key (one `setItem`: whole or not at all).
@@ -142,13 +138,10 @@ impl TokenCache for LocalStorageTokenCache {
     /// synchronous call cannot wait for in a browser. The flows of the
     /// async API take it themselves; log out with their `logout()`.
     fn lock(&self) -> Result<CacheLock> {
-        Err(Error::Cache {
-            path: None,
-            message: "LocalStorageTokenCache's lock is a Web Lock, taken by the async API's \
-                      flows: log out with AuthorizationCode::logout(), not TokenCache::clear()"
-                .into(),
-            source: None,
-        })
+        Err(Error::cache(
+            "LocalStorageTokenCache's lock is a Web Lock, taken by the async API's \
+                      flows: log out with AuthorizationCode::logout(), not TokenCache::clear()",
+        ))
     }
 
     /// Takes the exclusive Web Lock `"{key}:lock"`, shared by every tab

@@ -141,11 +141,7 @@ mod storage {
 
 /// A browser API this module needs is missing.
 fn unavailable(message: &str) -> Error {
-    Error::Cache {
-        path: None,
-        message: message.to_owned(),
-        source: None,
-    }
+    Error::cache(message)
 }
 
 /// A JavaScript exception thrown by `what`, as an [`Error::Cache`]: its
@@ -157,9 +153,5 @@ fn js_failure(what: &str, thrown: &JsValue) -> Error {
         .map(|e| format!("{}: {}", String::from(e.name()), String::from(e.message())))
         .or_else(|| thrown.as_string())
         .unwrap_or_else(|| "an exception".to_owned());
-    Error::Cache {
-        path: None,
-        message: format!("{what} failed ({described})"),
-        source: None,
-    }
+    Error::cache(format!("{what} failed ({described})"))
 }

@@ -116,11 +116,9 @@ pub(super) fn take(name: String, wait: bool) -> LockFuture {
             ))))),
             Ok(Ok(None)) => Ok(None),
             Ok(Err(e)) => Err(e),
-            Err(_) => Err(Error::Cache {
-                path: None,
-                message: "the browser dropped a Web Lock request without an answer".into(),
-                source: None,
-            }),
+            Err(_) => Err(Error::cache(
+                "the browser dropped a Web Lock request without an answer",
+            )),
         }
     }))
 }

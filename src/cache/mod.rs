@@ -115,8 +115,11 @@ pub trait TokenCache: Send + Sync {
     /// Checks, right before a refresh request is sent under `lock`, that the
     /// lock is still held (and, for a lock with a lease, renews it): a
     /// holder whose lease lapsed must not send a refresh token another
-    /// holder may be sending. `Ok(false)` when it is no longer held. The
-    /// default says yes.
+    /// holder may be sending. `Ok(false)` when it is no longer held. A
+    /// cache may also mark the request in flight here, so that a holder
+    /// whose lease lapses mid-request can still store its answer and the
+    /// next holder waits for it (`RedisTokenCache` does). The default
+    /// says yes.
     fn confirm_lock(&self, lock: &CacheLock) -> Result<bool> {
         let _ = lock;
         Ok(true)
@@ -159,13 +162,11 @@ pub trait TokenCache: Send + Sync {
     }
 
     /// The stored token; `None` when the store holds none (nothing, or a
-    /// record of a login that ended). Provided: built on
-    /// [`read`](Self::read).
+    /// record of a login that ended). A login written back while the store
+    /// recovers from a data loss ([`Entry::Recovering`]) is returned too.
+    /// Provided: built on [`read`](Self::read).
     fn get(&self) -> Result<Option<TokenInfo>> {
-        Ok(match self.read()? {
-            Some(Entry::Token(t)) => Some(t),
-            _ => None,
-        })
+        Ok(self.read()?.and_then(|entry| entry.token().cloned()))
     }
 
     /// Stores `token` under the lock (waiting for a refresh in progress).

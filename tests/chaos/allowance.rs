@@ -2,7 +2,12 @@
 //! each store fault that may have let the lock lapse (a lock key deleted,
 //! a holder paused past the TTL, a `FLUSHALL`) excuses, within its window,
 //! at most one extra request of a refresh token that was in flight during
-//! the lapse, and the errors of one instance.
+//! the lapse, and the errors of one instance. Each data loss excuses,
+//! within its window, one extra request of each refresh token issued
+//! before it: the stale copy an instance wrote back to the emptied store
+//! and sent, as nobody can tell a stale copy from the live one (each copy
+//! is sent once at most per loss: the library names the refused ones in
+//! the store, and a loss wipes those names too).
 
 use std::time::{Duration, Instant};
 
@@ -22,6 +27,11 @@ struct Lapse {
 /// The lapses of a run, spent as the checks excuse violations with them.
 pub struct Allowances {
     lapses: Vec<Lapse>,
+    /// The data losses: what, when, and the end of their window.
+    losses: Vec<(&'static str, Instant, Instant)>,
+    /// The (loss, token) pairs excused already: a loss wipes the names of
+    /// the copies refused before it, so each loss may bring one back once.
+    stale: std::collections::HashSet<(usize, String)>,
     /// What was excused, for `CHAOS_VERBOSE`.
     pub excused: Vec<(Instant, String)>,
 }
@@ -43,10 +53,52 @@ impl Allowances {
             })
             .collect();
         lapses.sort_by_key(|l| l.start);
+        let mut losses: Vec<_> = events
+            .iter()
+            .filter(|e| e.loss)
+            .map(|e| (e.what, e.start, e.end + window))
+            .collect();
+        losses.sort_by_key(|l| l.1);
         Allowances {
             lapses,
+            losses,
+            stale: std::collections::HashSet::new(),
             excused: Vec::new(),
         }
+    }
+
+    /// The data loss whose window holds `at`, if any.
+    pub fn loss_holds(&self, at: Instant) -> Option<&'static str> {
+        self.losses
+            .iter()
+            .find(|(_, start, until)| *start <= at && at <= *until)
+            .map(|(what, ..)| *what)
+    }
+
+    /// Excuses an extra request at `at` of `token` (issued at `issued`):
+    /// a stale copy written back after a data loss whose window holds `at`
+    /// and which came after `issued`, once per loss and token.
+    pub fn stale_copy(
+        &mut self,
+        at: Instant,
+        token: &str,
+        issued: Instant,
+    ) -> Option<&'static str> {
+        let (index, what) = self
+            .losses
+            .iter()
+            .enumerate()
+            .find(|(i, (_, start, until))| {
+                issued < *start
+                    && *start <= at
+                    && at <= *until
+                    && !self.stale.contains(&(*i, token.to_owned()))
+            })
+            .map(|(i, (what, ..))| (i, *what))?;
+        self.stale.insert((index, token.to_owned()));
+        self.excused
+            .push((at, format!("a stale copy's request (data loss: {what})")));
+        Some(what)
     }
 
     /// Excuses an extra request at `at` with the first lapse whose window

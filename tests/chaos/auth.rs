@@ -306,6 +306,9 @@ pub fn expected(e: &Error, faulty: bool) -> Expected {
         Error::ReauthorizationRequired { .. } => Expected::LoginEnded,
         Error::NotAuthorized => Expected::LoginEnded,
         Error::Http { .. } | Error::RateLimited { .. } => Expected::Transient,
+        // The store lost its data and the copies written back so far were
+        // stale: the live one is on its way.
+        Error::StoreRecovering { .. } => Expected::Transient,
         Error::TokenEndpoint { status, .. } if *status >= 500 || *status == 429 => {
             Expected::Transient
         }

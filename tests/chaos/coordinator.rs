@@ -9,7 +9,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use spotify_auth::testing::FakeSpotify;
-use spotify_auth::{AccessToken, CacheLock, Entry, Error, TokenCache, TokenInfo};
+use spotify_auth::{CacheLock, Entry, Error, TokenCache, TokenInfo};
 
 use super::auth::{Auth, Expected, expected};
 use super::double_exchange;
@@ -101,13 +101,10 @@ impl Coordinator {
             .duration_since(UNIX_EPOCH)
             .unwrap()
             .as_secs();
-        let token = TokenInfo {
-            access_token: AccessToken::new(format!("expired-{lineage}")),
-            expires_at: now - 1,
-            refresh_token: Some(refresh.into()),
-            scope: Some(SCOPE.to_owned()),
-            authorized_at: Some(now),
-        };
+        let token = TokenInfo::new(format!("expired-{lineage}"), now - 1)
+            .with_refresh_token(refresh)
+            .with_scope(SCOPE)
+            .with_authorized_at(now);
         let error = self
             .cache
             .write(&Entry::Token(token), guard)

@@ -86,6 +86,14 @@ pub fn check(
         let Some(live) = live else {
             continue;
         };
+        // An instance holding no login that finds the store emptied by a
+        // data loss cannot tell it from a store never written: "no login
+        // here" (`NotAuthorized`) is its answer until a holder writes the
+        // login back (one holding a login writes it back itself, and a
+        // refused copy is `StoreRecovering`, never this).
+        if error.error == "NotAuthorized" && allowances.loss_holds(error.start).is_some() {
+            continue;
+        }
         if allowances.error(&error.actor, error.end).is_some() {
             continue;
         }

@@ -73,8 +73,16 @@
 //! its window, **one extra use** of a refresh token that was in flight
 //! during it (sent before its end, processed after its start), and **the
 //! errors of one instance** ([`allowance`]; the first to need it). A data
-//! loss excuses nothing: the store is repaired from memory and no login
-//! may end because of it.
+//! loss excuses, in its window, **one extra use of each refresh token issued
+//! before it** (a stale copy an instance wrote back and sent: nobody can
+//! tell a stale copy from the live one; the library sends each copy once
+//! at most and names the refused ones; a copy whose answer was lost is
+//! sent once more, like any unheard use), and, in its window,
+//! `NotAuthorized` told to an instance holding no login (it cannot tell an
+//! emptied store from one never written); nothing else: the store is
+//! repaired from memory, callers with a refused copy get `StoreRecovering`
+//! (a passing error), and no caller is told `ReauthorizationRequired`
+//! because of it.
 //!
 //! 1. **No login ends while it could go on.** Every refusal of a refresh
 //!    token (a processed request carrying a token that was no longer live)

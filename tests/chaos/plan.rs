@@ -310,12 +310,7 @@ fn server_faults(rng: &mut fastrand::Rng, seconds: f64, timeout: Duration) -> Ve
                     Fault::Status([500, 502, 503][rng.usize(..3)]),
                     rng.usize(1..=3),
                 ),
-                20..=29 => (
-                    Fault::RateLimited {
-                        retry_after_secs: rng.u64(0..=1),
-                    },
-                    rng.usize(1..=2),
-                ),
+                20..=29 => (Fault::rate_limited(rng.u64(0..=1)), rng.usize(1..=2)),
                 30..=41 => (Fault::DropConnection, rng.usize(1..=2)),
                 42..=47 => (Fault::TruncatedBody, 1),
                 48..=61 => (Fault::LoseResponse, 1),

@@ -111,7 +111,8 @@ pub fn received(token: &IssuedRefreshToken, timeout: Duration) -> bool {
 
 /// The violations of assertions 1 and 2, and of "no use after a logout";
 /// an extra use of a refresh token inside a lapse's window is excused by
-/// that lapse (one each).
+/// that lapse (one each); one extra use of a token issued before a data
+/// loss, inside its window, by the loss (a stale copy written back).
 pub fn check(
     records: &Records,
     ledger: &Ledger,
@@ -173,8 +174,21 @@ pub fn check(
         }
     }
     suspects.sort_by_key(|(at, ..)| *at);
+    // Per token, the last use a data loss excused (a stale copy): a copy
+    // whose answer was lost is sent once more, like any unheard use.
+    let mut stale_uses: BTreeMap<&str, usize> = BTreeMap::new();
     for (at, token, i, successor) in suspects {
         let uses = records.uses_of(token.token());
+        let retry_of_stale =
+            i > 0 && stale_uses.get(token.token()) == Some(&(i - 1)) && uses[i - 1].unheard;
+        if retry_of_stale
+            || allowances
+                .stale_copy(at, token.token(), token.issued_at())
+                .is_some()
+        {
+            stale_uses.insert(token.token(), i);
+            continue;
+        }
         if allowances.request(at, uses).is_some() {
             continue;
         }

@@ -85,6 +85,7 @@ pub struct RedisStore {
     pool: Arc<Pool>,
     lock_ttl: Duration,
     lock_wait: Duration,
+    in_flight_ttl: Duration,
     /// The watch for logouts, shared by the caches handed out.
     watch: Arc<Watch>,
 }
@@ -105,11 +106,18 @@ impl RedisStore {
     /// defaults allow (4 attempts × 30 s + 30 s of backoff = 150 s).
     pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(180);
 
+    /// The default in-flight TTL: 30 s, the flows' default request timeout
+    /// (one attempt). See [In flight](RedisTokenCache#in-flight).
+    pub const DEFAULT_IN_FLIGHT_TTL: Duration = Duration::from_secs(30);
+
     /// The default stream logouts are announced on: `spotify-auth:ended`.
     pub const DEFAULT_LOGOUT_STREAM: &'static str = "spotify-auth:ended";
 
     /// The shortest lock TTL: 10 ms.
     pub(super) const MIN_LOCK_TTL: Duration = Duration::from_millis(10);
+
+    /// The shortest in-flight TTL: 1 ms.
+    pub(super) const MIN_IN_FLIGHT_TTL: Duration = Duration::from_millis(1);
 
     /// A store for the server at `url`: `redis://[[user]:password@]host[:port][/db]`,
     /// `rediss://...` for TLS, or `redis+unix:///path/to/socket[?db=N]`.
@@ -142,18 +150,21 @@ impl RedisStore {
             pool,
             lock_ttl: Self::DEFAULT_LOCK_TTL,
             lock_wait: Self::DEFAULT_LOCK_WAIT,
+            in_flight_ttl: Self::DEFAULT_IN_FLIGHT_TTL,
         }
     }
 
     /// A cache for `key` on this store's server, sharing its connections,
-    /// with its lock TTL and lock wait. Opens nothing; the one allocation is
-    /// the key (with `:lock` appended, for the lock's key).
+    /// with its lock TTL, lock wait and in-flight TTL. Opens nothing; the one
+    /// allocation is the key (with `:lock:inflight` appended, for the keys of
+    /// the lock and of the in-flight marker).
     pub fn cache(&self, key: impl AsRef<str>) -> RedisTokenCache {
         RedisTokenCache::new(
             (self.pool.clone(), self.watch.clone()),
             key.as_ref(),
             self.lock_ttl,
             self.lock_wait,
+            self.in_flight_ttl,
         )
     }
 
@@ -212,6 +223,13 @@ impl RedisStore {
         self
     }
 
+    /// The in-flight TTL of the caches handed out from now on (default 30 s;
+    /// at least 1 ms). See [`RedisTokenCache::with_in_flight_ttl`].
+    pub fn with_in_flight_ttl(mut self, ttl: Duration) -> Self {
+        self.in_flight_ttl = ttl.max(Self::MIN_IN_FLIGHT_TTL);
+        self
+    }
+
     /// The server's URL without its password, as shown in errors.
     pub fn url(&self) -> &str {
         self.pool.url()
@@ -230,6 +248,11 @@ impl RedisStore {
     /// The lock wait given to new caches.
     pub fn lock_wait(&self) -> Duration {
         self.lock_wait
+    }
+
+    /// The in-flight TTL given to new caches.
+    pub fn in_flight_ttl(&self) -> Duration {
+        self.in_flight_ttl
     }
 
     /// This store with `change` made to its settings, and a new pool (and
