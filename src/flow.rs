@@ -6,8 +6,9 @@
 // (`maybe`, `Transport`, `HttpClient`, `FlowMutex`, `detached`,
 // `beside`, `blocking_io`, `lock_store`, `sleep`, `wait_for_callback`) and
 // the shared core. On wasm32 (async only) the glue is the browser's
-// (`asynchronous/wasm.rs`), and what needs a callback server is absent. Everything that needs no I/O lives in the core (`session`,
-// `retry`, `authorize`, `attempts`, `token`, `config`). Never put `.await`
+// (`asynchronous/wasm.rs`), and what needs a callback server is absent.
+// Everything that needs no I/O lives in the core (`session`, `retry`,
+// `authorize`, `attempts`, `token`, `config`). Never put `.await`
 // inside a macro call here: the sync build cannot strip it there.
 //
 // `detached(async move { ... }).await` runs a refresh, an exchange or a
