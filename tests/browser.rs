@@ -380,6 +380,18 @@ async fn attempts_are_taken_once() {
     assert!(!debug.contains(verifier), "{debug}");
 }
 
+/// The flow's futures are `Send` on wasm32 too (frameworks such as Leptos
+/// ask for `Send` futures in the browser): checked at compile time.
+#[wasm_bindgen_test]
+fn the_flows_futures_are_send() {
+    fn send<T: Send>(_: &T) {}
+    let auth = auth("http://127.0.0.1:9", "id", &key("send"));
+    send(&auth.get_access_token());
+    send(&auth.force_refresh());
+    send(&auth.logout());
+    send(&auth.exchange_code_with_verifier("code", None));
+}
+
 /// A value that is not an entry is an error that does not repeat it; the
 /// synchronous lock (and so `clear`) is refused with a pointer to logout.
 #[wasm_bindgen_test]
