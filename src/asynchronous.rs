@@ -22,7 +22,7 @@
 //! On wasm32 (the browser, edge workers) it is the same code again over
 //! the browser's `fetch`, with tasks on the JavaScript event loop and no
 //! tokio runtime; the loopback login (`authorize_local`) is absent there:
-//! see [`crate::browser`] (wasm32 only) and the README's "Browser (wasm32)".
+//! see `spotify_auth::browser` (wasm32 only) and the README's "Browser (wasm32)".
 
 use maybe_async::must_be_async as maybe;
 
