@@ -4,9 +4,11 @@
 // `.await` and `async` stripped), and `asynchronous.rs` under
 // `maybe_async::must_be_async`. It may only use names both modes provide
 // (`maybe`, `Transport`, `HttpClient`, `FlowMutex`, `detached`,
-// `beside`, `blocking_io`, `sleep`, `wait_for_callback`) and the shared
-// core. Everything that needs no I/O lives in the core (`session`,
-// `retry`, `authorize`, `attempts`, `token`, `config`). Never put `.await`
+// `beside`, `blocking_io`, `lock_store`, `sleep`, `wait_for_callback`) and
+// the shared core. On wasm32 (async only) the glue is the browser's
+// (`asynchronous/wasm.rs`), and what needs a callback server is absent.
+// Everything that needs no I/O lives in the core (`session`, `retry`,
+// `authorize`, `attempts`, `token`, `config`). Never put `.await`
 // inside a macro call here: the sync build cannot strip it there.
 //
 // `detached(async move { ... }).await` runs a refresh, an exchange or a
@@ -19,9 +21,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{
-    FlowMutex, HttpClient, Transport, beside, blocking_io, detached, maybe, sleep,
-    wait_for_callback,
+    FlowMutex, HttpClient, Transport, beside, blocking_io, detached, lock_store, maybe, sleep,
 };
+// The loopback login (`authorize_local`): not on wasm32.
+#[cfg(not(target_arch = "wasm32"))]
+use super::wait_for_callback;
+#[cfg(not(target_arch = "wasm32"))]
+use crate::AuthorizeLocalOptions;
+#[cfg(not(target_arch = "wasm32"))]
 use crate::callback::{CallbackServer, validate_loopback_redirect};
 use crate::config::{AuthorizationCodeBuilder, ClientCredentialsBuilder};
 use crate::entry::{Entry, Fingerprint, LoginEnded};
@@ -32,8 +39,8 @@ use crate::retry::{self, Resend, RetryPolicy, Step};
 use crate::session::{self, Base, Need, Plan, Reconciled, RefreshSlot, Session, TokenRequest};
 use crate::token::TokenResponse;
 use crate::{
-    AuthCode, AuthorizationAttempt, AuthorizeLocalOptions, Error, PkceVerifier, RefreshToken,
-    Result, Scopes, TokenCache, TokenInfo,
+    AuthCode, AuthorizationAttempt, Error, PkceVerifier, RefreshToken, Result, Scopes, TokenCache,
+    TokenInfo,
 };
 #[cfg(feature = "tracing")]
 use tracing::{field::Empty, instrument};
@@ -83,7 +90,7 @@ struct Engine {
 #[derive(Default)]
 struct Kept {
     guard: Option<Guard>,
-    since: Option<std::time::Instant>,
+    since: Option<crate::clock::Instant>,
 }
 
 impl Engine {
@@ -404,6 +411,7 @@ impl AuthorizationCode {
     /// `spawn_blocking`, not from an async task (tokio offers no reliable way
     /// to tell a runtime worker from a `spawn_blocking` thread, so it is not
     /// refused there: it would hold that worker for the whole login).
+    #[cfg(not(target_arch = "wasm32"))]
     #[cfg_attr(
         feature = "tracing",
         instrument(target = "spotify_auth::flow", level = "debug", skip_all)
@@ -500,6 +508,7 @@ impl AuthorizationCode {
     /// # #[cfg(not(feature = "blocking"))]
     /// # fn main() {}
     /// ```
+    #[cfg(not(target_arch = "wasm32"))]
     pub async fn get_access_token_or_authorize(
         &self,
         options: AuthorizeLocalOptions,
@@ -849,19 +858,10 @@ impl Engine {
                 return Ok(None);
             }
         }
-        blocking_io(move || {
-            let guard = if wait {
-                observe::lock_cache(&*cache)?
-            } else {
-                match cache.try_lock()? {
-                    Some(guard) => guard,
-                    None => return Ok(None),
-                }
-            };
-            let stored = cache.read().and_then(crate::entry::unsealed);
-            Ok(Some((Arc::new(guard), stored)))
-        })
-        .await
+        // Where the mode takes a lock that may wait (off the runtime; a
+        // browser's Web Lock awaited).
+        let taken = lock_store(cache, wait).await?;
+        Ok(taken.map(|(guard, stored)| (Arc::new(guard), stored)))
     }
 
     /// Releases the store's lock, unless a write is still owed to the store:
@@ -873,7 +873,7 @@ impl Engine {
         use std::sync::atomic::Ordering;
         if self.session.owes_write() && !self.closing.load(Ordering::Acquire) {
             let mut kept = self.kept();
-            let since = *kept.since.get_or_insert_with(std::time::Instant::now);
+            let since = *kept.since.get_or_insert_with(crate::clock::Instant::now);
             if since.elapsed() < MAX_KEEP {
                 kept.guard = Some(guard);
                 return;
@@ -1366,7 +1366,7 @@ impl Engine {
         self.closing
             .store(true, std::sync::atomic::Ordering::Release);
         let limit = self.session.config.close_timeout;
-        let started = std::time::Instant::now();
+        let started = crate::clock::Instant::now();
         loop {
             let pending = self.session.busy.count();
             if pending == 0 {
