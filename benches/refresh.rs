@@ -44,13 +44,9 @@ fn server() -> (spotify_auth::testing::FakeSpotify, spotify_auth::TokenInfo) {
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock after 1970")
         .as_secs();
-    let expired = spotify_auth::TokenInfo {
-        access_token: spotify_auth::AccessToken::new("BQ-expired"),
-        expires_at: now - 60,
-        refresh_token: Some(spotify_auth::RefreshToken::new(refresh_token)),
-        scope: Some("user-read-email".to_owned()),
-        authorized_at: None,
-    };
+    let expired = spotify_auth::TokenInfo::new("BQ-expired", now - 60)
+        .with_refresh_token(refresh_token)
+        .with_scope("user-read-email");
     (server, expired)
 }
 

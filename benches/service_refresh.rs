@@ -97,13 +97,9 @@ fn expired(refresh_token: String) -> spotify_auth::TokenInfo {
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock after 1970")
         .as_secs();
-    spotify_auth::TokenInfo {
-        access_token: spotify_auth::AccessToken::new(common::spotify_length_token()),
-        expires_at: now - 60,
-        refresh_token: Some(spotify_auth::RefreshToken::new(refresh_token)),
-        scope: Some("user-read-email".to_owned()),
-        authorized_at: None,
-    }
+    spotify_auth::TokenInfo::new(common::spotify_length_token(), now - 60)
+        .with_refresh_token(refresh_token)
+        .with_scope("user-read-email")
 }
 
 /// What one round did.

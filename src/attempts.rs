@@ -41,6 +41,24 @@ pub struct AuthorizationAttempt {
     pub pkce_verifier: Option<PkceVerifier>,
 }
 
+impl AuthorizationAttempt {
+    /// An attempt with this URL, state and PKCE verifier: for an
+    /// [`AttemptStore`](crate::AttemptStore) of your own (its tests, or an
+    /// attempt kept in another form). The flows make theirs with
+    /// `authorization_attempt`.
+    pub fn new(
+        url: impl Into<String>,
+        state: impl Into<String>,
+        pkce_verifier: Option<PkceVerifier>,
+    ) -> Self {
+        AuthorizationAttempt {
+            url: url.into(),
+            state: state.into(),
+            pkce_verifier,
+        }
+    }
+}
+
 impl std::fmt::Debug for AuthorizationAttempt {
     /// The state and the verifier are redacted (and the URL, which carries
     /// the state).

@@ -101,6 +101,9 @@ pub use flow::*;
 
 pub use crate::config::{AuthorizationCodeBuilder, ClientCredentialsBuilder};
 
+/// This mode's registry of per-user instances (see [`crate::UserRegistry`]).
+pub type UserRegistry = crate::UserRegistry<AuthorizationCode>;
+
 // The Web API middleware: the token source written once (like flow.rs),
 // this mode's HTTP client adapter, and the shared policy.
 #[allow(clippy::duplicate_mod)]

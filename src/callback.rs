@@ -68,6 +68,8 @@ mod tiny_http_workarounds;
 
 #[cfg(test)]
 mod chromium_tests;
+#[cfg(all(test, feature = "blocking"))]
+mod properties;
 #[cfg(test)]
 mod tests;
 
@@ -305,6 +307,40 @@ impl Drop for CallbackServer {
 /// the URI to register instead.
 pub(crate) fn validate_loopback_redirect(redirect_uri: &str) -> Result<url::Url> {
     redirect::loopback_target(redirect_uri).map(|target| target.url)
+}
+
+/// Entry points for the fuzz targets (see `crate::fuzzing`).
+#[cfg(fuzzing)]
+pub(crate) mod fuzzing {
+    use super::*;
+
+    /// What the server answers to `method` on `target` while waiting on
+    /// `path` for `state`: the status, whether the wait ends, and the whole
+    /// answer as text.
+    pub fn classify_callback(
+        method: &str,
+        target: &str,
+        path: &str,
+        state: &str,
+    ) -> (u16, bool, String) {
+        let method: Method = method.parse().unwrap_or(Method::Get);
+        let (reply, outcome) = classify(&method, target, path, state, &Scopes::from("a b"));
+        let page = String::from_utf8_lossy(&reply.to_http(true)).into_owned();
+        (reply.status(), outcome.is_some(), page)
+    }
+
+    /// Checks a redirect URI: the address to listen on, or the error's
+    /// text; with no port, the URI with `port` added must pass too.
+    pub fn redirect_uri(uri: &str, port: u16) -> std::result::Result<SocketAddr, String> {
+        let target = redirect::loopback_target(uri).map_err(|e| format!("{e} {e:?}"))?;
+        if !target.fixed_port && port != 0 {
+            let with = redirect::with_port(uri, port);
+            let again = redirect::loopback_target(&with)
+                .unwrap_or_else(|e| panic!("{uri:?} with port {port}: {e}"));
+            assert_eq!(again.addr.port(), port, "{with:?}");
+        }
+        Ok(target.addr)
+    }
 }
 
 /// What to answer to a request, and whether it ends the wait (with what).

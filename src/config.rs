@@ -30,11 +30,11 @@ pub const ENV_REDIRECT_URI: &str = "SPOTIFY_SDK_REDIRECT_URI";
 pub type BackoffHook = Arc<dyn Fn(Duration) -> Duration + Send + Sync>;
 
 /// The grant an [`AuthorizationCodeBuilder`] builds for: a user's login.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum AuthorizationCodeGrant {}
 
 /// The grant a [`ClientCredentialsBuilder`] builds for: app-only tokens.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum ClientCredentialsGrant {}
 
 /// Builds an `AuthorizationCode` of either mode.
@@ -60,7 +60,11 @@ pub type ClientCredentialsBuilder<H> = ClientBuilder<H, ClientCredentialsGrant>;
 
 /// The builder of both flows, for HTTP client `H` and grant `G`; see
 /// [`AuthorizationCodeBuilder`] and [`ClientCredentialsBuilder`].
+///
+/// A clone is a template: every instance built from a clone of one builder
+/// shares its settings (and its HTTP client and token cache, when given).
 #[must_use]
+#[derive(Clone)]
 pub struct ClientBuilder<H, G> {
     client_id: Option<String>,
     client_secret: Option<ClientSecret>,
@@ -224,6 +228,46 @@ impl<H, G> ClientBuilder<H, G> {
     pub fn close_timeout(mut self, timeout: Duration) -> Self {
         self.close_timeout = timeout;
         self
+    }
+
+    /// This builder as a template for many instances (the per-user
+    /// registry): the environment variables are read now, once, for the
+    /// settings not given, and never again by the instances built from it;
+    /// a token cache or a bootstrap refresh token of its own is refused
+    /// (each instance gets its user's cache).
+    #[cfg(any(feature = "blocking", feature = "async"))]
+    pub(crate) fn into_template(mut self) -> Result<Self> {
+        if self.token_cache.is_some() {
+            return Err(Error::config(
+                "token_cache",
+                "a template gives none: each user's instance gets the cache the registry makes for that user",
+            ));
+        }
+        if self.refresh_token.is_some() {
+            return Err(Error::config(
+                "refresh_token",
+                "a template gives none: a refresh token belongs to one user's login",
+            ));
+        }
+        if self.read_env {
+            let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+            let given = |v: &Option<String>| v.as_ref().is_some_and(|s| !s.trim().is_empty());
+            if !given(&self.client_id) {
+                self.client_id = env(ENV_CLIENT_ID);
+            }
+            if !given(&self.redirect_uri) {
+                self.redirect_uri = env(ENV_REDIRECT_URI);
+            }
+            if self
+                .client_secret
+                .as_ref()
+                .is_none_or(|s| s.secret().is_empty())
+            {
+                self.client_secret = env(ENV_CLIENT_SECRET).map(ClientSecret::new);
+            }
+            self.read_env = false;
+        }
+        Ok(self)
     }
 
     /// Validates the settings into a configuration and the optional client.

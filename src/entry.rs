@@ -9,6 +9,11 @@
 //! login, a new bootstrap token, the successor of a refused token) still
 //! works. Records are JSON objects without an `access_token`: the Python
 //! `spotify-sdk` reads one as "no token".
+//!
+//! While a store recovers from a data loss it holds an
+//! [`Entry::Recovering`] (see `recovery.rs`): the login an instance wrote
+//! back (a token file with one more key, which Python reads as the token),
+//! and the copies Spotify refused since.
 
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -16,6 +21,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::recovery::Recovery;
 use crate::{RefreshToken, TokenInfo};
 
 /// What a [`TokenCache`](crate::TokenCache) holds for one login.
@@ -34,6 +40,10 @@ pub enum Entry {
     /// `encryption`): opaque without the key. A flow reading it through a
     /// cache without the key sends nothing and reports a cache error.
     Sealed(SealedEntry),
+    /// The store lost its data and is recovering: a login an instance
+    /// wrote back from memory (perhaps a stale copy), and the copies
+    /// Spotify refused since. The next token Spotify issues ends it.
+    Recovering(Recovery),
 }
 
 /// The opaque text of a sealed entry (see [`Entry::Sealed`]). `Debug` shows
@@ -134,6 +144,15 @@ impl LoginEnded {
         let mut names: Vec<Fingerprint> = match stored {
             Some(Entry::Ended(earlier)) => earlier.ended.clone(),
             Some(Entry::Token(t)) => t.refresh_token.iter().map(Fingerprint::of).collect(),
+            Some(Entry::Recovering(r)) => {
+                let mut names = r.refused_fingerprints().to_vec();
+                names.extend(
+                    r.token()
+                        .and_then(|t| t.refresh_token.as_ref())
+                        .map(Fingerprint::of),
+                );
+                names
+            }
             Some(Entry::Sealed(_)) | None => Vec::new(),
         };
         names.extend_from_slice(mine);
@@ -206,7 +225,8 @@ impl Fingerprint {
     }
 
     fn from_hex(hex: &str) -> Option<Self> {
-        if hex.len() != 32 || !hex.is_ascii() {
+        // Digits only: `from_str_radix` alone would take a `+` sign.
+        if hex.len() != 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
             return None;
         }
         let mut fp = [0u8; 16];
@@ -230,6 +250,21 @@ struct SealedJson {
     sealed: String,
 }
 
+/// The JSON shape of a recovery, under the key `recovery` (beside a
+/// token's fields, or alone).
+#[derive(Serialize, Deserialize)]
+struct RecoveryJson {
+    since_ms: u64,
+    #[serde(default)]
+    refused: Vec<String>,
+}
+
+/// A JSON object's `recovery` key.
+#[derive(Serialize, Deserialize)]
+struct RecoveryKey {
+    recovery: RecoveryJson,
+}
+
 /// The JSON shape of a record.
 #[derive(Serialize, Deserialize)]
 struct RecordJson {
@@ -240,10 +275,12 @@ struct RecordJson {
 }
 
 impl Entry {
-    /// The token, when this is a live login.
+    /// The token, when this is a live login (or one written back while
+    /// the store recovers from a data loss).
     pub fn token(&self) -> Option<&TokenInfo> {
         match self {
             Entry::Token(t) => Some(t),
+            Entry::Recovering(r) => r.token(),
             _ => None,
         }
     }
@@ -258,11 +295,39 @@ impl Entry {
 
     /// As JSON: a token in the token file format; a record as
     /// `{"login_ended":"logout"|"refused","at_ms":…,"ended":["<32 hex>",…]}`;
-    /// a sealed entry as `{"sealed":"<text>"}`. Only a token has an
+    /// a sealed entry as `{"sealed":"<text>"}`; a recovery as its token's
+    /// JSON with one more key, `"recovery":{"since_ms":…,"refused":[…]}`
+    /// (or that key alone when no login is left). Only a token has an
     /// `access_token`: the Python library reads the others as "no token".
     pub fn to_json(&self) -> String {
         match self {
             Entry::Token(t) => t.to_json(),
+            Entry::Recovering(r) => {
+                let recovery = RecoveryJson {
+                    since_ms: r.since_ms(),
+                    refused: r
+                        .refused_fingerprints()
+                        .iter()
+                        .map(|fp| fp.to_hex())
+                        .collect(),
+                };
+                match r.token() {
+                    None => serde_json::to_string(&RecoveryKey { recovery })
+                        .expect("a recovery always serialises"),
+                    Some(t) => {
+                        let mut json = t.to_json();
+                        // A token serialises as a non-empty object.
+                        json.pop();
+                        json.push_str(",\"recovery\":");
+                        json.push_str(
+                            &serde_json::to_string(&recovery)
+                                .expect("a recovery always serialises"),
+                        );
+                        json.push('}');
+                        json
+                    }
+                }
+            }
             Entry::Sealed(s) => serde_json::to_string(&SealedJson {
                 sealed: s.0.clone(),
             })
@@ -291,10 +356,28 @@ impl Entry {
             login_ended: Option<serde::de::IgnoredAny>,
             #[serde(default)]
             sealed: Option<serde::de::IgnoredAny>,
+            #[serde(default)]
+            recovery: Option<serde::de::IgnoredAny>,
+            #[serde(default)]
+            access_token: Option<serde::de::IgnoredAny>,
         }
-        let (is_record, is_sealed) = serde_json::from_slice::<Probe>(json)
-            .map(|p| (p.login_ended.is_some(), p.sealed.is_some()))
-            .unwrap_or((false, false));
+        // A probe that fails (a key given twice, say) is no token either:
+        // an entry edited into an ambiguous shape is an error.
+        let probe = serde_json::from_slice::<Probe>(json).map_err(|e| {
+            format!(
+                "not a valid token file ({:?} error at line {}, column {})",
+                e.classify(),
+                e.line(),
+                e.column()
+            )
+        })?;
+        let (is_record, is_sealed) = (probe.login_ended.is_some(), probe.sealed.is_some());
+        if probe.recovery.is_some() {
+            if is_record || is_sealed {
+                return Err("not a valid token file (a recovery beside a record)".to_owned());
+            }
+            return Self::recovery_from_json(json, probe.access_token.is_some());
+        }
         if is_sealed {
             return match serde_json::from_slice::<SealedJson>(json) {
                 Ok(s) if !is_record => Ok(Entry::Sealed(SealedEntry(s.sealed))),
@@ -326,6 +409,36 @@ impl Entry {
     }
 }
 
+impl Entry {
+    fn recovery_from_json(json: &[u8], with_token: bool) -> std::result::Result<Self, String> {
+        let key: RecoveryKey = serde_json::from_slice(json).map_err(|e| {
+            format!(
+                "not a valid recovery ({:?} error at line {}, column {})",
+                e.classify(),
+                e.line(),
+                e.column()
+            )
+        })?;
+        let refused = key
+            .recovery
+            .refused
+            .iter()
+            .map(|hex| Fingerprint::from_hex(hex))
+            .collect::<Option<Vec<_>>>()
+            .ok_or("not a valid recovery (a fingerprint is not 32 hex digits)")?;
+        let token = if with_token {
+            Some(TokenInfo::from_json(json)?)
+        } else {
+            None
+        };
+        Ok(Entry::Recovering(Recovery::from_parts(
+            token,
+            refused,
+            key.recovery.since_ms,
+        )))
+    }
+}
+
 /// What a flow reads from its store: a sealed entry is an error there (the
 /// flow was given the store without its `SealedCache`), never a login.
 #[cfg(any(feature = "blocking", feature = "async"))]
@@ -345,6 +458,12 @@ pub(crate) fn unsealed(stored: Option<Entry>) -> crate::Result<Option<Entry>> {
 impl From<TokenInfo> for Entry {
     fn from(token: TokenInfo) -> Self {
         Entry::Token(token)
+    }
+}
+
+impl From<Recovery> for Entry {
+    fn from(recovery: Recovery) -> Self {
+        Entry::Recovering(recovery)
     }
 }
 
@@ -387,6 +506,40 @@ mod tests {
         let py =
             br#"{"access_token":"a","expires_at":1700000000.5,"refresh_token":null,"scope":null}"#;
         assert!(matches!(Entry::from_json(py).unwrap(), Entry::Token(_)));
+    }
+
+    #[test]
+    fn a_recovery_round_trips_and_reads_as_its_token_elsewhere() {
+        let refused = RefreshToken::new("refresh-secret-stale");
+        let with = Recovery::written_back(token("refresh-secret-live")).after_refusal(&refused);
+        let e = Entry::Recovering(with.clone());
+        let json = e.to_json();
+        assert!(!json.contains("refresh-secret-stale"), "{json}");
+        assert_eq!(Entry::from_json(json.as_bytes()).unwrap(), e);
+        // Python (and an older version of this crate) reads the token.
+        let t = TokenInfo::from_json(json.as_bytes()).unwrap();
+        assert_eq!(Some(&t), with.token());
+        assert_eq!(e.token(), with.token());
+        let without =
+            Entry::Recovering(with.after_refusal(&RefreshToken::new("refresh-secret-live")));
+        let json = without.to_json();
+        assert!(
+            !json.contains("access_token"),
+            "Python reads it as no token: {json}"
+        );
+        assert!(!json.contains("secret"), "{json}");
+        let back = Entry::from_json(json.as_bytes()).unwrap();
+        assert_eq!(back, without);
+        assert_eq!(back.token(), None);
+        for bad in [
+            &br#"{"recovery":{"since_ms":1,"refused":["zz"]}}"#[..],
+            br#"{"recovery":1}"#,
+            br#"{"recovery":{"since_ms":1},"login_ended":"logout","at_ms":1}"#,
+            br#"{"recovery":{"since_ms":1},"access_token":5,"expires_at":1}"#,
+        ] {
+            let err = Entry::from_json(bad).unwrap_err();
+            assert!(!err.contains("zz"), "{err}");
+        }
     }
 
     #[test]

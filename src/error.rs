@@ -28,6 +28,33 @@ use std::time::Duration;
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Everything that can go wrong while authorizing or getting a token.
+///
+/// Variants and fields may be added in later versions: the enum and each of
+/// its variants with named fields are `#[non_exhaustive]`, so a `match`
+/// needs a `_` arm and a pattern names the fields it reads followed by `..`
+/// (`Error::TokenEndpoint { status, .. }`). The two tuple variants,
+/// [`Error::CallbackTimeout`] and [`Error::Browser`], stay as they are.
+/// The variants an implementation of [`TokenCache`](crate::TokenCache),
+/// [`AttemptStore`](crate::AttemptStore) or a `TokenSource` returns have
+/// constructors: [`Error::cache`], [`Error::cache_with_source`],
+/// [`Error::cache_io`], [`Error::config`],
+/// [`Error::reauthorization_required`]; the unit variants
+/// ([`Error::NotAuthorized`], [`Error::AttemptNotFound`], ...) are written
+/// as they are.
+///
+/// ```
+/// use spotify_auth::Error;
+///
+/// fn advice(error: &Error) -> &'static str {
+///     match error {
+///         e if e.requires_authorization() => "log in again",
+///         Error::RateLimited { .. } | Error::Http { .. } => "try again later",
+///         Error::Cache { path: Some(_), .. } => "check the token file",
+///         _ => "see the message",
+///     }
+/// }
+/// assert_eq!(advice(&Error::cache("the database is down")), "see the message");
+/// ```
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -35,6 +62,7 @@ pub enum Error {
     /// to change (and, for settings that have one, which environment variable
     /// provides it).
     #[error("configuration error: {setting}: {message}")]
+    #[non_exhaustive]
     Config {
         /// The setting at fault, e.g. `client_id` or `redirect_uri`.
         setting: &'static str,
@@ -47,6 +75,7 @@ pub enum Error {
     /// call can be retried, but this usually means the system is broken or
     /// sandboxed away from its entropy source.
     #[error("the operating system's random number generator failed")]
+    #[non_exhaustive]
     Random {
         /// The `getrandom` error.
         #[source]
@@ -56,6 +85,7 @@ pub enum Error {
     /// The user (or Spotify) refused the authorization: the callback carried
     /// `error=...` (usually `access_denied`).
     #[error("authorization denied: {error}{}", fmt_description(.description))]
+    #[non_exhaustive]
     AuthorizationDenied {
         /// The `error` parameter of the callback.
         error: String,
@@ -75,6 +105,7 @@ pub enum Error {
     /// The token endpoint answered with an error (a 4xx, or a 5xx once the
     /// retries are spent).
     #[error("token endpoint error: HTTP {status}{}{}", fmt_code(.error), fmt_description(.description))]
+    #[non_exhaustive]
     TokenEndpoint {
         /// The HTTP status.
         status: u16,
@@ -91,6 +122,7 @@ pub enum Error {
     /// authorize again; the refusal is recorded in the store in place of the
     /// dead refresh token, which no sharer sends again.
     #[error("re-authorization required: the refresh token was refused (invalid_grant{}); authorize again", fmt_description_inline(.description))]
+    #[non_exhaustive]
     ReauthorizationRequired {
         /// Spotify's `error_description`, e.g. `Refresh token revoked`.
         description: Option<String>,
@@ -103,6 +135,7 @@ pub enum Error {
     #[error(
         "re-authorization required: the stored login lacks scopes the app asks for ({missing}); authorize again"
     )]
+    #[non_exhaustive]
     MissingScopes {
         /// The scopes asked for and not granted.
         missing: crate::Scopes,
@@ -111,6 +144,7 @@ pub enum Error {
     /// Spotify answered 429 with a `Retry-After` longer than the remaining
     /// retry budget.
     #[error("rate limited by the token endpoint: retry after {} s", .retry_after.as_secs_f64())]
+    #[non_exhaustive]
     RateLimited {
         /// How long Spotify asked to wait.
         retry_after: Duration,
@@ -119,13 +153,15 @@ pub enum Error {
     /// The token endpoint answered 2xx with a body that is not a valid token
     /// response (not JSON, no `access_token`, a bad `expires_in`, too large, ...).
     #[error("invalid token response: {reason}")]
+    #[non_exhaustive]
     InvalidTokenResponse {
         /// What is wrong with it (never its content).
         reason: String,
     },
 
     /// The HTTP request could not be made or completed: connection refused,
-    /// DNS, TLS, timeout, a connection dropped mid-response.
+    /// DNS, TLS, timeout, a connection dropped mid-response; `kind` says
+    /// which, the same in both modes.
     ///
     /// Its [`source`](std::error::Error::source) is the HTTP client's own
     /// error (`ureq::Error` in [`blocking`](crate::blocking),
@@ -133,6 +169,7 @@ pub enum Error {
     /// chain says what happened (a refused connection, an unknown
     /// certificate issuer, ...).
     #[error("HTTP transport error ({kind})")]
+    #[non_exhaustive]
     Http {
         /// What kind of failure it was.
         kind: HttpErrorKind,
@@ -154,6 +191,7 @@ pub enum Error {
 
     /// The loopback callback server could not be started or failed.
     #[error("callback server on {address}: {message}")]
+    #[non_exhaustive]
     CallbackServer {
         /// The address it tried to use.
         address: String,
@@ -168,6 +206,7 @@ pub enum Error {
     /// The token cache failed: an I/O error, or a file that does not hold a
     /// valid token.
     #[error("token cache {}: {message}", fmt_path(.path))]
+    #[non_exhaustive]
     Cache {
         /// The file concerned, for file-based caches.
         path: Option<PathBuf>,
@@ -179,6 +218,23 @@ pub enum Error {
         source: Option<ErrorSource>,
     },
 
+    /// The token store lost its data (a Redis restart without persistence,
+    /// an evicted key, a file removed), and every copy of the login written
+    /// back since was refused by Spotify (stale copies, kept by instances
+    /// that had not seen the latest refresh). An instance holding the live
+    /// login writes it back when it next consults the store: try again
+    /// shortly. Once one access-token lifetime has passed with none, the
+    /// error is [`Error::ReauthorizationRequired`] instead. Nothing here
+    /// requires a new authorization.
+    #[error(
+        "the token store lost its data, and the copies of the login written back since were refused by Spotify (stale copies); an instance holding the live login writes it back when it next consults the store: try again shortly"
+    )]
+    #[non_exhaustive]
+    StoreRecovering {
+        /// When the loss was found, in milliseconds since the Unix epoch.
+        since_ms: u64,
+    },
+
     /// A token Spotify issued (by an exchange, or a refresh) is kept in
     /// memory, and this instance goes on using it, but writing it to the
     /// token cache failed. The write is retried on later calls (with backoff)
@@ -186,6 +242,7 @@ pub enum Error {
     #[error(
         "the token was issued and is kept in memory, but storing it in the token cache failed; the write is retried on later calls"
     )]
+    #[non_exhaustive]
     TokenNotStored {
         /// The cache's error.
         #[source]
@@ -200,6 +257,7 @@ pub enum Error {
         "closing: {pending} piece(s) of work (a refresh, an exchange or a store write) still running after waiting {} s",
         .waited.as_secs_f64()
     )]
+    #[non_exhaustive]
     CloseTimeout {
         /// How long `close()` waited.
         waited: Duration,
@@ -220,23 +278,62 @@ pub enum Error {
     /// (attempts last 30 minutes after their URL was made): start the login
     /// again.
     #[error("the authorization attempt expired: its URL was made {} s ago (attempts last {} s); start the login again", .age.as_secs(), .lifetime.as_secs())]
+    #[non_exhaustive]
     AttemptExpired {
         /// How long ago the attempt's URL was made.
         age: Duration,
         /// How long attempts last.
         lifetime: Duration,
     },
+
+    /// A callback's state matches no authorization attempt kept in an
+    /// attempt store (`AttemptStore::take`) for this session: the callback
+    /// was forged, replayed (its attempt was already taken, by this replica
+    /// or another), made for another session, or came after the attempt's
+    /// lifetime. Nothing was sent to Spotify; start the login again.
+    #[error(
+        "no login attempt is waiting for this callback: it was forged, already used, made for another session, or expired; start the login again"
+    )]
+    AttemptNotFound,
 }
 
 /// What kind of HTTP transport failure an [`Error::Http`] is.
+///
+/// Both modes classify their client's errors the same way (ureq's in
+/// [`blocking`](crate::blocking), reqwest's in
+/// [`asynchronous`](crate::asynchronous)), so the same failure is the same
+/// kind in both, and the kind alone decides whether a token request is
+/// tried again within the call (see [`RetryPolicy`](crate::RetryPolicy)):
+///
+/// | kind | may the request have reached Spotify? | retried |
+/// |---|---|---|
+/// | [`Connect`](Self::Connect) | no | yes, every request |
+/// | [`Timeout`](Self::Timeout) | yes | yes, except an authorization-code exchange |
+/// | [`Other`](Self::Other) | yes | yes, except an authorization-code exchange |
+/// | [`Tls`](Self::Tls) | no | never: it does not heal in seconds |
+///
+/// Every kind is a passing failure for the login: it is kept as it was (and
+/// a token still valid is still handed out), and the next call tries again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum HttpErrorKind {
-    /// The connection could not be made (refused, unreachable, DNS).
+    /// No connection could be made: the host name did not resolve, the
+    /// connection was refused, or the address could not be reached. Nothing
+    /// was sent.
     Connect,
-    /// The request timed out.
+    /// The request did not complete within the builder's `timeout`
+    /// (connecting, sending or reading the answer).
     Timeout,
-    /// Anything else: TLS, a dropped connection, a protocol error.
+    /// TLS could not be set up with the server: its certificate was refused
+    /// (an issuer the trust store does not hold, expired, made out to
+    /// another name), the two sides share no protocol version or cipher,
+    /// or the server ended the handshake with an alert; also a trust store
+    /// that could not be loaded. Nothing was sent. The error's
+    /// [`source`](std::error::Error::source) chain holds rustls's error,
+    /// which says which.
+    Tls,
+    /// Anything else: the connection dropped or was reset mid-request, or
+    /// the answer was not HTTP.
     Other,
 }
 
@@ -245,6 +342,7 @@ impl fmt::Display for HttpErrorKind {
         f.write_str(match self {
             HttpErrorKind::Connect => "connect",
             HttpErrorKind::Timeout => "timeout",
+            HttpErrorKind::Tls => "tls",
             HttpErrorKind::Other => "other",
         })
     }
@@ -332,11 +430,67 @@ impl Error {
         )
     }
 
-    #[cfg(any(feature = "blocking", feature = "async", feature = "redis"))]
-    pub(crate) fn config(setting: &'static str, message: impl Into<String>) -> Self {
+    /// An [`Error::Config`]: `setting` is wrong, `message` says how to fix
+    /// it (an [`AttemptStore`](crate::AttemptStore) refuses an attempt's
+    /// state with setting `state`).
+    pub fn config(setting: &'static str, message: impl Into<String>) -> Self {
         Error::Config {
             setting,
             message: message.into(),
+        }
+    }
+
+    /// An [`Error::ReauthorizationRequired`]: the login ended, the user
+    /// must authorize again; `description` is Spotify's
+    /// `error_description`, when there is one. For a `TokenSource` of your
+    /// own whose login ended, and for tests of how a program handles it
+    /// (the flows return it when Spotify refuses the refresh token).
+    ///
+    /// ```
+    /// let error = spotify_auth::Error::reauthorization_required(None);
+    /// assert!(error.requires_authorization());
+    /// ```
+    pub fn reauthorization_required(description: Option<String>) -> Self {
+        Error::ReauthorizationRequired { description }
+    }
+
+    /// An [`Error::Cache`] with a message and nothing more: what a
+    /// [`TokenCache`](crate::TokenCache) of your own reports when its store
+    /// fails without an error to keep as the cause. Never put a secret in
+    /// the message.
+    ///
+    /// ```
+    /// let error = spotify_auth::Error::cache("the token table is missing");
+    /// assert_eq!(error.to_string(), "token cache (custom): the token table is missing");
+    /// ```
+    pub fn cache(message: impl Into<String>) -> Self {
+        Error::Cache {
+            path: None,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// An [`Error::Cache`] caused by `source` (the store's own error, kept
+    /// as the [`source`](std::error::Error::source) and not repeated in the
+    /// message): what a [`TokenCache`](crate::TokenCache) of your own
+    /// reports when its store fails.
+    ///
+    /// ```
+    /// use std::error::Error as _;
+    /// let io = std::io::Error::new(std::io::ErrorKind::TimedOut, "no answer");
+    /// let error = spotify_auth::Error::cache_with_source("cannot read the token", io);
+    /// assert_eq!(error.to_string(), "token cache (custom): cannot read the token");
+    /// assert!(error.source().unwrap().is::<std::io::Error>());
+    /// ```
+    pub fn cache_with_source(
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Error::Cache {
+            path: None,
+            message: message.into(),
+            source: Some(ErrorSource::new(source)),
         }
     }
 
@@ -348,11 +502,16 @@ impl Error {
         }
     }
 
-    /// A file cache's I/O failure: `what` was being done (the message), `source` why.
-    pub(crate) fn cache_io(path: &std::path::Path, what: &str, source: std::io::Error) -> Self {
+    /// An [`Error::Cache`] for a file-based cache's I/O failure on `path`:
+    /// `what` was being done (the message), `source` why.
+    pub fn cache_io(
+        path: impl Into<PathBuf>,
+        what: impl Into<String>,
+        source: std::io::Error,
+    ) -> Self {
         Error::Cache {
-            path: Some(path.to_path_buf()),
-            message: what.to_owned(),
+            path: Some(path.into()),
+            message: what.into(),
             source: Some(ErrorSource::new(source)),
         }
     }
@@ -477,6 +636,7 @@ mod tests {
                 message: "address in use".into(),
             },
             Error::Browser("no browser".into()),
+            Error::AttemptNotFound,
             Error::cache_io(
                 std::path::Path::new("/tmp/token.json"),
                 "cannot read the file",

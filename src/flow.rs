@@ -26,6 +26,7 @@ use crate::callback::{CallbackServer, validate_loopback_redirect};
 use crate::config::{AuthorizationCodeBuilder, ClientCredentialsBuilder};
 use crate::entry::{Entry, Fingerprint, LoginEnded};
 use crate::exchanged::Exchanged;
+use crate::lineage::Lineage;
 use crate::observe;
 use crate::retry::{self, Resend, RetryPolicy, Step};
 use crate::session::{self, Base, Need, Plan, Reconciled, RefreshSlot, Session, TokenRequest};
@@ -811,14 +812,32 @@ impl Engine {
         let kept = self.kept().guard.take();
         if let Some(guard) = kept {
             // Kept while a write is owed: still ours, unless its lease lapsed.
-            if self.confirm(&guard).await.is_ok() {
-                let stored = self
-                    .with_cache(|cache| Ok(cache.read().and_then(crate::entry::unsealed)))
-                    .await?;
-                return Ok(Some((guard, stored)));
+            let held = Arc::clone(&guard);
+            let confirmed = if guard.has_lease() {
+                self.with_cache(move |cache| cache.confirm_lock(&held))
+                    .await
+            } else {
+                Ok(true)
+            };
+            match confirmed {
+                Ok(true) => {
+                    let stored = self
+                        .with_cache(|cache| Ok(cache.read().and_then(crate::entry::unsealed)))
+                        .await?;
+                    return Ok(Some((guard, stored)));
+                }
+                // The store cannot say (it is down): the lock stays kept,
+                // as the write is still owed (for at most `MAX_KEEP`).
+                Err(e) if self.kept().since.is_some_and(|s| s.elapsed() < MAX_KEEP) => {
+                    self.kept().guard = Some(guard);
+                    return Err(e);
+                }
+                // Lapsed (or kept too long): sharers read the store as it is.
+                Ok(false) | Err(_) => {
+                    self.kept().since = None;
+                    self.drop_guard(guard).await;
+                }
             }
-            self.kept().since = None;
-            self.drop_guard(guard).await;
         }
         let cache = self.session.config.cache.clone();
         if cache.never_blocks() {
@@ -929,7 +948,14 @@ impl Engine {
                 left = left.saturating_sub(slice);
             }
             if !self.closing.load(Ordering::Acquire) {
-                let _ = self.refresh(Need::Settle).await;
+                let due_at = self.session.owed_retry_at();
+                if let Err(e) = self.refresh(Need::Settle).await
+                    && self.session.owed_retry_at() == due_at
+                {
+                    // Failed before the write was even tried (the store's
+                    // lock or read failed): back off all the same.
+                    self.session.owed_attempt_failed(e);
+                }
             }
         }
     }
@@ -966,6 +992,12 @@ impl Engine {
         need: &Need,
     ) -> Result<TokenInfo> {
         let mut in_store = stored;
+        // The token decided from is a copy written back after a data loss
+        // (found at that time): its refusal ends no other login.
+        let mut provisional = match &in_store {
+            Some(Entry::Recovering(r)) => Some(r.since_ms()),
+            _ => None,
+        };
         let (decided, bootstrap, after) = match self.session.reconcile(in_store.as_ref()) {
             Reconciled::Decide {
                 token,
@@ -982,11 +1014,15 @@ impl Engine {
                     pending,
                     "writing what this instance holds to the store"
                 );
+                if let Entry::Recovering(r) = &entry {
+                    provisional = Some(r.since_ms());
+                }
                 if self.store(guard, &entry, &in_store, from).await.is_ok() {
                     in_store = Some(entry.clone());
                 }
                 match entry {
                     Entry::Token(token) => (Some(token), false, None),
+                    Entry::Recovering(r) => (r.token().cloned(), false, None),
                     Entry::Ended(record) => {
                         return Err(session::ended_error(Some(record.reason())));
                     }
@@ -994,6 +1030,7 @@ impl Engine {
                 }
             }
             Reconciled::Ended(reason) => return Err(session::ended_error(Some(reason))),
+            Reconciled::Failed(e) => return Err(e),
         };
         if matches!(need, Need::Settle) {
             if let Some(token) = &decided {
@@ -1026,10 +1063,9 @@ impl Engine {
                 let request = self.session.refresh_request(&refresh_token);
                 match self.token_request(&request, Resend::Allowed).await {
                     Ok(response) => {
-                        let token =
+                        let (token, from) =
                             self.session
                                 .refreshed(&response, &refresh_token, previous.as_ref());
-                        let from = Some(Fingerprint::of(&refresh_token));
                         // A failed write is owed and retried later.
                         let _ = self
                             .store(guard, &Entry::Token(token.clone()), &in_store, from)
@@ -1045,8 +1081,14 @@ impl Engine {
                         // The caller learns what Spotify said whatever the
                         // store does; a record that keeps failing leaves
                         // the dead token for the next refresh to refuse.
-                        let _ = self.record_refusal(guard, refresh_token).await;
-                        Err(session::reauthorization_required(e))
+                        self.record_refusal(guard, refresh_token, &in_store, provisional)
+                            .await;
+                        // A copy written back after a data loss (perhaps
+                        // stale): its refusal ends no other login.
+                        match provisional {
+                            Some(since_ms) => Err(self.session.recovering_error(since_ms)),
+                            None => Err(session::reauthorization_required(e)),
+                        }
                     }
                     Err(e) => Err(e),
                 }
@@ -1054,7 +1096,8 @@ impl Engine {
             Plan::Refused(refresh_token) => {
                 // Refused before, and still in the store: record it again,
                 // and send nothing.
-                let _ = self.record_refusal(guard, refresh_token).await;
+                self.record_refusal(guard, refresh_token, &in_store, provisional)
+                    .await;
                 self.session.forget();
                 Err(Error::ReauthorizationRequired { description: None })
             }
@@ -1064,7 +1107,12 @@ impl Engine {
                 let response = self.token_request(&request, Resend::Allowed).await?;
                 let token = self.session.fetched(&response);
                 let _ = self
-                    .store(guard, &Entry::Token(token.clone()), &in_store, None)
+                    .store(
+                        guard,
+                        &Entry::Token(token.clone()),
+                        &in_store,
+                        Lineage::none(),
+                    )
                     .await;
                 match response.problem() {
                     Some(problem) => Err(problem),
@@ -1076,22 +1124,37 @@ impl Engine {
 
     /// After Spotify refused `refused`: records the refusal in the store if
     /// it still holds that token (or holds nothing): a sharer may have
-    /// stored a newer token meanwhile, which stays. Under the store's lock.
-    async fn record_refusal(&self, guard: &Guard, refused: RefreshToken) -> Result<()> {
+    /// stored a newer token meanwhile, which stays (see
+    /// `reconcile::refusal_over`). Under the store's lock. A record that
+    /// cannot be made (the store is down) is owed like a token write (the
+    /// lock kept, the write retried beside the callers): a sharer that read
+    /// the store now would send the refused token again.
+    async fn record_refusal(
+        self: &Arc<Self>,
+        guard: &Guard,
+        refused: RefreshToken,
+        in_store: &Option<Entry>,
+        provisional: Option<u64>,
+    ) {
         let held = Arc::clone(guard);
-        self.with_retries(move |cache| {
-            let still = match cache.read()? {
-                None => true,
-                Some(Entry::Token(t)) => t.refresh_token.as_ref() == Some(&refused),
-                Some(Entry::Ended(_) | Entry::Sealed(_)) => false,
-            };
-            observe::refused(still);
-            if !still {
-                return Ok(());
-            }
-            cache.write(&Entry::Ended(LoginEnded::refusal(&refused)), &held)
-        })
-        .await
+        let token = refused.clone();
+        let recorded = self
+            .with_retries(move |cache| {
+                let write =
+                    crate::reconcile::refusal_over(cache.read()?.as_ref(), &token, provisional);
+                observe::refused(write.is_some());
+                match write {
+                    Some(write) => cache.write(&write, &held),
+                    None => Ok(()),
+                }
+            })
+            .await;
+        if let Err(e) = recorded
+            && let Some(record) =
+                crate::reconcile::refusal_over(in_store.as_ref(), &refused, provisional)
+        {
+            self.owe(&record, Base::Known(in_store.clone()), Lineage::none(), e);
+        }
     }
 
     /// Writes an entry this instance holds (under `guard`; the store held
@@ -1101,7 +1164,7 @@ impl Engine {
         guard: &Guard,
         entry: &Entry,
         base: &Option<Entry>,
-        from: Option<Fingerprint>,
+        from: Lineage,
     ) -> Result<()> {
         match self.write(guard, entry).await {
             Ok(()) => {
@@ -1117,7 +1180,7 @@ impl Engine {
 
     /// Owes `entry` to the store, and makes sure the write is retried (on
     /// its schedule, beside the callers) until it is made or moot.
-    fn owe(self: &Arc<Self>, entry: &Entry, base: Base, from: Option<Fingerprint>, e: Error) {
+    fn owe(self: &Arc<Self>, entry: &Entry, base: Base, from: Lineage, e: Error) {
         self.session.store_failed(entry, base, from, e);
         if !self
             .retrying
@@ -1209,18 +1272,18 @@ impl Engine {
         let token = self.session.exchanged(&response)?;
         let mut slot = self.refresh.lock().await;
         // Again, over whatever a refresh that was in flight adopted.
-        self.session.adopt(&token, None);
+        self.session.adopt(&token, Lineage::none());
         let entry = Entry::Token(token.clone());
         // Owed or stored before the lock is released: the release keeps the
         // lock while a write is owed.
         let written = match self.lock_and_read(true).await {
             Err(e) => {
-                self.owe(&entry, Base::Unknown, None, e.clone());
+                self.owe(&entry, Base::Unknown, Lineage::none(), e.clone());
                 Err(e)
             }
             Ok(None) => unreachable!("a lock that is waited for is taken"),
             Ok(Some((guard, stored))) => {
-                let written = self.store(&guard, &entry, &stored, None).await;
+                let written = self.store(&guard, &entry, &stored, Lineage::none()).await;
                 self.release(guard).await;
                 written
             }
@@ -1260,14 +1323,16 @@ impl Engine {
                 Ok(Some((guard, stored))) => {
                     let stored = stored.unwrap_or(None);
                     let record = Entry::Ended(LoginEnded::logout_over(stored.as_ref(), &known));
-                    let stored_result = engine.store(&guard, &record, &stored, None).await;
+                    let stored_result = engine
+                        .store(&guard, &record, &stored, Lineage::none())
+                        .await;
                     engine.release(guard).await;
                     stored_result
                 }
                 Ok(None) => unreachable!("a lock that is waited for is taken"),
                 Err(e) => {
                     let record = Entry::Ended(LoginEnded::logout_over(None, &known));
-                    engine.owe(&record, Base::Unknown, None, e.clone());
+                    engine.owe(&record, Base::Unknown, Lineage::none(), e.clone());
                     Err(e)
                 }
             };

@@ -64,7 +64,7 @@
 //! | `blocking` | yes | [`blocking`] (ureq) and the root alias [`AuthorizationCode`]; its Web API middleware, [`blocking::WebApiMiddleware`] (a ureq middleware: no crate more) |
 //! | `async` | no | [`asynchronous`] (reqwest, tokio) and the root alias [`AsyncAuthorizationCode`]; its Web API middleware, [`asynchronous::WebApiMiddleware`] (reqwest-middleware 0.5: three small crates more, so it comes with the async API rather than behind a feature of its own) |
 //! | `testing` | no | `testing`: a fake Spotify accounts server on loopback |
-//! | `redis` | no | [`RedisTokenCache`], [`RedisStore`]: tokens shared by several machines, with a renewed, fenced refresh lock and one connection pool per server |
+//! | `redis` | no | [`RedisTokenCache`], [`RedisStore`]: tokens shared by several machines, with a renewed, fenced refresh lock, one connection pool per server and a watch that hears of logouts; `RedisAttemptStore`: logins in progress shared by replicas |
 //! | `encryption` | no | [`SealedCache`]: tokens sealed at rest (XChaCha20-Poly1305, RustCrypto) with the app's key, around any cache (Redis, file, your own); key rotation, tokens stored in the clear re-sealed in place |
 //! | `keyring` | no | [`KeyringTokenCache`]: the login in the OS credential store (Secret Service on Linux and the BSDs, Keychain on macOS, Credential Manager on Windows), with a lock file for cross-process single flight |
 //! | `cli` | no | the `spotify-auth` command-line tool (with `keyring`: it keeps logins in the OS credential store where there is one) |
@@ -89,10 +89,30 @@
 //! `force_refresh()` answers a Web API 401, and each mode's
 //! [`middleware`] does it for you (the token on requests to the Web API
 //! only, one refresh and one retry on a 401, `Retry-After` on a 429). For services with many users:
-//! per-user instances share one HTTP client, `RedisStore` shares one
-//! connection pool, and `authorization_attempt` +
-//! `exchange_code_with_verifier` let the login's two halves run on different
-//! replicas.
+//! a [`UserRegistry`] builds one instance per user from one template
+//! (bounded; an eviction loses nothing), all sharing one HTTP client;
+//! `RedisStore` shares one connection pool; an [`AttemptStore`]
+//! (`RedisStore::attempt_store`, [`InMemoryAttemptStore`]) keeps the
+//! logins in progress so that `authorization_attempt` and
+//! `exchange_code_with_verifier` run on different replicas, each attempt
+//! taken once; and a logout on one replica stops every replica's instance
+//! of the user within a second (the store's watch, see
+//! [`TokenCache::watch_ended`]).
+//!
+//! # Other crates' types, and types that grow
+//!
+//! A few signatures use another crate's types (the modes' HTTP clients,
+//! the middleware traits, `redis::Client`, `rustls::ClientConfig`,
+//! keyring-core's store): [`deps`] re-exports those crates and states their
+//! versions (ureq 3, reqwest 0.13, reqwest-middleware 0.5, http 1,
+//! rustls 0.23, redis 0.32, keyring-core 1). Depend on the same versions,
+//! or name the types as `spotify_auth::deps::reqwest::Client` and so on.
+//!
+//! The data types that may gain fields or variants are `#[non_exhaustive]`
+//! ([`TokenInfo`], [`RetryPolicy`], [`Error`] and its variants, [`Entry`],
+//! ...): build them with their constructors and `with_*` setters
+//! ([`TokenInfo::new`], [`RetryPolicy::new`], [`Error::cache`]), and
+//! `match` them with a `_` arm and `..` in patterns.
 //!
 //! Features are additive: with both on, a program can use both APIs side by
 //! side. Both are the same source (`flow.rs`), compiled once as blocking code
@@ -106,6 +126,8 @@
 #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
 pub mod asynchronous;
 #[cfg(any(feature = "blocking", feature = "async"))]
+mod attempt_store;
+#[cfg(any(feature = "blocking", feature = "async"))]
 mod attempts;
 #[cfg(any(feature = "blocking", feature = "async"))]
 mod authorize;
@@ -117,17 +139,28 @@ pub mod cache;
 mod callback;
 #[cfg(any(feature = "blocking", feature = "async"))]
 mod config;
+pub mod deps;
 mod entry;
 mod error;
 #[cfg(any(feature = "blocking", feature = "async"))]
 mod exchanged;
+#[cfg(all(fuzzing, any(feature = "blocking", feature = "async")))]
+#[doc(hidden)]
+pub mod fuzzing;
+#[cfg(any(feature = "blocking", feature = "async"))]
+mod lineage;
 #[cfg(any(feature = "blocking", feature = "async"))]
 mod local;
 #[cfg(any(feature = "blocking", feature = "async"))]
 pub mod middleware;
 mod observe;
+#[cfg(all(test, feature = "blocking"))]
+mod properties;
 #[cfg(any(feature = "blocking", feature = "async"))]
 mod reconcile;
+mod recovery;
+#[cfg(any(feature = "blocking", feature = "async"))]
+mod registry;
 #[cfg(any(feature = "blocking", feature = "async"))]
 mod retry;
 pub mod scopes;
@@ -140,13 +173,23 @@ pub mod testing;
 #[cfg(any(feature = "blocking", feature = "async", feature = "testing"))]
 mod tiny_http_pool;
 mod token;
+#[cfg(any(feature = "blocking", feature = "async"))]
+mod transport;
 
+#[cfg(any(feature = "blocking", feature = "async"))]
+pub use attempt_store::{AttemptStore, InMemoryAttemptStore, SavedAttempt};
 #[cfg(any(feature = "blocking", feature = "async"))]
 pub use attempts::AuthorizationAttempt;
 #[cfg(feature = "keyring")]
 #[cfg_attr(docsrs, doc(cfg(feature = "keyring")))]
 pub use cache::KeyringTokenCache;
-pub use cache::{CacheLock, EndedListener, FileTokenCache, InMemoryTokenCache, TokenCache};
+#[cfg(all(feature = "redis", any(feature = "blocking", feature = "async")))]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use cache::RedisAttemptStore;
+pub use cache::{
+    CacheLock, EndedListener, FileTokenCache, InMemoryStore, InMemoryStoreCache,
+    InMemoryTokenCache, TokenCache,
+};
 #[cfg(feature = "encryption")]
 #[cfg_attr(docsrs, doc(cfg(feature = "encryption")))]
 pub use cache::{KeyId, SealedCache, SealingKey, SealingKeys};
@@ -163,6 +206,9 @@ pub use entry::{EndReason, Entry, LoginEnded, SealedEntry};
 pub use error::{Error, ErrorBody, ErrorSource, HttpErrorKind, Result};
 #[cfg(any(feature = "blocking", feature = "async"))]
 pub use local::{AuthorizeLocalOptions, UrlHandler};
+pub use recovery::Recovery;
+#[cfg(any(feature = "blocking", feature = "async"))]
+pub use registry::{PerUserFlow, UserRegistry};
 #[cfg(any(feature = "blocking", feature = "async"))]
 pub use retry::RetryPolicy;
 pub use scopes::Scopes;

@@ -15,15 +15,27 @@
 //!    pending write is dropped.
 //! 2. **A token in the store** is the login: adopt it.
 //! 3. **Nothing in the store** is *unknown*, not a logout: an instance
-//!    holding a login writes it back (the store repairs itself).
-//! 4. **A logout record** ends every login held in memory (they all predate
+//!    holding a login writes it back (the store repairs itself), as a
+//!    provisional login ([`Recovery`]): perhaps a stale copy.
+//! 4. **A recovering store** (see `recovery.rs`): an instance holding
+//!    another login, not refused since the loss, keeps its own and writes
+//!    it back (the copy there may be stale; each copy is sent once at
+//!    most, the live one wins); one holding the same login, a refused
+//!    copy or nothing adopts the copy there; with no copy left, there is
+//!    no login here for now (the live one may be in an instance that has
+//!    not consulted the store yet).
+//! 5. **A logout record** ends every login held in memory (they all predate
 //!    it); only a bootstrap refresh token it does not name may start a new
 //!    one.
-//! 5. **A refusal record** ends the refused token and whatever is held
-//!    beside it, except the token that replaced the refused one, which is
-//!    written over the record: the login goes on.
+//! 6. **A refusal record** ends the refused token and whatever is held
+//!    beside it, except a token that descends from the refused one (its
+//!    [`Lineage`] names it: Spotify rotated the refused token away, and a
+//!    stale holder spent it after a lapse), which is written over the
+//!    record: the login goes on.
 
-use crate::entry::{EndReason, Entry, Fingerprint, LoginEnded};
+use crate::entry::{EndReason, Entry, LoginEnded};
+use crate::lineage::Lineage;
+use crate::recovery::Recovery;
 use crate::{RefreshToken, TokenInfo};
 
 /// What the store held when a write was first tried: a pending write goes
@@ -42,8 +54,8 @@ pub(crate) enum Base {
 pub(crate) struct Pending {
     pub entry: Entry,
     pub base: Base,
-    /// For a refreshed token: the refresh token it replaced.
-    pub from: Option<Fingerprint>,
+    /// For a token: the refresh tokens it descends from.
+    pub from: Lineage,
     /// When it was issued (a token) or decided (a logout), Unix ms.
     pub issued_ms: u64,
 }
@@ -52,8 +64,8 @@ pub(crate) struct Pending {
 #[derive(Clone, Debug)]
 pub(crate) struct Held {
     pub token: TokenInfo,
-    /// The refresh token this one replaced, when this instance refreshed it.
-    pub from: Option<Fingerprint>,
+    /// The refresh tokens this one descends from, as this instance saw them.
+    pub from: Lineage,
 }
 
 /// What the instance holds, as the decision sees it.
@@ -75,7 +87,7 @@ pub(crate) enum Verdict {
     /// true), or the login held in memory (a repair). `from` goes with it.
     Write {
         entry: Entry,
-        from: Option<Fingerprint>,
+        from: Lineage,
         pending: bool,
     },
     /// No login: the bootstrap refresh token may be sent when `bootstrap`;
@@ -87,6 +99,11 @@ pub(crate) enum Verdict {
     /// The login held here ended (a record in the store says so): forget
     /// it, the bootstrap token with it.
     Ended(EndReason),
+    /// The store lost its data and every copy written back so far was
+    /// refused: no login here for now (an instance holding the live one
+    /// may write it back); the bootstrap refresh token may be sent when
+    /// `bootstrap`. `since_ms`: when the loss was found.
+    Recovering { bootstrap: bool, since_ms: u64 },
 }
 
 /// The decision (see the module's rules).
@@ -96,7 +113,7 @@ pub(crate) fn reconcile(stored: Option<&Entry>, mine: Mine<'_>) -> Verdict {
     {
         return Verdict::Write {
             entry: p.entry.clone(),
-            from: p.from,
+            from: p.from.clone(),
             pending: true,
         };
     }
@@ -113,8 +130,8 @@ pub(crate) fn reconcile(stored: Option<&Entry>, mine: Mine<'_>) -> Verdict {
         // its key); taken for nothing, to be safe.
         Some(Entry::Sealed(_)) | None => match held {
             Some(h) => Verdict::Write {
-                entry: Entry::Token(h.token.clone()),
-                from: h.from,
+                entry: Entry::Recovering(Recovery::written_back(h.token.clone())),
+                from: h.from.clone(),
                 pending: false,
             },
             None => Verdict::Empty {
@@ -122,12 +139,40 @@ pub(crate) fn reconcile(stored: Option<&Entry>, mine: Mine<'_>) -> Verdict {
                 after: None,
             },
         },
+        Some(Entry::Recovering(r)) => {
+            let copy = r.token();
+            let named = |t: &TokenInfo| t.refresh_token.as_ref().is_some_and(|rt| r.refused(rt));
+            match held.filter(|h| !named(&h.token)) {
+                Some(h)
+                    if !copy.is_some_and(|c| {
+                        same(c.refresh_token.as_ref(), h.token.refresh_token.as_ref())
+                    }) =>
+                {
+                    Verdict::Write {
+                        entry: Entry::Recovering(r.with_token(h.token.clone())),
+                        from: h.from.clone(),
+                        pending: false,
+                    }
+                }
+                _ => match copy {
+                    Some(c) => Verdict::Adopt(c.clone()),
+                    None => Verdict::Recovering {
+                        bootstrap: mine
+                            .bootstrap
+                            .is_some_and(|b| Some(b) != mine.refused && !r.refused(b)),
+                        since_ms: r.since_ms(),
+                    },
+                },
+            }
+        }
         Some(Entry::Ended(record)) => match (record.reason(), held) {
-            (EndReason::Refused, Some(h)) if succeeds(record, h.from, &h.token) => Verdict::Write {
-                entry: Entry::Token(h.token.clone()),
-                from: h.from,
-                pending: false,
-            },
+            (EndReason::Refused, Some(h)) if succeeds(record, &h.from, &h.token) => {
+                Verdict::Write {
+                    entry: Entry::Token(h.token.clone()),
+                    from: h.from.clone(),
+                    pending: false,
+                }
+            }
             (reason, Some(_)) => Verdict::Ended(reason),
             (reason, None) => Verdict::Empty {
                 bootstrap: bootstrap_ok(Some(record)),
@@ -145,10 +190,21 @@ fn pending_goes_ahead(p: &Pending, stored: Option<&Entry>) -> bool {
     };
     if let (Entry::Token(ours), Entry::Ended(record)) = (&p.entry, stored_entry)
         && record.reason() == EndReason::Refused
-        && succeeds(record, p.from, ours)
+        && succeeds(record, &p.from, ours)
     {
-        // The refusal of the token ours replaced: ours is its successor.
+        // The refusal of a token ours descends from: ours goes on.
         return true;
+    }
+    if let Entry::Recovering(r) = stored_entry {
+        // A token Spotify issued goes over any copy written back after a
+        // loss (unless refused since); a logout over anything.
+        return match &p.entry {
+            Entry::Token(ours) => !ours.refresh_token.as_ref().is_some_and(|rt| r.refused(rt)),
+            Entry::Ended(ours) => ours.reason() == EndReason::Logout,
+            Entry::Recovering(_) | Entry::Sealed(_) => {
+                matches!(&p.base, Base::Known(Some(base)) if base == stored_entry)
+            }
+        };
     }
     match &p.base {
         Base::Known(base) => base.as_ref() == stored,
@@ -162,17 +218,63 @@ fn pending_goes_ahead(p: &Pending, stored: Option<&Entry>) -> bool {
             (Entry::Ended(ours), Entry::Token(theirs)) => {
                 theirs.refresh_token.as_ref().is_some_and(|r| ours.ends(r))
             }
-            (Entry::Ended(_), Entry::Ended(_)) => true,
+            // A refusal never goes over another record: a logout's names
+            // would be lost with it.
+            (Entry::Ended(ours), Entry::Ended(_)) => ours.reason() == EndReason::Logout,
+            // Written with a known base only (and a recovering store is
+            // decided above).
+            (Entry::Recovering(_), _) | (_, Entry::Recovering(_)) => false,
         },
     }
 }
 
-/// Whether `token`, refreshed from `from`, replaced the token `record`
-/// refused (and is not itself refused: a refresh without rotation keeps the
-/// refresh token it used).
-fn succeeds(record: &LoginEnded, from: Option<Fingerprint>, token: &TokenInfo) -> bool {
-    from.is_some_and(|f| record.names(f))
-        && !token.refresh_token.as_ref().is_some_and(|r| record.ends(r))
+/// Whether `token`, descending from `from`, is newer than the token
+/// `record` refused (and is not itself refused: a refresh without rotation
+/// keeps the refresh token it used).
+fn succeeds(record: &LoginEnded, from: &Lineage, token: &TokenInfo) -> bool {
+    from.named_by(record) && !token.refresh_token.as_ref().is_some_and(|r| record.ends(r))
+}
+
+/// What to write after Spotify refused `refused`, given what the store
+/// holds: the refusal, where the store still holds that token (or nothing);
+/// in a recovering store, the copy named; beside another refusal, named
+/// there too. `None`: nothing to write (a newer token, a logout, or the
+/// refusal is there already).
+///
+/// `provisional`: the refused token was a copy written back after a data
+/// loss found at that time (Unix ms): over nothing (the write-back itself
+/// failed, or the store lost its data again), the refusal is recorded as a
+/// recovery, which ends no other login.
+pub(crate) fn refusal_over(
+    stored: Option<&Entry>,
+    refused: &RefreshToken,
+    provisional: Option<u64>,
+) -> Option<Entry> {
+    match stored {
+        None => Some(match provisional {
+            Some(since_ms) => Entry::Recovering(Recovery::from_parts(
+                None,
+                vec![crate::entry::Fingerprint::of(refused)],
+                since_ms,
+            )),
+            None => Entry::Ended(LoginEnded::refusal(refused)),
+        }),
+        Some(Entry::Token(t)) if t.refresh_token.as_ref() == Some(refused) => {
+            Some(Entry::Ended(LoginEnded::refusal(refused)))
+        }
+        Some(Entry::Recovering(r)) => {
+            let next = r.after_refusal(refused);
+            (next != *r).then_some(Entry::Recovering(next))
+        }
+        Some(Entry::Ended(other))
+            if other.reason() == EndReason::Refused && !other.ends(refused) =>
+        {
+            let mut other = other.clone();
+            other.name([crate::entry::Fingerprint::of(refused)]);
+            Some(Entry::Ended(other))
+        }
+        Some(_) => None,
+    }
 }
 
 fn same(a: Option<&RefreshToken>, b: Option<&RefreshToken>) -> bool {
@@ -183,6 +285,7 @@ fn same(a: Option<&RefreshToken>, b: Option<&RefreshToken>) -> bool {
 mod tests {
     use super::*;
     use crate::AccessToken;
+    use crate::entry::Fingerprint;
 
     fn tok(access: &str, refresh: &str, expires_at: u64) -> TokenInfo {
         TokenInfo {
@@ -201,7 +304,7 @@ mod tests {
     fn held(t: &TokenInfo, from: Option<&str>) -> Held {
         Held {
             token: t.clone(),
-            from: from.map(fp),
+            from: from.map(fp).into(),
         }
     }
 
@@ -209,7 +312,7 @@ mod tests {
         Pending {
             entry,
             base,
-            from: from.map(fp),
+            from: from.map(fp).into(),
             issued_ms: crate::entry::now_ms(),
         }
     }
@@ -232,7 +335,131 @@ mod tests {
                 ..Mine::default()
             },
         );
-        assert_eq!(writes(&v), Some(&Entry::Token(t)));
+        // Written back as a provisional login: perhaps a stale copy.
+        let written = writes(&v).unwrap();
+        assert!(matches!(written, Entry::Recovering(r) if r.token() == Some(&t) && r.is_empty()));
+    }
+
+    /// The data loss with stale holders (chaos finding F4): C holds S, a
+    /// copy sharers rotated away; A holds V, the live one; B holds nothing.
+    #[test]
+    fn f4_a_recovering_store_lets_the_live_copy_win_and_sends_each_copy_once() {
+        let s_tok = tok("s", "S", 100);
+        let v_tok = tok("v", "V", 300);
+        let (c, a) = (held(&s_tok, None), held(&v_tok, None));
+        let decide = |stored: &Entry, h: Option<&Held>| {
+            reconcile(
+                Some(stored),
+                Mine {
+                    held: h,
+                    ..Mine::default()
+                },
+            )
+        };
+        // C found the store empty and wrote S back.
+        let with_s = Recovery::written_back(s_tok.clone());
+        let stored = Entry::Recovering(with_s.clone());
+        // A keeps V (S may be stale) and writes it back over S.
+        assert_eq!(
+            writes(&decide(&stored, Some(&a))),
+            Some(&Entry::Recovering(with_s.with_token(v_tok.clone())))
+        );
+        // B, holding nothing, adopts the copy there.
+        assert_eq!(decide(&stored, None), Verdict::Adopt(s_tok.clone()));
+        // C sends S: refused. S is named, no copy left.
+        let refused_s = refusal_over(Some(&stored), &RefreshToken::new("S"), None).unwrap();
+        let Entry::Recovering(r) = &refused_s else {
+            panic!("still recovering: {refused_s:?}")
+        };
+        assert!(r.token().is_none() && r.refused(&RefreshToken::new("S")));
+        // C (or anyone holding S) never sends it again; nobody is told to
+        // log in again for now; A writes V back.
+        assert!(matches!(
+            decide(&refused_s, Some(&c)),
+            Verdict::Recovering {
+                bootstrap: false,
+                ..
+            }
+        ));
+        assert!(matches!(
+            decide(&refused_s, None),
+            Verdict::Recovering { .. }
+        ));
+        let with_v = writes(&decide(&refused_s, Some(&a))).unwrap().clone();
+        assert_eq!(with_v.token(), Some(&v_tok));
+        // Now C, holding the refused S, adopts V.
+        assert_eq!(decide(&with_v, Some(&c)), Verdict::Adopt(v_tok.clone()));
+        // A copy of the same login there is adopted (a newer access token).
+        let v_newer = tok("v2", "V", 400);
+        let stored = Entry::Recovering(with_s.with_token(v_newer.clone()));
+        assert_eq!(decide(&stored, Some(&a)), Verdict::Adopt(v_newer));
+    }
+
+    #[test]
+    fn a_recovering_store_ends_with_a_token_spotify_issued_or_a_logout() {
+        let stored = Entry::Recovering(
+            Recovery::written_back(tok("s", "S", 100)).after_refusal(&RefreshToken::new("X")),
+        );
+        let fresh = pending(Entry::Token(tok("w", "W", 500)), Base::Known(None), None);
+        let refused_one = pending(Entry::Token(tok("x", "X", 500)), Base::Known(None), None);
+        let logout = pending(Entry::Ended(LoginEnded::logout([])), Base::Unknown, None);
+        let refusal = pending(
+            Entry::Ended(LoginEnded::refusal(&RefreshToken::new("S"))),
+            Base::Unknown,
+            None,
+        );
+        let goes = |p: &Pending| pending_goes_ahead(p, Some(&stored));
+        assert!(goes(&fresh), "a token Spotify issued ends the recovery");
+        assert!(!goes(&refused_one), "never a copy refused since the loss");
+        assert!(goes(&logout), "a logout goes over anything");
+        assert!(!goes(&refusal), "a plain refusal does not");
+        // A logout over a recovering store names its copies.
+        let record = LoginEnded::logout_over(Some(&stored), &[]);
+        assert!(record.ends(&RefreshToken::new("S")) && record.ends(&RefreshToken::new("X")));
+    }
+
+    #[test]
+    fn a_refusal_is_written_where_it_belongs() {
+        let t = RefreshToken::new("T");
+        let plain = |e: Option<Entry>| matches!(e, Some(Entry::Ended(r)) if r.ends(&t) && r.reason() == EndReason::Refused);
+        assert!(
+            plain(refusal_over(None, &t, None)),
+            "a bootstrap token over nothing"
+        );
+        assert!(plain(refusal_over(
+            Some(&Entry::Token(tok("a", "T", 1))),
+            &t,
+            None
+        )));
+        assert_eq!(
+            refusal_over(Some(&Entry::Token(tok("a", "U", 1))), &t, None),
+            None,
+            "a newer token stays"
+        );
+        let logout = Entry::Ended(LoginEnded::logout([]));
+        assert_eq!(
+            refusal_over(Some(&logout), &t, None),
+            None,
+            "a logout stays"
+        );
+        let other = Entry::Ended(LoginEnded::refusal(&RefreshToken::new("O")));
+        let both = refusal_over(Some(&other), &t, None).unwrap();
+        assert!(
+            both.ended().unwrap().ends(&t) && both.ended().unwrap().ends(&RefreshToken::new("O"))
+        );
+        assert_eq!(refusal_over(Some(&both), &t, None), None, "named already");
+        let rec = Entry::Recovering(Recovery::written_back(tok("a", "U", 1)));
+        let named = refusal_over(Some(&rec), &t, None).unwrap();
+        assert_eq!(
+            named.token().and_then(|x| x.refresh_token.clone()),
+            Some(RefreshToken::new("U"))
+        );
+        assert_eq!(refusal_over(Some(&named), &t, None), None, "named already");
+        // A copy written back after a loss whose write failed: a recovery.
+        let lost = refusal_over(None, &t, Some(7)).unwrap();
+        assert!(
+            matches!(&lost, Entry::Recovering(r) if r.refused(&t) && r.token().is_none() && r.since_ms() == 7)
+        );
     }
 
     #[test]
@@ -380,6 +607,90 @@ mod tests {
                 after: Some(EndReason::Refused)
             }
         );
+    }
+
+    #[test]
+    fn f4_a_refusal_of_an_older_ancestor_is_written_over_by_its_descendant() {
+        // This instance refreshed S into U, then U into V; a stale holder
+        // spent S after a data loss and recorded its refusal.
+        let v_tok = tok("v", "V", 300);
+        let lineage = Lineage::after(fp("U"), &Lineage::after(fp("S"), &Lineage::none()));
+        let h = Held {
+            token: v_tok.clone(),
+            from: lineage.clone(),
+        };
+        let refusal_of_s = Entry::Ended(LoginEnded::refusal(&RefreshToken::new("S")));
+        let verdict = reconcile(
+            Some(&refusal_of_s),
+            Mine {
+                held: Some(&h),
+                ..Mine::default()
+            },
+        );
+        assert_eq!(
+            verdict,
+            Verdict::Write {
+                entry: Entry::Token(v_tok.clone()),
+                from: lineage,
+                pending: false
+            }
+        );
+        // A refusal of a token it does not descend from ends it.
+        let refusal_of_x = Entry::Ended(LoginEnded::refusal(&RefreshToken::new("X")));
+        let verdict = reconcile(
+            Some(&refusal_of_x),
+            Mine {
+                held: Some(&h),
+                ..Mine::default()
+            },
+        );
+        assert_eq!(verdict, Verdict::Ended(EndReason::Refused));
+        // A logout naming an ancestor is never overridden.
+        let logout = Entry::Ended(LoginEnded::logout([&RefreshToken::new("S")]));
+        let verdict = reconcile(
+            Some(&logout),
+            Mine {
+                held: Some(&h),
+                ..Mine::default()
+            },
+        );
+        assert_eq!(verdict, Verdict::Ended(EndReason::Logout));
+    }
+
+    #[test]
+    fn f6_an_owed_refusal_never_goes_over_a_logout_made_since() {
+        let refused = RefreshToken::new("T");
+        let record = Entry::Ended(LoginEnded::refusal(&refused));
+        let p = pending(record.clone(), Base::Unknown, None);
+        let logout = Entry::Ended(LoginEnded::logout([&refused]));
+        let over = |stored: Option<&Entry>| {
+            reconcile(
+                stored,
+                Mine {
+                    pending: Some(&p),
+                    ..Mine::default()
+                },
+            )
+        };
+        assert!(matches!(
+            over(Some(&logout)),
+            Verdict::Empty {
+                after: Some(EndReason::Logout),
+                ..
+            }
+        ));
+        // Over the refused token itself, or nothing: written.
+        let stored = Entry::Token(tok("a", "T", 100));
+        for stored in [Some(&stored), None] {
+            assert_eq!(
+                over(stored),
+                Verdict::Write {
+                    entry: record.clone(),
+                    from: Lineage::none(),
+                    pending: true
+                }
+            );
+        }
     }
 
     #[test]

@@ -3,27 +3,43 @@
 
 use std::time::Duration;
 
-#[cfg(test)]
-use crate::HttpErrorKind;
 use crate::token::TokenResponse;
-use crate::{Error, ErrorBody, Result};
+use crate::{Error, ErrorBody, HttpErrorKind, Result};
 
 /// How token requests are retried.
 ///
-/// Connection errors, timeouts and 5xx responses are retried up to
-/// `max_retries` times, waiting `initial_delay`, doubling each time up to
+/// Connection errors, timeouts, dropped connections and 5xx responses are
+/// retried up to `max_retries` times, waiting `initial_delay`, doubling each time up to
 /// `max_delay`, each delay multiplied by a random factor in `[0.5, 1.0]`.
 /// A 429 is retried after its `Retry-After` when that fits the budget. Other
-/// 4xx are never retried, and neither is an authorization-code exchange
-/// whose request may have been sent (codes are single-use): it is retried
-/// only when it could not connect, or got a 429.
+/// 4xx are never retried, nor is a TLS failure (a refused certificate
+/// does not heal in seconds), nor an authorization-code exchange whose
+/// request may have been sent (codes are single-use): that is retried only
+/// when it could not connect, or got a 429. [`HttpErrorKind`] says which
+/// transport failures are which, the same in both modes.
 ///
 /// The planned delays of one call add up to at most `max_total_delay`, so a
 /// call takes at most `(max_retries + 1) × timeout + max_total_delay`. A
 /// [`backoff_hook`](crate::AuthorizationCodeBuilder::backoff_hook) decides
 /// the delay actually waited: one that returns longer delays than planned
 /// lengthens the call by as much (the budget counts the planned ones).
+///
+/// Settings may be added in later versions (`#[non_exhaustive]`): start
+/// from [`new`](Self::new) (the defaults) and change what you need with the
+/// `with_*` setters, or assign the public fields.
+///
+/// ```
+/// use std::time::Duration;
+/// use spotify_auth::RetryPolicy;
+///
+/// let policy = RetryPolicy::new()
+///     .with_max_retries(5)
+///     .with_initial_delay(Duration::from_millis(200))
+///     .with_max_total_delay(Duration::from_secs(10));
+/// assert_eq!(policy.max_delay, RetryPolicy::default().max_delay);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RetryPolicy {
     /// Retries after the first attempt (default 3).
     pub max_retries: u32,
@@ -48,6 +64,43 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
+    /// The defaults: 3 retries, 0.5 s doubling up to 8 s, 30 s in all.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// With this many retries after the first attempt
+    /// ([`max_retries`](Self::max_retries)).
+    #[must_use]
+    pub fn with_max_retries(mut self, max_retries: u32) -> Self {
+        self.max_retries = max_retries;
+        self
+    }
+
+    /// With this delay before the first retry
+    /// ([`initial_delay`](Self::initial_delay)).
+    #[must_use]
+    pub fn with_initial_delay(mut self, initial_delay: Duration) -> Self {
+        self.initial_delay = initial_delay;
+        self
+    }
+
+    /// With this largest delay between two attempts
+    /// ([`max_delay`](Self::max_delay)).
+    #[must_use]
+    pub fn with_max_delay(mut self, max_delay: Duration) -> Self {
+        self.max_delay = max_delay;
+        self
+    }
+
+    /// With this total sleeping budget for one call
+    /// ([`max_total_delay`](Self::max_total_delay)).
+    #[must_use]
+    pub fn with_max_total_delay(mut self, max_total_delay: Duration) -> Self {
+        self.max_total_delay = max_total_delay;
+        self
+    }
+
     /// The exponential delay before retry number `retry` (1 for the first
     /// retry), before jitter: `initial_delay × 2^(retry-1)`, at most `max_delay`.
     pub fn base_delay(&self, retry: u32) -> Duration {
@@ -123,16 +176,6 @@ pub(crate) fn decide(
     jitter: f64,
     resend: Resend,
 ) -> Step {
-    let maybe_sent_again = |e: &Error| {
-        resend == Resend::OnlyUnsent
-            && !matches!(
-                e,
-                Error::Http {
-                    kind: crate::HttpErrorKind::Connect,
-                    ..
-                }
-            )
-    };
     let retries_left = retry < policy.max_retries;
     let backoff = || {
         let d = policy.delay(retry + 1, jitter);
@@ -140,7 +183,7 @@ pub(crate) fn decide(
     };
     let response = match attempt {
         Ok(r) => r,
-        Err(e @ Error::Http { .. }) if !maybe_sent_again(&e) => {
+        Err(e @ Error::Http { kind, .. }) if retries_transport(kind, resend) => {
             return match backoff() {
                 Some(d) => Step::Retry(d),
                 None => Step::Done(Err(e)),
@@ -172,6 +215,20 @@ pub(crate) fn decide(
             None => Step::Done(Err(endpoint_error(&response))),
         },
         _ => Step::Done(Err(endpoint_error(&response))),
+    }
+}
+
+/// Whether a transport failure of `kind` is retried: what the kind says of
+/// the request (see [`HttpErrorKind`]) decides, the same in both modes. A
+/// failure to connect sent nothing, so it is retried even for a single-use
+/// code; a timeout or a dropped connection may have reached Spotify, so it
+/// is retried only for a request that may be sent again; a TLS failure
+/// (a certificate refused) will not heal within the call, so it never is.
+pub(crate) fn retries_transport(kind: HttpErrorKind, resend: Resend) -> bool {
+    match kind {
+        HttpErrorKind::Connect => true,
+        HttpErrorKind::Timeout | HttpErrorKind::Other => resend == Resend::Allowed,
+        HttpErrorKind::Tls => false,
     }
 }
 
@@ -220,6 +277,25 @@ mod tests {
             retry_after: None,
             body: body.as_bytes().to_vec(),
         })
+    }
+
+    #[test]
+    fn the_setters_change_one_setting_each() {
+        assert_eq!(RetryPolicy::new(), RetryPolicy::default());
+        let p = RetryPolicy::new()
+            .with_max_retries(9)
+            .with_initial_delay(Duration::from_millis(1))
+            .with_max_delay(Duration::from_millis(2))
+            .with_max_total_delay(Duration::from_millis(3));
+        assert_eq!(
+            p,
+            RetryPolicy {
+                max_retries: 9,
+                initial_delay: Duration::from_millis(1),
+                max_delay: Duration::from_millis(2),
+                max_total_delay: Duration::from_millis(3),
+            }
+        );
     }
 
     #[test]
@@ -344,6 +420,41 @@ mod tests {
             ),
             Step::Done(Err(Error::InvalidTokenResponse { .. }))
         ));
+    }
+
+    #[test]
+    fn a_tls_failure_is_never_retried_and_the_kind_alone_decides() {
+        let p = RetryPolicy::default();
+        for resend in [Resend::Allowed, Resend::OnlyUnsent] {
+            let tls = Err(Error::http(HttpErrorKind::Tls, "certificate refused"));
+            assert!(matches!(
+                decide(&p, tls, 0, Duration::ZERO, 1.0, resend),
+                Step::Done(Err(Error::Http {
+                    kind: HttpErrorKind::Tls,
+                    ..
+                }))
+            ));
+            for kind in [
+                HttpErrorKind::Connect,
+                HttpErrorKind::Timeout,
+                HttpErrorKind::Tls,
+                HttpErrorKind::Other,
+            ] {
+                let step = decide(
+                    &p,
+                    Err(Error::http(kind, "x")),
+                    0,
+                    Duration::ZERO,
+                    1.0,
+                    resend,
+                );
+                assert_eq!(
+                    matches!(step, Step::Retry(_)),
+                    retries_transport(kind, resend),
+                    "{kind} {resend:?}"
+                );
+            }
+        }
     }
 
     #[test]

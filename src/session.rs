@@ -16,6 +16,7 @@ use crate::attempts::{AuthorizationAttempt, PendingAttempts};
 use crate::authorize::{self, AuthorizationRequest};
 use crate::config::{Config, Grant};
 use crate::entry::{EndReason, Entry, Fingerprint};
+use crate::lineage::Lineage;
 use crate::observe;
 pub(crate) use crate::reconcile::Base;
 use crate::reconcile::{self, Held, Mine, Pending, Verdict};
@@ -53,9 +54,9 @@ struct Current {
     refresh_token: Option<RefreshToken>,
     scope: Option<Box<str>>,
     authorized_at: Option<u64>,
-    /// The refresh token this login's latest token replaced, when this
-    /// instance refreshed it.
-    from: Option<Fingerprint>,
+    /// The refresh tokens this login descends from, as this instance saw
+    /// them (see `lineage.rs`).
+    from: Lineage,
     /// The store said this login may have ended elsewhere (a logout
     /// recorded by a sharer): hand nothing out before consulting it.
     recheck: bool,
@@ -145,14 +146,16 @@ pub(crate) enum Reconciled {
     },
     /// Write this over the store first (a write owed, or a repair), then
     /// decide from it. `pending`: it was an owed write; `from`: the refresh
-    /// token a token replaced.
+    /// tokens a token descends from.
     Write {
         entry: Entry,
-        from: Option<Fingerprint>,
+        from: Lineage,
         pending: bool,
     },
     /// The login ended here (a record in the store says so).
     Ended(EndReason),
+    /// No login here for now: this error says why.
+    Failed(Error),
 }
 
 /// What to do once the cache has been read under its lock.
@@ -399,9 +402,9 @@ impl Session {
         self.config.refresh_margin.min(half_life)
     }
 
-    /// Makes `token` the login in memory; `from` is the refresh token it
-    /// replaced, when this instance refreshed it.
-    pub fn adopt(&self, token: &TokenInfo, from: Option<Fingerprint>) {
+    /// Makes `token` the login in memory; `from` is the refresh tokens it
+    /// descends from.
+    pub fn adopt(&self, token: &TokenInfo, from: Lineage) {
         let refresh_at = token.expires_at.saturating_sub(self.margin().as_secs());
         let secret = token.access_token.secret();
         let mut header = String::with_capacity(BEARER.len() + secret.len());
@@ -439,9 +442,26 @@ impl Session {
             refresh_token: c.refresh_token.clone(),
             scope: c.scope.clone(),
             authorized_at: c.authorized_at,
-            from: c.from,
+            from: c.from.clone(),
             recheck: true,
         })));
+    }
+
+    /// The error for a call that finds no login in a store recovering from
+    /// a data loss since `since_ms` (every copy written back refused): a
+    /// passing one while an instance holding the live login may still
+    /// write it back (one access-token lifetime: each holder consults the
+    /// store at least that often while used), then "log in again".
+    pub fn recovering_error(&self, since_ms: u64) -> Error {
+        let grace_ms = self.lifetime.load(Ordering::Relaxed).saturating_mul(1000);
+        if unix_now_ms().saturating_sub(since_ms) >= grace_ms {
+            return ended_error(Some(EndReason::Refused));
+        }
+        observe::debug!(
+            flow,
+            "the store lost its data and the copies written back so far were refused: waiting for the live login"
+        );
+        Error::StoreRecovering { since_ms }
     }
 
     /// Forgets the token in memory.
@@ -453,7 +473,7 @@ impl Session {
     fn held(&self) -> Option<Held> {
         self.current.load().as_ref().map(|c| Held {
             token: c.token(),
-            from: c.from,
+            from: c.from.clone(),
         })
     }
 
@@ -471,23 +491,50 @@ impl Session {
         response: &TokenResponse,
         used: &RefreshToken,
         previous: Option<&TokenInfo>,
-    ) -> TokenInfo {
+    ) -> (TokenInfo, Lineage) {
         self.issued(response);
         let token = response.to_refreshed(used, previous);
+        let lineage = Lineage::after(Fingerprint::of(used), &self.lineage());
         if self.scope_check(&token).is_ok() {
-            self.adopt(&token, Some(Fingerprint::of(used)));
+            self.adopt(&token, lineage.clone());
         } else {
             self.forget();
         }
         observe::adopted("refresh", &token, Some(used));
-        token
+        (token, lineage)
+    }
+
+    /// The lineage of the login in memory.
+    fn lineage(&self) -> Lineage {
+        self.current
+            .load()
+            .as_ref()
+            .map(|c| c.from.clone())
+            .unwrap_or_default()
+    }
+
+    /// The lineage of `token`, adopted from the store over the login in
+    /// memory: a token with another refresh token replaced the one held
+    /// here (or started a new login, which a refusal of the old one need
+    /// not end either).
+    fn lineage_of_adopted(&self, token: &TokenInfo) -> Lineage {
+        let current = self.current.load();
+        let Some(c) = current.as_ref() else {
+            return Lineage::none();
+        };
+        match &c.refresh_token {
+            Some(held) if token.refresh_token.as_ref() != Some(held) => {
+                Lineage::after(Fingerprint::of(held), &c.from)
+            }
+            _ => c.from.clone(),
+        }
     }
 
     /// The app token a Client Credentials response makes, adopted.
     pub fn fetched(&self, response: &TokenResponse) -> TokenInfo {
         self.issued(response);
         let token = response.to_token();
-        self.adopt(&token, None);
+        self.adopt(&token, Lineage::none());
         observe::adopted("client_credentials", &token, None);
         token
     }
@@ -551,7 +598,7 @@ impl Session {
                     // Never handed out: `plan` says why.
                     self.forget();
                 } else if !same {
-                    self.adopt(&token, None);
+                    self.adopt(&token, self.lineage_of_adopted(&token));
                 }
                 Reconciled::Decide {
                     token: Some(token),
@@ -564,10 +611,10 @@ impl Session {
                 from,
                 pending,
             } => {
-                if let Entry::Token(t) = &entry
+                if let Some(t) = entry.token()
                     && !self.current.load().as_ref().is_some_and(|c| c.is(t))
                 {
-                    self.adopt(t, from);
+                    self.adopt(t, from.clone());
                 }
                 if !pending {
                     observe::warn!(
@@ -591,6 +638,20 @@ impl Session {
                     bootstrap,
                     after,
                 }
+            }
+            Verdict::Recovering {
+                bootstrap,
+                since_ms,
+            } => {
+                if bootstrap {
+                    return Reconciled::Decide {
+                        token: None,
+                        bootstrap,
+                        after: None,
+                    };
+                }
+                *lock(&self.bootstrap) = None;
+                Reconciled::Failed(self.recovering_error(since_ms))
             }
             Verdict::Ended(reason) => {
                 observe::warn!(
@@ -620,7 +681,7 @@ impl Session {
     /// Writing `entry` failed: owe it, to write later while the store holds
     /// `base`. The retry is due at once; further failures back off (1 s,
     /// 2 s, 4 s, ... up to a minute, through the builder's `backoff_hook`).
-    pub fn store_failed(&self, entry: &Entry, base: Base, from: Option<Fingerprint>, error: Error) {
+    pub fn store_failed(&self, entry: &Entry, base: Base, from: Lineage, error: Error) {
         let mut owed = lock(&self.owed);
         let again = owed.as_ref().filter(|o| o.pending.entry == *entry);
         let failures = again.map_or(1, |o| o.failures.saturating_add(1));
@@ -675,6 +736,24 @@ impl Session {
     /// Whether a write is owed.
     pub fn owes_write(&self) -> bool {
         lock(&self.owed).is_some()
+    }
+
+    /// When the owed write's next retry is due (Unix ms; 0: none).
+    pub fn owed_retry_at(&self) -> u64 {
+        self.write_retry_at.load(Ordering::Relaxed)
+    }
+
+    /// A retry of the owed write failed before the write itself was tried
+    /// (the store's lock or read failed): counted and backed off as a
+    /// failed write.
+    pub fn owed_attempt_failed(&self, error: Error) {
+        let owed = lock(&self.owed)
+            .as_ref()
+            .map(|o| (o.pending.entry.clone(), o.pending.from.clone()));
+        if let Some((entry, from)) = owed {
+            // The same entry: its base and issue time are kept.
+            self.store_failed(&entry, Base::Unknown, from, error);
+        }
     }
 
     /// How long until the owed write is due for a retry; `None` when
@@ -1002,7 +1081,7 @@ impl Session {
         }
         self.issued(response);
         let token = response.to_authorized();
-        self.adopt(&token, None);
+        self.adopt(&token, Lineage::none());
         observe::adopted("exchange", &token, None);
         Ok(token)
     }

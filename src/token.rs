@@ -22,7 +22,24 @@ pub(crate) use response::{MAX_BODY, TokenResponse};
 /// ignores it, and a file without it (written by that library or by an older
 /// version of this one) loads with the time unknown. `Debug` never shows the
 /// tokens.
+///
+/// Fields may be added in later versions (`#[non_exhaustive]`): build one
+/// with [`new`](Self::new) and the `with_*` setters rather than a struct
+/// literal, e.g. to seed a cache in a test or to migrate tokens kept
+/// elsewhere. The fields stay public, to read and to change.
+///
+/// ```
+/// use spotify_auth::TokenInfo;
+///
+/// let token = TokenInfo::new("an-access-token", 1_700_003_600)
+///     .with_refresh_token("a-refresh-token")
+///     .with_scope("user-read-email user-top-read")
+///     .with_authorized_at(1_700_000_000);
+/// assert_eq!(token.refresh_token.as_ref().map(|t| t.secret()), Some("a-refresh-token"));
+/// assert_eq!(token.scope.as_deref(), Some("user-read-email user-top-read"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct TokenInfo {
     /// The access token.
     pub access_token: AccessToken,
@@ -55,6 +72,42 @@ pub struct TokenInfo {
 pub const LOGIN_LIFETIME: Duration = Duration::from_secs(180 * 24 * 3600);
 
 impl TokenInfo {
+    /// A token with this access token, expiring at `expires_at` (seconds
+    /// since the Unix epoch); no refresh token, scopes or authorization
+    /// time: add them with the `with_*` setters.
+    pub fn new(access_token: impl Into<AccessToken>, expires_at: u64) -> Self {
+        TokenInfo {
+            access_token: access_token.into(),
+            expires_at,
+            refresh_token: None,
+            scope: None,
+            authorized_at: None,
+        }
+    }
+
+    /// With this refresh token.
+    #[must_use]
+    pub fn with_refresh_token(mut self, refresh_token: impl Into<RefreshToken>) -> Self {
+        self.refresh_token = Some(refresh_token.into());
+        self
+    }
+
+    /// With these granted scopes, space-delimited, kept as given
+    /// ([`Scopes::as_str`](crate::Scopes::as_str) gives that form).
+    #[must_use]
+    pub fn with_scope(mut self, scope: impl Into<String>) -> Self {
+        self.scope = Some(scope.into());
+        self
+    }
+
+    /// With the time the user authorized, in seconds since the Unix epoch
+    /// (see [`authorized_at`](Self::authorized_at)).
+    #[must_use]
+    pub fn with_authorized_at(mut self, authorized_at: u64) -> Self {
+        self.authorized_at = Some(authorized_at);
+        self
+    }
+
     /// Whether the access token is still valid `margin` from now.
     pub fn is_valid_for(&self, margin: Duration) -> bool {
         unix_now().saturating_add(margin.as_secs()) < self.expires_at
@@ -177,6 +230,36 @@ mod tests {
         let t2 = TokenInfo::from_json(py).unwrap();
         assert_eq!(t2.expires_at, 1_700_000_000);
         assert_eq!(t2.refresh_token, None);
+    }
+
+    #[test]
+    fn the_constructor_and_setters_fill_every_field() {
+        let bare = TokenInfo::new("a", 7);
+        assert_eq!(
+            bare,
+            TokenInfo {
+                access_token: AccessToken::new("a"),
+                expires_at: 7,
+                refresh_token: None,
+                scope: None,
+                authorized_at: None,
+            }
+        );
+        let full = TokenInfo::new(AccessToken::new("a"), 7)
+            .with_refresh_token(RefreshToken::new("r"))
+            .with_scope("b  a,b")
+            .with_authorized_at(3);
+        assert_eq!(
+            full,
+            TokenInfo {
+                access_token: AccessToken::new("a"),
+                expires_at: 7,
+                refresh_token: Some(RefreshToken::new("r")),
+                scope: Some("b  a,b".to_owned()),
+                authorized_at: Some(3),
+            },
+            "the scope is kept as given"
+        );
     }
 
     #[test]

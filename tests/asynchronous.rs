@@ -305,11 +305,7 @@ mod write_retry {
             let mut failures_left = self.failures_left.lock().unwrap();
             if *failures_left > 0 {
                 *failures_left -= 1;
-                return Err(Error::Cache {
-                    path: None,
-                    message: "down (test)".into(),
-                    source: None,
-                });
+                return Err(Error::cache("down (test)"));
             }
             drop(failures_left);
             self.writes.lock().unwrap().send(()).unwrap();

@@ -32,7 +32,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use assert_cmd::Command;
 use spotify_auth::testing::FakeSpotify;
-use spotify_auth::{AccessToken, FileTokenCache, RefreshToken, TokenCache, TokenInfo};
+use spotify_auth::{FileTokenCache, TokenCache, TokenInfo};
 
 const CLIENT_ID: &str = "cli-test-client";
 const CLIENT_SECRET: &str = "cli-test-secret-value";
@@ -193,13 +193,11 @@ impl World {
         let refresh = self
             .server
             .issue_refresh_token(CLIENT_ID, "user-read-email");
-        self.store(TokenInfo {
-            access_token: AccessToken::new("expired-access-token-value"),
-            expires_at: unix_now() - 60,
-            refresh_token: Some(RefreshToken::new(refresh.clone())),
-            scope: Some("user-read-email".into()),
-            authorized_at: None,
-        });
+        self.store(
+            TokenInfo::new("expired-access-token-value", unix_now() - 60)
+                .with_refresh_token(refresh.clone())
+                .with_scope("user-read-email"),
+        );
         refresh
     }
 
@@ -246,13 +244,12 @@ impl World {
         let refresh = self
             .server
             .issue_refresh_token(client_id, "user-read-email");
-        let token = TokenInfo {
-            access_token: AccessToken::new(format!("stored-access-token-{secs}")),
-            expires_at: unix_now().checked_add_signed(secs).unwrap(),
-            refresh_token: Some(RefreshToken::new(refresh)),
-            scope: Some("user-read-email".into()),
-            authorized_at: None,
-        };
+        let token = TokenInfo::new(
+            format!("stored-access-token-{secs}"),
+            unix_now().checked_add_signed(secs).unwrap(),
+        )
+        .with_refresh_token(refresh)
+        .with_scope("user-read-email");
         self.store(token.clone());
         token
     }
@@ -625,13 +622,11 @@ fn token_refreshes_an_expired_token_and_stores_it() {
 fn status_reports_without_printing_tokens() {
     let world = World::new(Some(CLIENT_SECRET));
     let expires_at = unix_now() + 3000;
-    world.store(TokenInfo {
-        access_token: AccessToken::new("status-access-token-value"),
-        expires_at,
-        refresh_token: Some(RefreshToken::new("status-refresh-token-value")),
-        scope: Some("user-read-email user-top-read".into()),
-        authorized_at: None,
-    });
+    world.store(
+        TokenInfo::new("status-access-token-value", expires_at)
+            .with_refresh_token("status-refresh-token-value")
+            .with_scope("user-read-email user-top-read"),
+    );
 
     let plain = world.cmd(&["status"]).output().unwrap();
     assert_eq!(plain.status.code(), Some(0));
@@ -673,13 +668,7 @@ fn status_reports_without_printing_tokens() {
     assert_eq!(world.server.token_request_count(), 0, "no network");
 
     // Expired without a refresh token: not logged in.
-    world.store(TokenInfo {
-        access_token: AccessToken::new("a"),
-        expires_at: unix_now() - 10,
-        refresh_token: None,
-        scope: None,
-        authorized_at: None,
-    });
+    world.store(TokenInfo::new("a", unix_now() - 10));
     let json = world.cmd(&["status", "--json"]).output().unwrap();
     let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(
@@ -825,13 +814,11 @@ fn status_shows_when_the_login_ends() {
     // A token that still works, logged in at `authorized_at`; returns the
     // text report and the JSON report.
     let status_of = |authorized_at: Option<u64>| {
-        world.store(TokenInfo {
-            access_token: AccessToken::new("login-expiry-access-token"),
-            expires_at: unix_now() + 3000,
-            refresh_token: Some(RefreshToken::new("login-expiry-refresh-token")),
-            scope: Some("user-read-email".into()),
-            authorized_at,
-        });
+        let mut token = TokenInfo::new("login-expiry-access-token", unix_now() + 3000)
+            .with_refresh_token("login-expiry-refresh-token")
+            .with_scope("user-read-email");
+        token.authorized_at = authorized_at;
+        world.store(token);
         let plain = world.cmd(&["status"]).output().unwrap();
         assert_eq!(plain.status.code(), Some(0), "{}", text(&plain.stderr));
         let json = world.cmd(&["status", "--json"]).output().unwrap();
@@ -1159,13 +1146,7 @@ fn environment_and_flags_override_the_profile() {
     // Another token file, by variable and by flag.
     let elsewhere = world.dir().join("elsewhere.json");
     FileTokenCache::new(&elsewhere)
-        .set(&TokenInfo {
-            access_token: AccessToken::new("elsewhere-access-token"),
-            expires_at: unix_now() + 3000,
-            refresh_token: None,
-            scope: None,
-            authorized_at: None,
-        })
+        .set(&TokenInfo::new("elsewhere-access-token", unix_now() + 3000))
         .unwrap();
     let by_env = world
         .bare(&["token"])
@@ -1333,13 +1314,11 @@ fn two_profiles_side_by_side_and_listed() {
 fn token_formats() {
     let world = World::new(None);
     let expires_at = unix_now() + 3000;
-    world.store(TokenInfo {
-        access_token: AccessToken::new("format-access-token"),
-        expires_at,
-        refresh_token: Some(RefreshToken::new("format-refresh-token")),
-        scope: Some("user-read-email user-top-read".into()),
-        authorized_at: None,
-    });
+    world.store(
+        TokenInfo::new("format-access-token", expires_at)
+            .with_refresh_token("format-refresh-token")
+            .with_scope("user-read-email user-top-read"),
+    );
     let run = |format: &str| {
         let output = world.cmd(&["token", "--format", format]).output().unwrap();
         assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
@@ -1668,13 +1647,11 @@ fn bad_input_is_one_line_exit_2_and_writes_nothing() {
 #[test]
 fn the_old_token_file_is_the_default_profiles() {
     let world = World::new(None);
-    world.store(TokenInfo {
-        access_token: AccessToken::new("old-install-access-token"),
-        expires_at: unix_now() + 3000,
-        refresh_token: Some(RefreshToken::new("old-install-refresh-token")),
-        scope: Some("user-read-email".into()),
-        authorized_at: None,
-    });
+    world.store(
+        TokenInfo::new("old-install-access-token", unix_now() + 3000)
+            .with_refresh_token("old-install-refresh-token")
+            .with_scope("user-read-email"),
+    );
     let token = world
         .bare(&["token"])
         .env("SPOTIFY_SDK_CLIENT_ID", CLIENT_ID)
@@ -1999,13 +1976,7 @@ mod keychain {
             let requests = world.server.token_request_count();
             let refresh = world.server.issue_refresh_token(CLIENT_ID, "user-read-email");
             keychain_cache(&world, "default")
-                .set(&TokenInfo {
-                    access_token: AccessToken::new("expired-keychain-access-token"),
-                    expires_at: unix_now() - 60,
-                    refresh_token: Some(RefreshToken::new(refresh.clone())),
-                    scope: Some("user-read-email".into()),
-                    authorized_at: None,
-                })
+                .set(&TokenInfo::new("expired-keychain-access-token", unix_now() - 60).with_refresh_token(refresh.clone()).with_scope("user-read-email"))
                 .unwrap();
             let token = world.bare(&["token"]).output().unwrap();
             assert_eq!(token.status.code(), Some(0), "{}", text(&token.stderr));

@@ -12,7 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use common::{Client, Flow, Mode};
 use spotify_auth::testing::FakeSpotify;
-use spotify_auth::{AccessToken, FileTokenCache, TokenCache, TokenInfo};
+use spotify_auth::{FileTokenCache, TokenCache, TokenInfo};
 
 const CHILD: &str = "SPOTIFY_AUTH_TEST_CHILD";
 const ID: &str = "cross-process-client";
@@ -64,13 +64,10 @@ fn eight_processes_on_an_expired_token_refresh_once() {
             .unwrap()
             .as_secs();
         cache
-            .set(&TokenInfo {
-                access_token: AccessToken::new(format!("expired-{round}")),
-                expires_at: now - 1,
-                refresh_token: Some(refresh.clone().into()),
-                scope: None,
-                authorized_at: None,
-            })
+            .set(
+                &TokenInfo::new(format!("expired-{round}"), now - 1)
+                    .with_refresh_token(refresh.clone()),
+            )
             .unwrap();
         let go = dir.path().join(format!("go-{round}"));
         let before = server.token_request_count();

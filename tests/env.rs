@@ -202,3 +202,81 @@ fn browser_variable_completes_the_flow() {
     }
     unsafe { std::env::remove_var("BROWSER") };
 }
+
+/// Sets (or removes) one variable; only while `ENV` is held (inside
+/// [`with_env`]).
+fn set_env(name: &str, value: Option<&str>) {
+    // SAFETY: called only inside `with_env`, which holds ENV.
+    unsafe {
+        match value {
+            Some(v) => std::env::set_var(name, v),
+            None => std::env::remove_var(name),
+        }
+    }
+}
+
+/// For each mode: the `Debug` of a user's instance built by a registry
+/// whose template gives every setting and reads no environment, and by one
+/// whose template reads it (once, when the registry is made); both built
+/// after the environment changed.
+fn per_user_builds() -> Vec<(String, String)> {
+    macro_rules! per_user {
+        ($mode:ident) => {{
+            use spotify_auth::$mode::{AuthorizationCode, UserRegistry};
+            let memory = |_: &str| spotify_auth::InMemoryTokenCache::new();
+            let explicit = AuthorizationCode::builder()
+                .read_environment(false)
+                .client_id("template-id")
+                .redirect_uri("http://127.0.0.1:8888/cb");
+            let explicit = UserRegistry::new(explicit, memory).unwrap();
+            let resolved = UserRegistry::new(AuthorizationCode::builder(), memory).unwrap();
+            set_env(ENV_CLIENT_ID, Some("later-id"));
+            set_env(ENV_CLIENT_SECRET, Some("later-secret"));
+            let built = (
+                format!("{:?}", explicit.get("user").unwrap()),
+                format!("{:?}", resolved.get("user").unwrap()),
+            );
+            set_env(ENV_CLIENT_ID, Some("env-id"));
+            set_env(ENV_CLIENT_SECRET, None);
+            built
+        }};
+    }
+    let mut out = Vec::new();
+    #[cfg(feature = "blocking")]
+    out.push(per_user!(blocking));
+    #[cfg(feature = "async")]
+    out.push(per_user!(asynchronous));
+    out
+}
+
+/// Issue 17, item 2: a user's instance is built from the registry's
+/// template alone: `SPOTIFY_SDK_*` set in the environment (then, or since)
+/// is never picked up by it; a template that reads the environment reads it
+/// once, when the registry is made.
+#[test]
+fn a_users_instance_never_reads_the_environment() {
+    with_env(
+        Some("env-id"),
+        None,
+        Some("http://127.0.0.1:9999/cb"),
+        || {
+            for (explicit, resolved) in per_user_builds() {
+                assert!(explicit.contains("\"template-id\""), "{explicit}");
+                assert!(
+                    !explicit.contains("env-id") && !explicit.contains("later-id"),
+                    "{explicit}"
+                );
+                assert!(
+                    explicit.contains("pkce: true"),
+                    "no secret picked up: {explicit}"
+                );
+                assert!(resolved.contains("\"env-id\""), "read once: {resolved}");
+                assert!(!resolved.contains("later-id"), "{resolved}");
+                assert!(
+                    resolved.contains("pkce: true"),
+                    "a secret set later is ignored: {resolved}"
+                );
+            }
+        },
+    );
+}

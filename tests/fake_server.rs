@@ -508,12 +508,7 @@ fn fault_status_twice_then_success() {
 #[test]
 fn fault_rate_limited_sends_retry_after() {
     let server = start();
-    server.inject(
-        Fault::RateLimited {
-            retry_after_secs: 7,
-        },
-        1,
-    );
+    server.inject(Fault::rate_limited(7), 1);
     let response = agent()
         .post(server.token_url())
         .header("Authorization", basic(ID, SECRET))

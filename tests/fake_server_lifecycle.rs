@@ -256,12 +256,7 @@ fn only_processed_refresh_requests_are_counted() {
     // Faults that replace the answer do not process the request.
     server.inject(Fault::Status(500), 1);
     server.inject(Fault::DropConnection, 1);
-    server.inject(
-        Fault::RateLimited {
-            retry_after_secs: 1,
-        },
-        1,
-    );
+    server.inject(Fault::rate_limited(1), 1);
     assert_eq!(refresh(&server, &token).0, 500);
     try_refresh(&agent(), &server, &token).expect_err("dropped");
     assert_eq!(refresh(&server, &token).0, 429);

@@ -4,18 +4,10 @@
 use std::sync::{Arc, Mutex};
 
 use spotify_auth::testing::{CacheOp, FaultyCache};
-use spotify_auth::{
-    AccessToken, CacheLock, Entry, Error, InMemoryTokenCache, RefreshToken, TokenCache, TokenInfo,
-};
+use spotify_auth::{CacheLock, Entry, Error, InMemoryTokenCache, TokenCache, TokenInfo};
 
 fn token(access: &str) -> TokenInfo {
-    TokenInfo {
-        access_token: AccessToken::new(access),
-        expires_at: 4_000_000_000,
-        refresh_token: Some(RefreshToken::new("AQ-refresh-secret")),
-        scope: None,
-        authorized_at: None,
-    }
+    TokenInfo::new(access, 4_000_000_000).with_refresh_token("AQ-refresh-secret")
 }
 
 /// An inner cache that logs every call it receives.
@@ -56,6 +48,7 @@ fn assert_injected<T: std::fmt::Debug>(result: spotify_auth::Result<T>, op: &str
             path: None,
             message,
             source: None,
+            ..
         }) => {
             assert!(message.contains("injected"), "{message}");
             assert!(message.contains(op), "{message}");

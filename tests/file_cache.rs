@@ -13,7 +13,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use spotify_auth::{AccessToken, Error, FileTokenCache, RefreshToken, TokenCache, TokenInfo};
+use spotify_auth::{Error, FileTokenCache, TokenCache, TokenInfo};
 
 /// Which child role the re-executed test binary plays.
 const CHILD_ROLE: &str = "SPOTIFY_AUTH_FILE_CACHE_TEST_CHILD";
@@ -26,13 +26,9 @@ const ACCESS_MARKER: &str = "SECRETACCESS";
 const REFRESH_MARKER: &str = "SECRETREFRESH";
 
 fn token(access: &str, refresh: &str) -> TokenInfo {
-    TokenInfo {
-        access_token: AccessToken::new(access),
-        expires_at: 1_900_000_000,
-        refresh_token: Some(RefreshToken::new(refresh)),
-        scope: Some("user-read-private user-read-email".into()),
-        authorized_at: None,
-    }
+    TokenInfo::new(access, 1_900_000_000)
+        .with_refresh_token(refresh)
+        .with_scope("user-read-private user-read-email")
 }
 
 fn secret_token() -> TokenInfo {
@@ -46,13 +42,9 @@ fn secret_token() -> TokenInfo {
 /// could not pass for a complete one.
 fn numbered_token(i: u64) -> TokenInfo {
     let pad = "x".repeat((i as usize * 37) % 3000);
-    TokenInfo {
-        access_token: AccessToken::new(format!("access-{i}-{pad}")),
-        expires_at: 1_700_000_000 + i,
-        refresh_token: Some(RefreshToken::new(format!("refresh-{i}"))),
-        scope: Some(format!("scope-{i}")),
-        authorized_at: None,
-    }
+    TokenInfo::new(format!("access-{i}-{pad}"), 1_700_000_000 + i)
+        .with_refresh_token(format!("refresh-{i}"))
+        .with_scope(format!("scope-{i}"))
 }
 
 /// The index of a token made by [`numbered_token`].

@@ -14,10 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use keyring_core::CredentialStore;
-use spotify_auth::{
-    AccessToken, CacheLock, Entry, KeyringTokenCache, LoginEnded, RefreshToken, TokenCache,
-    TokenInfo,
-};
+use spotify_auth::{CacheLock, Entry, KeyringTokenCache, LoginEnded, TokenCache, TokenInfo};
 
 const SERVICE: &str = "spotify-auth-test";
 const USER: &str = "alice";
@@ -65,18 +62,15 @@ fn put(user: &str, secret: &[u8]) {
 }
 
 fn token(access: &str, scope_len: usize) -> TokenInfo {
-    TokenInfo {
-        access_token: AccessToken::new(access),
-        expires_at: 1_900_000_000,
-        refresh_token: Some(RefreshToken::new(format!("{access}-refresh-token"))),
-        scope: Some(
+    TokenInfo::new(access, 1_900_000_000)
+        .with_refresh_token(format!("{access}-refresh-token"))
+        .with_scope(
             "user-read-email "
                 .repeat(scope_len / 16 + 1)
                 .trim()
                 .to_owned(),
-        ),
-        authorized_at: Some(1_800_000_000),
-    }
+        )
+        .with_authorized_at(1_800_000_000)
 }
 
 secret_service_test! {
@@ -246,13 +240,7 @@ secret_service_test! {
         let server = FakeSpotify::builder().client("keychain-client", None).start().unwrap();
         let refresh = server.issue_refresh_token("keychain-client", "user-read-email");
         cache()
-            .set(&TokenInfo {
-                access_token: AccessToken::new("expired-access-token"),
-                expires_at: 1,
-                refresh_token: Some(RefreshToken::new(refresh)),
-                scope: Some("user-read-email".into()),
-                authorized_at: None,
-            })
+            .set(&TokenInfo::new("expired-access-token", 1).with_refresh_token(refresh).with_scope("user-read-email"))
             .unwrap();
         let auth = AuthorizationCode::builder()
             .client_id("keychain-client")

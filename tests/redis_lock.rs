@@ -344,8 +344,15 @@ fn a_refresh_whose_lock_was_taken_mid_flight_does_not_write_but_keeps_the_token(
             wait_until("the refresh request", || {
                 server.token_request_count() > before
             });
-            // Another machine takes the lock while the refresh is in flight.
+            // Another machine takes the lock while the refresh is in flight,
+            // once the holder's in-flight marker is gone (expired: here
+            // deleted); while it stands, the holder would write through it
+            // (tests/redis_in_flight.rs).
             put(&mut raw, &lock_key, "another-instance", None);
+            redis::cmd("DEL")
+                .arg(cache.in_flight_key())
+                .query::<()>(&mut raw)
+                .unwrap();
             flow.join().unwrap()
         });
         // The token Spotify issued is adopted (never dropped), and the

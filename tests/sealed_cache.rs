@@ -15,8 +15,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use common::{Client, Flow, Mode};
 use spotify_auth::testing::FakeSpotify;
 use spotify_auth::{
-    AccessToken, CacheLock, Entry, Error, FileTokenCache, InMemoryTokenCache, RefreshToken,
-    SealedCache, SealingKey, SealingKeys, TokenCache, TokenInfo,
+    CacheLock, Entry, Error, FileTokenCache, InMemoryTokenCache, RefreshToken, SealedCache,
+    SealingKey, SealingKeys, TokenCache, TokenInfo,
 };
 
 const ID: &str = "sealed-client";
@@ -49,13 +49,9 @@ fn now() -> u64 {
 }
 
 fn token(access: &str, expires_at: u64, refresh: &str) -> TokenInfo {
-    TokenInfo {
-        access_token: AccessToken::new(access),
-        expires_at,
-        refresh_token: Some(RefreshToken::new(refresh)),
-        scope: Some("user-read-email".to_owned()),
-        authorized_at: None,
-    }
+    TokenInfo::new(access, expires_at)
+        .with_refresh_token(refresh)
+        .with_scope("user-read-email")
 }
 
 fn keys() -> SealingKeys {

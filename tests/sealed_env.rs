@@ -64,13 +64,7 @@ fn keys_come_from_the_variable_the_app_names_current_first() {
 
     // What the old key sealed opens with the list, which seals with the new.
     let old_cache = SealedCache::new(InMemoryTokenCache::new(), SealingKey::new([0x22; 32]), "u");
-    let t = spotify_auth::TokenInfo {
-        access_token: "a".into(),
-        expires_at: 1 << 40,
-        refresh_token: Some("r".into()),
-        scope: None,
-        authorized_at: None,
-    };
+    let t = spotify_auth::TokenInfo::new("a", 1 << 40).with_refresh_token("r");
     old_cache.set(&t).unwrap();
     let rotated = SealedCache::new(old_cache.into_inner(), keys, "u");
     assert_eq!(rotated.get().unwrap(), Some(t));

@@ -104,6 +104,7 @@ fn no_store(url: &str) {
                 Err(Error::Config {
                     setting: "http_client",
                     message,
+                    ..
                 }) => {
                     assert!(message.contains("CA certificates"), "{message}");
                 }

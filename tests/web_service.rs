@@ -1,10 +1,11 @@
 //! The web service example (`examples/web_service.rs`) end to end: two
-//! replicas of it, sharing a token directory (or a Redis server), in front
-//! of the fake Spotify, driven by a plain HTTP client that handles its
-//! cookies itself (`Browser`) and acts as the load balancer (it picks the
-//! replica of each request). Each flow runs with files, and again with a
-//! redis-server the test starts (feature `redis`; skipped with a note when
-//! `redis-server` is not installed).
+//! replicas of it, sharing an in-memory store (or a Redis server, each
+//! replica with a `RedisStore` of its own), in front of the fake Spotify,
+//! driven by a plain HTTP client that handles its cookies itself
+//! (`Browser`) and acts as the load balancer (it picks the replica of each
+//! request). Each flow runs in memory, and again with a redis-server the
+//! test starts (feature `redis`; skipped with a note when `redis-server` is
+//! not installed).
 #![cfg(feature = "async")]
 
 // `main` and what only it uses are dead code here.
@@ -18,38 +19,38 @@ mod common;
 mod redis_support;
 
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use spotify_auth::TokenInfo;
+use spotify_auth::asynchronous::AuthorizationCode;
 use spotify_auth::testing::FakeSpotify;
-use web_service::users::SessionId;
-use web_service::{LOGIN_COOKIE, SESSION_COOKIE, Settings, Storage};
+use spotify_auth::{InMemoryStore, TokenInfo};
+use web_service::{LOGIN_COOKIE, SESSION_COOKIE, Settings, Storage, user_key};
 
 const CLIENT_ID: &str = "web-service-test";
 
 // ---------------------------------------------------------------------------
 // Two replicas and the fake Spotify.
 
-/// Two replicas of the service on loopback, sharing `storage`, in front of
-/// a fake Spotify. The registered redirect URI is replica 0's `/callback`;
+/// Two replicas of the service on loopback, sharing their storage, in
+/// front of a fake Spotify. The registered redirect URI is replica 0's `/callback`;
 /// the test, as the load balancer, sends each request to the replica it
 /// chooses.
 struct Deployment {
     fake: FakeSpotify,
     replicas: Vec<String>,
+    /// The storage as a third replica sees it.
     storage: Storage,
-    runtime: tokio::runtime::Runtime,
-    _dir: Option<tempfile::TempDir>,
+    _runtime: tokio::runtime::Runtime,
 }
 
-fn with_files() -> Deployment {
-    let dir = tempfile::tempdir().unwrap();
-    let mut deployment = deploy(Storage::Directory(dir.path().to_owned()));
-    deployment._dir = Some(dir);
-    deployment
+fn in_memory() -> Deployment {
+    let shared = Storage::Memory(InMemoryStore::new(), Default::default());
+    deploy(move || shared.clone())
 }
 
-fn deploy(storage: Storage) -> Deployment {
+/// A deployment whose replicas each open their storage with `storage`.
+fn deploy(storage: impl Fn() -> Storage) -> Deployment {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -73,16 +74,17 @@ fn deploy(storage: Storage) -> Deployment {
         .start()
         .unwrap();
     for listener in listeners {
+        let app = AuthorizationCode::builder()
+            .read_environment(false)
+            .client_id(CLIENT_ID)
+            .redirect_uri(&redirect_uri)
+            .scope("user-read-email")
+            .accounts_base_url(fake.url());
         let settings = Settings {
-            client: web_service::users::Client {
-                id: CLIENT_ID.into(),
-                secret: None,
-                redirect_uri: redirect_uri.clone(),
-                scope: "user-read-email".into(),
-            },
-            accounts_base_url: fake.url().to_owned(),
+            app,
             web_api_url: fake.web_api_url(),
-            storage: storage.clone(),
+            storage: storage(),
+            secure_cookies: false,
         };
         let app = web_service::router(settings).unwrap();
         runtime.spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -90,9 +92,8 @@ fn deploy(storage: Storage) -> Deployment {
     Deployment {
         fake,
         replicas,
-        storage,
-        runtime,
-        _dir: None,
+        storage: storage(),
+        _runtime: runtime,
     }
 }
 
@@ -106,9 +107,7 @@ impl Deployment {
     /// would).
     fn stored_token(&self, browser: &Browser) -> Option<TokenInfo> {
         let session = browser.cookie(SESSION_COOKIE).expect("a session cookie");
-        let user = SessionId::parse(session).unwrap().user_key();
-        let (tokens, _) = self.storage.open().unwrap();
-        tokens.cache(&user).get().unwrap()
+        self.storage.cache(&user_key(session)).get().unwrap()
     }
 
     /// The access token stored for `browser`'s session.
@@ -121,10 +120,12 @@ impl Deployment {
     /// `state` (taking it out).
     fn take_attempt(&self, browser: &Browser, state: &str) -> bool {
         let session = browser.cookie(SESSION_COOKIE).unwrap();
-        let user = SessionId::parse(session).unwrap().user_key();
-        let (_, attempts) = self.storage.open().unwrap();
-        let taken = self.runtime.block_on(attempts.take(&user, state)).unwrap();
-        taken.is_some()
+        let taken = self.storage.attempts().take(&user_key(session), state);
+        match taken {
+            Ok(_) => true,
+            Err(spotify_auth::Error::AttemptNotFound) => false,
+            Err(e) => panic!("{e}"),
+        }
     }
 
     fn token_requests(&self) -> usize {
@@ -310,7 +311,7 @@ fn two_users(d: &Deployment) {
         assert!(cookie.contains("; Path=/"), "{cookie}");
     }
     assert_eq!(alice.cookie(LOGIN_COOKIE), Some(state.as_str()));
-    assert!(SessionId::parse(alice.cookie(SESSION_COOKIE).unwrap()).is_some());
+    assert_eq!(alice.cookie(SESSION_COOKIE).unwrap().len(), 43);
     let callback = alice.get(&authorize).location();
     let done = d.callback(&mut alice, &callback, 0);
     assert_eq!((done.status, done.location()), (303, "/me".to_owned()));
@@ -364,8 +365,8 @@ fn unauthorized_means_one_refresh(d: &Deployment) {
 
 /// A login started on one replica ends on the other; both serve the user
 /// from the shared cache; a token one replica replaced reaches the other
-/// without a second refresh; a logout on one reaches the other at its next
-/// refresh.
+/// without a second refresh; a logout on one stops the other within a
+/// second, though its token is still valid.
 fn across_replicas(d: &Deployment) {
     let (mut alice, mut bob) = (Browser::new(), Browser::new());
     d.log_in(&mut alice, "alice", 0, 1);
@@ -392,19 +393,39 @@ fn across_replicas(d: &Deployment) {
         "replica 1's forced refresh found replica 0's new token in the cache"
     );
 
-    // Logout on replica 0: the cache is emptied.
+    // Replica 1 holds alice's token, valid for an hour, in memory.
+    d.assert_me(&mut alice, 1, "alice");
+    // Logout on replica 0: a logout record, heard by replica 1's instance.
     let stale = alice.clone();
     let out = alice.get(&d.url(0, "/logout"));
     assert_eq!(out.status, 200, "{}", out.body);
+    let logged_out = Instant::now();
     assert!(d.stored_token(&stale).is_none());
     d.assert_login_required(&mut stale.clone(), 0);
-    // Replica 1 still holds the token in memory (no I/O on the hot path),
-    // until its next refresh finds the cache empty: then it sends nothing.
-    d.assert_me(&mut stale.clone(), 1, "alice");
-    d.fake.expire_access_tokens();
-    d.assert_login_required(&mut stale.clone(), 1);
-    assert_eq!(d.token_requests(), 3);
+    loop {
+        let (status, json) = d.me(&mut stale.clone(), 1);
+        if status == 401 {
+            assert_eq!(json["error"], "login_required");
+            break;
+        }
+        assert_eq!(json["id"], "alice", "{json}");
+        assert!(
+            logged_out.elapsed() < Duration::from_secs(10),
+            "replica 1 never heard"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    eprintln!(
+        "replica 1 answered login_required {:.1} ms after replica 0's /logout returned",
+        logged_out.elapsed().as_secs_f64() * 1000.0
+    );
+    assert_eq!(
+        d.token_requests(),
+        3,
+        "nothing sent for the logged-out user"
+    );
     // Bob's login goes on.
+    d.fake.expire_access_tokens();
     d.assert_me(&mut bob, 1, "bob");
     assert_eq!(d.token_requests(), 4, "bob's expired token was refreshed");
 }
@@ -479,7 +500,7 @@ fn logout(d: &Deployment) {
     garbage.set_cookie(SESSION_COOKIE, "not-a-session");
     d.assert_login_required(&mut garbage, 0);
     let mut unknown = Browser::new();
-    unknown.set_cookie(SESSION_COOKIE, SessionId::new().unwrap().as_str());
+    unknown.set_cookie(SESSION_COOKIE, &"U".repeat(43));
     d.assert_login_required(&mut unknown, 1);
     assert_eq!(Browser::new().get(&d.url(1, "/logout")).status, 200);
     assert_eq!((d.token_requests(), d.web_api_requests()), (0, 0));
@@ -509,79 +530,51 @@ fn logout(d: &Deployment) {
 }
 
 // ---------------------------------------------------------------------------
-// With files.
+// In memory.
 
 #[test]
 fn two_users_each_see_their_own_profile() {
-    two_users(&with_files());
+    two_users(&in_memory());
 }
 
 #[test]
 fn a_401_is_answered_by_one_forced_refresh_and_one_retry() {
-    unauthorized_means_one_refresh(&with_files());
+    unauthorized_means_one_refresh(&in_memory());
 }
 
 #[test]
-fn a_login_started_on_one_replica_ends_on_the_other() {
-    across_replicas(&with_files());
+fn a_login_started_on_one_replica_ends_on_the_other_and_a_logout_reaches_both() {
+    across_replicas(&in_memory());
 }
 
 #[test]
 fn forged_callbacks_are_refused_without_a_token_request() {
-    forged_callbacks(&with_files());
+    forged_callbacks(&in_memory());
 }
 
 #[test]
 fn logout_ends_the_login() {
-    logout(&with_files());
+    logout(&in_memory());
 }
 
 #[test]
-fn token_and_attempt_files_are_private() {
-    let d = with_files();
-    let mut alice = Browser::new();
-    let callback = d.start_login(&mut alice, "alice", 0);
-    let Storage::Directory(dir) = &d.storage else {
-        unreachable!()
-    };
-    let attempts: Vec<_> = std::fs::read_dir(dir.join("attempts"))
-        .unwrap()
-        .flatten()
-        .collect();
-    assert_eq!(attempts.len(), 1);
-    d.callback(&mut alice, &callback, 1);
-    assert_eq!(std::fs::read_dir(dir.join("attempts")).unwrap().count(), 0);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode(&dir.join("attempts")), 0o700);
-        let tokens: Vec<_> = std::fs::read_dir(dir.join("tokens"))
-            .unwrap()
-            .flatten()
-            .collect();
-        let token = tokens
-            .iter()
-            .find(|e| e.path().extension().is_some_and(|x| x == "json"))
-            .unwrap();
-        assert_eq!(mode(&token.path()), 0o600);
-    }
-}
-
-#[test]
-fn made_up_sessions_leave_nothing_behind() {
-    let d = with_files();
-    for path in ["/me", "/logout", "/me"] {
+fn made_up_sessions_get_a_401_and_cost_spotify_nothing() {
+    let d = in_memory();
+    for (i, path) in ["/me", "/logout", "/me"].into_iter().enumerate() {
         let mut stranger = Browser::new();
-        stranger.set_cookie(SESSION_COOKIE, SessionId::new().unwrap().as_str());
+        let session = format!("{i}").repeat(43);
+        stranger.set_cookie(SESSION_COOKIE, &session);
         let reply = stranger.get(&d.url(0, path));
         assert!(matches!(reply.status, 200 | 401), "{}", reply.body);
+        assert!(
+            d.storage
+                .cache(&user_key(&session))
+                .get()
+                .unwrap()
+                .is_none()
+        );
     }
-    let Storage::Directory(dir) = &d.storage else {
-        unreachable!()
-    };
-    let tokens = std::fs::read_dir(dir.join("tokens")).map_or(0, |files| files.count());
-    assert_eq!(tokens, 0, "no token file, no lock file");
+    assert_eq!((d.token_requests(), d.web_api_requests()), (0, 0));
 }
 
 // ---------------------------------------------------------------------------
@@ -601,6 +594,7 @@ fn the_same_flows_with_redis() {
         return;
     }
     let redis = redis_support::RedisServer::start();
+    let url = redis.url();
     for flow in [
         two_users,
         unauthorized_means_one_refresh,
@@ -608,7 +602,9 @@ fn the_same_flows_with_redis() {
         forged_callbacks,
         logout,
     ] {
-        flow(&deploy(Storage::Redis(redis.url())));
+        flow(&deploy(|| {
+            Storage::Redis(spotify_auth::RedisStore::open(&url).unwrap())
+        }));
     }
     let mut connection = redis.raw();
     let keys: Vec<String> = redis::cmd("KEYS")
@@ -623,4 +619,26 @@ fn the_same_flows_with_redis() {
         .query(&mut connection)
         .unwrap();
     assert!((1..=600).contains(&ttl), "{ttl}");
+
+    // Tokens sealed at rest (feature `encryption`): the same flow, and
+    // Redis holds no token in the clear.
+    #[cfg(feature = "encryption")]
+    {
+        use spotify_auth::{SealingKey, SealingKeys};
+        redis::cmd("FLUSHALL").query::<()>(&mut connection).unwrap();
+        let keys = SealingKeys::new(SealingKey::new([7; 32]));
+        across_replicas(&deploy(|| {
+            let store = spotify_auth::RedisStore::open(&url).unwrap();
+            Storage::Sealed(Box::new(Storage::Redis(store)), keys.clone())
+        }));
+        let stored: Vec<String> = redis::cmd("KEYS")
+            .arg("spotify:token:*")
+            .query(&mut connection)
+            .unwrap();
+        assert_eq!(stored.len(), 2, "alice's logout, bob's token: {stored:?}");
+        for key in stored {
+            let value: String = redis::cmd("GET").arg(&key).query(&mut connection).unwrap();
+            assert!(!value.contains("access_token"), "{key}: {value}");
+        }
+    }
 }

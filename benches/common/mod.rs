@@ -23,15 +23,9 @@ pub fn valid_token() -> spotify_auth::TokenInfo {
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock after 1970")
         .as_secs();
-    spotify_auth::TokenInfo {
-        access_token: spotify_auth::AccessToken::new(spotify_length_token()),
-        expires_at: now + 3600,
-        refresh_token: Some(spotify_auth::RefreshToken::new(
-            "AQD".to_owned() + &"r".repeat(128),
-        )),
-        scope: Some("user-read-email user-top-read".to_owned()),
-        authorized_at: None,
-    }
+    spotify_auth::TokenInfo::new(spotify_length_token(), now + 3600)
+        .with_refresh_token("AQD".to_owned() + &"r".repeat(128))
+        .with_scope("user-read-email user-top-read")
 }
 
 /// The two caches, each holding a valid token; the directory of the file

@@ -1,6 +1,7 @@
 //! Token caches: where a [`TokenInfo`] lives between calls and between runs.
 //!
-//! [`InMemoryTokenCache`] is the default; [`FileTokenCache`] persists to a JSON
+//! [`InMemoryTokenCache`] is the default; [`InMemoryStore`] holds many
+//! users' tokens in one process; [`FileTokenCache`] persists to a JSON
 //! file; [`KeyringTokenCache`] (feature `keyring`) to the OS credential store;
 //! [`RedisTokenCache`] shares one between machines; implement
 //! [`TokenCache`] for anything else (a database). `SealedCache` (feature
@@ -18,6 +19,7 @@ mod file;
 mod keyring;
 mod lock_file;
 mod memory;
+mod memory_store;
 #[cfg(feature = "redis")]
 mod redis;
 #[cfg(feature = "encryption")]
@@ -29,6 +31,10 @@ pub use file::{CONFIG_FILE_NAME, DEFAULT_PATH, FileTokenCache};
 #[cfg_attr(docsrs, doc(cfg(feature = "keyring")))]
 pub use keyring::KeyringTokenCache;
 pub use memory::InMemoryTokenCache;
+pub use memory_store::{InMemoryStore, InMemoryStoreCache};
+#[cfg(all(feature = "redis", any(feature = "blocking", feature = "async")))]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use redis::RedisAttemptStore;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use redis::{RedisStore, RedisTokenCache};
@@ -100,8 +106,11 @@ pub trait TokenCache: Send + Sync {
     /// Checks, right before a refresh request is sent under `lock`, that the
     /// lock is still held (and, for a lock with a lease, renews it): a
     /// holder whose lease lapsed must not send a refresh token another
-    /// holder may be sending. `Ok(false)` when it is no longer held. The
-    /// default says yes.
+    /// holder may be sending. `Ok(false)` when it is no longer held. A
+    /// cache may also mark the request in flight here, so that a holder
+    /// whose lease lapses mid-request can still store its answer and the
+    /// next holder waits for it (`RedisTokenCache` does). The default
+    /// says yes.
     fn confirm_lock(&self, lock: &CacheLock) -> Result<bool> {
         let _ = lock;
         Ok(true)
@@ -131,13 +140,11 @@ pub trait TokenCache: Send + Sync {
     }
 
     /// The stored token; `None` when the store holds none (nothing, or a
-    /// record of a login that ended). Provided: built on
-    /// [`read`](Self::read).
+    /// record of a login that ended). A login written back while the store
+    /// recovers from a data loss ([`Entry::Recovering`]) is returned too.
+    /// Provided: built on [`read`](Self::read).
     fn get(&self) -> Result<Option<TokenInfo>> {
-        Ok(match self.read()? {
-            Some(Entry::Token(t)) => Some(t),
-            _ => None,
-        })
+        Ok(self.read()?.and_then(|entry| entry.token().cloned()))
     }
 
     /// Stores `token` under the lock (waiting for a refresh in progress).

@@ -160,10 +160,29 @@ fn invalid(message: impl std::fmt::Display) -> Error {
     Error::config("redirect_uri", format!("{message}. {LOOPBACK_HINT}"))
 }
 
-/// At most [`MAX_QUOTED_CHARS`] characters of `s`.
+/// At most [`MAX_QUOTED_CHARS`] characters of `s`, without its user info
+/// (see [`without_userinfo`]).
 fn quote(s: &str) -> String {
+    let s = without_userinfo(s);
     match s.char_indices().nth(MAX_QUOTED_CHARS) {
         Some((cut, _)) => format!("{}...", &s[..cut]),
+        None => s,
+    }
+}
+
+/// `s` with what may be a user name and password replaced by `***`: never
+/// quoted in an error. That is whatever comes before an `@` in the
+/// authority, or, in a URI too broken to have one (no `://`), before an
+/// `@` ahead of its query.
+fn without_userinfo(s: &str) -> String {
+    let (start, ends): (usize, &[char]) = match s.find("://") {
+        Some(i) => (i + "://".len(), &['/', '?', '#', '\\']),
+        None => (0, &['?', '#']),
+    };
+    let rest = &s[start..];
+    let authority = &rest[..rest.find(ends).unwrap_or(rest.len())];
+    match authority.rfind('@') {
+        Some(at) => format!("{}***{}", &s[..start], &rest[at..]),
         None => s.to_owned(),
     }
 }
@@ -309,6 +328,18 @@ mod tests {
             "quotes only the start"
         );
         assert!(config_message("http://user:pw@127.0.0.1:8888/cb").contains("user name"));
+        // Found by the property tests: an invalid URL was quoted whole,
+        // password included.
+        for uri in [
+            "http://user:hunter2@:1/callback",
+            "http://user:hunter2@127.0.0.1:99999/callback",
+            "ftp:user:hunter2@127.0.0.1/callback",
+            "http//user:hunter2@127.0.0.1:1/callback",
+        ] {
+            let message = config_message(uri);
+            assert!(!message.contains("hunter2"), "{message}");
+        }
+        assert!(config_message("http://user:hunter2@:1/cb").contains("`http://***@:1/cb`"));
         assert!(config_message("http://127.0.0.1:8888/cb#frag").contains("fragment"));
         assert!(config_message("http://127.0.0.1/cb#frag").contains("fragment"));
     }

@@ -126,6 +126,10 @@ fn reason(attempt: &Result<RawResponse>) -> &'static str {
             kind: HttpErrorKind::Timeout,
             ..
         }) => "timeout",
+        Err(Error::Http {
+            kind: HttpErrorKind::Tls,
+            ..
+        }) => "tls failure",
         Err(_) => "transport error",
     }
 }
@@ -142,6 +146,10 @@ fn kind(e: &Error) -> &'static str {
             kind: HttpErrorKind::Timeout,
             ..
         } => "timeout",
+        Error::Http {
+            kind: HttpErrorKind::Tls,
+            ..
+        } => "tls",
         _ => "other",
     }
 }
@@ -151,7 +159,10 @@ fn kind(e: &Error) -> &'static str {
 #[cfg(feature = "tracing")]
 fn maybe_sent(e: &Error) -> bool {
     match e {
-        Error::Http { kind, .. } => *kind != HttpErrorKind::Connect,
+        Error::Http { kind, .. } => {
+            crate::retry::retries_transport(*kind, Resend::Allowed)
+                && *kind != HttpErrorKind::Connect
+        }
         Error::TokenEndpoint { status, .. } => *status >= 500,
         _ => false,
     }

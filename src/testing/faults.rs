@@ -36,6 +36,7 @@ pub enum Fault {
     Status(u16),
     /// `429 Too Many Requests` with a `Retry-After: <retry_after_secs>` header.
     /// See [`Fault::rate_limited`].
+    #[non_exhaustive]
     RateLimited {
         /// The `Retry-After` value, in seconds.
         retry_after_secs: u64,
@@ -70,6 +71,7 @@ pub enum Fault {
     Redirect(String),
     /// This exact response, for malformed-response tests (non-JSON, missing
     /// fields, huge bodies). See [`Fault::body`].
+    #[non_exhaustive]
     Body {
         /// The HTTP status.
         status: u16,

@@ -179,6 +179,16 @@ impl FakeSpotify {
         self.shared.lock().requests.clone()
     }
 
+    /// The requests received after the first `skip`, in arrival order: what
+    /// arrived since a test last looked, without copying everything before.
+    pub fn requests_since(&self, skip: usize) -> Vec<RecordedRequest> {
+        let state = self.shared.lock();
+        state
+            .requests
+            .get(skip..)
+            .map_or_else(Vec::new, <[_]>::to_vec)
+    }
+
     /// How many requests reached the token endpoint (any method, faulted
     /// ones included).
     pub fn token_request_count(&self) -> usize {
@@ -365,6 +375,38 @@ mod tests {
             .expect("an answer");
         assert_eq!(response.status(), 404);
         response.body_mut().read_to_vec().expect("the body");
+    }
+
+    /// `requests_since` returns what arrived after the first n requests;
+    /// every access token issued has an issue time.
+    #[test]
+    fn requests_since_and_access_token_issue_times() {
+        let server = FakeSpotify::builder()
+            .client("id", Some("s"))
+            .start()
+            .expect("fake server");
+        let agent = ureq::Agent::new_with_defaults();
+        get_404(&agent, &server);
+        get_404(&agent, &server);
+        assert_eq!(server.requests_since(1).len(), 1);
+        assert_eq!(server.requests_since(0).len(), 2);
+        assert!(server.requests_since(5).is_empty());
+
+        let refresh = server.issue_refresh_token("id", "");
+        let before = std::time::Instant::now();
+        let body = agent
+            .post(server.token_url())
+            .header("Authorization", "Basic aWQ6cw==") // id:s
+            .send_form([("grant_type", "refresh_token"), ("refresh_token", &refresh)])
+            .expect("a token")
+            .body_mut()
+            .read_to_string()
+            .expect("the body");
+        let json: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+        let access = json["access_token"].as_str().expect("an access token");
+        let issued = server.access_token_issued_at(access).expect("issued here");
+        assert!(before <= issued && issued <= std::time::Instant::now());
+        assert_eq!(server.access_token_issued_at("BQnever"), None);
     }
 
     #[test]

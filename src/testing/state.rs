@@ -71,6 +71,7 @@ pub(crate) struct AccessGrant {
     pub user_id: Option<String>,
     /// The scope granted, space-delimited.
     pub scope: String,
+    pub issued_at: Instant,
     /// `None`: never (an `expires_in` too large for the clock).
     pub expires_at: Option<Instant>,
     pub revoked: bool,
@@ -161,12 +162,14 @@ impl State {
         expires_in: u64,
     ) -> String {
         let token = random_token("BQ", 200);
+        let now = Instant::now();
         self.access_tokens.insert(
             token.clone(),
             AccessGrant {
                 user_id: user_id.map(str::to_owned),
                 scope: scope.to_owned(),
-                expires_at: Instant::now().checked_add(Duration::from_secs(expires_in)),
+                issued_at: now,
+                expires_at: now.checked_add(Duration::from_secs(expires_in)),
                 revoked: false,
             },
         );

@@ -187,6 +187,15 @@ impl FakeSpotify {
             .is_some_and(|grant| grant.status(Instant::now()) == AccessStatus::Live)
     }
 
+    /// When the server issued `access_token`; `None` when it never did.
+    /// For chaos tests that judge what a client handed out, and when.
+    pub fn access_token_issued_at(&self, access_token: &str) -> Option<Instant> {
+        self.state()
+            .access_tokens
+            .get(access_token)
+            .map(|grant| grant.issued_at)
+    }
+
     /// Revokes an access token before it expires (as Spotify may, or as a
     /// client with a skewed clock sees it): the Web API then answers it with
     /// `401` ("Invalid access token"). The token endpoint is unaffected.

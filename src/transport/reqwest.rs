@@ -9,6 +9,7 @@ use url::Url;
 use crate::retry::RawResponse;
 use crate::session::TokenRequest;
 use crate::token::MAX_BODY;
+use crate::transport::classify;
 use crate::{Error, HttpErrorKind, Result};
 
 /// Sends token requests with a `reqwest::Client`.
@@ -110,10 +111,15 @@ fn build_default_client() -> std::result::Result<reqwest::Client, Box<dyn std::e
     Ok(client)
 }
 
-/// An [`Error::Http`] whose source is reqwest's error, classified by kind.
+/// An [`Error::Http`] whose source is reqwest's error, classified by kind as
+/// the blocking transport classifies ureq's (see [`HttpErrorKind`]): a TLS
+/// failure, which reqwest reports as a connect error with rustls's error
+/// among its causes, is [`HttpErrorKind::Tls`], not `Connect`.
 fn map_error(e: reqwest::Error) -> Error {
     let kind = if e.is_timeout() {
         HttpErrorKind::Timeout
+    } else if classify::is_tls_failure(&e) {
+        HttpErrorKind::Tls
     } else if e.is_connect() {
         HttpErrorKind::Connect
     } else {

@@ -10,6 +10,7 @@ use url::Url;
 use crate::retry::RawResponse;
 use crate::session::TokenRequest;
 use crate::token::MAX_BODY;
+use crate::transport::classify;
 use crate::{Error, HttpErrorKind, Result};
 
 /// Sends token requests with a `ureq::Agent`.
@@ -105,18 +106,17 @@ pub(super) fn default_agent() -> ureq::Agent {
         .clone()
 }
 
-/// An [`Error::Http`] whose source is ureq's error, classified by kind.
+/// An [`Error::Http`] whose source is ureq's error, classified by kind as
+/// the async transport classifies reqwest's (see [`HttpErrorKind`]): a TLS
+/// failure, wherever ureq reports it (its own `Tls` and `Rustls` errors, or
+/// an I/O error carrying rustls's), is [`HttpErrorKind::Tls`].
 fn map_error(e: ureq::Error) -> Error {
     let kind = match &e {
         ureq::Error::Timeout(_) => HttpErrorKind::Timeout,
         ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => HttpErrorKind::Connect,
-        ureq::Error::Io(io) => match io.kind() {
-            std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => HttpErrorKind::Timeout,
-            std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::AddrNotAvailable => {
-                HttpErrorKind::Connect
-            }
-            _ => HttpErrorKind::Other,
-        },
+        ureq::Error::Tls(_) | ureq::Error::Rustls(_) | ureq::Error::Pem(_) => HttpErrorKind::Tls,
+        ureq::Error::Io(io) => classify::io_kind(io),
+        other if classify::is_tls_failure(other) => HttpErrorKind::Tls,
         _ => HttpErrorKind::Other,
     };
     Error::http(kind, e)

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use spotify_auth::{Error, TokenCache, TokenInfo};
+use spotify_auth::{AuthCode, Error, TokenCache, TokenInfo};
 
 use super::plan::Settings;
 use super::{ID, REDIRECT, SECRET};
@@ -36,17 +36,69 @@ pub enum Outcome {
     Cancelled,
 }
 
+/// How long `close()` waits for the work still running (the library's
+/// default is 30 s): a refresh here takes a few seconds at most.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The HTTP clients of one process's instances (one per mode, shared as the
+/// library's default one would be), whose `User-Agent` names the process
+/// (`chaos-p{n}`): the fake's records then tell which process sent a request.
+#[derive(Clone)]
+pub struct Clients {
+    #[cfg(feature = "blocking")]
+    blocking: spotify_auth::blocking::HttpClient,
+    #[cfg(feature = "async")]
+    asynchronous: spotify_auth::asynchronous::HttpClient,
+}
+
+impl Clients {
+    pub fn for_process(process: usize) -> Clients {
+        let agent = format!("{}{process}", super::AGENT_PREFIX);
+        Clients {
+            #[cfg(feature = "blocking")]
+            blocking: ureq::Agent::config_builder()
+                .user_agent(&agent)
+                .max_redirects(0)
+                .http_status_as_error(false)
+                .build()
+                .new_agent(),
+            #[cfg(feature = "async")]
+            asynchronous: {
+                // Plain HTTP only; a TLS config of its own all the same, so
+                // that nothing looks for a process-wide crypto provider.
+                let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+                    rustls::crypto::ring::default_provider(),
+                ))
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth();
+                spotify_auth::asynchronous::HttpClient::builder()
+                    .user_agent(agent)
+                    .tls_backend_preconfigured(tls)
+                    .build()
+                    .unwrap()
+            },
+        }
+    }
+}
+
 /// The same builder calls for either mode's builder.
 macro_rules! build {
-    ($builder:expr, $accounts:expr, $settings:expr, $cache:expr) => {{
+    ($builder:expr, $accounts:expr, $settings:expr, $cache:expr, $client:expr) => {{
         let backoff = $settings.backoff_ms;
-        $builder
+        let builder = match $client {
+            Some(client) => $builder.http_client(client),
+            None => $builder,
+        };
+        builder
             .read_environment(false)
             .client_id(ID)
             .client_secret(SECRET)
             .redirect_uri(REDIRECT)
             .accounts_base_url($accounts)
             .token_cache($cache)
+            .close_timeout(CLOSE_TIMEOUT)
             .timeout($settings.timeout())
             .max_retries($settings.max_retries)
             .refresh_margin(Duration::from_secs($settings.margin_secs))
@@ -58,7 +110,8 @@ macro_rules! build {
 }
 
 impl Auth {
-    /// An instance of `mode` on `cache`; async ones run on `runtime`.
+    /// An instance of `mode` on `cache` with the library's default HTTP
+    /// client; async ones run on `runtime`.
     pub fn new(
         mode: Mode,
         accounts: &str,
@@ -66,14 +119,38 @@ impl Auth {
         cache: impl TokenCache + 'static,
         runtime: Option<Arc<tokio::runtime::Runtime>>,
     ) -> Auth {
-        let _ = &runtime;
+        Self::build(mode, accounts, settings, cache, runtime, None)
+    }
+
+    /// An instance of `mode` on `cache` with the process's `clients`.
+    pub fn with_clients(
+        mode: Mode,
+        accounts: &str,
+        settings: &Settings,
+        cache: impl TokenCache + 'static,
+        runtime: Option<Arc<tokio::runtime::Runtime>>,
+        clients: &Clients,
+    ) -> Auth {
+        Self::build(mode, accounts, settings, cache, runtime, Some(clients))
+    }
+
+    fn build(
+        mode: Mode,
+        accounts: &str,
+        settings: &Settings,
+        cache: impl TokenCache + 'static,
+        runtime: Option<Arc<tokio::runtime::Runtime>>,
+        clients: Option<&Clients>,
+    ) -> Auth {
+        let _ = (&runtime, clients);
         match mode {
             #[cfg(feature = "blocking")]
             Mode::Blocking => Auth::Blocking(build!(
                 spotify_auth::blocking::AuthorizationCode::builder(),
                 accounts,
                 settings,
-                cache
+                cache,
+                clients.map(|c| c.blocking.clone())
             )),
             #[cfg(feature = "async")]
             Mode::Async => Auth::Async(
@@ -81,7 +158,8 @@ impl Auth {
                     spotify_auth::asynchronous::AuthorizationCode::builder(),
                     accounts,
                     settings,
-                    cache
+                    cache,
+                    clients.map(|c| c.asynchronous.clone())
                 ),
                 runtime.expect("an async actor needs a runtime"),
             ),
@@ -116,6 +194,21 @@ impl Auth {
         }
     }
 
+    /// `close()`, then the instance (and, async, its runtime, when no one
+    /// else holds it) is dropped.
+    pub fn close(self) -> spotify_auth::Result<()> {
+        match self {
+            #[cfg(feature = "blocking")]
+            Auth::Blocking(auth) => auth.close(),
+            #[cfg(feature = "async")]
+            Auth::Async(auth, runtime) => {
+                let closed = runtime.block_on(auth.close());
+                drop(runtime);
+                closed
+            }
+        }
+    }
+
     pub fn logout(&self) -> spotify_auth::Result<()> {
         match self {
             #[cfg(feature = "blocking")]
@@ -134,10 +227,10 @@ impl Auth {
         }
     }
 
-    /// A login as a web service does it: an authorization attempt, the
-    /// fake's `/authorize` (which redirects at once), the callback checked
-    /// and its code exchanged (and stored) by the library.
-    pub fn login_by_exchange(&self) -> spotify_auth::Result<TokenInfo> {
+    /// The first half of a login as a web service does it: an
+    /// authorization attempt, the fake's `/authorize` (which redirects at
+    /// once), the callback checked: its code.
+    pub fn authorize(&self) -> spotify_auth::Result<AuthCode> {
         let attempt = match self {
             #[cfg(feature = "blocking")]
             Auth::Blocking(auth) => auth.authorization_attempt(None, false)?,
@@ -147,15 +240,45 @@ impl Auth {
         let callback = follow_redirect(&attempt.url);
         match self {
             #[cfg(feature = "blocking")]
-            Auth::Blocking(auth) => {
-                let code = auth.parse_response_url(&callback, Some(&attempt.state))?;
-                auth.exchange_code_with_verifier(code, None)
-            }
+            Auth::Blocking(auth) => auth.parse_response_url(&callback, Some(&attempt.state)),
+            #[cfg(feature = "async")]
+            Auth::Async(auth, _) => auth.parse_response_url(&callback, Some(&attempt.state)),
+        }
+    }
+
+    /// The second half: the code exchanged (and stored) by the library.
+    pub fn exchange(&self, code: AuthCode) -> spotify_auth::Result<TokenInfo> {
+        match self {
+            #[cfg(feature = "blocking")]
+            Auth::Blocking(auth) => auth.exchange_code_with_verifier(code, None),
             #[cfg(feature = "async")]
             Auth::Async(auth, runtime) => {
-                let code = auth.parse_response_url(&callback, Some(&attempt.state))?;
                 runtime.block_on(auth.exchange_code_with_verifier(code, None))
             }
+        }
+    }
+
+    /// The code exchanged twice at once on this instance (two threads, or
+    /// two futures joined), as a callback delivered twice would be.
+    pub fn exchange_twice_at_once(&self, code: AuthCode) -> [spotify_auth::Result<TokenInfo>; 2] {
+        match self {
+            #[cfg(feature = "blocking")]
+            Auth::Blocking(auth) => std::thread::scope(|scope| {
+                let other = {
+                    let code = code.clone();
+                    scope.spawn(move || auth.exchange_code_with_verifier(code, None))
+                };
+                let here = auth.exchange_code_with_verifier(code, None);
+                [other.join().unwrap(), here]
+            }),
+            #[cfg(feature = "async")]
+            Auth::Async(auth, runtime) => runtime.block_on(async {
+                let (a, b) = tokio::join!(
+                    auth.exchange_code_with_verifier(code.clone(), None),
+                    auth.exchange_code_with_verifier(code, None)
+                );
+                [a, b]
+            }),
         }
     }
 }
@@ -183,11 +306,20 @@ pub fn expected(e: &Error, faulty: bool) -> Expected {
         Error::ReauthorizationRequired { .. } => Expected::LoginEnded,
         Error::NotAuthorized => Expected::LoginEnded,
         Error::Http { .. } | Error::RateLimited { .. } => Expected::Transient,
+        // The store lost its data and the copies written back so far were
+        // stale: the live one is on its way.
+        Error::StoreRecovering { .. } => Expected::Transient,
         Error::TokenEndpoint { status, .. } if *status >= 500 || *status == 429 => {
             Expected::Transient
         }
         Error::Cache { message, .. } if faulty && message.contains("injected failure") => {
             Expected::Cache
+        }
+        // A Redis lease that lapsed under a refresh (a store fault).
+        Error::Cache { message, .. }
+            if message.contains("lock lapsed") || message.contains("was lost") =>
+        {
+            Expected::Lapse
         }
         _ => Expected::No,
     }
@@ -199,5 +331,7 @@ pub enum Expected {
     LoginEnded,
     Transient,
     Cache,
+    /// The store's lock lapsed: allowed once per lapse (see `allowance`).
+    Lapse,
     No,
 }

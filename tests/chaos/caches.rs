@@ -1,12 +1,14 @@
 //! The shared cache (a file, or a Redis key), the handles actors get on it,
 //! and a wrapper that reports every write.
 
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
-use spotify_auth::{CacheLock, Entry, FileTokenCache, TokenCache};
+use spotify_auth::{CacheLock, EndReason, Entry, FileTokenCache, TokenCache};
 
+use super::clock::unix_ms;
 use super::report::{Report, Reporter};
 
 /// Where the shared token is, as passed to children.
@@ -64,16 +66,61 @@ impl SharedCache {
     }
 }
 
+/// What an instance learnt through its cache.
+#[derive(Default)]
+pub struct Seen {
+    /// Access token -> when the instance first read or wrote it (Unix ms).
+    known: Mutex<HashMap<String, u64>>,
+    /// The refresh tokens it read.
+    read: Mutex<HashSet<String>>,
+    /// The logout records it read (by their time).
+    logouts: Mutex<HashSet<u64>>,
+    /// The access token of the token it read or wrote last: what it holds
+    /// (it adopts what it reads, and writes what it holds).
+    latest: Mutex<Option<String>>,
+}
+
+impl Seen {
+    /// When the instance first read or wrote `access_token`.
+    pub fn known_since(&self, access_token: &str) -> Option<u64> {
+        lock(&self.known).get(access_token).copied()
+    }
+
+    /// The access token of the token it read or wrote last.
+    pub fn latest(&self) -> Option<String> {
+        lock(&self.latest).clone()
+    }
+
+    /// The instance holds nothing now (it read or wrote a record, or told
+    /// a caller that the login ended).
+    pub fn forget(&self) {
+        *lock(&self.latest) = None;
+    }
+
+    fn know(&self, access_token: &str) {
+        lock(&self.known)
+            .entry(access_token.to_owned())
+            .or_insert_with(unix_ms);
+        *lock(&self.latest) = Some(access_token.to_owned());
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// Reports every `set` (the refresh token written and whether it worked),
-/// and every failed `get` or `clear` that followed a read of a token under
-/// the same lock (the library checking, then removing, a refused token), and
-/// passes every call through.
+/// every failed `get` or `clear` that followed a read of a token under the
+/// same lock (the library checking, then removing, a refused token), the
+/// first read of each refresh token and of each logout record, notes every
+/// access token read or written ([`Seen`]), and passes every call through.
 pub struct Recording {
     inner: Arc<dyn TokenCache>,
     actor: String,
     reporter: Reporter,
     /// The refresh token the first `get` since the last `lock` read.
     read: Mutex<Option<String>>,
+    seen: Arc<Seen>,
 }
 
 impl Recording {
@@ -83,16 +130,56 @@ impl Recording {
             actor: actor.to_owned(),
             reporter,
             read: Mutex::new(None),
+            seen: Arc::default(),
         }
     }
 
-    fn seen(&self) -> MutexGuard<'_, Option<String>> {
-        self.read.lock().unwrap_or_else(|p| p.into_inner())
+    /// What the instance using it learns through it.
+    pub fn seen(&self) -> Arc<Seen> {
+        Arc::clone(&self.seen)
+    }
+
+    /// Notes what a successful read returned: a record (or nothing) leaves
+    /// the instance holding nothing until it writes what it holds.
+    fn note_read(&self, entry: Option<&Entry>) {
+        if !matches!(entry, Some(Entry::Token(_))) {
+            self.seen.forget();
+        }
+        let Some(entry) = entry else { return };
+        match entry {
+            Entry::Token(token) => {
+                self.seen.know(token.access_token.secret());
+                let Some(refresh) = &token.refresh_token else {
+                    return;
+                };
+                if lock(&self.seen.read).insert(refresh.secret().to_owned()) {
+                    self.reporter.send(Report::Read {
+                        actor: self.actor.clone(),
+                        refresh: refresh.secret().to_owned(),
+                        at_ms: unix_ms(),
+                    });
+                }
+            }
+            Entry::Ended(record)
+                if record.reason() == EndReason::Logout
+                    && lock(&self.seen.logouts).insert(record.at_ms()) =>
+            {
+                self.reporter.send(Report::LogoutSeen {
+                    actor: self.actor.clone(),
+                    at_ms: unix_ms(),
+                });
+            }
+            _ => {}
+        }
+    }
+
+    fn last_read(&self) -> MutexGuard<'_, Option<String>> {
+        lock(&self.read)
     }
 
     /// A failed call after `refresh` was read under the same lock.
     fn report_failure<T>(&self, result: &spotify_auth::Result<T>) {
-        if let (Err(e), Some(refresh)) = (result, self.seen().clone()) {
+        if let (Err(e), Some(refresh)) = (result, self.last_read().clone()) {
             self.reporter.send(Report::RemovalFailed {
                 actor: self.actor.clone(),
                 refresh,
@@ -106,8 +193,11 @@ impl TokenCache for Recording {
     fn read(&self) -> spotify_auth::Result<Option<Entry>> {
         let result = self.inner.read();
         self.report_failure(&result);
+        if let Ok(entry) = &result {
+            self.note_read(entry.as_ref());
+        }
         if let Ok(Some(Entry::Token(token))) = &result {
-            let mut read = self.seen();
+            let mut read = self.last_read();
             if read.is_none() {
                 *read = token.refresh_token.as_ref().map(|r| r.secret().to_owned());
             }
@@ -116,6 +206,11 @@ impl TokenCache for Recording {
     }
 
     fn write(&self, entry: &Entry, lock: &CacheLock) -> spotify_auth::Result<()> {
+        match entry {
+            Entry::Token(token) => self.seen.know(token.access_token.secret()),
+            // A record the instance writes ends what it held.
+            _ => self.seen.forget(),
+        }
         let result = self.inner.write(entry, lock);
         match entry {
             Entry::Token(token) => {
@@ -133,7 +228,7 @@ impl TokenCache for Recording {
     }
 
     fn try_lock(&self) -> spotify_auth::Result<Option<CacheLock>> {
-        *self.seen() = None;
+        *self.last_read() = None;
         if sabotaged() {
             return Ok(Some(CacheLock::none()));
         }
@@ -149,7 +244,7 @@ impl TokenCache for Recording {
     }
 
     fn lock(&self) -> spotify_auth::Result<CacheLock> {
-        *self.seen() = None;
+        *self.last_read() = None;
         if sabotaged() {
             return Ok(CacheLock::none());
         }

@@ -41,6 +41,7 @@ pub fn run(spec: &str) {
         match (words.next(), words.next()) {
             (Some("go"), None) => {
                 let setup = Setup {
+                    process: spec.process,
                     accounts: &spec.accounts,
                     settings: &spec.settings,
                     cache: &cache,
@@ -112,6 +113,11 @@ impl ChildProcess {
             reader: Some(reader),
             errors: Some(errors),
         }
+    }
+
+    /// The child's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Sends a command; a child that is gone is noticed at [`wait`](Self::wait).

@@ -9,10 +9,12 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use spotify_auth::testing::FakeSpotify;
-use spotify_auth::{AccessToken, CacheLock, Entry, Error, TokenCache, TokenInfo};
+use spotify_auth::{CacheLock, Entry, Error, TokenCache, TokenInfo};
 
 use super::auth::{Auth, Expected, expected};
+use super::double_exchange;
 use super::ledger::{self, Login, Logout};
+use super::plan::Double;
 use super::{ID, SCOPE};
 
 /// What the harness tells the coordinator.
@@ -33,9 +35,12 @@ pub struct Coordinator {
     pub ledger: ledger::Shared,
     /// Whether the n-th login is an exchange (cycled).
     pub exchange_logins: Vec<bool>,
+    /// How the n-th exchange login exchanges its code (cycled).
+    pub doubles: Vec<Double>,
     /// Logouts, after `start`.
     pub logouts: Vec<Duration>,
     pub lineages: usize,
+    pub exchanges: usize,
 }
 
 impl Coordinator {
@@ -96,13 +101,10 @@ impl Coordinator {
             .duration_since(UNIX_EPOCH)
             .unwrap()
             .as_secs();
-        let token = TokenInfo {
-            access_token: AccessToken::new(format!("expired-{lineage}")),
-            expires_at: now - 1,
-            refresh_token: Some(refresh.into()),
-            scope: Some(SCOPE.to_owned()),
-            authorized_at: Some(now),
-        };
+        let token = TokenInfo::new(format!("expired-{lineage}"), now - 1)
+            .with_refresh_token(refresh)
+            .with_scope(SCOPE)
+            .with_authorized_at(now);
         let error = self
             .cache
             .write(&Entry::Token(token), guard)
@@ -119,22 +121,45 @@ impl Coordinator {
         });
     }
 
-    /// A real login through the library; false when a fault made it fail.
+    /// A real login through the library (its code sometimes exchanged
+    /// twice at once and again moments later); false when a fault made it
+    /// fail.
     fn exchange_login(&mut self) -> bool {
         let lineage = self.next_lineage();
-        let result = self.auth.login_by_exchange();
-        let error = result.as_ref().err().map(|e| format!("{e} ({e:?})"));
-        ledger::lock(&self.ledger).logins.push(Login {
-            lineage,
-            at: Instant::now(),
-            how: "exchange",
-            error: error.clone(),
-        });
-        match result {
+        let double = self.doubles[self.exchanges % self.doubles.len()];
+        self.exchanges += 1;
+        let pause = Duration::from_millis(5 + 10 * (self.exchanges as u64 % 5));
+        let exchange = double_exchange::login(&self.auth, double, pause);
+        let error = exchange
+            .result
+            .as_ref()
+            .err()
+            .map(|e| format!("{e} ({e:?})"));
+        {
+            let mut ledger = ledger::lock(&self.ledger);
+            if double != Double::Once {
+                ledger.doubled_exchanges += 1;
+            }
+            ledger.logins.push(Login {
+                lineage,
+                at: Instant::now(),
+                how: "exchange",
+                error: error.clone(),
+            });
+            for d in exchange.disagreements {
+                ledger
+                    .violations
+                    .push(format!("one code, one exchange ({double:?}): {d}"));
+            }
+        }
+        match exchange.result {
             Ok(_) => true,
             Err(e) if expected(&e, false) == Expected::Transient => false,
             // A truncated body can fail the parse, which is not retried.
             Err(Error::InvalidTokenResponse { .. }) => false,
+            // The code was sent again after a passing failure, and refused:
+            // the first request had been processed.
+            Err(_) if exchange.retried => false,
             Err(e) => {
                 self.unexpected(format!("a login by exchange failed: {e} ({e:?})"));
                 false

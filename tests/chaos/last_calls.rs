@@ -107,7 +107,7 @@ fn issued_by_fake(server: &FakeSpotify, token: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use spotify_auth::testing::FakeSpotify;
-    use spotify_auth::{AccessToken, InMemoryTokenCache, TokenCache, TokenInfo};
+    use spotify_auth::{InMemoryTokenCache, TokenCache, TokenInfo};
 
     use super::super::auth::{Auth, Call, Outcome};
     use super::super::plan::Settings;
@@ -134,13 +134,10 @@ mod tests {
         };
         let cache = InMemoryTokenCache::new();
         cache
-            .set(&TokenInfo {
-                access_token: AccessToken::new("stale".to_owned()),
-                expires_at: 0,
-                refresh_token: Some(server.issue_refresh_token(ID, SCOPE).into()),
-                scope: None,
-                authorized_at: None,
-            })
+            .set(
+                &TokenInfo::new("stale", 0)
+                    .with_refresh_token(server.issue_refresh_token(ID, SCOPE)),
+            )
             .unwrap();
         let mode = Mode::all()[0];
         let runtime = (mode.name() == "async").then(|| {

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
+use super::clock::Clock;
 use super::report::{Report, Stats};
 
 /// A login the coordinator made.
@@ -25,6 +26,47 @@ pub struct Logout {
     pub start: Instant,
     /// `None` while it runs.
     pub end: Option<Instant>,
+}
+
+/// A fault of the shared store (see `store_faults`).
+#[derive(Clone, Debug)]
+pub struct StoreEvent {
+    pub what: &'static str,
+    pub start: Instant,
+    pub end: Instant,
+    /// The store's data was lost.
+    pub loss: bool,
+    /// The lock's lease may have lapsed.
+    pub lapse: bool,
+}
+
+/// A call told that the login ended (or that the store's lock lapsed).
+#[derive(Clone, Debug)]
+pub struct Ended {
+    pub actor: String,
+    pub start: Instant,
+    pub end: Instant,
+    pub error: String,
+}
+
+/// A token an instance handed out (see `Report::Served`).
+#[derive(Clone, Debug)]
+pub struct Served {
+    pub actor: String,
+    pub token: String,
+    pub first: Instant,
+    pub last: Instant,
+    pub known: Instant,
+}
+
+/// A call that failed while the actor's cache was down.
+#[derive(Clone, Debug)]
+pub struct DownError {
+    pub actor: String,
+    pub start: Instant,
+    pub end: Instant,
+    pub last_token: Option<String>,
+    pub error: String,
 }
 
 /// A thread's last call: its name, and the token or the error.
@@ -49,7 +91,23 @@ pub struct Ledger {
     pub stats: Stats,
     pub relogin_requests: u64,
     pub faults_injected: usize,
+    /// Exchange logins whose code was exchanged more than once.
+    pub doubled_exchanges: usize,
     pub ready: usize,
+    /// Converts the children's Unix times.
+    pub clock: Clock,
+    pub store_events: Vec<StoreEvent>,
+    /// Refresh token -> when an instance first read it from the store.
+    pub first_read: HashMap<String, Instant>,
+    pub ended: Vec<Ended>,
+    /// Calls that failed because the store's lock lapsed.
+    pub lapse_errors: Vec<Ended>,
+    pub served: Vec<Served>,
+    /// Instance -> when it read a logout record (each record once).
+    pub logouts_seen: Vec<(String, Instant)>,
+    pub down_errors: Vec<DownError>,
+    /// Instance closed: what `close()` returned, and how long it took.
+    pub closes: Vec<(String, Result<(), String>, u64)>,
 }
 
 impl Ledger {
@@ -77,6 +135,70 @@ impl Ledger {
                 thread,
                 result,
             } => self.finals.entry(round).or_default().push((thread, result)),
+            // The coordinator's own instance is not an actor.
+            Report::Read { actor, .. } if actor == "coordinator" => {}
+            Report::Read { refresh, at_ms, .. } => {
+                let at = self.clock.instant(at_ms);
+                let first = self.first_read.entry(refresh).or_insert(at);
+                *first = (*first).min(at);
+            }
+            Report::Ended {
+                actor,
+                start_ms,
+                end_ms,
+                error,
+            } => self.ended.push(Ended {
+                actor,
+                start: self.clock.instant(start_ms),
+                end: self.clock.instant(end_ms),
+                error,
+            }),
+            Report::LapseError {
+                actor,
+                start_ms,
+                end_ms,
+                error,
+            } => self.lapse_errors.push(Ended {
+                actor,
+                start: self.clock.instant(start_ms),
+                end: self.clock.instant(end_ms),
+                error,
+            }),
+            Report::Served {
+                actor,
+                token,
+                first_ms,
+                last_ms,
+                known_ms,
+            } => self.served.push(Served {
+                actor,
+                token,
+                first: self.clock.instant(first_ms),
+                last: self.clock.instant(last_ms),
+                known: self.clock.instant(known_ms),
+            }),
+            Report::LogoutSeen { actor, at_ms } => {
+                let at = self.clock.instant(at_ms);
+                self.logouts_seen.push((actor, at));
+            }
+            Report::DownError {
+                actor,
+                start_ms,
+                end_ms,
+                last_token,
+                error,
+            } => self.down_errors.push(DownError {
+                actor,
+                start: self.clock.instant(start_ms),
+                end: self.clock.instant(end_ms),
+                last_token,
+                error,
+            }),
+            Report::Closed {
+                actor,
+                result,
+                waited_ms,
+            } => self.closes.push((actor, result, waited_ms)),
             Report::Unexpected { actor, what } => self.unexpected.push(format!("{actor}: {what}")),
             Report::Stats { stats, .. } => self.stats.add(&stats),
         }

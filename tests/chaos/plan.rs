@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use spotify_auth::testing::Fault;
 
+use super::store_faults::{self, StoreFault};
 use crate::common::Mode;
 
 /// Where the actors share their token.
@@ -61,6 +62,14 @@ pub struct CacheFault {
     pub times: usize,
 }
 
+/// A window, from `at_ms` after the start, `len_ms` long, in which a faulty
+/// actor's cache is down: every read and lock fails.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Window {
+    pub at_ms: u64,
+    pub len_ms: u64,
+}
+
 /// One `AuthorizationCode` and the threads that use it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ActorPlan {
@@ -72,6 +81,11 @@ pub struct ActorPlan {
     /// Its cache is wrapped in a `FaultyCache`.
     pub faulty: bool,
     pub cache_faults: Vec<CacheFault>,
+    /// Faulty: the windows in which its cache is down.
+    pub down: Vec<Window>,
+    /// Async, not faulty: sometimes cancels a forced refresh, closes the
+    /// instance, drops its runtime (its own) and builds a new instance.
+    pub rebuilds: bool,
     /// Async: the share of calls cancelled by a timeout, in percent.
     pub cancel_percent: u32,
     /// The share of calls that are `force_refresh`, in percent.
@@ -106,6 +120,23 @@ pub struct Plan {
     /// Whether relogins go through a real code exchange (else a minted
     /// token), in the order they happen; cycled.
     pub exchange_logins: Vec<bool>,
+    /// How each exchange login exchanges its code (once, twice at once,
+    /// again moments later, or both); cycled.
+    pub doubles: Vec<Double>,
+    /// The faults of the shared store itself.
+    pub store_faults: Vec<StoreFault>,
+}
+
+/// How the coordinator exchanges a login's code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Double {
+    Once,
+    /// Twice at once (two threads or tasks on one instance).
+    Concurrent,
+    /// Once, then again moments later.
+    Later,
+    /// Twice at once, then again moments later.
+    Both,
 }
 
 impl Plan {
@@ -138,6 +169,15 @@ impl Plan {
             .map(|_| Duration::from_secs_f64(seconds * (0.3 + 0.5 * rng.f64())))
             .collect();
         let exchange_logins = (0..8).map(|_| rng.bool()).collect();
+        let doubles = (0..8)
+            .map(|_| match rng.u32(0..4) {
+                0 => Double::Once,
+                1 => Double::Concurrent,
+                2 => Double::Later,
+                _ => Double::Both,
+            })
+            .collect();
+        let store_faults = store_faults::schedule(&mut rng, storage, seconds, &settings);
         Plan {
             seed,
             storage,
@@ -148,6 +188,8 @@ impl Plan {
             server_faults,
             logouts,
             exchange_logins,
+            doubles,
+            store_faults,
         }
     }
 
@@ -219,12 +261,29 @@ fn actor(
         Vec::new()
     };
     let is_async = mode.name() == "async";
+    let down = if faulty {
+        (0..1 + (seconds * rng.f64() * 0.4) as usize)
+            .map(|_| {
+                let len_ms = rng.u64(300..=1500);
+                let latest = ((seconds * 1000.0) as u64).saturating_sub(len_ms);
+                Window {
+                    at_ms: rng.u64(0..=latest),
+                    len_ms,
+                }
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let rebuilds = is_async && !faulty && rng.u32(0..100) < 50;
     ActorPlan {
         id: format!("p{process}a{index}"),
         mode: mode.name().to_owned(),
         threads: rng.usize(1..=2),
         faulty,
         cache_faults,
+        down,
+        rebuilds,
         cancel_percent: if is_async { rng.u32(5..=25) } else { 0 },
         force_percent: rng.u32(1..=6),
         pause_ms: rng.u64(2..=15),
@@ -233,8 +292,7 @@ fn actor(
 }
 
 /// Whether actors may get a faulty cache: `CHAOS_CACHE_FAULTS=0` turns that
-/// off, to explore the other faults while the known library issue (see
-/// `verdict::FAILED_WRITE`) ends most logins a failed write touches.
+/// off, to explore the other faults alone.
 fn cache_faults_on() -> bool {
     std::env::var("CHAOS_CACHE_FAULTS").map_or(true, |v| v.trim() != "0")
 }
@@ -252,12 +310,7 @@ fn server_faults(rng: &mut fastrand::Rng, seconds: f64, timeout: Duration) -> Ve
                     Fault::Status([500, 502, 503][rng.usize(..3)]),
                     rng.usize(1..=3),
                 ),
-                20..=29 => (
-                    Fault::RateLimited {
-                        retry_after_secs: rng.u64(0..=1),
-                    },
-                    rng.usize(1..=2),
-                ),
+                20..=29 => (Fault::rate_limited(rng.u64(0..=1)), rng.usize(1..=2)),
                 30..=41 => (Fault::DropConnection, rng.usize(1..=2)),
                 42..=47 => (Fault::TruncatedBody, 1),
                 48..=61 => (Fault::LoseResponse, 1),
@@ -305,8 +358,16 @@ impl fmt::Display for Plan {
                         .cache_faults
                         .iter()
                         .map(|c| format!("{}x{}@{}ms", c.op, c.times, c.at_ms))
+                        .chain(
+                            a.down
+                                .iter()
+                                .map(|w| format!("down {}ms@{}ms", w.len_ms, w.at_ms)),
+                        )
                         .collect();
                     write!(f, ", faulty cache: {}", faults.join(" "))?;
+                }
+                if a.rebuilds {
+                    write!(f, ", closes and rebuilds")?;
                 }
                 writeln!(f)?;
             }
@@ -317,6 +378,13 @@ impl fmt::Display for Plan {
             .map(|s| format!("{:?}x{}@{}ms", s.fault, s.times, s.at.as_millis()))
             .collect();
         writeln!(f, "  server faults: {}", faults.join(" "))?;
+        let store: Vec<String> = self
+            .store_faults
+            .iter()
+            .map(|s| format!("{:?}@{}ms", s.kind, s.at.as_millis()))
+            .collect();
+        writeln!(f, "  store faults: {}", store.join(" "))?;
+        writeln!(f, "  exchanges: {:?}", self.doubles)?;
         let logouts: Vec<String> = self
             .logouts
             .iter()

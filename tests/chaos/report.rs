@@ -18,8 +18,7 @@ pub enum Report {
     /// cache holds no live refresh token.
     Relogin { actor: String, why: String },
     /// The cache's `set` of a token carrying `refresh`: for the history of
-    /// tokens in failure messages, and to tell the known library issue
-    /// (see `verdict`) from others.
+    /// tokens in failure messages.
     Write {
         actor: String,
         refresh: String,
@@ -32,6 +31,57 @@ pub enum Report {
         actor: String,
         refresh: String,
         error: String,
+    },
+    /// An instance read `refresh` from the store for the first time.
+    Read {
+        actor: String,
+        refresh: String,
+        at_ms: u64,
+    },
+    /// A call that started at `start_ms` was told the login ended
+    /// (`ReauthorizationRequired`, `NotAuthorized`).
+    Ended {
+        actor: String,
+        start_ms: u64,
+        end_ms: u64,
+        error: String,
+    },
+    /// A call failed because the store's lock lapsed under it.
+    LapseError {
+        actor: String,
+        start_ms: u64,
+        end_ms: u64,
+        error: String,
+    },
+    /// An instance's threads handed `token` out in calls that started from
+    /// `first_ms` to `last_ms`; the instance knew it from `known_ms` (read
+    /// or written through its cache, or returned by a call).
+    Served {
+        actor: String,
+        token: String,
+        first_ms: u64,
+        last_ms: u64,
+        known_ms: u64,
+    },
+    /// An instance read a logout record from the store (the first time it
+    /// read that record).
+    LogoutSeen { actor: String, at_ms: u64 },
+    /// A `get_access_token` failed while the actor's cache was down on
+    /// purpose; `last_token`: the access token the instance held (the one
+    /// it read or wrote last).
+    DownError {
+        actor: String,
+        start_ms: u64,
+        end_ms: u64,
+        last_token: Option<String>,
+        error: String,
+    },
+    /// An async instance was closed (then its runtime dropped): what
+    /// `close()` returned, and how long it took.
+    Closed {
+        actor: String,
+        result: Result<(), String>,
+        waited_ms: u64,
     },
     /// A thread's call in the last round.
     Final {
@@ -58,6 +108,13 @@ pub struct Stats {
     pub transient: u64,
     pub cache_errors: u64,
     pub unsaved_seen: u64,
+    /// Calls made while the actor's cache was down, and those that failed.
+    pub down_calls: u64,
+    pub down_errors: u64,
+    /// Instances closed and rebuilt.
+    pub rebuilt: u64,
+    /// Calls that failed because the store's lock lapsed.
+    pub lapse_errors: u64,
 }
 
 impl Stats {
@@ -71,6 +128,10 @@ impl Stats {
         self.transient += other.transient;
         self.cache_errors += other.cache_errors;
         self.unsaved_seen += other.unsaved_seen;
+        self.down_calls += other.down_calls;
+        self.down_errors += other.down_errors;
+        self.rebuilt += other.rebuilt;
+        self.lapse_errors += other.lapse_errors;
     }
 }
 

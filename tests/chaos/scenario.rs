@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use spotify_auth::testing::FakeSpotify;
 
 use super::actor::{Actors, Setup};
-use super::auth::Auth;
+use super::auth::{Auth, Clients};
 use super::caches::{CacheSpec, Recording, SharedCache};
 use super::child::{ChildProcess, ChildSpec};
 use super::coordinator::{Command, Coordinator};
@@ -17,6 +17,7 @@ use super::ledger::{self, Ledger};
 use super::plan::{Plan, ServerFault, Storage};
 use super::pump::Pump;
 use super::report::{Report, Reporter};
+use super::store_faults::{self, Target};
 use super::summary::{self, Times};
 use super::watcher::{self, Source};
 use super::{ID, REDIRECT, SECRET, last_calls};
@@ -68,17 +69,20 @@ pub fn run(storage: Storage, seed: u64, seconds: f64) {
     let mut coordinator = Coordinator {
         server: Arc::clone(&server),
         cache: shared.handle(),
-        auth: Auth::new(
+        auth: Auth::with_clients(
             coordinator_mode,
             server.url(),
             &plan.settings,
             coordinator_cache,
             coordinator_runtime,
+            &Clients::for_process(0),
         ),
         ledger: Arc::clone(&ledger),
         exchange_logins: plan.exchange_logins.clone(),
+        doubles: plan.doubles.clone(),
         logouts: plan.logouts.clone(),
         lineages: 0,
+        exchanges: 0,
     };
     coordinator.ensure_login();
 
@@ -121,6 +125,7 @@ pub fn run(storage: Storage, seed: u64, seconds: f64) {
     );
     let start = Instant::now();
     let setup = Setup {
+        process: 0,
         accounts: server.url(),
         settings: &plan.settings,
         cache: &shared,
@@ -133,6 +138,20 @@ pub fn run(storage: Storage, seed: u64, seconds: f64) {
     let (commands, command_rx) = mpsc::channel();
     let coordinator = coordinator.spawn(command_rx, start);
     let faults = FaultDriver::spawn(&server, &plan.server_faults, start, &ledger);
+    let store_faults = store_faults::Driver::spawn(
+        storage_guard.target(),
+        store_faults::Context {
+            server: Arc::clone(&server),
+            ledger: Arc::clone(&ledger),
+            children: children.iter().map(|c| (c.process, c.pid())).collect(),
+            quiet_after_logout: Duration::from_millis(
+                (plan.expires_in + plan.settings.margin_secs) * 1000 + 2000,
+            ),
+            seen: 0,
+        },
+        &plan.store_faults,
+        start,
+    );
     let pump = Pump {
         coordinator: Some(commands.clone()),
         ..pump
@@ -142,6 +161,7 @@ pub fn run(storage: Storage, seed: u64, seconds: f64) {
     // Settle: no faults, healed caches, plain calls for a token lifetime
     // and more.
     faults.stop(&server);
+    store_faults.stop();
     actors.settle();
     for child in &mut children {
         child.command("settle");
@@ -309,6 +329,20 @@ impl SharedStorage {
             }
             #[cfg(not(feature = "redis"))]
             Storage::Redis => panic!("the Redis scenario needs the redis feature"),
+        }
+    }
+
+    /// Where the store faults are made.
+    fn target(&self) -> Target {
+        match &self.spec {
+            CacheSpec::File { path } => Target::File(path.clone()),
+            #[cfg(feature = "redis")]
+            CacheSpec::Redis { key, .. } => Target::Redis {
+                conn: self.redis.as_ref().unwrap().raw(),
+                key: key.clone(),
+            },
+            #[cfg(not(feature = "redis"))]
+            CacheSpec::Redis { .. } => unreachable!(),
         }
     }
 

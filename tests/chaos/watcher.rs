@@ -83,6 +83,10 @@ struct Watcher {
     last: Option<(String, Instant)>,
     watched: Watched,
     violations: usize,
+    /// When it started (the actors start a moment later): for messages.
+    started: Instant,
+    /// When the read being judged began.
+    now: Instant,
 }
 
 /// Watches until `stop` is set.
@@ -100,6 +104,8 @@ pub fn spawn(
         last: None,
         watched: Watched::default(),
         violations: 0,
+        started: Instant::now(),
+        now: Instant::now(),
     };
     std::thread::spawn(move || {
         while !stop.load(Ordering::SeqCst) {
@@ -113,6 +119,7 @@ pub fn spawn(
 impl Watcher {
     fn look(&mut self) {
         let read_at = Instant::now();
+        self.now = read_at;
         self.watched.reads += 1;
         let (bytes, mode) = match self.source.read() {
             Ok(Some(found)) => found,
@@ -165,19 +172,29 @@ impl Watcher {
     }
 
     /// No token (nothing, or a record that the login ended): fine before
-    /// anything was seen, after a logout since the last token was seen, or
-    /// when that token is dead (refused tokens are recorded as such; a
-    /// token that was replaced meanwhile is dead too).
+    /// anything was seen, after a logout or a data loss (a store fault)
+    /// since the last token was seen, or when that token is dead (refused
+    /// tokens are recorded as such; a token that was replaced meanwhile is
+    /// dead too).
     fn missing(&mut self, read_at: Instant) {
         self.watched.missing += 1;
         let Some((last, seen_at)) = self.last.clone() else {
             return;
         };
-        let logged_out = ledger::lock(&self.ledger)
-            .logouts
-            .iter()
-            .any(|l| l.end.is_none_or(|end| end > seen_at) && l.start < read_at);
-        if !logged_out && self.server.refresh_token_is_live(&last) {
+        // Data losses and logouts are in the ledger before they are made.
+        let explained = {
+            let ledger = ledger::lock(&self.ledger);
+            let logged_out = ledger
+                .logouts
+                .iter()
+                .any(|l| l.end.is_none_or(|end| end > seen_at) && l.start < read_at);
+            let lost = ledger
+                .store_events
+                .iter()
+                .any(|e| e.loss && e.end >= seen_at && e.start <= read_at);
+            logged_out || lost
+        };
+        if !explained && self.server.refresh_token_is_live(&last) {
             self.violation(format!(
                 "the cache lost its token: none at all while refresh token {} last seen in it \
                  is live, and no logout since",
@@ -201,9 +218,10 @@ impl Watcher {
     fn violation(&mut self, what: String) {
         self.violations += 1;
         if self.violations <= 10 {
+            let at = self.now.saturating_duration_since(self.started).as_millis();
             ledger::lock(&self.ledger)
                 .violations
-                .push(format!("assertion 3 (watcher): {what}"));
+                .push(format!("assertion 3 (watcher): at {at}ms: {what}"));
         }
     }
 }

@@ -122,6 +122,16 @@ impl Flow {
         }
     }
 
+    /// `logout()`: a logout record in the store, the login forgotten here.
+    pub fn logout(&self) -> spotify_auth::Result<()> {
+        match self {
+            #[cfg(feature = "blocking")]
+            Flow::Blocking(auth) => auth.logout(),
+            #[cfg(feature = "async")]
+            Flow::Async(auth, runtime) => runtime.block_on(auth.logout()),
+        }
+    }
+
     /// `close()`: waits for work running on after its callers, makes an
     /// owed write.
     pub fn close(self) -> spotify_auth::Result<()> {

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::common::Client;
 use spotify_auth::testing::FakeSpotify;
-use spotify_auth::{AccessToken, Error, RedisStore, RedisTokenCache, TokenInfo};
+use spotify_auth::{Error, RedisStore, RedisTokenCache, TokenInfo};
 
 pub const ID: &str = "redis-cache-client";
 pub const SECRET: &str = "redis-cache-secret";
@@ -328,13 +328,9 @@ pub fn now() -> u64 {
 }
 
 pub fn token(access: &str, expires_at: u64, refresh: &str) -> TokenInfo {
-    TokenInfo {
-        access_token: AccessToken::new(access.to_owned()),
-        expires_at,
-        refresh_token: Some(refresh.to_owned().into()),
-        scope: Some("user-read-email".to_owned()),
-        authorized_at: None,
-    }
+    TokenInfo::new(access.to_owned(), expires_at)
+        .with_refresh_token(refresh)
+        .with_scope("user-read-email")
 }
 
 /// The message of an `Error::Cache` without a path (panics on anything else).

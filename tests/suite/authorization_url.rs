@@ -77,7 +77,7 @@ flow_test! {
         assert_eq!(auth.parse_response_url("code=abc&state=s", Some("s")).unwrap().secret(), "abc");
         assert_eq!(auth.parse_response_url("code=abc", None).unwrap().secret(), "abc");
         match auth.parse_response_url("error=access_denied&error_description=User+said+no&state=s", Some("s")) {
-            Err(Error::AuthorizationDenied { error, description }) => {
+            Err(Error::AuthorizationDenied { error, description, .. }) => {
                 assert_eq!(error, "access_denied");
                 assert_eq!(description.as_deref(), Some("User said no"));
             }

@@ -250,7 +250,7 @@ flow_test! {
         let auth = local_auth(&server, &redirect).build().unwrap();
         let result = auth.authorize_local(quick().on_url(|_| panic!("must not get this far"))).await;
         match result {
-            Err(Error::CallbackServer { address, message }) => {
+            Err(Error::CallbackServer { address, message, .. }) => {
                 assert_eq!(address, format!("127.0.0.1:{port}"));
                 assert!(message.contains("in use"), "{message}");
             }
@@ -273,7 +273,7 @@ flow_test! {
             let auth = local_auth(&server, bad).build().unwrap();
             let result = auth.authorize_local(quick().on_url(|_| panic!("must not start"))).await;
             match result {
-                Err(Error::Config { setting: "redirect_uri", message }) => {
+                Err(Error::Config { setting: "redirect_uri", message, .. }) => {
                     assert!(message.contains("127.0.0.1"), "{bad}: {message}")
                 }
                 other => panic!("{bad}: {other:?}"),
@@ -293,7 +293,7 @@ flow_test! {
         let auth = local_auth(&server, &localhost).build().unwrap();
         let result = auth.authorize_local(quick().on_url(|_| panic!("must not start"))).await;
         match result {
-            Err(Error::Config { setting: "redirect_uri", message }) => {
+            Err(Error::Config { setting: "redirect_uri", message, .. }) => {
                 assert!(message.contains("refuses `localhost`"), "{message}");
                 assert!(message.contains(&format!("`http://127.0.0.1:{port}/callback`")), "{message}");
             }

@@ -56,7 +56,7 @@ flow_test! {
         .await;
         let auth = builder(&server.url()).build().unwrap();
         match auth.exchange_code("bad").await.unwrap_err() {
-            Error::TokenEndpoint { status, error, description, body: b } => {
+            Error::TokenEndpoint { status, error, description, body: b, .. } => {
                 assert_eq!(status, 400);
                 assert_eq!(error.as_deref(), Some("invalid_grant"));
                 assert_eq!(description.as_deref(), Some("Invalid authorization code"));

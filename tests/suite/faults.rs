@@ -104,7 +104,7 @@ flow_test! {
 flow_test! {
     async fn rate_limited_then_success() {
         let row = Row::new();
-        row.server.inject(Fault::RateLimited { retry_after_secs: 1 }, 1);
+        row.server.inject(Fault::rate_limited(1), 1);
         let got = row.auth(|b| b).get_access_token().await;
         row.assert_new(&got.unwrap());
         assert_eq!(row.server.token_request_count(), 2);
@@ -115,9 +115,9 @@ flow_test! {
 flow_test! {
     async fn rate_limited_beyond_the_budget() {
         let row = Row::new();
-        row.server.inject(Fault::RateLimited { retry_after_secs: 120 }, 1);
+        row.server.inject(Fault::rate_limited(120), 1);
         let got = row.auth(|b| b).get_access_token().await;
-        assert!(matches!(got, Err(Error::RateLimited { retry_after }) if retry_after == Duration::from_secs(120)), "{got:?}");
+        assert!(matches!(got, Err(Error::RateLimited { retry_after, .. }) if retry_after == Duration::from_secs(120)), "{got:?}");
         assert_eq!(row.server.token_request_count(), 1);
         row.assert_old();
     }

@@ -11,8 +11,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 #[allow(unused_imports)]
 pub(crate) use super::{maybe, mode, support};
 pub use spotify_auth::{
-    AccessToken, AuthorizationCodeBuilder, Error, InMemoryTokenCache, RefreshToken, Scopes,
-    TokenCache, TokenInfo,
+    AuthorizationCodeBuilder, Error, InMemoryTokenCache, RefreshToken, Scopes, TokenCache,
+    TokenInfo,
 };
 
 mod authorization_url;
@@ -30,9 +30,11 @@ mod needed;
 mod records;
 mod redaction;
 mod refresh;
+mod registry;
 mod retries;
 mod settings;
 mod stateless;
+mod tls;
 
 pub const REDIRECT: &str = "http://127.0.0.1:8888/callback";
 pub const CLIENT_ID: &str = "test-client-id";
@@ -61,13 +63,10 @@ pub fn now() -> u64 {
 
 /// A token expiring `expires_in` seconds from now (negative: expired).
 pub fn token(access: &str, expires_in: i64, refresh: Option<&str>) -> TokenInfo {
-    TokenInfo {
-        access_token: AccessToken::new(access),
-        expires_at: (now() as i64 + expires_in) as u64,
-        refresh_token: refresh.map(RefreshToken::new),
-        scope: Some("user-read-email".into()),
-        authorized_at: None,
-    }
+    let mut token =
+        TokenInfo::new(access, (now() as i64 + expires_in) as u64).with_scope("user-read-email");
+    token.refresh_token = refresh.map(RefreshToken::new);
+    token
 }
 
 /// A cache holding `token`, shared with the test.

@@ -9,10 +9,9 @@ use spotify_auth::testing::FakeSpotify;
 
 /// A token granted `scope`, expiring `expires_in` seconds from now.
 fn granted(access: &str, expires_in: i64, refresh: &str, scope: Option<&str>) -> TokenInfo {
-    TokenInfo {
-        scope: scope.map(str::to_owned),
-        ..token(access, expires_in, Some(refresh))
-    }
+    let mut token = token(access, expires_in, Some(refresh));
+    token.scope = scope.map(str::to_owned);
+    token
 }
 
 fn fake() -> FakeSpotify {
@@ -34,7 +33,7 @@ flow_test! {
                 .unwrap();
             let got = auth.get_access_token().await;
             match &got {
-                Err(Error::MissingScopes { missing }) => assert_eq!(missing.as_str(), "user-top-read"),
+                Err(Error::MissingScopes { missing, .. }) => assert_eq!(missing.as_str(), "user-top-read"),
                 other => panic!("expires_in {expires_in}: {other:?}"),
             }
             let e = got.unwrap_err();

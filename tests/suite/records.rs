@@ -308,7 +308,7 @@ flow_test! {
         );
         let got = auth.get_access_token().await;
         match got {
-            Err(Error::InvalidTokenResponse { reason }) => {
+            Err(Error::InvalidTokenResponse { reason, .. }) => {
                 assert!(reason.contains("expires_in"), "{reason}");
                 assert!(!reason.contains("rotated-by-spotify"), "{reason}");
             }

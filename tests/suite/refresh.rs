@@ -176,7 +176,7 @@ flow_test! {
         let auth = builder(&server.url()).token_cache(cache.clone()).build().unwrap();
         let e = auth.get_access_token().await.unwrap_err();
         match &e {
-            Error::ReauthorizationRequired { description } => {
+            Error::ReauthorizationRequired { description, .. } => {
                 assert_eq!(description.as_deref(), Some("Refresh token revoked"))
             }
             other => panic!("{other:?}"),

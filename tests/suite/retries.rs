@@ -118,7 +118,7 @@ flow_test! {
         let (b, delays) = recording(&server.url());
         let auth = b.token_cache(expired_cache()).build().unwrap();
         let e = auth.get_access_token().await.unwrap_err();
-        assert!(matches!(e, Error::RateLimited { retry_after } if retry_after == Duration::from_secs(3600)), "{e:?}");
+        assert!(matches!(e, Error::RateLimited { retry_after, .. } if retry_after == Duration::from_secs(3600)), "{e:?}");
         support::assert(&limited).await;
         assert!(delays.lock().unwrap().is_empty());
     }

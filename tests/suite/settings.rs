@@ -7,7 +7,7 @@ flow_test! {
         for margin in [3600, 3601, 86_400] {
             let built = builder("http://127.0.0.1:9").refresh_margin(Duration::from_secs(margin)).build();
             match built {
-                Err(Error::Config { setting: "refresh_margin", message }) => {
+                Err(Error::Config { setting: "refresh_margin", message, .. }) => {
                     assert!(message.contains("3600 s"), "says why: {message}");
                     assert!(message.contains("every call"), "says why: {message}");
                 }

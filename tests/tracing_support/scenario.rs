@@ -190,12 +190,7 @@ pub async fn run() -> Run {
     // A 503, a 429 with Retry-After, a dropped connection: retried, then the
     // fourth attempt succeeds.
     server.inject(Fault::Status(503), 1);
-    server.inject(
-        Fault::RateLimited {
-            retry_after_secs: 0,
-        },
-        1,
-    );
+    server.inject(Fault::rate_limited(0), 1);
     server.inject(Fault::DropConnection, 1);
     let retried = auth.force_refresh().await;
     secrets.push(retried.expect("refreshed after three retries"));

@@ -44,13 +44,9 @@ fn unix_now() -> u64 {
 
 /// Our token, valid for another `valid_for` seconds (negative: expired).
 pub fn our_token(valid_for: i64, refresh_token: &str) -> spotify_auth::TokenInfo {
-    spotify_auth::TokenInfo {
-        access_token: spotify_auth::AccessToken::new(access_token()),
-        expires_at: unix_now().saturating_add_signed(valid_for),
-        refresh_token: Some(spotify_auth::RefreshToken::new(refresh_token)),
-        scope: Some("user-read-email".to_owned()),
-        authorized_at: None,
-    }
+    spotify_auth::TokenInfo::new(access_token(), unix_now().saturating_add_signed(valid_for))
+        .with_refresh_token(refresh_token)
+        .with_scope("user-read-email")
 }
 
 /// rspotify's token, valid for another `valid_for` seconds (negative: expired).

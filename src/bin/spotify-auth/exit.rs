@@ -116,17 +116,10 @@ mod tests {
         let code = |e: Error| Failure::from_error(&e).exit;
         assert_eq!(code(Error::NotAuthorized), Exit::LoginRequired);
         assert_eq!(
-            code(Error::ReauthorizationRequired { description: None }),
+            code(Error::reauthorization_required(None)),
             Exit::LoginRequired
         );
-        assert_eq!(
-            code(Error::Cache {
-                path: None,
-                message: "corrupt".into(),
-                source: None
-            }),
-            Exit::Config
-        );
+        assert_eq!(code(Error::cache("corrupt")), Exit::Config);
         assert_eq!(code(Error::StateMismatch), Exit::Failure);
         assert_eq!(
             code(Error::CallbackTimeout(std::time::Duration::from_secs(1))),

@@ -92,7 +92,7 @@ fn in_days(secs: u64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use spotify_auth::{AccessToken, LOGIN_LIFETIME};
+    use spotify_auth::LOGIN_LIFETIME;
 
     use super::*;
 
@@ -101,13 +101,8 @@ mod tests {
 
     /// The login of a token authorized at `authorized_at`, as of [`NOW`].
     fn login(authorized_at: Option<u64>) -> LoginExpiry {
-        let token = TokenInfo {
-            access_token: AccessToken::new("a"),
-            expires_at: NOW,
-            refresh_token: None,
-            scope: None,
-            authorized_at,
-        };
+        let mut token = TokenInfo::new("a", NOW);
+        token.authorized_at = authorized_at;
         LoginExpiry::of(&token, NOW)
     }
 

@@ -93,6 +93,11 @@ mod args;
 mod clock;
 mod completions;
 mod exit;
+/// The input generators shared with the library's property tests and the
+/// fuzz targets (`tests/generators/`).
+#[cfg(test)]
+#[path = "../../../tests/generators/mod.rs"]
+mod generators;
 mod login;
 mod login_expiry;
 mod logout;

@@ -104,4 +104,59 @@ mod tests {
         let failure = parse("soon").unwrap_err();
         assert!(failure.message.contains("e.g. --min-valid 90s"));
     }
+
+    /// The grammar, written another way: numbers each followed by a unit.
+    fn model(text: &str) -> Option<u64> {
+        let text = text.trim();
+        let mut total: u128 = 0;
+        let mut rest = text;
+        if rest.is_empty() {
+            return None;
+        }
+        while !rest.is_empty() {
+            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+            let unit = match rest[digits..].chars().next()? {
+                's' => 1,
+                'm' => 60,
+                'h' => 3600,
+                _ => return None,
+            };
+            let number: u128 = rest[..digits].parse().ok()?;
+            total = total.checked_add(number.checked_mul(unit)?)?;
+            rest = &rest[digits + 1..];
+        }
+        u64::try_from(total).ok()
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config {
+            cases: if std::env::var_os("PROPTEST_CASES").is_some() {
+                proptest::test_runner::Config::default().cases
+            } else {
+                256
+            },
+            ..proptest::test_runner::Config::default()
+        })]
+
+        /// Any argument: no panic, the grammar's value, below an hour, and
+        /// a one-line failure otherwise.
+        #[test]
+        fn any_argument_is_a_duration_below_an_hour_or_a_one_line_failure(
+            input in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256)
+        ) {
+            let mut g = crate::generators::Gen::new(&input);
+            let text = if g.chance(1, 5) { g.text(20) } else { crate::generators::text::duration(&mut g) };
+            match parse(&text) {
+                Ok(duration) => {
+                    proptest::prop_assert!(duration < TOKEN_LIFETIME);
+                    proptest::prop_assert_eq!(Some(duration.as_secs()), model(&text), "{:?}", text);
+                }
+                Err(failure) => {
+                    proptest::prop_assert!(!failure.message.contains('\n'), "{}", failure.message);
+                    let valid = model(&text).is_some_and(|s| s < TOKEN_LIFETIME.as_secs());
+                    proptest::prop_assert!(!valid, "refused {:?}", text);
+                }
+            }
+        }
+    }
 }

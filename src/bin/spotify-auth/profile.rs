@@ -110,7 +110,7 @@ pub fn load(path: &Path, name: &ProfileName) -> Result<Option<Profile>, Failure>
 
 /// Why a settings file was refused.
 #[derive(Debug, PartialEq, Eq)]
-enum Problem {
+pub(crate) enum Problem {
     /// It is not a profile: what is wrong, without the file's content.
     Malformed(String),
     /// It is a profile of a later format version.
@@ -119,7 +119,7 @@ enum Problem {
 
 /// Parses a settings file; the error says what is wrong without quoting the
 /// file's content.
-fn parse(bytes: &[u8]) -> Result<Profile, Problem> {
+pub(crate) fn parse(bytes: &[u8]) -> Result<Profile, Problem> {
     let located = |e: &serde_json::Error, what: &str| {
         Problem::Malformed(format!(
             "{what} at line {}, column {}",
@@ -286,6 +286,40 @@ mod tests {
         )
         .unwrap();
         assert!(ok.scopes.is_empty());
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config {
+            cases: if std::env::var_os("PROPTEST_CASES").is_some() {
+                proptest::test_runner::Config::default().cases
+            } else {
+                256
+            },
+            ..proptest::test_runner::Config::default()
+        })]
+
+        /// Any profile file (hand-edited, a secret where none belongs):
+        /// no panic, a one-line problem that quotes no value, and a
+        /// profile read saves and reads back equal.
+        #[test]
+        fn any_profile_file_reads_or_is_refused_without_quoting_it(
+            input in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)
+        ) {
+            use crate::generators::{Gen, has_marker, json, mutate_bytes};
+            let mut g = Gen::new(&input);
+            let valid = json::profile(&mut g);
+            let bytes = if g.chance(1, 3) { mutate_bytes(&mut g, &valid) } else { valid.into_bytes() };
+            match parse(&bytes) {
+                Ok(profile) => {
+                    let saved = serde_json::to_vec_pretty(&profile).unwrap();
+                    proptest::prop_assert_eq!(parse(&saved), Ok(profile));
+                }
+                Err(Problem::Malformed(problem)) => {
+                    proptest::prop_assert!(!has_marker(&problem) && !problem.contains('\n'), "{}", problem);
+                }
+                Err(Problem::Newer(version)) => proptest::prop_assert!(version > u64::from(VERSION)),
+            }
+        }
     }
 
     #[test]

@@ -176,7 +176,11 @@ impl Store {
     /// record of a login that ended (a logout, a refusal), is no login.
     /// Reads without creating anything (no lock file).
     pub fn has_login(&self) -> bool {
-        !matches!(self.token_cache().read(), Ok(None | Some(Entry::Ended(_))))
+        match self.token_cache().read() {
+            Ok(None | Some(Entry::Ended(_))) => false,
+            Ok(Some(entry @ Entry::Recovering(_))) => entry.token().is_some(),
+            _ => true,
+        }
     }
 
     /// Stores `token` as the login, replacing whatever was there, under the

@@ -57,18 +57,11 @@ fn shell_word(value: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use spotify_auth::AccessToken;
 
     use super::*;
 
     fn info(token: &str) -> TokenInfo {
-        TokenInfo {
-            access_token: AccessToken::new(token),
-            expires_at: 1_700_000_000,
-            refresh_token: None,
-            scope: Some("a b".into()),
-            authorized_at: None,
-        }
+        TokenInfo::new(token, 1_700_000_000).with_scope("a b")
     }
 
     #[test]
@@ -86,10 +79,8 @@ mod tests {
         assert_eq!(v["expires_at"], 1_700_000_000);
         assert_eq!(v["expires_at_rfc3339"], "2023-11-14T22:13:20Z");
         assert_eq!(v["scopes"], json!(["a", "b"]));
-        let none = TokenInfo {
-            scope: None,
-            ..info("x")
-        };
+        let mut none = info("x");
+        none.scope = None;
         assert_eq!(
             serde_json::from_str::<serde_json::Value>(&render(Format::Json, "x", Some(&none)))
                 .unwrap()["scopes"],

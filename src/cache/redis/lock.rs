@@ -1,28 +1,56 @@
 //! The refresh lock: a key set with `SET NX PX` to a random owner token,
 //! renewed while held (see `watchdog`), deleted on release only by its owner;
+//! taken only once no other holder's request is in flight (see `in_flight`);
 //! and the state one cache instance shares with the guards it hands out.
 
 use std::sync::{Arc, Condvar, LazyLock, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use redis::{ConnectionLike, RedisResult, Script, Value};
+use redis::{ConnectionLike, RedisResult, Script};
 
 use super::pool::{Pool, PoolError};
-use super::watchdog;
+use super::{in_flight, watchdog};
 use crate::observe;
 
-/// Deletes the lock only when it still holds the caller's owner token: after
-/// an expiry another process may own it, and its lock is not ours to delete.
+/// Deletes the lock `KEYS[1]` only when it still holds the caller's owner
+/// token `ARGV[1]` (after an expiry another process may own it, and its lock
+/// is not ours to delete): 1 when deleted, else 0. Deletes the in-flight
+/// marker `KEYS[2]` when it holds our token, whoever holds the lock: our
+/// request is over.
 static RELEASE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
-        r#"if redis.call("get",KEYS[1]) == ARGV[1] then return redis.call("del",KEYS[1]) else return 0 end"#,
+        r#"local released = 0
+if redis.call("get", KEYS[1]) == ARGV[1] then released = redis.call("del", KEYS[1]) end
+if redis.call("get", KEYS[2]) == ARGV[1] then redis.call("del", KEYS[2]) end
+return released"#,
     )
 });
 
-/// How long to wait between two attempts to take a held lock: 20 to 50 ms,
-/// random so that waiters spread out.
-fn poll_delay() -> Duration {
+/// One attempt at the lock `KEYS[1]` for the owner token `ARGV[1]`, with a
+/// TTL of `ARGV[2]` ms: `SET NX PX`, or, when the key is taken, whether it
+/// holds our own token (an earlier attempt whose reply was lost, the
+/// connection broken after the server executed it, did take it). Then the
+/// in-flight marker `KEYS[2]`: 0 when not taken, 1 when taken, 2 when taken
+/// while another holder's marker stands (the caller waits for it). With
+/// `ARGV[3]` = `"1"` (no waiting: `try_lock`), another holder's marker
+/// means someone is refreshing: nothing is taken, 0.
+static TAKE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"local marker = redis.call("get", KEYS[2])
+local in_flight = marker and marker ~= ARGV[1]
+if in_flight and ARGV[3] == "1" then return 0 end
+if not redis.call("set", KEYS[1], ARGV[1], "NX", "PX", ARGV[2]) then
+  if redis.call("get", KEYS[1]) ~= ARGV[1] then return 0 end
+end
+if in_flight then return 2 end
+return 1"#,
+    )
+});
+
+/// How long to wait between two attempts to take a held lock (or two looks
+/// at an in-flight marker): 20 to 50 ms, random so that waiters spread out.
+pub(super) fn poll_delay() -> Duration {
     Duration::from_millis(fastrand::u64(20..=50))
 }
 
@@ -59,12 +87,26 @@ enum Slot {
 
 /// How a write of this instance must be fenced.
 pub(super) enum Fence {
-    /// The instance holds no lock: write only if nobody holds it.
+    /// The instance holds no lock: write only if nobody holds it and no
+    /// request is in flight.
     Unlocked,
-    /// The instance holds the lock: write only if it still does.
+    /// The instance holds the lock: write only if it still does, or if its
+    /// in-flight marker still stands.
     Owner(String),
-    /// The instance holds a lock a renewal found lost: do not write.
-    Lost,
+    /// The instance holds a lock a renewal found lost (or a released one),
+    /// owned by this token: write only if its in-flight marker still stands
+    /// (its lease lapsed while its request was in flight).
+    Lost(String),
+}
+
+impl Fence {
+    /// The owner token to check in Redis: empty for [`Fence::Unlocked`].
+    pub(super) fn owner(&self) -> &str {
+        match self {
+            Fence::Owner(owner) | Fence::Lost(owner) => owner,
+            Fence::Unlocked => "",
+        }
+    }
 }
 
 impl Holder {
@@ -87,7 +129,7 @@ impl Holder {
                 owner: o,
                 lost: false,
             } if o == owner => Fence::Owner(owner.to_owned()),
-            _ => Fence::Lost,
+            _ => Fence::Lost(owner.to_owned()),
         }
     }
 
@@ -165,7 +207,12 @@ pub(super) struct LockSpec<'a> {
     pub(super) pool: &'a Arc<Pool>,
     pub(super) holder: &'a Arc<Holder>,
     pub(super) key: &'a str,
+    /// The in-flight marker's key.
+    pub(super) in_flight_key: &'a str,
     pub(super) ttl: Duration,
+    /// Whether to take the lock, and wait, while another holder's marker
+    /// stands (`lock`); else nothing is taken then (`try_lock`).
+    pub(super) wait: bool,
 }
 
 /// Takes the lock for `owner`: first from the other `lock()` calls of the
@@ -173,6 +220,12 @@ pub(super) struct LockSpec<'a> {
 /// passed. A holder that dies keeps it at most one TTL, after which the key
 /// expires and the next attempt succeeds; a live holder keeps it as long as
 /// it likes (its renewal thread extends it).
+///
+/// When another holder's in-flight marker stands (its lease lapsed while
+/// its request was in flight), the lock is taken and kept (renewed), then
+/// the marker waited for until it is gone (written through, released, or
+/// expired) or `deadline` has passed, when the caller goes ahead. Without
+/// `spec.wait`, nothing is taken while a marker stands.
 pub(super) fn acquire(
     spec: LockSpec<'_>,
     owner: String,
@@ -182,7 +235,9 @@ pub(super) fn acquire(
         pool,
         holder,
         key,
+        in_flight_key,
         ttl,
+        wait,
     } = spec;
     let waiting = observe::Stopwatch::start();
     if !holder.reserve(deadline) {
@@ -197,14 +252,22 @@ pub(super) fn acquire(
     // Until the lock is ours, an early return gives the reservation back.
     let reservation = Reservation(holder);
     let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+    let take = Take {
+        key,
+        in_flight_key,
+        owner: &owner,
+        ttl_ms,
+        wait,
+    };
     let mut polls = 0u32;
-    loop {
+    let in_flight = loop {
         polls += 1;
         // No free connection is waited out like a held lock, and reported as
         // such if it lasts until the deadline.
-        let busy = match pool.run(|conn| try_take(conn, key, &owner, ttl_ms)) {
-            Ok(true) => break,
-            Ok(false) => None,
+        let busy = match pool.run(|conn| take.attempt(conn)) {
+            Ok(Taken::Free) => break false,
+            Ok(Taken::InFlight) => break true,
+            Ok(Taken::No) => None,
             Err(PoolError::Busy) => Some(PoolError::Busy),
             Err(e) => {
                 observe::debug!(cache, key, error = %pool.describe(&e), "could not take the Redis lock");
@@ -231,7 +294,7 @@ pub(super) fn acquire(
             );
         }
         std::thread::sleep(poll_delay().min(left));
-    }
+    };
     std::mem::forget(reservation);
     observe::debug!(
         cache,
@@ -248,6 +311,7 @@ pub(super) fn acquire(
         pool: pool.clone(),
         holder: holder.clone(),
         key: key.to_owned(),
+        in_flight_key: in_flight_key.to_owned(),
         owner,
         watchdog: None,
     };
@@ -262,6 +326,10 @@ pub(super) fn acquire(
         Ok(thread) => guard.watchdog = Some(thread),
         Err(e) => return Err(AcquireError::Spawn(e)), // dropping the guard releases
     }
+    if in_flight {
+        // Dropping the guard on an error releases the lock.
+        in_flight::wait_gone(pool, &guard, deadline).map_err(AcquireError::Redis)?;
+    }
     Ok(guard)
 }
 
@@ -274,27 +342,42 @@ impl Drop for Reservation<'_> {
     }
 }
 
-/// One attempt. When `SET NX` finds the key taken, the key is read back: if
-/// it holds our own token, an earlier attempt whose reply was lost (the
-/// connection broke after the server executed it) did take the lock.
-fn try_take(
-    conn: &mut dyn ConnectionLike,
-    key: &str,
-    owner: &str,
+/// What one attempt at the lock does: the [`TAKE`] script's arguments.
+struct Take<'a> {
+    key: &'a str,
+    in_flight_key: &'a str,
+    owner: &'a str,
     ttl_ms: u64,
-) -> RedisResult<bool> {
-    let set: Value = redis::cmd("SET")
-        .arg(key)
-        .arg(owner)
-        .arg("NX")
-        .arg("PX")
-        .arg(ttl_ms)
-        .query(conn)?;
-    if !matches!(set, Value::Nil) {
-        return Ok(true);
+    wait: bool,
+}
+
+/// What one attempt found.
+enum Taken {
+    /// Held by another (or, without waiting, another holder's request in
+    /// flight): nothing taken.
+    No,
+    /// Taken, nothing in flight.
+    Free,
+    /// Taken while another holder's in-flight marker stands: wait for it.
+    InFlight,
+}
+
+impl Take<'_> {
+    /// One attempt, one round trip (see [`TAKE`]).
+    fn attempt(&self, conn: &mut dyn ConnectionLike) -> RedisResult<Taken> {
+        let taken: i64 = TAKE
+            .key(self.key)
+            .key(self.in_flight_key)
+            .arg(self.owner)
+            .arg(self.ttl_ms)
+            .arg(if self.wait { "0" } else { "1" })
+            .invoke(conn)?;
+        Ok(match taken {
+            1 => Taken::Free,
+            2 => Taken::InFlight,
+            _ => Taken::No,
+        })
     }
-    let holder: Option<String> = redis::cmd("GET").arg(key).query(conn)?;
-    Ok(holder.as_deref() == Some(owner))
 }
 
 /// A held lock, released when dropped (through [`CacheLock`](crate::CacheLock)).
@@ -303,16 +386,19 @@ pub(super) struct LockGuard {
     pool: Arc<Pool>,
     pub(super) holder: Arc<Holder>,
     pub(super) key: String,
+    /// The in-flight marker's key.
+    pub(super) in_flight_key: String,
     pub(super) owner: String,
     watchdog: Option<JoinHandle<()>>,
 }
 
 impl Drop for LockGuard {
     /// Stops the renewal thread (at once: it is woken, not waited out), then
-    /// deletes the lock if it is still ours, before returning: one round
-    /// trip on a pooled connection, bounded by the timeouts. Errors are
-    /// ignored: a lock that cannot be deleted expires by itself within one
-    /// TTL, as nothing renews it any more.
+    /// deletes the lock if it is still ours, and our in-flight marker if it
+    /// stands, before returning: one round trip on a pooled connection,
+    /// bounded by the timeouts. Errors are ignored: a lock that cannot be
+    /// deleted expires by itself within one TTL, as nothing renews it any
+    /// more, and a marker within the in-flight TTL.
     ///
     /// The async API drops the guard on tokio's blocking pool. Handing the
     /// release to another thread instead would lose it whenever the process
@@ -320,9 +406,13 @@ impl Drop for LockGuard {
     /// the TTL.
     fn drop(&mut self) {
         self.holder.set(Slot::Free);
-        let released = self
-            .pool
-            .run(|conn| RELEASE.key(&self.key).arg(&self.owner).invoke::<i64>(conn));
+        let released = self.pool.run(|conn| {
+            RELEASE
+                .key(&self.key)
+                .key(&self.in_flight_key)
+                .arg(&self.owner)
+                .invoke::<i64>(conn)
+        });
         match released {
             Ok(1) => observe::debug!(cache, key = self.key, "released the Redis lock"),
             Ok(_) => observe::debug!(

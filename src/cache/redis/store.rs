@@ -10,6 +10,7 @@ use rustls::ClientConfig;
 use super::RedisTokenCache;
 use super::connection::Server;
 use super::pool::{Pool, Settings};
+use super::watch::Watch;
 use crate::{Error, Result};
 
 /// One Redis server and a bounded pool of connections to it, shared by the
@@ -84,6 +85,9 @@ pub struct RedisStore {
     pool: Arc<Pool>,
     lock_ttl: Duration,
     lock_wait: Duration,
+    in_flight_ttl: Duration,
+    /// The watch for logouts, shared by the caches handed out.
+    watch: Arc<Watch>,
 }
 
 impl RedisStore {
@@ -102,8 +106,18 @@ impl RedisStore {
     /// defaults allow (4 attempts × 30 s + 30 s of backoff = 150 s).
     pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(180);
 
+    /// The default in-flight TTL: 30 s, the flows' default request timeout
+    /// (one attempt). See [In flight](RedisTokenCache#in-flight).
+    pub const DEFAULT_IN_FLIGHT_TTL: Duration = Duration::from_secs(30);
+
+    /// The default stream logouts are announced on: `spotify-auth:ended`.
+    pub const DEFAULT_LOGOUT_STREAM: &'static str = "spotify-auth:ended";
+
     /// The shortest lock TTL: 10 ms.
     pub(super) const MIN_LOCK_TTL: Duration = Duration::from_millis(10);
+
+    /// The shortest in-flight TTL: 1 ms.
+    pub(super) const MIN_IN_FLIGHT_TTL: Duration = Duration::from_millis(1);
 
     /// A store for the server at `url`: `redis://[[user]:password@]host[:port][/db]`,
     /// `rediss://...` for TLS, or `redis+unix:///path/to/socket[?db=N]`.
@@ -125,28 +139,49 @@ impl RedisStore {
     ///
     /// Nothing is connected until the first call.
     pub fn from_client(client: redis::Client) -> Self {
+        let pool = Arc::new(Pool::new(Settings {
+            server: Server { client, tls: None },
+            connect_timeout: Self::DEFAULT_TIMEOUT,
+            io_timeout: Self::DEFAULT_TIMEOUT,
+            max_connections: Self::DEFAULT_MAX_CONNECTIONS,
+        }));
         RedisStore {
-            pool: Arc::new(Pool::new(Settings {
-                server: Server { client, tls: None },
-                connect_timeout: Self::DEFAULT_TIMEOUT,
-                io_timeout: Self::DEFAULT_TIMEOUT,
-                max_connections: Self::DEFAULT_MAX_CONNECTIONS,
-            })),
+            watch: Watch::new(pool.clone(), Self::DEFAULT_LOGOUT_STREAM.to_owned()),
+            pool,
             lock_ttl: Self::DEFAULT_LOCK_TTL,
             lock_wait: Self::DEFAULT_LOCK_WAIT,
+            in_flight_ttl: Self::DEFAULT_IN_FLIGHT_TTL,
         }
     }
 
     /// A cache for `key` on this store's server, sharing its connections,
-    /// with its lock TTL and lock wait. Opens nothing; the one allocation is
-    /// the key (with `:lock` appended, for the lock's key).
+    /// with its lock TTL, lock wait and in-flight TTL. Opens nothing; the one
+    /// allocation is the key (with `:lock:inflight` appended, for the keys of
+    /// the lock and of the in-flight marker).
     pub fn cache(&self, key: impl AsRef<str>) -> RedisTokenCache {
         RedisTokenCache::new(
-            self.pool.clone(),
+            (self.pool.clone(), self.watch.clone()),
             key.as_ref(),
             self.lock_ttl,
             self.lock_wait,
+            self.in_flight_ttl,
         )
+    }
+
+    /// The login attempts of the stateless web flow, kept in this store's
+    /// server and sharing its connections: see [`RedisAttemptStore`](crate::RedisAttemptStore).
+    #[cfg(any(feature = "blocking", feature = "async"))]
+    pub fn attempt_store(&self) -> crate::RedisAttemptStore {
+        crate::RedisAttemptStore::new(self.pool.clone())
+    }
+
+    /// The stream a logout written through this store's caches is announced
+    /// on, and which their watch reads (default `spotify-auth:ended`): every
+    /// replica must use the same. See
+    /// [Logouts heard at once](RedisTokenCache#logouts-heard-at-once).
+    pub fn with_logout_stream(mut self, stream: impl Into<String>) -> Self {
+        self.watch = Watch::new(self.pool.clone(), stream.into());
+        self
     }
 
     /// How many connections may be open at once (default 8; at least 1).
@@ -188,6 +223,13 @@ impl RedisStore {
         self
     }
 
+    /// The in-flight TTL of the caches handed out from now on (default 30 s;
+    /// at least 1 ms). See [`RedisTokenCache::with_in_flight_ttl`].
+    pub fn with_in_flight_ttl(mut self, ttl: Duration) -> Self {
+        self.in_flight_ttl = ttl.max(Self::MIN_IN_FLIGHT_TTL);
+        self
+    }
+
     /// The server's URL without its password, as shown in errors.
     pub fn url(&self) -> &str {
         self.pool.url()
@@ -208,11 +250,18 @@ impl RedisStore {
         self.lock_wait
     }
 
-    /// This store with `change` made to its settings, and a new pool.
+    /// The in-flight TTL given to new caches.
+    pub fn in_flight_ttl(&self) -> Duration {
+        self.in_flight_ttl
+    }
+
+    /// This store with `change` made to its settings, and a new pool (and
+    /// a new watch on it).
     fn reconfigured(mut self, change: impl FnOnce(&mut Settings)) -> Self {
         let mut settings = self.pool.settings().clone();
         change(&mut settings);
         self.pool = Arc::new(Pool::new(settings));
+        self.watch = Watch::new(self.pool.clone(), self.watch.stream().to_owned());
         self
     }
 }

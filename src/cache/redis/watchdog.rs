@@ -15,7 +15,7 @@ use crate::observe;
 
 /// Sets the lock's expiry to `ARGV[2]` ms only when it still holds the
 /// owner token `ARGV[1]`; 1 when renewed, 0 when the lock is not ours.
-pub(super) static RENEW: LazyLock<Script> = LazyLock::new(|| {
+static RENEW: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"if redis.call("get",KEYS[1]) == ARGV[1] then return redis.call("pexpire",KEYS[1],ARGV[2]) else return 0 end"#,
     )

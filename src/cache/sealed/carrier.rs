@@ -27,6 +27,7 @@ pub(super) fn classify(entry: &Entry) -> Stored<'_> {
     match entry {
         Entry::Sealed(s) => Stored::Sealed(s.as_str()),
         Entry::Token(_) => Stored::PlainToken,
+        Entry::Recovering(r) if r.token().is_some() => Stored::PlainToken,
         _ => Stored::Other,
     }
 }

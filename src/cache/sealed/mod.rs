@@ -73,10 +73,8 @@ pub use keys::{KeyId, SealingKey, SealingKeys};
 /// let keys = SealingKeys::new(SealingKey::parse("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")?);
 /// // Per login: the cache you would have used, wrapped, and the place to bind to.
 /// let cache = SealedCache::new(FileTokenCache::new(&path), keys, "alice");
-/// # let token = spotify_auth::TokenInfo {
-/// #     access_token: "the-access-token".into(), expires_at: 1 << 40,
-/// #     refresh_token: Some("the-refresh-token".into()), scope: None, authorized_at: None,
-/// # };
+/// # let token = spotify_auth::TokenInfo::new("the-access-token", 1 << 40)
+/// #     .with_refresh_token("the-refresh-token");
 /// cache.set(&token)?;
 /// assert_eq!(cache.get()?, Some(token));
 /// let file = std::fs::read_to_string(&path).unwrap();
@@ -223,9 +221,10 @@ impl<C: TokenCache> SealedCache<C> {
         Ok((entry, opened.by_current))
     }
 
-    /// Seals `entry` when it is a token: what to store through the inner cache.
+    /// Seals `entry` when it holds a token: what to store through the
+    /// inner cache.
     fn sealed(&self, entry: &Entry) -> Result<Option<Entry>> {
-        if !matches!(entry, Entry::Token(_)) {
+        if entry.token().is_none() {
             return Ok(None);
         }
         let json = Zeroizing::new(entry.to_json());

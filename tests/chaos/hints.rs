@@ -1,0 +1,54 @@
+//! Triage hints on violations: the store faults whose window holds the
+//! moment a violation names. A hint excuses nothing; it says where to look
+//! (and which finding of `findings.rs` a violation is likely an instance
+//! of).
+
+use std::time::{Duration, Instant};
+
+use super::ledger::{Ledger, StoreEvent};
+
+/// The store faults of a run, and how long after one its effects may last.
+pub struct Hints<'a> {
+    events: &'a [StoreEvent],
+    window: Duration,
+    start: Instant,
+}
+
+impl<'a> Hints<'a> {
+    pub fn new(events: &'a [StoreEvent], window: Duration, start: Instant) -> Hints<'a> {
+        Hints {
+            events,
+            window,
+            start,
+        }
+    }
+
+    /// ` [after: FLUSHALL at 5803ms, ...]` for the store faults whose window
+    /// holds `at`; empty when none does.
+    pub fn around(&self, at: Instant) -> String {
+        let ms = |t: Instant| t.saturating_duration_since(self.start).as_millis();
+        let near: Vec<String> = self
+            .events
+            .iter()
+            .filter(|e| e.start <= at && at <= e.end + self.window)
+            .map(|e| format!("{} at {}ms", e.what, ms(e.start)))
+            .collect();
+        if near.is_empty() {
+            String::new()
+        } else {
+            format!(" [after: {}]", near.join(", "))
+        }
+    }
+}
+
+/// ` [its refusal could not be recorded: ...]` when an instance that read
+/// `token` under the lock then failed to read or write the store (the
+/// record of a refusal); empty otherwise.
+pub fn unrecorded(ledger: &Ledger, token: &str) -> String {
+    match ledger.removal_failed.get(token).and_then(|f| f.first()) {
+        Some((actor, error)) => {
+            format!(" [its refusal could not be recorded: {actor}: {error}]")
+        }
+        None => String::new(),
+    }
+}
