@@ -10,12 +10,17 @@
 # Each step's output goes to OUT/STEP.log (OUT: target/perf/DATE-TIME, or
 # $PERF_OUT), `uptime` before and after each step to OUT/load.txt, and the
 # tables to OUT/tables.md (and stdout). Criterion's previous results are
-# removed first, so the tables hold this session's figures only (with ONLY,
-# the other steps' results are kept). Nothing asserts a timing. The machine
-# is shared: compare the load column before trusting a figure, and rerun a
-# step that ran under load.
+# removed first, so the tables hold this session's figures only. With ONLY,
+# the steps named are rerun into the latest session (OUT: the newest
+# target/perf/*, or $PERF_OUT): the other steps' results are kept, the rerun
+# is noted in OUT/session.txt and its load replaces the step's first one.
+# Nothing asserts a timing. The machine is shared: compare the load column
+# before trusting a figure, and rerun a step that ran under load.
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
+if [ -n "${ONLY:-}" ] && [ -z "${PERF_OUT:-}" ]; then
+  PERF_OUT=$(find "$REPO/target/perf" -mindepth 1 -maxdepth 1 -type d 2>/dev/null | sort | tail -1)
+fi
 OUT=${PERF_OUT:-$REPO/target/perf/$(date +%Y%m%d-%H%M%S)}
 CMP=$REPO/comparisons/rspotify
 mkdir -p "$OUT"
@@ -38,13 +43,18 @@ step() { # name dir command...
   load "$name" end
 }
 
-{
-  echo "date: $(date '+%Y-%m-%d %H:%M %Z')"
-  echo "machine: $(nproc) CPUs, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
-  echo "toolchain: $(rustc -V), $(cargo -V)"
-  echo "commit: $(git -C "$REPO" rev-parse --short HEAD)$(git -C "$REPO" diff --quiet || echo ' (with uncommitted changes)')"
-  echo "command: bash benches/run_all.sh${ONLY:+ (ONLY=$ONLY)}"
-} >"$OUT/session.txt"
+commit() { echo "$(git -C "$REPO" rev-parse --short HEAD)$(git -C "$REPO" diff --quiet || echo ' (with uncommitted changes)')"; }
+if [ -n "${ONLY:-}" ] && [ -f "$OUT/session.txt" ]; then
+  echo "rerun: $(date '+%Y-%m-%d %H:%M %Z'), commit $(commit), ONLY=\"$ONLY\" bash benches/run_all.sh" >>"$OUT/session.txt"
+else
+  {
+    echo "date: $(date '+%Y-%m-%d %H:%M %Z')"
+    echo "machine: $(nproc) CPUs, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
+    echo "toolchain: $(rustc -V), $(cargo -V)"
+    echo "commit: $(commit)"
+    echo "command: bash benches/run_all.sh${ONLY:+ (ONLY=$ONLY)}"
+  } >"$OUT/session.txt"
+fi
 
 if [ -z "${ONLY:-}" ]; then
   rm -rf "$REPO/target/criterion" "$CMP/target/criterion"

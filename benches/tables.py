@@ -57,16 +57,30 @@ def log(name):
     return p.read_text(errors="replace") if p.exists() else ""
 
 
+def load_lines():
+    """Each step's load.txt lines (split), its last run's only (a step rerun
+    with ONLY=... replaces its first run)."""
+    steps = {}
+    for line in (OUT / "load.txt").read_text().splitlines():
+        parts = line.split()
+        if len(parts) < 4:
+            continue
+        if parts[1] == "start":
+            steps[parts[0]] = []
+        steps.setdefault(parts[0], []).append(parts)
+    return steps
+
+
 def load_of(*steps):
     """'HH:MM-HH:MM, load a-b' over the given steps (1-minute averages)."""
     if OUT is None or not (OUT / "load.txt").exists():
         return "load not recorded"
     times, loads = [], []
-    for line in (OUT / "load.txt").read_text().splitlines():
-        parts = line.split()
-        if len(parts) >= 4 and parts[0] in steps:
-            times.append(parts[2])
-            loads.append(float(parts[3]))
+    for step, lines in load_lines().items():
+        if step in steps:
+            for parts in lines:
+                times.append(parts[2])
+                loads.append(float(parts[3]))
     if not loads:
         return "load not recorded"
     return f"{times[0]}–{times[-1]}, load {min(loads):.1f}–{max(loads):.1f}"
@@ -95,10 +109,10 @@ def session():
     if (OUT / "load.txt").exists():
         print("Load (1/5/15-minute averages from `uptime`) around each step:\n")
         rows = []
-        for line in (OUT / "load.txt").read_text().splitlines():
-            p = line.split()
-            if len(p) >= 6:
-                rows.append([p[0], p[1], p[2], " / ".join(p[3:6])])
+        for lines in load_lines().values():
+            for p in lines:
+                if len(p) >= 6:
+                    rows.append([p[0], p[1], p[2], " / ".join(p[3:6])])
         table(["step", "when", "time", "load"], rows)
 
 
