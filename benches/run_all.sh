@@ -19,7 +19,8 @@
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 if [ -n "${ONLY:-}" ] && [ -z "${PERF_OUT:-}" ]; then
-  PERF_OUT=$(find "$REPO/target/perf" -mindepth 1 -maxdepth 1 -type d 2>/dev/null | sort | tail -1)
+  PERF_OUT=$(ls -td "$REPO"/target/perf/*/ 2>/dev/null | head -1)
+  PERF_OUT=${PERF_OUT%/}
 fi
 OUT=${PERF_OUT:-$REPO/target/perf/$(date +%Y%m%d-%H%M%S)}
 CMP=$REPO/comparisons/rspotify
