@@ -100,7 +100,7 @@ def section(title, steps):
 
 
 def session():
-    if OUT is None:
+    if OUT is None or not (OUT / "session.txt").exists():
         return
     print("## Session\n")
     for line in (OUT / "session.txt").read_text().splitlines():
@@ -241,13 +241,17 @@ def comparison_token():
 def comparison_per_user():
     section("One more user beside rspotify 0.16.1: build + first call (criterion medians)",
             ["cmp_blocking_per_user", "cmp_async_per_user"])
+    table(["context", "spotify-auth", "rspotify"], comparison_per_user_rows())
+
+
+def comparison_per_user_rows():
     rows = [["blocking, a thread", med("per_user/blocking/thread/spotify-auth"),
              med("per_user/blocking/thread/rspotify")]]
     for ctx, label in (("current_thread", "async, current-thread runtime (`block_on`)"),
                        ("block_on", "async, 2 workers, the `block_on` thread (`#[tokio::main]`'s `main`)"),
                        ("worker", "async, 2 workers, a spawned task (a worker)")):
         rows.append([label, med(f"per_user/async/{ctx}/spotify-auth"), med(f"per_user/async/{ctx}/rspotify")])
-    table(["context", "spotify-auth", "rspotify"], rows)
+    return rows
 
 
 def contention():
@@ -310,13 +314,201 @@ def service_refresh():
     print()
 
 
-session()
-hot_path()
-refresh()
-per_user()
-per_user_memory()
-comparison_token()
-comparison_per_user()
-contention()
-refresh_ahead()
-service_refresh()
+def ra_groups():
+    """Refresh-ahead rounds grouped by (mode, callers, token, library)."""
+    groups = {}
+    for mode in ("blocking", "async"):
+        for m in RA.finditer(log(f"cmp_{mode}_refresh_ahead")):
+            r = m.groups()
+            groups.setdefault((r[0], r[2], r[1], r[3]), []).append(r)
+    return groups
+
+
+def refresh_ahead_summary():
+    """p50/p99/p99.9: the rounds' medians; max: the largest of the rounds."""
+    groups = ra_groups()
+    rows = []
+    for mode in ("blocking", "async"):
+        for n in ("2", "8"):
+            for token in ("far", "inside"):
+                for lib in ("spotify-auth", "rspotify"):
+                    rs = groups.get((mode, n, token, lib))
+                    if not rs:
+                        continue
+
+                    def mid(i):
+                        vals = sorted(to_ns(x[i]) for x in rs)
+                        return fmt_ns(vals[len(vals) // 2])
+                    worst = fmt_ns(max(to_ns(x[9]) for x in rs))
+                    reqs = " / ".join(x[11] for x in rs)
+                    waited = " / ".join(x[10] for x in rs)
+                    label = "far from expiry (the floor)" if token == "far" else "inside its refresh window"
+                    rows.append([f"{mode}, {n} {'threads' if mode == 'blocking' else 'tasks'}", label, lib,
+                                 mid(6), mid(7), mid(8), worst, waited, reqs])
+    return rows
+
+
+def targets():
+    print("## Targets\n")
+    print("Computed from the figures below by `benches/tables.py`, by the rule given in each row; "
+          "nothing is tuned and no test asserts a timing.\n")
+    rows = []
+    # Issue 15 item 7: refresh ahead.
+    groups = ra_groups()
+    for mode in ("blocking", "async"):
+        for n in ("2", "8"):
+            inside = groups.get((mode, n, "inside", "spotify-auth"))
+            far = groups.get((mode, n, "far", "spotify-auth"))
+            theirs = groups.get((mode, n, "inside", "rspotify"))
+            if not inside or not far:
+                continue
+            imax = max(to_ns(x[9]) for x in inside)
+            fmax = max(to_ns(x[9]) for x in far)
+            reqs = [int(x[11]) for x in inside]
+            waited = [int(x[10]) for x in inside]
+            tmax = max(to_ns(x[9]) for x in theirs) if theirs else None
+            held = imax <= fmax and all(r == 1 for r in reqs)
+            rows.append([
+                f"refresh ahead, {mode}, {n} callers: spotify-auth's max inside the refresh window at the floor "
+                "(≤ the far-from-expiry run's max), one token request",
+                f"max {fmt_ns(imax)} inside against {fmt_ns(fmax)} far (largest over {len(inside)} rounds); "
+                f"token requests {' / '.join(map(str, reqs))}; calls ≥ 50 ms {' / '.join(map(str, waited))}"
+                + (f"; rspotify's max inside {fmt_ns(tmax)}" if tmax else ""),
+                "**yes**" if held else "**no**"])
+    # Per-user memory.
+    text = log("per_user_memory")
+    for mode in ("blocking", "async"):
+        m = re.search(rf"per_user_memory/{mode}/total\s+([\d.]+) bytes", text)
+        if m:
+            b = float(m[1])
+            rows.append([f"bytes per user, {mode}: ≤ 4 KB (4,096 B)", f"{b:,.0f} B (token included)",
+                         "**yes**" if b <= 4096 else "**no**"])
+    # Per-user time beside rspotify, each context.
+    for key, label in (("blocking/thread", "blocking, a thread"),
+                       ("async/current_thread", "async, current-thread runtime's `block_on`"),
+                       ("async/block_on", "async, the `block_on` thread of a 2-worker runtime"),
+                       ("async/worker", "async, a worker (a spawned task)")):
+        ours, theirs = MED.get(f"per_user/{key}/spotify-auth"), MED.get(f"per_user/{key}/rspotify")
+        if ours and theirs:
+            rows.append([f"one more user, {label}: ≤ rspotify's time",
+                         f"{fmt_ns(ours[0])} against {fmt_ns(theirs[0])} ({ours[0] / theirs[0]:.2f}×)",
+                         "**yes**" if ours[0] <= theirs[0] else "**no**"])
+    # Hot path: the call beside its parts.
+    parts = [MED.get(f"hot_path_parts/{p}") for p in ("system_time_now", "arc_swap_load", "copy_250_byte_string")]
+    for mode in ("blocking", "async"):
+        call = MED.get(f"hot_path/{mode}/memory")
+        if call and all(parts):
+            total = sum(p[0] for p in parts)
+            rows.append([f"hot path, {mode}: a clock read and one `arc-swap` load (no lock, no I/O), "
+                         "plus the returned copy",
+                         f"call {fmt_ns(call[0])}; parts alone: clock {fmt_ns(parts[0][0])} + `arc-swap` load "
+                         f"{fmt_ns(parts[1][0])} + copy {fmt_ns(parts[2][0])} = {fmt_ns(total)}",
+                         "by construction (`Session::fresh`); the call is "
+                         f"{call[0] - total:+.1f} ns from its parts"])
+    table(["target", "measured (this session)", "holds"], rows)
+
+
+def readme():
+    """The README's Performance tables: the same figures, fewer of them."""
+    print(f"Figures from one session of `bash benches/run_all.sh` ({session_line()}); "
+          "every table, the load of each step and the method are in "
+          "[docs/performance.md](docs/performance.md).\n")
+    print("**Refresh ahead beside rspotify 0.16.1** (`comparisons/rspotify`, `refresh_ahead`): "
+          "callers calling without pause for 3.5 s (spotify-auth `get_authorization_header`, "
+          "rspotify `auth_headers`), the token endpoint answering in 100 ms; "
+          "p50/p99/p99.9: the median over the rounds, max: the largest.\n")
+    table(["callers", "token", "library", "p50", "p99", "p99.9", "max", "calls ≥ 50 ms (each round)",
+           "token requests (each round)"], refresh_ahead_summary())
+    print("**One more user beside rspotify 0.16.1** (build with a stored token, then the first token; "
+          "criterion medians, `comparisons/rspotify`, `per_user`):\n")
+    rows = comparison_per_user_rows()
+    table(["context", "spotify-auth", "rspotify"], rows)
+    text = log("per_user_memory")
+    cells = []
+    for mode in ("blocking", "async"):
+        m = re.search(rf"per_user_memory/{mode}/total\s+([\d.]+) bytes in\s+([\d.]+) blocks", text)
+        cells.append(f"{float(m[1]):,.0f} B in {float(m[2]):.0f} blocks" if m else "n/a")
+    cmp = {}
+    for mode in ("blocking", "async"):
+        for m in re.finditer(r"per_user_memory/(\w+)/([\w-]+)/total\s+([\d.]+) bytes",
+                             log(f"cmp_{mode}_per_user_memory")):
+            cmp[(m[1], m[2])] = float(m[3])
+    print("**Bytes per user** (10,000 users alive, the stored token included; limit 4 KB):\n")
+    table(["", "blocking", "async"], [
+        ["spotify-auth (`benches/per_user_memory.rs`)"] + cells,
+        ["spotify-auth (comparison crate, its shorter refresh token)"]
+        + [f"{cmp[(m, 'spotify-auth')]:,.0f} B" if (m, "spotify-auth") in cmp else "n/a" for m in ("blocking", "async")],
+        ["rspotify (comparison crate)"]
+        + [f"{cmp[(m, 'rspotify')]:,.0f} B" if (m, "rspotify") in cmp else "n/a" for m in ("blocking", "async")],
+    ])
+    parts = [med(f"hot_path_parts/{p}") for p in ("system_time_now", "arc_swap_load", "copy_250_byte_string")]
+    print("**Hot path** (valid token; criterion medians, `benches/hot_path.rs`): a wall-clock read and one "
+          "`arc-swap` load, no lock and no I/O, then the returned copy.\n")
+    table(["call", "blocking", "async", "rspotify 0.16.1, blocking / async"], [
+        ["`get_access_token`", med("hot_path/blocking/memory"), med("hot_path/async/memory"),
+         f"{med('token/blocking/rspotify/check_and_clone')} / {med('token/async/rspotify/check_and_clone')} "
+         "(check and clone its token)"],
+        ["`get_authorization_header`", med("hot_path/blocking/memory/header"), med("hot_path/async/memory/header"),
+         f"{med('token/blocking/rspotify/auth_headers')} / {med('token/async/rspotify/auth_headers')} "
+         "(`auth_headers`)"],
+        ["its parts alone: clock read / `arc-swap` load / 250-byte copy", " / ".join(parts), "", ""],
+    ])
+
+
+def session_line():
+    if OUT is None or not (OUT / "session.txt").exists():
+        return "no session recorded"
+    kv = dict(line.split(": ", 1) for line in (OUT / "session.txt").read_text().splitlines()
+              if ": " in line and not line.startswith("rerun"))
+    reruns = sum(1 for line in (OUT / "session.txt").read_text().splitlines() if line.startswith("rerun"))
+    return (f"{kv.get('date', '?')}, commit {kv.get('commit', '?')}, {kv.get('machine', '?')}"
+            + (f"; {reruns} step rerun{'s' if reruns > 1 else ''} noted in docs/performance.md" if reruns else ""))
+
+
+def captured(fn):
+    import contextlib
+    import io
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        fn()
+    return buf.getvalue()
+
+
+def everything():
+    session()
+    targets()
+    print("## Figures\n")
+    hot_path()
+    refresh()
+    per_user()
+    per_user_memory()
+    comparison_token()
+    comparison_per_user()
+    contention()
+    refresh_ahead()
+    service_refresh()
+    footprint()
+
+
+def footprint():
+    text = log("footprint")
+    if not text:
+        return
+    section("Footprint (`bash comparisons/rspotify/footprint.sh 2`)", ["footprint"])
+    print("```")
+    print(text.strip())
+    print("```\n")
+
+
+def splice(path, begin, end, body):
+    text = path.read_text()
+    a, b = text.index(begin) + len(begin), text.index(end)
+    path.write_text(text[:a] + "\n\n" + body.strip() + "\n\n" + text[b:])
+
+
+full = captured(everything)
+print(full, end="")
+if "--write" in sys.argv[2:]:
+    splice(REPO / "docs/performance.md", "<!-- run_all:begin -->", "<!-- run_all:end -->", full)
+    splice(REPO / "README.md", "<!-- run_all:begin -->", "<!-- run_all:end -->", captured(readme))
+    print("== docs/performance.md and README.md rewritten between their run_all markers", file=sys.stderr)
