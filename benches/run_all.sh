@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Every figure of docs/performance.md in one session: this crate's benches,
 # the comparison with rspotify 0.16.1 (comparisons/rspotify, both modes), and
-# the tables, printed at the end by benches/tables.py.
+# the tables, which benches/tables.py writes into docs/performance.md and the
+# README's Performance section (between their `run_all` markers).
 #
-#   bash benches/run_all.sh                 # about 25-35 minutes on 2 cores
+#   bash benches/run_all.sh                 # 10-15 minutes on 2 cores, builds included
 #   FOOTPRINT=1 bash benches/run_all.sh     # and footprint.sh 2 (20 minutes more)
 #   ONLY="per_user cmp_async_per_user" bash benches/run_all.sh   # some steps
 #
 # Each step's output goes to OUT/STEP.log (OUT: target/perf/DATE-TIME, or
 # $PERF_OUT), `uptime` before and after each step to OUT/load.txt, and the
-# tables to OUT/tables.md (and stdout). Criterion's previous results are
+# tables to OUT/tables.md too. Criterion's previous results are
 # removed first, so the tables hold this session's figures only. With ONLY,
 # the steps named are rerun into the latest session (OUT: the newest
 # target/perf/*, or $PERF_OUT): the other steps' results are kept, the rerun
@@ -30,6 +31,17 @@ load() { # step when
   echo "$1 $2 $(date +%H:%M:%S) $(awk '{print $1, $2, $3}' /proc/loadavg)" >>"$OUT/load.txt"
 }
 
+# Before each step, up to SETTLE seconds (default 60) for the 1-minute load
+# average to fall to 2 (the cores), so that a step does not inherit the
+# previous one's threads; the load is recorded whatever it is.
+settle() {
+  local waited=0
+  while [ "$waited" -lt "${SETTLE:-60}" ] && awk '{exit !($1 > 2.0)}' /proc/loadavg; do
+    sleep 5
+    waited=$((waited + 5))
+  done
+}
+
 want() { [ -z "${ONLY:-}" ] || [[ " $ONLY " == *" $1 "* ]]; }
 
 step() { # name dir command...
@@ -37,6 +49,7 @@ step() { # name dir command...
   shift 2
   want "$name" || return 0
   echo "== $name: (cd ${dir#"$REPO"/} && $*)" >&2
+  settle
   load "$name" start
   (cd "$dir" && "$@") >"$OUT/$name.log" 2>"$OUT/$name.err" || {
     echo "   failed: see $OUT/$name.err" >&2
@@ -75,7 +88,6 @@ step allocations "$REPO" cargo bench --features async --bench allocations
 step per_user "$REPO" cargo bench --features async --bench per_user
 step per_user_memory "$REPO" cargo bench --features async --bench per_user_memory
 step refresh "$REPO" cargo bench --features async --bench refresh
-step service_refresh "$REPO" cargo bench --features async --bench service_refresh
 
 # Beside rspotify: one mode per build.
 for mode in blocking async; do
@@ -87,9 +99,12 @@ for mode in blocking async; do
   step "cmp_${mode}_refresh_ahead" "$CMP" cargo run --quiet --release --features "$mode" --bin refresh_ahead -- "${ROUNDS:-3}"
 done
 
+# Last: its hundreds of threads raise the load average for minutes after.
+step service_refresh "$REPO" cargo bench --features async --bench service_refresh
+
 if [ -n "${FOOTPRINT:-}" ]; then
   step footprint "$REPO" bash comparisons/rspotify/footprint.sh 2
 fi
 
-python3 "$REPO/benches/tables.py" "$OUT" | tee "$OUT/tables.md"
-echo "== tables in $OUT/tables.md" >&2
+python3 "$REPO/benches/tables.py" "$OUT" --write >"$OUT/tables.md"
+echo "== tables in $OUT/tables.md; docs/performance.md and README.md rewritten" >&2

@@ -120,7 +120,7 @@ def hot_path():
     section("Hot path: `get_access_token` with a valid token (criterion medians)",
             ["hot_path", "allocations"])
     allocs = {}
-    for m in re.finditer(r"allocations/(\S+?)/(\w+): ([\d.]+) allocations, (\d+) bytes", log("allocations")):
+    for m in re.finditer(r"allocations/([\w ]+?)/(\w+): ([\d.]+) allocations, (\d+) bytes", log("allocations")):
         allocs[(m[1], m[2])] = f"{m[3]} ({m[4]} B)"
     rows = []
     for mode in ("blocking", "async"):
