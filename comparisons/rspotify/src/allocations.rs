@@ -116,7 +116,11 @@ fn main() {
 
         let before = count();
         for _ in 0..CALLS {
-            black_box(ours.get_authorization_header().await.expect("a valid token"));
+            black_box(
+                ours.get_authorization_header()
+                    .await
+                    .expect("a valid token"),
+            );
         }
         report("spotify-auth/get_authorization_header", before, count());
 

@@ -36,7 +36,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use rspotify::prelude::*;
-use rspotify_comparison::spotify_auth::testing::{Fault, FakeSpotify};
+use rspotify_comparison::spotify_auth::testing::{FakeSpotify, Fault};
 use rspotify_comparison::{
     CLIENT_ID, CLIENT_SECRET, MODE, access_token, our_token, ours, their_token, theirs,
 };
@@ -170,7 +170,11 @@ fn callers<T: Send + Sync + 'static>(
     start.wait();
     std::thread::sleep(RUN);
     stop.store(true, Ordering::Relaxed);
-    gather(threads.into_iter().map(|t| t.join().expect("caller thread")))
+    gather(
+        threads
+            .into_iter()
+            .map(|t| t.join().expect("caller thread")),
+    )
 }
 
 /// Tasks on a 2-worker runtime calling `call` for `RUN`, each yielding after
@@ -283,32 +287,55 @@ fn report(
 }
 
 /// One run of spotify-auth: a token valid for `valid_for` seconds.
-fn run_ours(valid_for: i64, n: usize, #[cfg(feature = "async")] rt: &tokio::runtime::Runtime) -> (FakeSpotify, Seen, bool) {
+fn run_ours(
+    valid_for: i64,
+    n: usize,
+    #[cfg(feature = "async")] rt: &tokio::runtime::Runtime,
+) -> (FakeSpotify, Seen, bool) {
     let (server, refresh_token) = server();
-    let client = Arc::new(ours(our_token(valid_for, &refresh_token), Some(server.url())));
+    let client = Arc::new(ours(
+        our_token(valid_for, &refresh_token),
+        Some(server.url()),
+    ));
     #[cfg(feature = "blocking")]
     let (seen, now) = {
         client.get_authorization_header().expect("a valid token");
         let seen = callers(n, client.clone(), |c| {
-            c.get_authorization_header().map(drop).map_err(|e| e.to_string())
+            c.get_authorization_header()
+                .map(drop)
+                .map_err(|e| e.to_string())
         });
         (seen, client.get_access_token().expect("a token"))
     };
     #[cfg(feature = "async")]
     let (seen, now) = {
-        rt.block_on(client.get_authorization_header()).expect("a valid token");
+        rt.block_on(client.get_authorization_header())
+            .expect("a valid token");
         let seen = callers(rt, n, client.clone(), |c| async move {
-            c.get_authorization_header().await.map(drop).map_err(|e| e.to_string())
+            c.get_authorization_header()
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string())
         });
-        (seen, rt.block_on(client.get_access_token()).expect("a token"))
+        (
+            seen,
+            rt.block_on(client.get_access_token()).expect("a token"),
+        )
     };
     (server, seen, now != access_token())
 }
 
 /// One run of rspotify: a token valid for `valid_for` seconds.
-fn run_theirs(valid_for: i64, n: usize, #[cfg(feature = "async")] rt: &tokio::runtime::Runtime) -> (FakeSpotify, Seen, bool) {
+fn run_theirs(
+    valid_for: i64,
+    n: usize,
+    #[cfg(feature = "async")] rt: &tokio::runtime::Runtime,
+) -> (FakeSpotify, Seen, bool) {
     let (server, refresh_token) = server();
-    let client = Arc::new(theirs(their_token(valid_for, &refresh_token), Some(server.url())));
+    let client = Arc::new(theirs(
+        their_token(valid_for, &refresh_token),
+        Some(server.url()),
+    ));
     #[cfg(feature = "blocking")]
     let (seen, now) = {
         client.auth_headers().expect("a valid token");
@@ -316,7 +343,11 @@ fn run_theirs(valid_for: i64, n: usize, #[cfg(feature = "async")] rt: &tokio::ru
             c.auth_headers().map(drop).map_err(|e| e.to_string())
         });
         let token = client.get_token();
-        let now = token.lock().expect("token lock").as_ref().map(|t| t.access_token.clone());
+        let now = token
+            .lock()
+            .expect("token lock")
+            .as_ref()
+            .map(|t| t.access_token.clone());
         (seen, now)
     };
     #[cfg(feature = "async")]
