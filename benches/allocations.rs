@@ -125,6 +125,18 @@ fn asynchronous() {
             (before, counters())
         });
         report("async", name, before, after);
+        let (before, after) = rt.block_on(async {
+            let before = counters();
+            for _ in 0..CALLS {
+                std::hint::black_box(
+                    auth.get_authorization_header()
+                        .await
+                        .expect("a valid token"),
+                );
+            }
+            (before, counters())
+        });
+        report("async header", name, before, after);
     }
 }
 

@@ -12,24 +12,27 @@
 //! - `per_user/{blocking,async}/build`: building alone;
 //! - `per_user/{blocking,async}/first_token`: the first `get_access_token`
 //!   alone, on users built beforehand;
-//! - `per_user/async_multi_thread/*`: the same three on a 2-worker
-//!   multi-thread runtime, as a service runs;
-//! - `per_user_parts/{current_thread,multi_thread}/*`: the hops of the async
-//!   cold path alone, with no library work: `spawn` (a task spawned and
-//!   awaited), `spawn_blocking` (one round trip to tokio's blocking pool),
-//!   and `spawn_then_2_spawn_blocking` (a task making two such round trips:
-//!   the shape of the cold path for a cache that may block, and for every
-//!   cache before `TokenCache::never_blocks`; an `InMemoryTokenCache` now
-//!   costs the `spawn` alone).
+//! - `per_user/async_multi_thread/*`: the same three in a task spawned on a
+//!   2-worker multi-thread runtime (on a worker), as a service runs;
+//! - `per_user/async_block_on/*`: the same three on that runtime's
+//!   `block_on` thread, not in a task: code written in `#[tokio::main]`'s
+//!   `main`;
+//! - `per_user_parts/{current_thread,multi_thread,multi_thread_block_on}/*`:
+//!   two hops alone, with no library work: `spawn` (a task spawned and
+//!   awaited: what an instance's first call did before it took the stored
+//!   token in place) and `spawn_blocking` (one round trip to tokio's
+//!   blocking pool: what a refresh makes for a cache that may block), timed
+//!   in a task, or on the `block_on` thread (`multi_thread_block_on`).
 //!
 //! Users are kept alive as they are made, up to 10,000 at once (then dropped,
 //! untimed, and the population starts again), so the figure is taken with
 //! thousands of users alive as in a service. The seeded tokens are made
 //! beforehand, untimed: a service has them already (from its database).
 //! Bytes per user: `cargo bench --bench per_user_memory`. `async` runs on a
-//! current-thread tokio runtime, `async_multi_thread` on a 2-worker one; in
-//! both the users are made and asked inside a spawned task (as a service's
-//! request handler runs), one task per sample. Nothing here asserts a timing; the figures are in
+//! current-thread tokio runtime, `async_multi_thread` and `async_block_on`
+//! on a 2-worker one; in the first two the users are made and asked inside
+//! a spawned task (as a service's request handler runs), one task per
+//! sample, in the third on the thread that runs `block_on`. Nothing here asserts a timing; the figures are in
 //! docs/performance.md.
 
 use std::time::Duration;
@@ -186,9 +189,13 @@ fn asynchronous(c: &mut Criterion) {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    for (name, rt) in [
-        ("async", &current_thread),
-        ("async_multi_thread", &multi_thread),
+    // `spawned`: the users are made and asked in a spawned task (on a
+    // worker of the multi-thread runtime); else on the thread that runs
+    // `block_on` (code in `#[tokio::main]`'s `main`).
+    for (name, rt, spawned) in [
+        ("async", &current_thread, true),
+        ("async_multi_thread", &multi_thread, true),
+        ("async_block_on", &multi_thread, false),
     ] {
         // The default client exists before the first sample, as in a service.
         rt.block_on(async {
@@ -199,78 +206,76 @@ fn asynchronous(c: &mut Criterion) {
         let mut group = c.benchmark_group("per_user");
         for step in Step::ALL {
             group.bench_function(format!("{name}/{}", step.name()), |b| {
-                // In a task, as a service's request handler runs.
+                // In a task, as a service's request handler runs, or on
+                // the `block_on` thread.
                 b.to_async(rt).iter_custom(|iters| async move {
-                    tokio::spawn(async_users(iters, step))
-                        .await
-                        .expect("bench task")
+                    if spawned {
+                        tokio::spawn(async_users(iters, step))
+                            .await
+                            .expect("bench task")
+                    } else {
+                        async_users(iters, step).await
+                    }
                 })
             });
         }
         group.finish();
     }
-    parts(c, &current_thread, "current_thread");
-    parts(c, &multi_thread, "multi_thread");
+    parts(c, &current_thread, "current_thread", true);
+    parts(c, &multi_thread, "multi_thread", true);
+    parts(c, &multi_thread, "multi_thread_block_on", false);
 }
 
-/// The hops the async cold path makes, without the library's work: the
-/// refresh runs in a task of its own (`tokio::spawn`, so that a cancelled
-/// caller cannot abandon it), and inside it a cache that may block is locked
-/// and read, then unlocked, each on tokio's blocking pool (`spawn_blocking`;
-/// a cache that never blocks is called inline). Timed in a task, as the
-/// per-user benches are.
+/// Two hops async code can make, without the library's work, timed in a
+/// task (`spawned`) or on the `block_on` thread: `spawn` (a task spawned and
+/// awaited: what an instance's first call did before it took the stored
+/// token in place; from the `block_on` thread of a multi-thread runtime the
+/// task runs on a worker and wakes the caller across threads) and
+/// `spawn_blocking` (one round trip to tokio's blocking pool, what a refresh
+/// makes for a cache that may block).
 #[cfg(feature = "async")]
-fn parts(c: &mut Criterion, rt: &tokio::runtime::Runtime, runtime: &str) {
-    use std::future::Future;
+fn parts(c: &mut Criterion, rt: &tokio::runtime::Runtime, context: &str, spawned: bool) {
     use std::hint::black_box;
     use std::time::Instant;
 
-    async fn spawn() {
-        tokio::spawn(async { black_box(1) }).await.expect("task");
-    }
-    async fn spawn_blocking() {
-        tokio::task::spawn_blocking(|| black_box(1))
-            .await
-            .expect("blocking task");
-    }
-    async fn spawn_then_2_spawn_blocking() {
-        tokio::spawn(async {
-            spawn_blocking().await;
-            spawn_blocking().await;
-        })
-        .await
-        .expect("task");
-    }
-    fn timed<F: Future<Output = ()> + Send + 'static>(
-        op: fn() -> F,
-    ) -> impl Fn(u64) -> tokio::task::JoinHandle<Duration> {
-        move |iters| {
-            tokio::spawn(async move {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    op().await;
-                }
-                start.elapsed()
-            })
+    async fn spawn(iters: u64) -> Duration {
+        let start = Instant::now();
+        for _ in 0..iters {
+            tokio::spawn(async { black_box(1) }).await.expect("task");
         }
+        start.elapsed()
+    }
+    async fn spawn_blocking(iters: u64) -> Duration {
+        let start = Instant::now();
+        for _ in 0..iters {
+            tokio::task::spawn_blocking(|| black_box(1))
+                .await
+                .expect("blocking task");
+        }
+        start.elapsed()
     }
 
     let mut group = c.benchmark_group("per_user_parts");
-    /// Runs an op `iters` times in a task of its own and times it there.
-    type Timed = fn(u64) -> tokio::task::JoinHandle<Duration>;
-    let ops: [(&str, Timed); 3] = [
-        ("spawn", |iters| timed(spawn)(iters)),
-        ("spawn_blocking", |iters| timed(spawn_blocking)(iters)),
-        ("spawn_then_2_spawn_blocking", |iters| {
-            timed(spawn_then_2_spawn_blocking)(iters)
-        }),
-    ];
-    for (name, op) in ops {
-        group.bench_function(format!("{runtime}/{name}"), |b| {
-            b.to_async(rt)
-                .iter_custom(|iters| async move { op(iters).await.expect("bench task") })
-        });
-    }
+    group.bench_function(format!("{context}/spawn"), |b| {
+        b.to_async(rt).iter_custom(|iters| async move {
+            if spawned {
+                tokio::spawn(spawn(iters)).await.expect("bench task")
+            } else {
+                spawn(iters).await
+            }
+        })
+    });
+    group.bench_function(format!("{context}/spawn_blocking"), |b| {
+        b.to_async(rt).iter_custom(|iters| async move {
+            if spawned {
+                tokio::spawn(spawn_blocking(iters))
+                    .await
+                    .expect("bench task")
+            } else {
+                spawn_blocking(iters).await
+            }
+        })
+    });
     group.finish();
 }
 

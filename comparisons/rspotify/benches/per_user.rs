@@ -14,7 +14,11 @@
 //!
 //! Users are kept alive as they are made, up to 10,000 at once (then dropped,
 //! untimed, and the population starts again); the seeded tokens are made
-//! beforehand, untimed. Async runs on a current-thread tokio runtime. Bytes
+//! beforehand, untimed. Async runs in three places: `current_thread` (a
+//! current-thread runtime's `block_on`), `block_on` (the thread running a
+//! 2-worker runtime's `block_on`, as code in `#[tokio::main]`'s `main`
+//! runs) and `worker` (a task spawned on that runtime, as a request handler
+//! runs). Blocking runs on the bench's thread. Bytes
 //! per user: `cargo run --release --features MODE --bin per_user_memory`.
 //! Nothing is asserted; the figures are in docs/performance.md.
 
@@ -38,7 +42,7 @@ fn bench(c: &mut Criterion) {
         .get_access_token()
         .expect("a valid token");
     let mut group = c.benchmark_group(format!("per_user/{MODE}"));
-    group.bench_function("spotify-auth", |b| {
+    group.bench_function("thread/spotify-auth", |b| {
         b.iter_custom(|iters| {
             let token = our_token(3600, "AQ-refresh");
             let mut alive = Vec::with_capacity(USERS);
@@ -57,7 +61,7 @@ fn bench(c: &mut Criterion) {
             elapsed
         })
     });
-    group.bench_function("rspotify", |b| {
+    group.bench_function("thread/rspotify", |b| {
         b.iter_custom(|iters| {
             let token = their_token(3600, "AQ-refresh");
             let mut alive = Vec::with_capacity(USERS);
@@ -83,61 +87,100 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
+/// `iters` of our users made and asked once, timed; users stay alive up to
+/// 10,000.
+#[cfg(feature = "async")]
+async fn our_users(iters: u64) -> Duration {
+    let token = our_token(3600, "AQ-refresh");
+    let mut alive = Vec::with_capacity(USERS);
+    let mut elapsed = Duration::ZERO;
+    for n in populations(iters) {
+        let batch: Vec<_> = (0..n).map(|_| token.clone()).collect();
+        let start = Instant::now();
+        for token in batch {
+            let user = ours(token, None);
+            black_box(user.get_access_token().await.expect("a valid token"));
+            alive.push(user);
+        }
+        elapsed += start.elapsed();
+        alive.clear();
+    }
+    elapsed
+}
+
+/// The same with rspotify's users.
+#[cfg(feature = "async")]
+async fn their_users(iters: u64) -> Duration {
+    let token = their_token(3600, "AQ-refresh");
+    let mut alive = Vec::with_capacity(USERS);
+    let mut elapsed = Duration::ZERO;
+    for n in populations(iters) {
+        let batch: Vec<_> = (0..n).map(|_| token.clone()).collect();
+        let start = Instant::now();
+        for token in batch {
+            let user = their_user(token);
+            user.auto_reauth().await.expect("no refresh needed");
+            let token = user.get_token();
+            let guard = token.lock().await.expect("token lock");
+            black_box(guard.as_ref().map(|t| t.access_token.clone()));
+            drop(guard);
+            alive.push(user);
+        }
+        elapsed += start.elapsed();
+        alive.clear();
+    }
+    elapsed
+}
+
+/// Three places async code runs: `current_thread` (a current-thread
+/// runtime's `block_on`, as before), `block_on` (the thread that runs a
+/// 2-worker runtime's `block_on`: code written in `#[tokio::main]`'s
+/// `main`), `worker` (a task spawned on that runtime: a request handler).
 #[cfg(feature = "async")]
 fn bench(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread()
+    let current_thread = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("tokio runtime");
-    rt.block_on(async {
-        ours(our_token(3600, "AQ-refresh"), None)
-            .get_access_token()
-            .await
-            .expect("a valid token");
-    });
+    let multi_thread = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    for rt in [&current_thread, &multi_thread] {
+        // The default client exists before the first sample, as in a service.
+        rt.block_on(async {
+            ours(our_token(3600, "AQ-refresh"), None)
+                .get_access_token()
+                .await
+                .expect("a valid token");
+        });
+    }
     let mut group = c.benchmark_group(format!("per_user/{MODE}"));
-    group.bench_function("spotify-auth", |b| {
-        b.to_async(&rt).iter_custom(|iters| async move {
-            let token = our_token(3600, "AQ-refresh");
-            let mut alive = Vec::with_capacity(USERS);
-            let mut elapsed = Duration::ZERO;
-            for n in populations(iters) {
-                let batch: Vec<_> = (0..n).map(|_| token.clone()).collect();
-                let start = Instant::now();
-                for token in batch {
-                    let user = ours(token, None);
-                    black_box(user.get_access_token().await.expect("a valid token"));
-                    alive.push(user);
+    for (context, rt, spawned) in [
+        ("current_thread", &current_thread, false),
+        ("block_on", &multi_thread, false),
+        ("worker", &multi_thread, true),
+    ] {
+        group.bench_function(format!("{context}/spotify-auth"), |b| {
+            b.to_async(rt).iter_custom(|iters| async move {
+                if spawned {
+                    tokio::spawn(our_users(iters)).await.expect("bench task")
+                } else {
+                    our_users(iters).await
                 }
-                elapsed += start.elapsed();
-                alive.clear();
-            }
-            elapsed
-        })
-    });
-    group.bench_function("rspotify", |b| {
-        b.to_async(&rt).iter_custom(|iters| async move {
-            let token = their_token(3600, "AQ-refresh");
-            let mut alive = Vec::with_capacity(USERS);
-            let mut elapsed = Duration::ZERO;
-            for n in populations(iters) {
-                let batch: Vec<_> = (0..n).map(|_| token.clone()).collect();
-                let start = Instant::now();
-                for token in batch {
-                    let user = their_user(token);
-                    user.auto_reauth().await.expect("no refresh needed");
-                    let token = user.get_token();
-                    let guard = token.lock().await.expect("token lock");
-                    black_box(guard.as_ref().map(|t| t.access_token.clone()));
-                    drop(guard);
-                    alive.push(user);
+            })
+        });
+        group.bench_function(format!("{context}/rspotify"), |b| {
+            b.to_async(rt).iter_custom(|iters| async move {
+                if spawned {
+                    tokio::spawn(their_users(iters)).await.expect("bench task")
+                } else {
+                    their_users(iters).await
                 }
-                elapsed += start.elapsed();
-                alive.clear();
-            }
-            elapsed
-        })
-    });
+            })
+        });
+    }
     group.finish();
 }
 

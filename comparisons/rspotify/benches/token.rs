@@ -2,8 +2,10 @@
 //! build: `cargo bench --features blocking` or `cargo bench --features async`).
 //!
 //! - `spotify-auth/get_access_token`: our hot path (returns the token);
-//! - `spotify-auth/bearer_header`: the same plus `format!("Bearer {token}")`,
-//!   the header value an API call needs;
+//! - `spotify-auth/get_authorization_header`: the header value an API call
+//!   needs (`Bearer {token}`), kept pre-formatted by the library;
+//! - `spotify-auth/bearer_header`: `get_access_token` plus
+//!   `format!("Bearer {token}")`, the header made by the caller;
 //! - `rspotify/check_and_clone`: what rspotify does to hand out a valid token:
 //!   `auto_reauth` (lock, check expiry, unlock) then lock and clone the access
 //!   token;
@@ -28,6 +30,9 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group(format!("token/{MODE}"));
     group.bench_function("spotify-auth/get_access_token", |b| {
         b.iter(|| ours.get_access_token().expect("a valid token"))
+    });
+    group.bench_function("spotify-auth/get_authorization_header", |b| {
+        b.iter(|| ours.get_authorization_header().expect("a valid token"))
     });
     group.bench_function("spotify-auth/bearer_header", |b| {
         b.iter(|| format!("Bearer {}", ours.get_access_token().expect("a valid token")))
@@ -59,6 +64,13 @@ fn bench(c: &mut Criterion) {
     group.bench_function("spotify-auth/get_access_token", |b| {
         b.to_async(&rt)
             .iter(|| async { ours.get_access_token().await.expect("a valid token") })
+    });
+    group.bench_function("spotify-auth/get_authorization_header", |b| {
+        b.to_async(&rt).iter(|| async {
+            ours.get_authorization_header()
+                .await
+                .expect("a valid token")
+        })
     });
     group.bench_function("spotify-auth/bearer_header", |b| {
         b.to_async(&rt).iter(|| async {

@@ -68,6 +68,12 @@ fn main() {
 
     let before = count();
     for _ in 0..CALLS {
+        black_box(ours.get_authorization_header().expect("a valid token"));
+    }
+    report("spotify-auth/get_authorization_header", before, count());
+
+    let before = count();
+    for _ in 0..CALLS {
         black_box(format!(
             "Bearer {}",
             ours.get_access_token().expect("a valid token")
@@ -107,6 +113,16 @@ fn main() {
             black_box(ours.get_access_token().await.expect("a valid token"));
         }
         report("spotify-auth/get_access_token", before, count());
+
+        let before = count();
+        for _ in 0..CALLS {
+            black_box(
+                ours.get_authorization_header()
+                    .await
+                    .expect("a valid token"),
+            );
+        }
+        report("spotify-auth/get_authorization_header", before, count());
 
         let before = count();
         for _ in 0..CALLS {
