@@ -117,6 +117,14 @@ def session():
                 if len(p) >= 6:
                     rows.append([p[0], p[1], p[2], " / ".join(p[3:6])])
         table(["step", "when", "time", "load"], rows)
+        busy = [p[0] for lines in load_lines().values() for p in lines
+                if p[1] == "start" and float(p[3]) > 2.5]
+        fp = [f"`{b}` run {i + 1}" for b, _, _, _, _, loads in footprint_rows()
+              for i, l in enumerate(loads) if float(l) > 2.5]
+        if fp:
+            busy.append("footprint's builds " + ", ".join(fp))
+        print("Ran under load (a 1-minute load above 2.5 when it started): "
+              + (", ".join(busy) if busy else "none") + ".\n")
 
 
 def hot_path():
