@@ -18,8 +18,19 @@
 //! Everything here is the same code as [`crate::blocking`], compiled as
 //! `async`. No call blocks a runtime thread: cache I/O runs on tokio's
 //! blocking pool, and callers waiting for a refresh wait on an async mutex.
+//!
+//! On wasm32 (the browser, edge workers) it is the same code again over
+//! the browser's `fetch`, with tasks on the JavaScript event loop and no
+//! tokio runtime; the loopback login (`authorize_local`) is absent there:
+//! see `spotify_auth::browser` (wasm32 only) and the README's "Browser (wasm32)".
 
 use maybe_async::must_be_async as maybe;
+
+// The mode glue on wasm32: the same names as below, over the browser.
+#[cfg(target_arch = "wasm32")]
+mod wasm;
+#[cfg(target_arch = "wasm32")]
+use wasm::{beside, blocking_io, detached, lock_store, sleep};
 
 #[path = "transport/reqwest.rs"]
 mod transport;
@@ -32,7 +43,9 @@ pub type HttpClient = reqwest::Client;
 /// `http_client(...)` uses (one per process, made on first use): no
 /// redirects, the library's `User-Agent`, rustls with ring verifying against
 /// the operating system's trust store. Use it for your own Web API calls to
-/// share its connection pool and TLS set-up; set timeouts per request.
+/// share its connection pool and TLS set-up; set timeouts per request. On
+/// wasm32 it is the browser's `fetch` (its TLS, its redirects, its
+/// `User-Agent`), and this never fails.
 ///
 /// Errors: [`Error::Config`](crate::Error::Config) (setting `http_client`)
 /// when the operating system's CA certificates cannot be loaded.
@@ -42,7 +55,9 @@ pub fn default_http_client() -> crate::Result<HttpClient> {
 
 /// The lock refreshes are serialised with: tokio's mutex, which waits without
 /// blocking a thread; its guard is owned, so that a refresh running in a task
-/// of its own ([`detached`]) holds it to the end.
+/// of its own ([`detached`]) holds it to the end. It needs no runtime: the
+/// same on wasm32 (where the pages sharing a store are serialised by the
+/// store's own lock, a Web Lock).
 struct FlowMutex<T>(std::sync::Arc<tokio::sync::Mutex<T>>);
 
 impl<T> FlowMutex<T> {
@@ -64,6 +79,7 @@ impl<T> FlowMutex<T> {
 /// waits for its result: a caller whose future is dropped (a timeout, a
 /// closed request) stops waiting, but a request that may have been sent is
 /// never abandoned, and the token it brings is adopted and stored.
+#[cfg(not(target_arch = "wasm32"))]
 async fn detached<T: Send + 'static>(
     work: impl std::future::Future<Output = crate::Result<T>> + Send + 'static,
 ) -> crate::Result<T> {
@@ -72,6 +88,7 @@ async fn detached<T: Send + 'static>(
 
 /// Work that must not hold up its callers (a refresh ahead, a retry of an
 /// owed write): a task of its own, not awaited.
+#[cfg(not(target_arch = "wasm32"))]
 fn beside<F>(work: impl FnOnce() -> F) -> bool
 where
     F: std::future::Future<Output = ()> + Send + 'static,
@@ -81,6 +98,7 @@ where
 }
 
 /// Runs cache I/O on tokio's blocking pool.
+#[cfg(not(target_arch = "wasm32"))]
 async fn blocking_io<T: Send + 'static>(
     f: impl FnOnce() -> crate::Result<T> + Send + 'static,
 ) -> crate::Result<T> {
@@ -89,6 +107,7 @@ async fn blocking_io<T: Send + 'static>(
 
 /// The result of a task: its own, its panic resumed here, or an error when
 /// the runtime is shutting down and cancelled it.
+#[cfg(not(target_arch = "wasm32"))]
 fn joined<T>(
     joined: std::result::Result<crate::Result<T>, tokio::task::JoinError>,
 ) -> crate::Result<T> {
@@ -103,10 +122,31 @@ fn joined<T>(
     }
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 use tokio::time::sleep;
+
+/// Takes the store's lock (waiting for another holder when `wait`) and
+/// reads the store under it, on tokio's blocking pool; a lock the store
+/// grants asynchronously ([`TokenCache::lock_async`](crate::TokenCache::lock_async))
+/// is awaited, and only the read goes to the pool.
+#[cfg(not(target_arch = "wasm32"))]
+async fn lock_store(
+    cache: std::sync::Arc<dyn crate::TokenCache>,
+    wait: bool,
+) -> crate::Result<Option<(crate::CacheLock, crate::Result<Option<crate::Entry>>)>> {
+    if let Some(taking) = cache.lock_async(wait) {
+        let Some(guard) = taking.await? else {
+            return Ok(None);
+        };
+        let stored = blocking_io(move || Ok(cache.read().and_then(crate::entry::unsealed))).await?;
+        return Ok(Some((guard, stored)));
+    }
+    blocking_io(move || crate::cache::lock_and_read(&*cache, wait)).await
+}
 
 /// Waits for the browser's callback on tokio's blocking pool; dropping the
 /// future cancels the wait, which stops the server and frees the port.
+#[cfg(not(target_arch = "wasm32"))]
 async fn wait_for_callback(
     server: crate::callback::CallbackServer,
     state: String,

@@ -11,7 +11,9 @@
 //! guard against a flood of login requests) is the oldest dropped.
 
 use std::sync::{Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::clock::Instant;
 
 use crate::authorize::constant_time_eq;
 use crate::{AuthCode, Error, PkceVerifier, Result};

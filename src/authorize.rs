@@ -102,7 +102,21 @@ pub(crate) fn parse_callback(url_or_query: &str, expected_state: Option<&str>) -
     }
 }
 
-fn callback_query(s: &str) -> &str {
+/// The `state` of a callback (as [`parse_callback`] reads it), when it has
+/// exactly one.
+#[cfg(all(feature = "async", target_arch = "wasm32"))]
+pub(crate) fn callback_state(url_or_query: &str) -> Option<String> {
+    let query = callback_query(url_or_query.trim());
+    let mut states = url::form_urlencoded::parse(query.as_bytes())
+        .filter(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned());
+    let state = states.next()?;
+    states.next().is_none().then_some(state)
+}
+
+/// The query of a callback: after the `?` of a URL (without its fragment),
+/// or all of a bare query string.
+pub(crate) fn callback_query(s: &str) -> &str {
     let without_fragment = s.split('#').next().unwrap_or("");
     match without_fragment.split_once('?') {
         Some((_, query)) => query,

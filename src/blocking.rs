@@ -83,6 +83,15 @@ fn blocking_io<T>(f: impl FnOnce() -> crate::Result<T>) -> crate::Result<T> {
 
 use std::thread::sleep;
 
+/// Takes the store's lock (waiting for another holder when `wait`) and
+/// reads the store under it: here, directly.
+fn lock_store(
+    cache: std::sync::Arc<dyn crate::TokenCache>,
+    wait: bool,
+) -> crate::Result<Option<(crate::CacheLock, crate::Result<Option<crate::Entry>>)>> {
+    crate::cache::lock_and_read(&*cache, wait)
+}
+
 /// Waits for the browser's callback on this thread.
 fn wait_for_callback(
     server: crate::callback::CallbackServer,

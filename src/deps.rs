@@ -81,7 +81,8 @@ pub use reqwest;
 #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
 #[doc(no_inline)]
 pub use reqwest_middleware;
-#[cfg(any(feature = "async", feature = "redis"))]
+// (Not on wasm32, where the browser does TLS.)
+#[cfg(all(any(feature = "async", feature = "redis"), not(target_arch = "wasm32")))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "async", feature = "redis"))))]
 #[doc(no_inline)]
 pub use rustls;

@@ -15,8 +15,8 @@
 //! back (a token file with one more key, which Python reads as the token),
 //! and the copies Spotify refused since.
 
+use crate::clock::{SystemTime, UNIX_EPOCH};
 use std::fmt;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};

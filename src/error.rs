@@ -223,8 +223,9 @@ pub enum Error {
     /// back since was refused by Spotify (stale copies, kept by instances
     /// that had not seen the latest refresh). An instance holding the live
     /// login writes it back when it next consults the store: try again
-    /// shortly. Once one access-token lifetime has passed with none, the
-    /// error is [`Error::ReauthorizationRequired`] instead. Nothing here
+    /// shortly. Once one access-token lifetime (and at least a minute) has
+    /// passed with none, the error is [`Error::ReauthorizationRequired`]
+    /// instead. Nothing here
     /// requires a new authorization.
     #[error(
         "the token store lost its data, and the copies of the login written back since were refused by Spotify (stale copies); an instance holding the live login writes it back when it next consults the store: try again shortly"

@@ -4,9 +4,11 @@
 // `.await` and `async` stripped), and `asynchronous.rs` under
 // `maybe_async::must_be_async`. It may only use names both modes provide
 // (`maybe`, `Transport`, `HttpClient`, `FlowMutex`, `detached`,
-// `beside`, `blocking_io`, `sleep`, `wait_for_callback`) and the shared
-// core. Everything that needs no I/O lives in the core (`session`,
-// `retry`, `authorize`, `attempts`, `token`, `config`). Never put `.await`
+// `beside`, `blocking_io`, `lock_store`, `sleep`, `wait_for_callback`) and
+// the shared core. On wasm32 (async only) the glue is the browser's
+// (`asynchronous/wasm.rs`), and what needs a callback server is absent.
+// Everything that needs no I/O lives in the core (`session`, `retry`,
+// `authorize`, `attempts`, `token`, `config`). Never put `.await`
 // inside a macro call here: the sync build cannot strip it there.
 //
 // `detached(async move { ... }).await` runs a refresh, an exchange or a
@@ -19,9 +21,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{
-    FlowMutex, HttpClient, Transport, beside, blocking_io, detached, maybe, sleep,
-    wait_for_callback,
+    FlowMutex, HttpClient, Transport, beside, blocking_io, detached, lock_store, maybe, sleep,
 };
+// The loopback login (`authorize_local`): not on wasm32.
+#[cfg(not(target_arch = "wasm32"))]
+use super::wait_for_callback;
+#[cfg(not(target_arch = "wasm32"))]
+use crate::AuthorizeLocalOptions;
+#[cfg(not(target_arch = "wasm32"))]
 use crate::callback::{CallbackServer, validate_loopback_redirect};
 use crate::config::{AuthorizationCodeBuilder, ClientCredentialsBuilder};
 use crate::entry::{Entry, Fingerprint, LoginEnded};
@@ -32,8 +39,8 @@ use crate::retry::{self, Resend, RetryPolicy, Step};
 use crate::session::{self, Base, Need, Plan, Reconciled, RefreshSlot, Session, TokenRequest};
 use crate::token::TokenResponse;
 use crate::{
-    AuthCode, AuthorizationAttempt, AuthorizeLocalOptions, Error, PkceVerifier, RefreshToken,
-    Result, Scopes, TokenCache, TokenInfo,
+    AuthCode, AuthorizationAttempt, Error, PkceVerifier, RefreshToken, Result, Scopes, TokenCache,
+    TokenInfo,
 };
 #[cfg(feature = "tracing")]
 use tracing::{field::Empty, instrument};
@@ -83,7 +90,7 @@ struct Engine {
 #[derive(Default)]
 struct Kept {
     guard: Option<Guard>,
-    since: Option<std::time::Instant>,
+    since: Option<crate::clock::Instant>,
 }
 
 impl Engine {
@@ -404,6 +411,7 @@ impl AuthorizationCode {
     /// `spawn_blocking`, not from an async task (tokio offers no reliable way
     /// to tell a runtime worker from a `spawn_blocking` thread, so it is not
     /// refused there: it would hold that worker for the whole login).
+    #[cfg(not(target_arch = "wasm32"))]
     #[cfg_attr(
         feature = "tracing",
         instrument(target = "spotify_auth::flow", level = "debug", skip_all)
@@ -500,6 +508,7 @@ impl AuthorizationCode {
     /// # #[cfg(not(feature = "blocking"))]
     /// # fn main() {}
     /// ```
+    #[cfg(not(target_arch = "wasm32"))]
     pub async fn get_access_token_or_authorize(
         &self,
         options: AuthorizeLocalOptions,
@@ -849,19 +858,10 @@ impl Engine {
                 return Ok(None);
             }
         }
-        blocking_io(move || {
-            let guard = if wait {
-                observe::lock_cache(&*cache)?
-            } else {
-                match cache.try_lock()? {
-                    Some(guard) => guard,
-                    None => return Ok(None),
-                }
-            };
-            let stored = cache.read().and_then(crate::entry::unsealed);
-            Ok(Some((Arc::new(guard), stored)))
-        })
-        .await
+        // Where the mode takes a lock that may wait (off the runtime; a
+        // browser's Web Lock awaited).
+        let taken = lock_store(cache, wait).await?;
+        Ok(taken.map(|(guard, stored)| (Arc::new(guard), stored)))
     }
 
     /// Releases the store's lock, unless a write is still owed to the store:
@@ -873,7 +873,7 @@ impl Engine {
         use std::sync::atomic::Ordering;
         if self.session.owes_write() && !self.closing.load(Ordering::Acquire) {
             let mut kept = self.kept();
-            let since = *kept.since.get_or_insert_with(std::time::Instant::now);
+            let since = *kept.since.get_or_insert_with(crate::clock::Instant::now);
             if since.elapsed() < MAX_KEEP {
                 kept.guard = Some(guard);
                 return;
@@ -1077,12 +1077,19 @@ impl Engine {
                         }
                     }
                     Err(e) if session::is_invalid_grant(&e) => {
+                        let ancestors = self.session.lineage();
                         self.session.refused(&refresh_token, bootstrap);
                         // The caller learns what Spotify said whatever the
                         // store does; a record that keeps failing leaves
                         // the dead token for the next refresh to refuse.
-                        self.record_refusal(guard, refresh_token, &in_store, provisional)
-                            .await;
+                        self.record_refusal(
+                            guard,
+                            refresh_token,
+                            &in_store,
+                            provisional,
+                            ancestors,
+                        )
+                        .await;
                         // A copy written back after a data loss (perhaps
                         // stale): its refusal ends no other login.
                         match provisional {
@@ -1096,7 +1103,8 @@ impl Engine {
             Plan::Refused(refresh_token) => {
                 // Refused before, and still in the store: record it again,
                 // and send nothing.
-                self.record_refusal(guard, refresh_token, &in_store, provisional)
+                let ancestors = self.session.lineage();
+                self.record_refusal(guard, refresh_token, &in_store, provisional, ancestors)
                     .await;
                 self.session.forget();
                 Err(Error::ReauthorizationRequired { description: None })
@@ -1135,13 +1143,19 @@ impl Engine {
         refused: RefreshToken,
         in_store: &Option<Entry>,
         provisional: Option<u64>,
+        ancestors: Lineage,
     ) {
         let held = Arc::clone(guard);
         let token = refused.clone();
+        let lineage = ancestors.clone();
         let recorded = self
             .with_retries(move |cache| {
-                let write =
-                    crate::reconcile::refusal_over(cache.read()?.as_ref(), &token, provisional);
+                let write = crate::reconcile::refusal_over(
+                    cache.read()?.as_ref(),
+                    &token,
+                    provisional,
+                    &lineage,
+                );
                 observe::refused(write.is_some());
                 match write {
                     Some(write) => cache.write(&write, &held),
@@ -1151,7 +1165,7 @@ impl Engine {
             .await;
         if let Err(e) = recorded
             && let Some(record) =
-                crate::reconcile::refusal_over(in_store.as_ref(), &refused, provisional)
+                crate::reconcile::refusal_over(in_store.as_ref(), &refused, provisional, &ancestors)
         {
             self.owe(&record, Base::Known(in_store.clone()), Lineage::none(), e);
         }
@@ -1352,7 +1366,7 @@ impl Engine {
         self.closing
             .store(true, std::sync::atomic::Ordering::Release);
         let limit = self.session.config.close_timeout;
-        let started = std::time::Instant::now();
+        let started = crate::clock::Instant::now();
         loop {
             let pending = self.session.busy.count();
             if pending == 0 {

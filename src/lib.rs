@@ -99,6 +99,18 @@
 //! of the user within a second (the store's watch, see
 //! [`TokenCache::watch_ended`]).
 //!
+//! # In the browser (wasm32)
+//!
+//! On `wasm32-unknown-unknown` the async API (`default-features = false,
+//! features = ["async"]`) runs in the page over the browser's `fetch`, and
+//! `spotify_auth::browser` (wasm32 only) adds what a page needs: the login
+//! in progress kept in `sessionStorage` across the redirect, the login in
+//! `localStorage`, refreshed once across tabs under a Web Lock, and a
+//! logout in one tab seen by the others. What needs an operating system
+//! (the blocking API, `authorize_local`, `FileTokenCache`, Redis, the
+//! keychain, the fake server, the CLI) is a compile error there. See the
+//! README's "Browser (wasm32)".
+//!
 //! # Other crates' types, and types that grow
 //!
 //! A few signatures use another crate's types (the modes' HTTP clients,
@@ -122,6 +134,31 @@
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+// wasm32 (the browser, edge workers): the async API only. What needs an
+// operating system is absent there, and asking for it is an error now rather
+// than a failure at run time.
+#[cfg(all(target_arch = "wasm32", feature = "blocking"))]
+compile_error!(
+    "spotify-auth: the blocking API (feature `blocking`, on by default) does not exist on wasm32 \
+     (no threads, no blocking I/O): use `default-features = false, features = [\"async\"]`"
+);
+#[cfg(all(target_arch = "wasm32", feature = "cli"))]
+compile_error!("spotify-auth: the command-line tool (feature `cli`) does not exist on wasm32");
+#[cfg(all(target_arch = "wasm32", feature = "redis"))]
+compile_error!(
+    "spotify-auth: `RedisTokenCache` (feature `redis`) does not exist on wasm32 (no sockets)"
+);
+#[cfg(all(target_arch = "wasm32", feature = "keyring"))]
+compile_error!(
+    "spotify-auth: `KeyringTokenCache` (feature `keyring`) does not exist on wasm32 (no OS credential store): \
+     use `spotify_auth::browser::LocalStorageTokenCache`"
+);
+#[cfg(all(target_arch = "wasm32", feature = "testing"))]
+compile_error!(
+    "spotify-auth: `FakeSpotify` (feature `testing`) does not exist on wasm32 (it is a server): \
+     run it natively and point the page at it (see the README's \"Browser (wasm32)\")"
+);
+
 #[cfg(feature = "async")]
 #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
 pub mod asynchronous;
@@ -131,12 +168,19 @@ mod attempt_store;
 mod attempts;
 #[cfg(any(feature = "blocking", feature = "async"))]
 mod authorize;
-#[cfg(feature = "blocking")]
+#[cfg(all(feature = "blocking", not(target_arch = "wasm32")))]
 #[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
 pub mod blocking;
+#[cfg(all(feature = "async", target_arch = "wasm32"))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "async", target_arch = "wasm32"))))]
+pub mod browser;
 pub mod cache;
-#[cfg(any(feature = "blocking", feature = "async"))]
+#[cfg(all(
+    any(feature = "blocking", feature = "async"),
+    not(target_arch = "wasm32")
+))]
 mod callback;
+mod clock;
 #[cfg(any(feature = "blocking", feature = "async"))]
 mod config;
 pub mod deps;
@@ -149,7 +193,10 @@ mod exchanged;
 pub mod fuzzing;
 #[cfg(any(feature = "blocking", feature = "async"))]
 mod lineage;
-#[cfg(any(feature = "blocking", feature = "async"))]
+#[cfg(all(
+    any(feature = "blocking", feature = "async"),
+    not(target_arch = "wasm32")
+))]
 mod local;
 #[cfg(any(feature = "blocking", feature = "async"))]
 pub mod middleware;
@@ -167,33 +214,46 @@ pub mod scopes;
 mod secret;
 #[cfg(any(feature = "blocking", feature = "async"))]
 mod session;
-#[cfg(feature = "testing")]
+#[cfg(all(feature = "testing", not(target_arch = "wasm32")))]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
-#[cfg(any(feature = "blocking", feature = "async", feature = "testing"))]
+#[cfg(all(
+    any(feature = "blocking", feature = "async", feature = "testing"),
+    not(target_arch = "wasm32")
+))]
 mod tiny_http_pool;
 mod token;
-#[cfg(any(feature = "blocking", feature = "async"))]
+// Classifying the native clients' failures (rustls's errors among them).
+#[cfg(all(
+    any(feature = "blocking", feature = "async"),
+    not(target_arch = "wasm32")
+))]
 mod transport;
 
 #[cfg(any(feature = "blocking", feature = "async"))]
 pub use attempt_store::{AttemptStore, InMemoryAttemptStore, SavedAttempt};
 #[cfg(any(feature = "blocking", feature = "async"))]
 pub use attempts::AuthorizationAttempt;
-#[cfg(feature = "keyring")]
+#[cfg(not(target_arch = "wasm32"))]
+pub use cache::FileTokenCache;
+#[cfg(all(feature = "keyring", not(target_arch = "wasm32")))]
 #[cfg_attr(docsrs, doc(cfg(feature = "keyring")))]
 pub use cache::KeyringTokenCache;
-#[cfg(all(feature = "redis", any(feature = "blocking", feature = "async")))]
+#[cfg(all(
+    feature = "redis",
+    any(feature = "blocking", feature = "async"),
+    not(target_arch = "wasm32")
+))]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use cache::RedisAttemptStore;
 pub use cache::{
-    CacheLock, EndedListener, FileTokenCache, InMemoryStore, InMemoryStoreCache,
-    InMemoryTokenCache, TokenCache,
+    CacheLock, EndedListener, InMemoryStore, InMemoryStoreCache, InMemoryTokenCache, LockFuture,
+    TokenCache,
 };
 #[cfg(feature = "encryption")]
 #[cfg_attr(docsrs, doc(cfg(feature = "encryption")))]
 pub use cache::{KeyId, SealedCache, SealingKey, SealingKeys};
-#[cfg(feature = "redis")]
+#[cfg(all(feature = "redis", not(target_arch = "wasm32")))]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use cache::{RedisStore, RedisTokenCache};
 #[cfg(any(feature = "blocking", feature = "async"))]
@@ -204,7 +264,10 @@ pub use config::{
 };
 pub use entry::{EndReason, Entry, LoginEnded, SealedEntry};
 pub use error::{Error, ErrorBody, ErrorSource, HttpErrorKind, Result};
-#[cfg(any(feature = "blocking", feature = "async"))]
+#[cfg(all(
+    any(feature = "blocking", feature = "async"),
+    not(target_arch = "wasm32")
+))]
 pub use local::{AuthorizeLocalOptions, UrlHandler};
 pub use recovery::Recovery;
 #[cfg(any(feature = "blocking", feature = "async"))]
@@ -222,10 +285,10 @@ pub use asynchronous::AuthorizationCode as AsyncAuthorizationCode;
 #[cfg(feature = "async")]
 pub use asynchronous::ClientCredentials as AsyncClientCredentials;
 /// The blocking `AuthorizationCode` (the name the original documentation uses).
-#[cfg(feature = "blocking")]
+#[cfg(all(feature = "blocking", not(target_arch = "wasm32")))]
 pub use blocking::AuthorizationCode;
 /// The blocking `ClientCredentials`.
-#[cfg(feature = "blocking")]
+#[cfg(all(feature = "blocking", not(target_arch = "wasm32")))]
 pub use blocking::ClientCredentials;
 
 /// The README's code blocks, compiled (and run where they need no Spotify)
@@ -241,6 +304,10 @@ pub use blocking::ClientCredentials;
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
-/// The `User-Agent` of the library's own HTTP clients.
-#[cfg(any(feature = "blocking", feature = "async"))]
+/// The `User-Agent` of the library's own HTTP clients (in a browser,
+/// `fetch` sends the browser's own).
+#[cfg(all(
+    any(feature = "blocking", feature = "async"),
+    not(target_arch = "wasm32")
+))]
 const USER_AGENT: &str = concat!("spotify-auth/", env!("CARGO_PKG_VERSION"));

@@ -54,6 +54,11 @@ impl Lineage {
             .is_some_and(|fps| fps.iter().any(|f| record.names(*f)))
     }
 
+    /// Whether the refresh token `fp` is one this login descends from.
+    pub(crate) fn contains(&self, fp: Fingerprint) -> bool {
+        self.0.as_deref().is_some_and(|fps| fps.contains(&fp))
+    }
+
     /// How many ancestors are known.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {

@@ -188,7 +188,7 @@ pub(crate) fn err(e: &crate::Error) -> &(dyn std::error::Error + 'static) {
 #[derive(Clone, Copy)]
 pub(crate) struct Stopwatch {
     #[cfg(feature = "tracing")]
-    started: std::time::Instant,
+    started: crate::clock::Instant,
 }
 
 impl Stopwatch {
@@ -197,7 +197,7 @@ impl Stopwatch {
     pub(crate) fn start() -> Self {
         Stopwatch {
             #[cfg(feature = "tracing")]
-            started: std::time::Instant::now(),
+            started: crate::clock::Instant::now(),
         }
     }
 
@@ -223,7 +223,7 @@ pub(crate) fn carry_span<F: std::future::Future>(
 
 /// `f` inside the current span, on whichever thread it runs (tokio's
 /// blocking pool).
-#[cfg(feature = "async")]
+#[cfg(all(feature = "async", not(target_arch = "wasm32")))]
 pub(crate) fn carry_span_fn<T>(f: impl FnOnce() -> T) -> impl FnOnce() -> T {
     #[cfg(feature = "tracing")]
     {

@@ -245,12 +245,36 @@ fn succeeds(record: &LoginEnded, from: &Lineage, token: &TokenInfo) -> bool {
 /// loss found at that time (Unix ms): over nothing (the write-back itself
 /// failed, or the store lost its data again), the refusal is recorded as a
 /// recovery, which ends no other login.
+///
+/// `ancestors`: the refresh tokens the refused one descends from. A store
+/// still holding one of them (the refused token's own write never landed)
+/// holds a token rotated away: the record names it too, so that no sharer
+/// sends it.
 pub(crate) fn refusal_over(
     stored: Option<&Entry>,
     refused: &RefreshToken,
     provisional: Option<u64>,
+    ancestors: &Lineage,
 ) -> Option<Entry> {
+    let stale = |t: &TokenInfo| {
+        t.refresh_token
+            .as_ref()
+            .is_some_and(|r| ancestors.contains(crate::entry::Fingerprint::of(r)))
+    };
     match stored {
+        Some(Entry::Token(t)) if stale(t) => {
+            let mut record = LoginEnded::refusal(refused);
+            record.name(t.refresh_token.iter().map(crate::entry::Fingerprint::of));
+            Some(Entry::Ended(record))
+        }
+        Some(Entry::Recovering(r)) if r.token().is_some_and(stale) => {
+            let copy = r.token().and_then(|t| t.refresh_token.clone());
+            let mut next = r.after_refusal(refused);
+            if let Some(copy) = copy {
+                next = next.after_refusal(&copy);
+            }
+            Some(Entry::Recovering(next))
+        }
         None => Some(match provisional {
             Some(since_ms) => Entry::Recovering(Recovery::from_parts(
                 None,
@@ -367,7 +391,13 @@ mod tests {
         // B, holding nothing, adopts the copy there.
         assert_eq!(decide(&stored, None), Verdict::Adopt(s_tok.clone()));
         // C sends S: refused. S is named, no copy left.
-        let refused_s = refusal_over(Some(&stored), &RefreshToken::new("S"), None).unwrap();
+        let refused_s = refusal_over(
+            Some(&stored),
+            &RefreshToken::new("S"),
+            None,
+            &Lineage::none(),
+        )
+        .unwrap();
         let Entry::Recovering(r) = &refused_s else {
             panic!("still recovering: {refused_s:?}")
         };
@@ -423,40 +453,61 @@ mod tests {
         let t = RefreshToken::new("T");
         let plain = |e: Option<Entry>| matches!(e, Some(Entry::Ended(r)) if r.ends(&t) && r.reason() == EndReason::Refused);
         assert!(
-            plain(refusal_over(None, &t, None)),
+            plain(refusal_over(None, &t, None, &Lineage::none())),
             "a bootstrap token over nothing"
         );
         assert!(plain(refusal_over(
             Some(&Entry::Token(tok("a", "T", 1))),
             &t,
-            None
+            None,
+            &Lineage::none()
         )));
         assert_eq!(
-            refusal_over(Some(&Entry::Token(tok("a", "U", 1))), &t, None),
+            refusal_over(
+                Some(&Entry::Token(tok("a", "U", 1))),
+                &t,
+                None,
+                &Lineage::none()
+            ),
             None,
             "a newer token stays"
         );
         let logout = Entry::Ended(LoginEnded::logout([]));
         assert_eq!(
-            refusal_over(Some(&logout), &t, None),
+            refusal_over(Some(&logout), &t, None, &Lineage::none()),
             None,
             "a logout stays"
         );
         let other = Entry::Ended(LoginEnded::refusal(&RefreshToken::new("O")));
-        let both = refusal_over(Some(&other), &t, None).unwrap();
+        let both = refusal_over(Some(&other), &t, None, &Lineage::none()).unwrap();
         assert!(
             both.ended().unwrap().ends(&t) && both.ended().unwrap().ends(&RefreshToken::new("O"))
         );
-        assert_eq!(refusal_over(Some(&both), &t, None), None, "named already");
+        assert_eq!(
+            refusal_over(Some(&both), &t, None, &Lineage::none()),
+            None,
+            "named already"
+        );
         let rec = Entry::Recovering(Recovery::written_back(tok("a", "U", 1)));
-        let named = refusal_over(Some(&rec), &t, None).unwrap();
+        let named = refusal_over(Some(&rec), &t, None, &Lineage::none()).unwrap();
         assert_eq!(
             named.token().and_then(|x| x.refresh_token.clone()),
             Some(RefreshToken::new("U"))
         );
-        assert_eq!(refusal_over(Some(&named), &t, None), None, "named already");
+        assert_eq!(
+            refusal_over(Some(&named), &t, None, &Lineage::none()),
+            None,
+            "named already"
+        );
+        // The store still holds an ancestor of the refused token (the
+        // refused one's write never landed): named too.
+        let older = Entry::Token(tok("a", "P", 1));
+        let lineage = Lineage::after(Fingerprint::of(&RefreshToken::new("P")), &Lineage::none());
+        let both = refusal_over(Some(&older), &t, None, &lineage).unwrap();
+        let both = both.ended().unwrap();
+        assert!(both.ends(&t) && both.ends(&RefreshToken::new("P")));
         // A copy written back after a loss whose write failed: a recovery.
-        let lost = refusal_over(None, &t, Some(7)).unwrap();
+        let lost = refusal_over(None, &t, Some(7), &Lineage::none()).unwrap();
         assert!(
             matches!(&lost, Entry::Recovering(r) if r.refused(&t) && r.token().is_none() && r.since_ms() == 7)
         );

@@ -40,6 +40,8 @@ macro_rules! per_user_flow {
         }
     };
 }
+// (No blocking API on wasm32, where asking for it is a compile error of its own.)
+#[cfg(not(target_arch = "wasm32"))]
 per_user_flow!("blocking", blocking);
 per_user_flow!("async", asynchronous);
 

@@ -40,6 +40,10 @@ const AHEAD_YIELD_MS: u64 = 500;
 /// The longest wait between two refreshes ahead that failed, in ms.
 const MAX_AHEAD_BACKOFF_MS: u64 = 30_000;
 
+/// The shortest time a store recovering from a data loss, with no copy of
+/// the login left, answers `StoreRecovering` before "log in again".
+const MIN_RECOVERY_GRACE_MS: u64 = 60_000;
+
 /// The login in memory, with the moment it must be refreshed: the access
 /// token for the hot path, and the rest of the login, so that this instance
 /// can write it back to a store that lost it.
@@ -450,10 +454,16 @@ impl Session {
     /// The error for a call that finds no login in a store recovering from
     /// a data loss since `since_ms` (every copy written back refused): a
     /// passing one while an instance holding the live login may still
-    /// write it back (one access-token lifetime: each holder consults the
-    /// store at least that often while used), then "log in again".
+    /// write it back (one access-token lifetime, as each holder consults
+    /// the store at least that often while used, and at least
+    /// `MIN_RECOVERY_GRACE_MS`, for a holder paused meanwhile), then "log
+    /// in again".
     pub fn recovering_error(&self, since_ms: u64) -> Error {
-        let grace_ms = self.lifetime.load(Ordering::Relaxed).saturating_mul(1000);
+        let grace_ms = self
+            .lifetime
+            .load(Ordering::Relaxed)
+            .saturating_mul(1000)
+            .max(MIN_RECOVERY_GRACE_MS);
         if unix_now_ms().saturating_sub(since_ms) >= grace_ms {
             return ended_error(Some(EndReason::Refused));
         }
@@ -505,7 +515,7 @@ impl Session {
     }
 
     /// The lineage of the login in memory.
-    fn lineage(&self) -> Lineage {
+    pub fn lineage(&self) -> Lineage {
         self.current
             .load()
             .as_ref()

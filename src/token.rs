@@ -1,7 +1,9 @@
 //! [`TokenInfo`] and its file format; the validation of token responses is in
 //! `token/response.rs` (compiled with a mode only).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
+
+use crate::clock::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 

@@ -8,6 +8,8 @@
 mod exit;
 #[path = "../../tests/generators/mod.rs"]
 mod generators;
+#[path = "../../src/bin/spotify-auth/paths.rs"]
+mod paths;
 #[path = "../../src/bin/spotify-auth/private_file.rs"]
 mod private_file;
 #[path = "../../src/bin/spotify-auth/profile.rs"]

@@ -4,7 +4,9 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::clock::Instant;
 
 use super::{AttemptStore, DEFAULT_LIFETIME, SavedAttempt, id_to_save, id_to_take};
 use crate::{AuthorizationAttempt, Error, PkceVerifier, Result};

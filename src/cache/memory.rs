@@ -110,11 +110,11 @@ impl RefreshLock {
 
     /// Takes the lock, waiting at most `wait`; false when it is still held.
     fn acquire(&self, wait: std::time::Duration) -> bool {
-        let deadline = std::time::Instant::now().checked_add(wait);
+        let deadline = crate::clock::Instant::now().checked_add(wait);
         let mut held = self.flag();
         while *held {
             let left = match deadline {
-                Some(d) => d.saturating_duration_since(std::time::Instant::now()),
+                Some(d) => d.saturating_duration_since(crate::clock::Instant::now()),
                 None => wait,
             };
             if left.is_zero() {

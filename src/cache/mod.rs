@@ -10,32 +10,41 @@
 //! how one ended.
 
 use std::any::Any;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use crate::{Result, TokenInfo};
 
+#[cfg(not(target_arch = "wasm32"))]
 mod file;
-#[cfg(feature = "keyring")]
+#[cfg(all(feature = "keyring", not(target_arch = "wasm32")))]
 mod keyring;
+#[cfg(not(target_arch = "wasm32"))]
 mod lock_file;
 mod memory;
 mod memory_store;
-#[cfg(feature = "redis")]
+#[cfg(all(feature = "redis", not(target_arch = "wasm32")))]
 mod redis;
 #[cfg(feature = "encryption")]
 mod sealed;
 
 pub use crate::entry::{EndReason, Entry, LoginEnded, SealedEntry};
+#[cfg(not(target_arch = "wasm32"))]
 pub use file::{CONFIG_FILE_NAME, DEFAULT_PATH, FileTokenCache};
-#[cfg(feature = "keyring")]
+#[cfg(all(feature = "keyring", not(target_arch = "wasm32")))]
 #[cfg_attr(docsrs, doc(cfg(feature = "keyring")))]
 pub use keyring::KeyringTokenCache;
 pub use memory::InMemoryTokenCache;
 pub use memory_store::{InMemoryStore, InMemoryStoreCache};
-#[cfg(all(feature = "redis", any(feature = "blocking", feature = "async")))]
+#[cfg(all(
+    feature = "redis",
+    any(feature = "blocking", feature = "async"),
+    not(target_arch = "wasm32")
+))]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use redis::RedisAttemptStore;
-#[cfg(feature = "redis")]
+#[cfg(all(feature = "redis", not(target_arch = "wasm32")))]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use redis::{RedisStore, RedisTokenCache};
 #[cfg(feature = "encryption")]
@@ -116,6 +125,19 @@ pub trait TokenCache: Send + Sync {
         Ok(true)
     }
 
+    /// For a store whose lock is granted by an event loop rather than taken
+    /// by a call that blocks (the browser's Web Locks, which
+    /// `spotify_auth::browser::LocalStorageTokenCache` uses on wasm32): the
+    /// lock as a future, which the async API awaits instead of calling
+    /// [`lock`](Self::lock) or [`try_lock`](Self::try_lock). `wait`: wait
+    /// for another holder; else resolve to `Ok(None)` when someone holds it.
+    /// `None`, the default: the store has no such lock, and the methods
+    /// above are used. The blocking API never calls it.
+    fn lock_async(&self, wait: bool) -> Option<LockFuture> {
+        let _ = wait;
+        None
+    }
+
     /// Registers `listener`, to be called (from any thread) whenever this
     /// cache learns that another sharer ended the login it stores: a logout
     /// recorded elsewhere. The flows register one when they are built: it
@@ -172,6 +194,31 @@ pub trait TokenCache: Send + Sync {
         let record = LoginEnded::logout_over(stored.as_ref(), &[]);
         self.write(&Entry::Ended(record), &lock)
     }
+}
+
+/// A lock being taken without blocking a thread (see
+/// [`TokenCache::lock_async`]): the guard, or `None` when it was not waited
+/// for and someone else holds it.
+pub type LockFuture = Pin<Box<dyn Future<Output = Result<Option<CacheLock>>> + Send>>;
+
+/// Takes `cache`'s lock (waiting for another holder when `wait`, else `None`
+/// when someone holds it) and reads the store under it; a failed read keeps
+/// the lock with its error. Blocking: run where the mode runs cache I/O.
+#[cfg(any(feature = "blocking", feature = "async"))]
+pub(crate) fn lock_and_read(
+    cache: &dyn TokenCache,
+    wait: bool,
+) -> Result<Option<(CacheLock, Result<Option<Entry>>)>> {
+    let guard = if wait {
+        crate::observe::lock_cache(cache)?
+    } else {
+        match cache.try_lock()? {
+            Some(guard) => guard,
+            None => return Ok(None),
+        }
+    };
+    let stored = cache.read().and_then(crate::entry::unsealed);
+    Ok(Some((guard, stored)))
 }
 
 /// What a cache calls when it learns that the login it stores ended
@@ -278,6 +325,9 @@ macro_rules! forward_cache {
             }
             fn confirm_lock(&self, lock: &CacheLock) -> Result<bool> {
                 (**self).confirm_lock(lock)
+            }
+            fn lock_async(&self, wait: bool) -> Option<LockFuture> {
+                (**self).lock_async(wait)
             }
             fn watch_ended(&self, listener: EndedListener) {
                 (**self).watch_ended(listener)

@@ -112,7 +112,7 @@ impl WebApiMiddleware {
                         return Ok(response);
                     }
                 }
-                Step::Wait(asked) => tokio::time::sleep(self.core.actual_wait(asked)).await,
+                Step::Wait(asked) => super::sleep(self.core.actual_wait(asked)).await,
             }
             match replay {
                 Some(again) => request = again,
@@ -122,7 +122,10 @@ impl WebApiMiddleware {
     }
 }
 
-#[async_trait::async_trait]
+// reqwest-middleware's trait asks for `Send` futures except on wasm32,
+// where reqwest's are not.
+#[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
 impl Middleware for WebApiMiddleware {
     async fn handle(
         &self,

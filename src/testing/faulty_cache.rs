@@ -219,6 +219,12 @@ impl<C: TokenCache> TokenCache for FaultyCache<C> {
         self.pass(CacheOp::Lock, |inner| inner.confirm_lock(lock))
     }
 
+    /// Forwarded, not counted: only a browser store (wasm32, where this
+    /// fake does not exist) has one.
+    fn lock_async(&self, wait: bool) -> Option<crate::cache::LockFuture> {
+        self.inner.lock_async(wait)
+    }
+
     fn watch_ended(&self, listener: crate::cache::EndedListener) {
         self.inner.watch_ended(listener)
     }

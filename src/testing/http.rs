@@ -59,6 +59,14 @@ impl Incoming {
         header(&self.headers, name)
     }
 
+    /// Whether this is a browser's CORS preflight: `OPTIONS` with an
+    /// `Origin` and the method it asks about.
+    pub fn is_preflight(&self) -> bool {
+        self.method == "OPTIONS"
+            && self.header("origin").is_some()
+            && self.header("access-control-request-method").is_some()
+    }
+
     /// Whether the body is declared `application/x-www-form-urlencoded`.
     pub fn is_form(&self) -> bool {
         self.header("content-type").is_some_and(|value| {
@@ -189,6 +197,43 @@ impl Reply {
             ],
             body: b"<!DOCTYPE html><html><body>Redirecting</body></html>".to_vec(),
         }
+    }
+
+    /// The answer to a CORS preflight: any origin, the methods the
+    /// endpoints serve, and the request headers asked for (a Web API
+    /// call's `Authorization`, say), for 10 minutes.
+    pub fn preflight(incoming: &Incoming) -> Self {
+        let asked = incoming
+            .header("access-control-request-headers")
+            .unwrap_or("")
+            .to_owned();
+        Reply::Response {
+            status: 204,
+            headers: vec![
+                ("Access-Control-Allow-Origin", "*".to_owned()),
+                (
+                    "Access-Control-Allow-Methods",
+                    "GET, POST, PUT, DELETE".to_owned(),
+                ),
+                ("Access-Control-Allow-Headers", asked),
+                ("Access-Control-Max-Age", "600".to_owned()),
+            ],
+            body: Vec::new(),
+        }
+    }
+
+    /// This reply, readable by a page of any origin (as Spotify's token
+    /// endpoint and Web API are, for public clients): `*`, and the headers
+    /// a client reads beyond the CORS-safelisted ones exposed.
+    pub fn with_cors(mut self) -> Self {
+        if let Reply::Response { headers, .. } = &mut self {
+            headers.push(("Access-Control-Allow-Origin", "*".to_owned()));
+            headers.push((
+                "Access-Control-Expose-Headers",
+                "Retry-After, WWW-Authenticate, Location".to_owned(),
+            ));
+        }
+        self
     }
 
     /// `404 Not Found`.

@@ -67,6 +67,14 @@
 //!   of its own ([`FakeSpotify::inject_web_api`]: 429s with `Retry-After`,
 //!   5xx, redirects).
 //! - Any other path is `404`.
+//! - Browsers are answered as Spotify answers them for public (PKCE)
+//!   clients: a request with an `Origin` gets
+//!   `Access-Control-Allow-Origin: *` (and `Retry-After`,
+//!   `WWW-Authenticate` and `Location` exposed), and a CORS preflight
+//!   (`OPTIONS` with `Access-Control-Request-Method`) gets `204` allowing
+//!   the method and the headers it asks for; preflights are not recorded.
+//!   A page on another origin can so exchange codes, refresh and call
+//!   `/v1/me` (the browser tests of `spotify_auth::browser` do).
 //!
 //! Token requests can be made to fail with [`FakeSpotify::inject`] (server
 //! errors, rate limiting, dropped connections, truncated or malformed bodies,

@@ -287,6 +287,13 @@ impl Shared {
     /// Records the request, applies any fault, answers.
     fn handle(&self, mut request: tiny_http::Request) {
         let incoming = Incoming::read(&mut request);
+        // A browser's CORS preflight is the browser's question, not the
+        // client's request: answered, neither recorded nor faulted.
+        if incoming.is_preflight() {
+            Reply::preflight(&incoming).send(request, &self.connections);
+            return;
+        }
+        let from_browser = incoming.header("origin").is_some();
         let fault = {
             let mut state = self.lock();
             let fault = if incoming.path == TOKEN_PATH {
@@ -319,6 +326,11 @@ impl Shared {
                 drop(self.answer(&incoming, Delivery::Lost));
                 Reply::HangUp { raw: Vec::new() }
             }
+        };
+        let reply = if from_browser {
+            reply.with_cors()
+        } else {
+            reply
         };
         reply.send(request, &self.connections);
     }
@@ -407,6 +419,63 @@ mod tests {
         let issued = server.access_token_issued_at(access).expect("issued here");
         assert!(before <= issued && issued <= std::time::Instant::now());
         assert_eq!(server.access_token_issued_at("BQnever"), None);
+    }
+
+    /// Browsers: a preflight is answered (and not recorded), a request
+    /// with an `Origin` is readable by the page; one without is as before.
+    #[test]
+    fn answers_cors_for_browsers() {
+        let server = FakeSpotify::builder()
+            .client("id", None)
+            .start()
+            .expect("fake server");
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let preflight = agent
+            .options(server.token_url())
+            .header("Origin", "http://127.0.0.1:9")
+            .header("Access-Control-Request-Method", "POST")
+            .header("Access-Control-Request-Headers", "authorization")
+            .call()
+            .expect("an answer");
+        assert_eq!(preflight.status(), 204);
+        let header = |r: &ureq::http::Response<ureq::Body>, name: &str| {
+            r.headers()
+                .get(name)
+                .map(|v| v.to_str().expect("ASCII").to_owned())
+        };
+        assert_eq!(
+            header(&preflight, "access-control-allow-origin").as_deref(),
+            Some("*")
+        );
+        assert_eq!(
+            header(&preflight, "access-control-allow-headers").as_deref(),
+            Some("authorization")
+        );
+        assert_eq!(
+            server.token_request_count(),
+            0,
+            "a preflight is not recorded"
+        );
+
+        let from_page = agent
+            .post(server.token_url())
+            .header("Origin", "http://127.0.0.1:9")
+            .send_form([("grant_type", "refresh_token")])
+            .expect("an answer");
+        assert_eq!(from_page.status(), 401, "no client: invalid_client");
+        assert_eq!(
+            header(&from_page, "access-control-allow-origin").as_deref(),
+            Some("*")
+        );
+        let native = agent
+            .post(server.token_url())
+            .send_form([("grant_type", "refresh_token")])
+            .expect("an answer");
+        assert_eq!(header(&native, "access-control-allow-origin"), None);
+        assert_eq!(server.token_request_count(), 2);
     }
 
     #[test]

@@ -1,14 +1,19 @@
-//! The async transport: one form POST with reqwest 0.13.
+//! The async transport: one form POST with reqwest 0.13 (on wasm32, its
+//! backend over the browser's `fetch`).
 
-use std::sync::{Arc, OnceLock};
+#[cfg(not(target_arch = "wasm32"))]
+use std::sync::Arc;
+use std::sync::OnceLock;
 use std::time::Duration;
 
+#[cfg(not(target_arch = "wasm32"))]
 use rustls_platform_verifier::BuilderVerifierExt;
 use url::Url;
 
 use crate::retry::RawResponse;
 use crate::session::TokenRequest;
 use crate::token::MAX_BODY;
+#[cfg(not(target_arch = "wasm32"))]
 use crate::transport::classify;
 use crate::{Error, HttpErrorKind, Result};
 
@@ -28,10 +33,59 @@ impl Transport {
             Some(c) => c,
             None => default_client()?,
         };
+        #[cfg(target_arch = "wasm32")]
+        super::wasm::seed_jitter();
         Ok(Self { client })
     }
 
     /// POSTs the form; reads at most `MAX_BODY + 1` bytes of the answer.
+    /// On wasm32 the browser's `fetch`, whose future (not `Send`) is kept
+    /// on this thread, where it was made.
+    #[cfg(target_arch = "wasm32")]
+    pub async fn post_form(
+        &self,
+        url: &Url,
+        request: &TokenRequest,
+        timeout: Duration,
+    ) -> Result<RawResponse> {
+        super::wasm::local(self.fetch_form(url, request, timeout)).await
+    }
+
+    #[cfg(target_arch = "wasm32")]
+    async fn fetch_form(
+        &self,
+        url: &Url,
+        request: &TokenRequest,
+        timeout: Duration,
+    ) -> Result<RawResponse> {
+        let mut builder = self
+            .client
+            .post(url.as_str())
+            .timeout(timeout)
+            .body(request.body.clone());
+        for (name, value) in request.headers() {
+            builder = builder.header(name, value);
+        }
+        let response = builder.send().await.map_err(map_error)?;
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        // Without reqwest's `stream` feature the browser's body comes whole;
+        // one larger than the limit is refused all the same.
+        let mut body = response.bytes().await.map_err(map_error)?.to_vec();
+        body.truncate(MAX_BODY + 1);
+        Ok(RawResponse {
+            status,
+            retry_after,
+            body,
+        })
+    }
+
+    /// POSTs the form; reads at most `MAX_BODY + 1` bytes of the answer.
+    #[cfg(not(target_arch = "wasm32"))]
     pub async fn post_form(
         &self,
         url: &Url,
@@ -92,11 +146,19 @@ pub(super) fn default_client() -> Result<reqwest::Client> {
     Ok(CLIENT.get_or_init(|| client).clone())
 }
 
+/// On wasm32: the browser's `fetch`, which has its own TLS, redirects and
+/// `User-Agent` (a header a page cannot set).
+#[cfg(target_arch = "wasm32")]
+fn build_default_client() -> std::result::Result<reqwest::Client, Box<dyn std::error::Error>> {
+    Ok(reqwest::Client::new())
+}
+
 /// No redirects, the library's `User-Agent`, and a rustls config of our own:
 /// ring given explicitly (nothing is installed process-wide, and a provider
 /// a program installed is not picked up), verifying against the operating
 /// system's trust store (`rustls-platform-verifier`, as ureq does for the
 /// blocking mode). Timeouts are set per request.
+#[cfg(not(target_arch = "wasm32"))]
 fn build_default_client() -> std::result::Result<reqwest::Client, Box<dyn std::error::Error>> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let tls = rustls::ClientConfig::builder_with_provider(provider)
@@ -111,10 +173,25 @@ fn build_default_client() -> std::result::Result<reqwest::Client, Box<dyn std::e
     Ok(client)
 }
 
+/// An [`Error::Http`] whose source is reqwest's error. In a browser a failed
+/// `fetch` says nothing about how far it got (refused, reset, or refused by
+/// CORS after the server answered): it is [`HttpErrorKind::Other`], which is
+/// sent again only when that is harmless.
+#[cfg(target_arch = "wasm32")]
+fn map_error(e: reqwest::Error) -> Error {
+    let kind = if e.is_timeout() {
+        HttpErrorKind::Timeout
+    } else {
+        HttpErrorKind::Other
+    };
+    Error::http(kind, e)
+}
+
 /// An [`Error::Http`] whose source is reqwest's error, classified by kind as
 /// the blocking transport classifies ureq's (see [`HttpErrorKind`]): a TLS
 /// failure, which reqwest reports as a connect error with rustls's error
 /// among its causes, is [`HttpErrorKind::Tls`], not `Connect`.
+#[cfg(not(target_arch = "wasm32"))]
 fn map_error(e: reqwest::Error) -> Error {
     let kind = if e.is_timeout() {
         HttpErrorKind::Timeout

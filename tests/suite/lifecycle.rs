@@ -364,6 +364,33 @@ impl TokenCache for OvertakenAfterRead {
 }
 
 flow_test! {
+    async fn a_refused_token_whose_write_never_landed_names_the_token_it_replaced() {
+        let (server, stale) = rotating();
+        let first = stale.refresh_token.clone().unwrap();
+        let cache = faulty(Some(stale));
+        let a = builder(server.url()).token_cache(cache.clone()).build().unwrap();
+        // A refreshes T into U, and cannot store U: the store keeps T.
+        cache.fail_always(CacheOp::WriteToken);
+        a.get_access_token().await.unwrap();
+        let u = server.issued_refresh_tokens().last().unwrap().token().to_owned();
+        // Spotify refuses U (revoked): the store still holds T, which U
+        // replaced. The refusal names both.
+        server.revoke_refresh_token(&u);
+        let refused = a.force_refresh().await;
+        assert!(matches!(refused, Err(Error::ReauthorizationRequired { .. })), "{refused:?}");
+        let record = cache.inner().read().unwrap();
+        let ended = record.as_ref().and_then(|e| e.ended()).expect("a refusal record");
+        assert!(ended.ends(&first) && ended.ends(&RefreshToken::new(u.as_str())));
+        // A sharer never sends T, which U replaced.
+        cache.heal(CacheOp::WriteToken);
+        let b = builder(server.url()).token_cache(cache.clone()).build().unwrap();
+        let got = b.get_access_token().await;
+        assert!(got.unwrap_err().requires_authorization());
+        assert_eq!(refresh_tokens_sent(&server), vec![first.secret().to_owned(), u]);
+    }
+}
+
+flow_test! {
     async fn an_owed_write_whose_store_cannot_be_read_backs_off() {
         let (server, stale) = rotating();
         let cache = faulty(Some(stale));

@@ -344,6 +344,13 @@ impl<C: TokenCache> TokenCache for SealedCache<C> {
         self.inner.confirm_lock(lock)
     }
 
+    /// The inner cache's asynchronous lock (a browser store's Web Lock),
+    /// without the re-sealing [`lock`](Self::lock) does: a token found in
+    /// the clear or under an older key is sealed again at its next write.
+    fn lock_async(&self, wait: bool) -> Option<crate::cache::LockFuture> {
+        self.inner.lock_async(wait)
+    }
+
     fn watch_ended(&self, listener: EndedListener) {
         self.inner.watch_ended(listener)
     }
