@@ -117,6 +117,14 @@ def session():
                 if len(p) >= 6:
                     rows.append([p[0], p[1], p[2], " / ".join(p[3:6])])
         table(["step", "when", "time", "load"], rows)
+        busy = [p[0] for lines in load_lines().values() for p in lines
+                if p[1] == "start" and float(p[3]) > 2.5]
+        fp = [f"`{b}` run {i + 1}" for b, _, _, _, _, loads in footprint_rows()
+              for i, l in enumerate(loads) if float(l) > 2.5]
+        if fp:
+            busy.append("footprint's builds " + ", ".join(fp))
+        print("Ran under load (a 1-minute load above 2.5 when it started): "
+              + (", ".join(busy) if busy else "none") + ".\n")
 
 
 def hot_path():
@@ -452,6 +460,18 @@ def readme():
         ["rspotify (comparison crate)"]
         + [f"{cmp[(m, 'rspotify')]:,.0f} B" if (m, "rspotify") in cmp else "n/a" for m in ("blocking", "async")],
     ])
+    fp = {b: (g, secs) for b, g, _, _, secs, _ in footprint_rows()}
+    if fp:
+        print("**Build footprint** (`FOOTPRINT=1`, `comparisons/rspotify/footprint.sh`: crates in the "
+              "normal dependency graph, clean release build, each run):\n")
+        rows = []
+        for mode in ("blocking", "async"):
+            cells = [mode]
+            for lib in ("ours", "rspotify"):
+                g, secs = fp.get(f"{lib}-{mode}", ("n/a", []))
+                cells.append(f"{g} crates, " + " / ".join(f"{x:.0f} s" for x in secs))
+            rows.append(cells)
+        table(["build", "spotify-auth", "rspotify 0.16.1"], rows)
     parts = [med(f"hot_path_parts/{p}") for p in ("system_time_now", "arc_swap_load", "copy_250_byte_string")]
     print("**Hot path** (valid token; criterion medians, `benches/hot_path.rs`): a wall-clock read and one "
           "`arc-swap` load, no lock and no I/O, then the returned copy.\n")
@@ -501,14 +521,52 @@ def everything():
     footprint()
 
 
-def footprint():
+FP_LABELS = {
+    "ours-blocking": "spotify-auth, `blocking` only",
+    "ours-async": "spotify-auth, `async` only",
+    "rspotify-blocking": "rspotify 0.16.1, `client-ureq` + `ureq-rustls-tls`",
+    "rspotify-async": "rspotify 0.16.1, `client-reqwest` + `reqwest-rustls-tls`",
+    "tls-ring": "reqwest 0.13 `rustls-no-provider` + rustls `ring` + tokio (what `async` uses)",
+    "tls-aws-lc": "reqwest 0.13 `rustls` (aws-lc-rs) + tokio",
+}
+
+
+def footprint_rows():
+    """(build, graph, forbidden crates found, compiled, [seconds per run], [load before])."""
     text = log("footprint")
-    if not text:
+    graph, runs = {}, {}
+    for line in text.splitlines():
+        m = re.match(r"^([\w-]+)\s+(\d+)\s+(\d+)\s+([\d.]+)\s+(.*)$", line)
+        if m:
+            r = runs.setdefault(m[1], {"compiled": m[3], "secs": [], "load": []})
+            r["secs"].append(float(m[4]))
+            r["load"].append(m[5].split(",")[0].strip())
+            continue
+        m = re.match(r"^([\w-]+)\s+(\d+)\s+(yes)?\s+(.*)$", line)
+        if m and m[1] in FP_LABELS:
+            graph[m[1]] = (m[2], m[4])
+    rows = []
+    for b in FP_LABELS:
+        if b in graph or b in runs:
+            g = graph.get(b, ("n/a", "n/a"))
+            r = runs.get(b, {"compiled": "n/a", "secs": [], "load": []})
+            rows.append((b, g[0], g[1], r["compiled"], r["secs"], r["load"]))
+    return rows
+
+
+def footprint():
+    rows = footprint_rows()
+    if not rows:
         return
-    section("Footprint (`bash comparisons/rspotify/footprint.sh 2`)", ["footprint"])
-    print("```")
-    print(text.strip())
-    print("```\n")
+    section("Build footprint (`bash comparisons/rspotify/footprint.sh 2`: throwaway crates, clean "
+            "release builds)", ["footprint"])
+    print("graph: packages in the normal dependency graph (`cargo tree -e normal`); compiled: packages "
+          "built, build-dependencies and proc-macros included; the crates that must not be there: "
+          "tokio, reqwest, hyper, hyper-util, futures-executor in a blocking build, ureq in ours async.\n")
+    table(["build", "graph", "must-not crates found", "compiled", "clean build, each run",
+           "1-minute load before each run"],
+          [[FP_LABELS[b], g, f, c, " / ".join(f"{x:.1f} s" for x in secs), " / ".join(load)]
+           for b, g, f, c, secs, load in rows])
 
 
 def splice(path, begin, end, body):
