@@ -5,7 +5,7 @@
 # README's Performance section (between their `run_all` markers).
 #
 #   bash benches/run_all.sh                 # 10-15 minutes on 2 cores, builds included
-#   FOOTPRINT=1 bash benches/run_all.sh     # and footprint.sh 2 (20 minutes more)
+#   FOOTPRINT=1 bash benches/run_all.sh     # and footprint.sh 2 (10-20 minutes more)
 #   ONLY="per_user cmp_async_per_user" bash benches/run_all.sh   # some steps
 #
 # Each step's output goes to OUT/STEP.log (OUT: target/perf/DATE-TIME, or
