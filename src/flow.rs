@@ -841,6 +841,37 @@ impl Engine {
                     self.kept().guard = Some(guard);
                     return Err(e);
                 }
+                // Lapsed while the answer of its request is owed: released,
+                // its in-flight marker would go, and the next holder (who
+                // waits for it) would send the token the answer replaced.
+                // Written through the marker while it stands.
+                Ok(false)
+                    if self.session.owes_write()
+                        && self.kept().since.is_some_and(|s| s.elapsed() < MAX_KEEP) =>
+                {
+                    let held = Arc::clone(&guard);
+                    match self
+                        .with_cache(move |cache| cache.can_write_after_lapse(&held))
+                        .await
+                    {
+                        Ok(true) => {
+                            let stored = self
+                                .with_cache(|cache| {
+                                    Ok(cache.read().and_then(crate::entry::unsealed))
+                                })
+                                .await?;
+                            return Ok(Some((guard, stored)));
+                        }
+                        Err(e) => {
+                            self.kept().guard = Some(guard);
+                            return Err(e);
+                        }
+                        Ok(false) => {
+                            self.kept().since = None;
+                            self.drop_guard(guard).await;
+                        }
+                    }
+                }
                 // Lapsed (or kept too long): sharers read the store as it is.
                 Ok(false) | Err(_) => {
                     self.kept().since = None;

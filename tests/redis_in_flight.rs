@@ -26,7 +26,7 @@ use common::{Flow, Mode};
 use redis_support::{
     ID, RedisServer, cache_message, client, exists, fake, get, now, put, token, wait_until,
 };
-use spotify_auth::testing::Fault;
+use spotify_auth::testing::{CacheOp, Fault, FaultyCache};
 use spotify_auth::{
     CacheLock, EndReason, EndedListener, Entry, Error, LoginEnded, RedisTokenCache, TokenCache,
 };
@@ -178,12 +178,21 @@ fn a_holder_whose_lease_lapsed_in_flight_writes_through_its_marker_once() {
             _ => put(&mut raw, &lock_key, "another-instance", Some(60_000)),
         }
         wait_until("the renewal to notice", || cache.lock_lost());
+        assert!(!cache.confirm_lock(&guard).unwrap(), "{lapse}: lapsed");
+        assert!(
+            cache.can_write_after_lapse(&guard).unwrap(),
+            "{lapse}: its marker stands"
+        );
         let heard = token(&format!("heard-{lapse}"), now() + 3600, "r1");
         cache
             .write(&Entry::Token(heard.clone()), &guard)
             .unwrap_or_else(|e| panic!("{lapse}: the marker lets it write: {e}"));
         assert_eq!(cache.get().unwrap(), Some(heard.clone()), "{lapse}");
         assert!(!exists(&mut raw, &marker), "{lapse}: the write ends it");
+        assert!(
+            !cache.can_write_after_lapse(&guard).unwrap(),
+            "{lapse}: no more"
+        );
         let again = Entry::Token(token("again", now() + 3600, "r2"));
         let message = cache_message(cache.write(&again, &guard));
         assert!(message.contains("was lost"), "{lapse}: once: {message}");
@@ -209,6 +218,10 @@ fn a_holder_whose_lease_lapsed_in_flight_writes_through_its_marker_once() {
         }
         del(&mut raw, &lock_key);
         wait_until("the renewal to notice", || cache.lock_lost());
+        assert!(
+            !cache.can_write_after_lapse(&guard).unwrap(),
+            "{marker_of:?}: no marker of its own"
+        );
         let late = Entry::Token(token("late", now() + 3600, "r3"));
         let message = cache_message(cache.write(&late, &guard));
         assert!(message.contains("was lost"), "{marker_of:?}: {message}");
@@ -230,6 +243,15 @@ fn releasing_deletes_our_marker_even_when_the_lock_is_no_longer_ours() {
     let guard = cache.lock().unwrap();
     assert!(cache.confirm_lock(&guard).unwrap());
     assert!(exists(&mut raw, &marker));
+    let other = redis.cache("spotify:token:other").lock().unwrap();
+    assert!(
+        !cache.can_write_after_lapse(&other).unwrap(),
+        "another key's guard"
+    );
+    assert!(
+        !cache.can_write_after_lapse(&CacheLock::none()).unwrap(),
+        "no guard"
+    );
     put(&mut raw, &lock_key, "another-instance", None);
     drop(guard);
     assert!(!exists(&mut raw, &marker), "our marker goes with the guard");
@@ -647,6 +669,56 @@ fn a_flushall_mid_request_wipes_the_marker_and_the_store_is_repaired() {
     }
 }
 
+/// Fault: the holder's lease lapses mid-request and its own writes of the
+/// answer fail (its connection to the store fails; the others' does not),
+/// so the write is owed. The next holder waits for the marker. The lapsed
+/// holder must keep its marker while the write is owed and write through
+/// it once the store takes writes again: releasing its lapsed lock would
+/// delete the marker, and the next holder would send the replaced token,
+/// be refused and tell its caller that the login ended (F8 of the chaos
+/// test). Then: one request, no error, the answer in the store.
+#[test]
+fn a_lapsed_holder_whose_writes_fail_keeps_its_marker_until_its_write_lands() {
+    let redis = RedisServer::start();
+    let server = fake();
+    let mut raw = redis.raw();
+    let accounts = client(server.url());
+    for mode in Mode::all() {
+        let key = format!("spotify:token:lapsed-owed:{}", mode.name());
+        let b = Arc::new(redis.cache(&key).with_lock_ttl(ms(300)));
+        let a = Arc::new(FaultyCache::new(redis.cache(&key).with_lock_ttl(ms(300))));
+        let t = server.issue_refresh_token(ID, "user-read-email");
+        b.set(&token("expired", now() - 1, &t)).unwrap();
+        let before = server.token_request_count();
+        server.inject(Fault::DelayResponse(ms(800)), 1);
+        a.fail_next(CacheOp::WriteToken, 3);
+        let flow_a = Flow::with_zero_backoff(mode, &accounts, a.clone());
+        let (from_a, from_b) = std::thread::scope(|s| {
+            let from_a = s.spawn(|| flow_a.get_access_token());
+            wait_for_request(&server, before, 1);
+            del(&mut raw, b.lock_key());
+            let from_b = Flow::new(mode, &accounts, b.clone()).get_access_token();
+            (from_a.join().unwrap(), from_b)
+        });
+        let s_access = from_a.unwrap_or_else(|e| panic!("{mode:?}: A: {e}"));
+        assert_eq!(
+            from_b.as_ref().ok(),
+            Some(&s_access),
+            "{mode:?}: B reads what A wrote through its marker: {from_b:?}"
+        );
+        assert_eq!(
+            server.token_request_count() - before,
+            1,
+            "{mode:?}: T sent once"
+        );
+        assert_eq!(stored_access(&b).as_ref(), Some(&s_access), "{mode:?}");
+        assert_eq!(a.failures(CacheOp::WriteToken), 3, "{mode:?}");
+        assert!(flow_a.cache_write_error().is_none(), "{mode:?}");
+        assert!(!exists(&mut raw, b.in_flight_key()), "{mode:?}: ended");
+        flow_a.close().unwrap();
+    }
+}
+
 /// A Redis cache with a hook run once right before the next `confirm_lock`
 /// (between the lock taken and the request): for faults that must strike
 /// exactly there.
@@ -903,6 +975,10 @@ impl TokenCache for DownAfterWrites {
     fn confirm_lock(&self, lock: &CacheLock) -> spotify_auth::Result<bool> {
         self.is_down()?;
         self.inner.confirm_lock(lock)
+    }
+    fn can_write_after_lapse(&self, lock: &CacheLock) -> spotify_auth::Result<bool> {
+        self.is_down()?;
+        self.inner.can_write_after_lapse(lock)
     }
 }
 

@@ -125,6 +125,19 @@ pub trait TokenCache: Send + Sync {
         Ok(true)
     }
 
+    /// For a lock [`confirm_lock`](Self::confirm_lock) found lapsed: whether
+    /// its holder may still write the answer of the request it sent before
+    /// the lapse (`RedisTokenCache`: its in-flight marker still stands, so
+    /// nobody wrote since and the next holder is waiting for it). A flow
+    /// that owes the store such an answer then keeps the lapsed lock and
+    /// writes with it, instead of releasing it (which would end the marker,
+    /// and let the next holder send the refresh token the answer replaced).
+    /// The default says no.
+    fn can_write_after_lapse(&self, lock: &CacheLock) -> Result<bool> {
+        let _ = lock;
+        Ok(false)
+    }
+
     /// For a store whose lock is granted by an event loop rather than taken
     /// by a call that blocks (the browser's Web Locks, which
     /// `spotify_auth::browser::LocalStorageTokenCache` uses on wasm32): the
@@ -325,6 +338,9 @@ macro_rules! forward_cache {
             }
             fn confirm_lock(&self, lock: &CacheLock) -> Result<bool> {
                 (**self).confirm_lock(lock)
+            }
+            fn can_write_after_lapse(&self, lock: &CacheLock) -> Result<bool> {
+                (**self).can_write_after_lapse(lock)
             }
             fn lock_async(&self, wait: bool) -> Option<LockFuture> {
                 (**self).lock_async(wait)

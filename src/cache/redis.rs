@@ -190,6 +190,13 @@ const MAX_LOCK_WAIT: Duration = Duration::from_secs(1 << 30);
 ///   is still ours. A holder that went ahead past its lock wait replaces
 ///   another's marker with its own when it sends: the late answer is then
 ///   refused too.
+/// - A lapsed holder whose own write of the answer fails (its connection to
+///   the server fails, the others' does not) owes the write; the flows then
+///   keep the lapsed guard instead of releasing it, and retry the write
+///   through the marker while
+///   [`can_write_after_lapse`](TokenCache::can_write_after_lapse) says the
+///   marker still stands (releasing would end the marker, and the next
+///   holder would send the refresh token the answer replaced).
 /// - [`lock`](TokenCache::lock) that finds another holder's marker takes the
 ///   lock (renewed as usual) and then waits, polling every 20–50 ms, until
 ///   the marker is gone: written through, released, or expired. Past its
@@ -199,12 +206,13 @@ const MAX_LOCK_WAIT: Duration = Duration::from_secs(1 << 30);
 ///   marker stands, as while the lock is held.
 ///
 /// So a lapse mid-request costs no error and no request when the holder
-/// hears its answer within the in-flight TTL: the next holder waits for it
-/// and reads the new token. A holder that never hears back (it crashed, or
-/// its answer came later than the in-flight TTL) delays the next refresh by
-/// at most the in-flight TTL, and then costs at most one extra request and
-/// one caller's error (a refusal, which the late holder, if it lives, writes
-/// over: the login goes on).
+/// hears its answer, and stores it, within the in-flight TTL: the next
+/// holder waits for it and reads the new token. A holder that never hears
+/// back, or cannot store what it heard (it crashed, its answer came later
+/// than the in-flight TTL, its own writes failed that long) delays the next
+/// refresh by at most the in-flight TTL, and then costs at most one extra
+/// request and one caller's error (a refusal, which the late holder, if it
+/// lives, writes over: the login goes on).
 ///
 /// Choose the in-flight TTL to cover the token request: the flows'
 /// `timeout` (30 s by default, hence the default), or `(max_retries + 1) ×
@@ -723,6 +731,33 @@ impl TokenCache for RedisTokenCache {
             guard.holder.mark_lost(&guard.owner);
         }
         Ok(renewed == 1)
+    }
+
+    /// Whether the lapsed `lock` may still write through its in-flight
+    /// marker (see [In flight](RedisTokenCache#in-flight)): the marker (or
+    /// the lock itself) still holds its owner token. One round trip.
+    fn can_write_after_lapse(&self, lock: &CacheLock) -> Result<bool> {
+        let Some(guard) = self.own_guard(lock) else {
+            return Ok(false);
+        };
+        let held: Vec<Option<String>> = self
+            .pool
+            .run(|conn| {
+                redis::cmd("MGET")
+                    .arg(self.lock_key())
+                    .arg(self.in_flight_key())
+                    .query(conn)
+            })
+            .map_err(|e| {
+                self.redis_error(
+                    format_args!(
+                        "cannot read the in-flight marker {:?}",
+                        self.in_flight_key()
+                    ),
+                    &e,
+                )
+            })?;
+        Ok(held.iter().flatten().any(|owner| *owner == guard.owner))
     }
 
     /// Tells `listener` whenever a logout record of this key is written by

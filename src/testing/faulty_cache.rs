@@ -18,8 +18,9 @@ pub enum CacheOp {
     /// [`TokenCache::write`] of a record that a login ended
     /// ([`Entry::Ended`]: a logout, a refusal).
     WriteRecord,
-    /// [`TokenCache::lock`], [`try_lock`](TokenCache::try_lock) and
-    /// [`confirm_lock`](TokenCache::confirm_lock).
+    /// [`TokenCache::lock`], [`try_lock`](TokenCache::try_lock),
+    /// [`confirm_lock`](TokenCache::confirm_lock) and
+    /// [`can_write_after_lapse`](TokenCache::can_write_after_lapse).
     Lock,
 }
 
@@ -217,6 +218,11 @@ impl<C: TokenCache> TokenCache for FaultyCache<C> {
     /// Counted and failed as a `Lock`.
     fn confirm_lock(&self, lock: &CacheLock) -> Result<bool> {
         self.pass(CacheOp::Lock, |inner| inner.confirm_lock(lock))
+    }
+
+    /// Counted and failed as a `Lock`.
+    fn can_write_after_lapse(&self, lock: &CacheLock) -> Result<bool> {
+        self.pass(CacheOp::Lock, |inner| inner.can_write_after_lapse(lock))
     }
 
     /// Forwarded, not counted: only a browser store (wasm32, where this

@@ -239,6 +239,10 @@ impl TokenCache for Recording {
         self.inner.confirm_lock(lock)
     }
 
+    fn can_write_after_lapse(&self, lock: &CacheLock) -> spotify_auth::Result<bool> {
+        self.inner.can_write_after_lapse(lock)
+    }
+
     fn never_blocks(&self) -> bool {
         self.inner.never_blocks()
     }

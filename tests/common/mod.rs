@@ -69,7 +69,7 @@ pub enum Flow {
 
 /// The same builder calls for either mode's builder.
 macro_rules! configure {
-    ($builder:expr, $client:expr, $cache:expr) => {
+    ($builder:expr, $client:expr, $cache:expr $(, $method:ident($arg:expr))*) => {
         $builder
             .read_environment(false)
             .client_id($client.id)
@@ -77,6 +77,7 @@ macro_rules! configure {
             .redirect_uri($client.redirect)
             .accounts_base_url($client.accounts)
             .token_cache($cache)
+            $(.$method($arg))*
             .build()
             .unwrap()
     };
@@ -98,6 +99,35 @@ impl Flow {
                     spotify_auth::asynchronous::AuthorizationCode::builder(),
                     client,
                     cache
+                );
+                Flow::Async(auth, runtime)
+            }
+        }
+    }
+
+    /// As [`new`](Self::new), with every backoff (an owed write's retries
+    /// included) cut to zero: no test sleeps through one.
+    pub fn with_zero_backoff(
+        mode: Mode,
+        client: &Client,
+        cache: impl TokenCache + 'static,
+    ) -> Flow {
+        match mode {
+            #[cfg(feature = "blocking")]
+            Mode::Blocking => Flow::Blocking(configure!(
+                spotify_auth::blocking::AuthorizationCode::builder(),
+                client,
+                cache,
+                backoff_hook(|_| Duration::ZERO)
+            )),
+            #[cfg(feature = "async")]
+            Mode::Async => {
+                let runtime = tokio::runtime::Runtime::new().unwrap();
+                let auth = configure!(
+                    spotify_auth::asynchronous::AuthorizationCode::builder(),
+                    client,
+                    cache,
+                    backoff_hook(|_| Duration::ZERO)
                 );
                 Flow::Async(auth, runtime)
             }

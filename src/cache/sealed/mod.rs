@@ -344,6 +344,10 @@ impl<C: TokenCache> TokenCache for SealedCache<C> {
         self.inner.confirm_lock(lock)
     }
 
+    fn can_write_after_lapse(&self, lock: &CacheLock) -> Result<bool> {
+        self.inner.can_write_after_lapse(lock)
+    }
+
     /// The inner cache's asynchronous lock (a browser store's Web Lock),
     /// without the re-sealing [`lock`](Self::lock) does: a token found in
     /// the clear or under an older key is sealed again at its next write.
