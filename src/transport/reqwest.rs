@@ -58,21 +58,7 @@ impl Transport {
         request: &TokenRequest,
         timeout: Duration,
     ) -> Result<RawResponse> {
-        let mut builder = self
-            .client
-            .post(url.as_str())
-            .timeout(timeout)
-            .body(request.body.clone());
-        for (name, value) in request.headers() {
-            builder = builder.header(name, value);
-        }
-        let response = builder.send().await.map_err(map_error)?;
-        let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+        let (status, retry_after, response) = self.send(url, request, timeout).await?;
         // Without reqwest's `stream` feature the browser's body comes whole;
         // one larger than the limit is refused all the same.
         let mut body = response.bytes().await.map_err(map_error)?.to_vec();
@@ -92,21 +78,7 @@ impl Transport {
         request: &TokenRequest,
         timeout: Duration,
     ) -> Result<RawResponse> {
-        let mut builder = self
-            .client
-            .post(url.as_str())
-            .timeout(timeout)
-            .body(request.body.clone());
-        for (name, value) in request.headers() {
-            builder = builder.header(name, value);
-        }
-        let mut response = builder.send().await.map_err(map_error)?;
-        let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+        let (status, retry_after, mut response) = self.send(url, request, timeout).await?;
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(map_error)? {
             let room = MAX_BODY + 1 - body.len();
@@ -120,6 +92,31 @@ impl Transport {
             retry_after,
             body,
         })
+    }
+
+    /// Sends the form: the answer's status, its `Retry-After` header (as
+    /// text), and the response, whose body is still to be read.
+    async fn send(
+        &self,
+        url: &Url,
+        request: &TokenRequest,
+        timeout: Duration,
+    ) -> Result<(u16, Option<String>, reqwest::Response)> {
+        let mut builder = self
+            .client
+            .post(url.as_str())
+            .timeout(timeout)
+            .body(request.body.clone());
+        for (name, value) in request.headers() {
+            builder = builder.header(name, value);
+        }
+        let response = builder.send().await.map_err(map_error)?;
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        Ok((response.status().as_u16(), retry_after, response))
     }
 }
 
