@@ -211,8 +211,8 @@ const MAX_LOCK_WAIT: Duration = Duration::from_secs(1 << 30);
 /// back, or cannot store what it heard (it crashed, its answer came later
 /// than the in-flight TTL, its own writes failed that long) delays the next
 /// refresh by at most the in-flight TTL, and then costs at most one extra
-/// request and one caller's error (a refusal, which the late holder, if it
-/// lives, writes over: the login goes on).
+/// request: its refusal is an error for the callers that read it until the
+/// late holder, if it lives, writes its answer over it (the login goes on).
 ///
 /// Choose the in-flight TTL to cover the token request: the flows'
 /// `timeout` (30 s by default, hence the default), or `(max_retries + 1) ×
