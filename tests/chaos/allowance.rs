@@ -7,7 +7,12 @@
 //! before it: the stale copy an instance wrote back to the emptied store
 //! and sent, as nobody can tell a stale copy from the live one (each copy
 //! is sent once at most per loss: the library names the refused ones in
-//! the store, and a loss wipes those names too).
+//! the store, and a loss wipes those names too). A loss's window lasts
+//! until the store is repaired (holds a token issued after the loss; an
+//! instance holding a stale copy then adopts that token instead), plus
+//! the lapse window: an instance that consults the store late (its cache
+//! was down, its calls failed) still finds it recovering, and writes back
+//! and sends its copy then.
 
 use std::time::{Duration, Instant};
 
@@ -38,8 +43,15 @@ pub struct Allowances {
 
 impl Allowances {
     /// A lapse excuses what happens from its start to `window` after its
-    /// end.
-    pub fn new(events: &[StoreEvent], window: Duration) -> Allowances {
+    /// end; a data loss, from its start to `window` after its end or after
+    /// the store was repaired (`store_tokens`: when the store was first
+    /// seen holding each token, and when that was issued), whichever is
+    /// later.
+    pub fn new(
+        events: &[StoreEvent],
+        store_tokens: &[(Instant, Instant)],
+        window: Duration,
+    ) -> Allowances {
         let mut lapses: Vec<Lapse> = events
             .iter()
             .filter(|e| e.lapse)
@@ -53,10 +65,20 @@ impl Allowances {
             })
             .collect();
         lapses.sort_by_key(|l| l.start);
+        // Never repaired: until the end of the run.
+        let unrepaired = Duration::from_secs(24 * 3600);
         let mut losses: Vec<_> = events
             .iter()
             .filter(|e| e.loss)
-            .map(|e| (e.what, e.start, e.end + window))
+            .map(|e| {
+                let repaired = store_tokens
+                    .iter()
+                    .filter(|(seen, issued)| *issued > e.start && *seen >= e.start)
+                    .map(|(seen, _)| *seen)
+                    .min()
+                    .unwrap_or(e.end + unrepaired);
+                (e.what, e.start, e.end.max(repaired) + window)
+            })
             .collect();
         losses.sort_by_key(|l| l.1);
         Allowances {
@@ -187,7 +209,9 @@ mod tests {
             event("lock deleted", 100, true),
             event("evicted", 500, false),
         ];
-        let mut allowances = Allowances::new(&events, Duration::from_millis(1000));
+        // The store was repaired 100 ms after the loss.
+        let repaired = [(at(610), at(605))];
+        let mut allowances = Allowances::new(&events, &repaired, Duration::from_millis(1000));
         // Not in flight during the lapse: sent after it.
         let late = [use_at(t0, 150, 160), use_at(t0, 170, 180)];
         assert!(allowances.request(at(180), &late).is_none());
@@ -202,5 +226,52 @@ mod tests {
             "after the window"
         );
         assert_eq!(allowances.counts(), (1, 1, 1));
+    }
+
+    /// A data loss excuses one extra use of each token issued before it
+    /// until the store is repaired (a token issued after the loss seen in
+    /// it), plus the window; a loss never repaired, to the end of the run.
+    #[test]
+    fn a_loss_excuses_one_stale_copy_per_token_until_the_store_is_repaired() {
+        let t0 = Instant::now();
+        let at = |ms| t0 + Duration::from_millis(ms);
+        let loss = |start| StoreEvent {
+            what: "evicted",
+            start: at(start),
+            end: at(start + 10),
+            loss: true,
+            lapse: false,
+        };
+        let window = Duration::from_millis(1000);
+        // Seen in the store: a token issued before the loss (no repair),
+        // then one issued after it, at 5000 ms.
+        let seen = [(at(120), at(50)), (at(5000), at(4990))];
+        let mut allowances = Allowances::new(&[loss(100)], &seen, window);
+        assert!(
+            allowances.stale_copy(at(50), "s", at(10)).is_none(),
+            "before"
+        );
+        assert!(
+            allowances.stale_copy(at(4500), "s", at(10)).is_some(),
+            "while the store recovers"
+        );
+        assert!(
+            allowances.stale_copy(at(4600), "s", at(10)).is_none(),
+            "once"
+        );
+        assert!(
+            allowances.stale_copy(at(4600), "t", at(200)).is_none(),
+            "issued after the loss"
+        );
+        assert!(allowances.stale_copy(at(5900), "u", at(10)).is_some());
+        assert!(
+            allowances.stale_copy(at(6100), "v", at(10)).is_none(),
+            "past the repair and the window"
+        );
+        assert_eq!(allowances.loss_holds(at(5900)), Some("evicted"));
+        assert_eq!(allowances.loss_holds(at(6100)), None);
+
+        let mut unrepaired = Allowances::new(&[loss(100)], &[], window);
+        assert!(unrepaired.stale_copy(at(60_000), "s", at(10)).is_some());
     }
 }

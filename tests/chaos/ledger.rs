@@ -97,6 +97,10 @@ pub struct Ledger {
     /// Converts the children's Unix times.
     pub clock: Clock,
     pub store_events: Vec<StoreEvent>,
+    /// Each token the watcher found in the store, when it first did: (seen
+    /// at, its refresh token's issue time). A data loss's store is
+    /// repaired once it holds a token issued after the loss.
+    pub store_tokens: Vec<(Instant, Instant)>,
     /// Refresh token -> when an instance first read it from the store.
     pub first_read: HashMap<String, Instant>,
     pub ended: Vec<Ended>,

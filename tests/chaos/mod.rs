@@ -73,8 +73,11 @@
 //! its window, **one extra use** of a refresh token that was in flight
 //! during it (sent before its end, processed after its start), and **the
 //! errors of one instance** ([`allowance`]; the first to need it). A data
-//! loss excuses, in its window, **one extra use of each refresh token issued
-//! before it** (a stale copy an instance wrote back and sent: nobody can
+//! loss's window runs until one lapse window after its end or after the
+//! store was repaired (the watcher first saw a token issued after the loss
+//! in it), whichever is later: until then an instance that consults the
+//! store late finds it recovering. A data loss excuses, in its window,
+//! **one extra use of each refresh token issued before it** (a stale copy an instance wrote back and sent: nobody can
 //! tell a stale copy from the live one; the library sends each copy once
 //! at most and names the refused ones; a copy whose answer was lost is
 //! sent once more, like any unheard use), and, in its window,

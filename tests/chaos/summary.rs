@@ -43,7 +43,7 @@ pub fn conclude(
     let window = Duration::from_millis(
         plan.expires_in * 1000 + s.timeout_ms * (u64::from(s.max_retries) + 2),
     );
-    let mut allowances = Allowances::new(&ledger.store_events, window);
+    let mut allowances = Allowances::new(&ledger.store_events, &ledger.store_tokens, window);
     let hints = Hints::new(&ledger.store_events, window, start);
     violations.extend(verdict::check(
         &records,

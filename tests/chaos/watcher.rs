@@ -157,7 +157,11 @@ impl Watcher {
                 short(&refresh)
             ));
         };
-        let logouts: Vec<Logout> = ledger::lock(&self.ledger).logouts.clone();
+        let logouts: Vec<Logout> = {
+            let mut ledger = ledger::lock(&self.ledger);
+            ledger.store_tokens.push((read_at, issued_at));
+            ledger.logouts.clone()
+        };
         let written_back = logouts
             .iter()
             .filter_map(|l| l.end)
