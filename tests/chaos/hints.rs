@@ -10,21 +10,32 @@ use super::ledger::{Ledger, StoreEvent};
 /// The store faults of a run, and how long after one its effects may last.
 pub struct Hints<'a> {
     events: &'a [StoreEvent],
+    /// When the watcher first saw each token in the store, and when that
+    /// token was issued.
+    store_tokens: &'a [(Instant, Instant)],
     window: Duration,
     start: Instant,
 }
 
 impl<'a> Hints<'a> {
-    pub fn new(events: &'a [StoreEvent], window: Duration, start: Instant) -> Hints<'a> {
+    pub fn new(
+        events: &'a [StoreEvent],
+        store_tokens: &'a [(Instant, Instant)],
+        window: Duration,
+        start: Instant,
+    ) -> Hints<'a> {
         Hints {
             events,
+            store_tokens,
             window,
             start,
         }
     }
 
     /// ` [after: FLUSHALL at 5803ms, ...]` for the store faults whose window
-    /// holds `at`; empty when none does.
+    /// holds `at`, and ` [last data loss: ... at 5803ms, store repaired at
+    /// 6012ms]` (or `not repaired by then`) for the last loss before `at`;
+    /// empty when there is neither.
     pub fn around(&self, at: Instant) -> String {
         let ms = |t: Instant| t.saturating_duration_since(self.start).as_millis();
         let near: Vec<String> = self
@@ -33,11 +44,35 @@ impl<'a> Hints<'a> {
             .filter(|e| e.start <= at && at <= e.end + self.window)
             .map(|e| format!("{} at {}ms", e.what, ms(e.start)))
             .collect();
-        if near.is_empty() {
+        let mut hint = if near.is_empty() {
             String::new()
         } else {
             format!(" [after: {}]", near.join(", "))
+        };
+        let last_loss = self
+            .events
+            .iter()
+            .filter(|e| e.loss && e.start <= at)
+            .max_by_key(|e| e.start);
+        if let Some(loss) = last_loss {
+            let repaired = self
+                .store_tokens
+                .iter()
+                .filter(|(seen, issued)| *issued > loss.start && *seen >= loss.start)
+                .map(|(seen, _)| *seen)
+                .min()
+                .filter(|seen| *seen <= at);
+            let repaired = match repaired {
+                Some(seen) => format!("store repaired at {}ms", ms(seen)),
+                None => "store not repaired by then".to_owned(),
+            };
+            hint.push_str(&format!(
+                " [last data loss: {} at {}ms, {repaired}]",
+                loss.what,
+                ms(loss.start)
+            ));
         }
+        hint
     }
 }
 

@@ -44,7 +44,7 @@ pub fn conclude(
         plan.expires_in * 1000 + s.timeout_ms * (u64::from(s.max_retries) + 2),
     );
     let mut allowances = Allowances::new(&ledger.store_events, &ledger.store_tokens, window);
-    let hints = Hints::new(&ledger.store_events, window, start);
+    let hints = Hints::new(&ledger.store_events, &ledger.store_tokens, window, start);
     violations.extend(verdict::check(
         &records,
         &ledger,
