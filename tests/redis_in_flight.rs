@@ -683,8 +683,10 @@ fn a_lapsed_holder_whose_writes_fail_keeps_its_marker_until_its_write_lands() {
     let server = fake();
     let mut raw = redis.raw();
     let accounts = client(server.url());
-    for mode in Mode::all() {
-        let key = format!("spotify:token:lapsed-owed:{}", mode.name());
+    // With lock faults too: the lapsed holder's store cannot say whether
+    // its lock (then its marker) still stands; it keeps the guard.
+    for (mode, lock_faults) in Mode::all().into_iter().flat_map(|m| [(m, 0), (m, 3)]) {
+        let key = format!("spotify:token:lapsed-owed:{}:{lock_faults}", mode.name());
         let b = Arc::new(redis.cache(&key).with_lock_ttl(ms(300)));
         let a = Arc::new(FaultyCache::new(redis.cache(&key).with_lock_ttl(ms(300))));
         let t = server.issue_refresh_token(ID, "user-read-email");
@@ -696,6 +698,7 @@ fn a_lapsed_holder_whose_writes_fail_keeps_its_marker_until_its_write_lands() {
         let (from_a, from_b) = std::thread::scope(|s| {
             let from_a = s.spawn(|| flow_a.get_access_token());
             wait_for_request(&server, before, 1);
+            a.fail_next(CacheOp::Lock, lock_faults);
             del(&mut raw, b.lock_key());
             let from_b = Flow::new(mode, &accounts, b.clone()).get_access_token();
             (from_a.join().unwrap(), from_b)
@@ -704,15 +707,16 @@ fn a_lapsed_holder_whose_writes_fail_keeps_its_marker_until_its_write_lands() {
         assert_eq!(
             from_b.as_ref().ok(),
             Some(&s_access),
-            "{mode:?}: B reads what A wrote through its marker: {from_b:?}"
+            "{mode:?} {lock_faults}: B reads what A wrote through its marker: {from_b:?}"
         );
         assert_eq!(
             server.token_request_count() - before,
             1,
-            "{mode:?}: T sent once"
+            "{mode:?} {lock_faults}: T sent once"
         );
         assert_eq!(stored_access(&b).as_ref(), Some(&s_access), "{mode:?}");
         assert_eq!(a.failures(CacheOp::WriteToken), 3, "{mode:?}");
+        assert_eq!(a.failures(CacheOp::Lock), lock_faults, "{mode:?}");
         assert!(flow_a.cache_write_error().is_none(), "{mode:?}");
         assert!(!exists(&mut raw, b.in_flight_key()), "{mode:?}: ended");
         flow_a.close().unwrap();
