@@ -1138,7 +1138,12 @@ impl Engine {
                 self.record_refusal(guard, refresh_token, &in_store, provisional, ancestors)
                     .await;
                 self.session.forget();
-                Err(Error::ReauthorizationRequired { description: None })
+                // A copy written back after a data loss (again, by another
+                // instance): its refusal ends no other login.
+                match provisional {
+                    Some(since_ms) => Err(self.session.recovering_error(since_ms)),
+                    None => Err(Error::ReauthorizationRequired { description: None }),
+                }
             }
             Plan::Fetch => {
                 self.confirm(guard).await?;

@@ -430,6 +430,122 @@ fn async_a_stale_holder_does_not_end_the_login_after_a_data_loss() {
     a_stale_holder_does_not_end_the_login_after_a_data_loss(Mode::Async);
 }
 
+/// F9, a caller told `ReauthorizationRequired` among data losses (file
+/// seeds 318654724 and 318654723 at `CHAOS_SECONDS=120`: five instances
+/// told so within 2 s of three file removals while the login was live).
+/// One way there, replayed here: C's stale copy S was refused after a data
+/// loss (C remembers S as refused, and holds nothing); the store loses its
+/// data again; Y, holding the same stale S, writes it back and its request
+/// fails before Spotify sees it (a 503), so the store holds the copy S,
+/// not yet named as refused. C reads it, adopts it, finds that Spotify
+/// refused S before and, without sending it, tells its caller that the
+/// login ended, although the copy is provisional and A holds the live V.
+///
+/// Fixed: a copy this instance saw refused, found in a recovering store,
+/// is named there and the caller gets the passing `StoreRecovering`, as
+/// when Spotify refuses such a copy. A then writes V back and refreshes;
+/// C and Y follow A.
+fn a_copy_refused_before_is_not_the_end_after_another_data_loss(mode: Mode) {
+    use spotify_auth::testing::Fault;
+
+    // Access tokens for a second: the copy written back again must be
+    // expired, as the chaos's always are by then.
+    let server = FakeSpotify::builder()
+        .client(ID, Some(SECRET))
+        .redirect_uri(REDIRECT)
+        .rotate_refresh_tokens(true)
+        .expires_in(1)
+        .start()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("token.json");
+    let t = server.issue_refresh_token(ID, SCOPE);
+    FileTokenCache::new(&path).set(&expired(&t)).unwrap();
+    let rt = runtime(mode);
+    let auth = || {
+        Auth::new(
+            mode,
+            server.url(),
+            &settings(),
+            FileTokenCache::new(&path),
+            rt.clone(),
+        )
+    };
+    let (a, c, y) = (auth(), auth(), auth());
+    get(&a).expect("A refreshes T into S");
+    get(&c).expect("C adopts S from the store");
+    get(&y).expect("Y adopts S from the store");
+    force(&a).expect("A refreshes S into U");
+    force(&a).expect("A refreshes U into V");
+    std::fs::remove_file(&path).unwrap();
+    let from_c = force(&c);
+    assert!(
+        matches!(from_c, Err(Error::StoreRecovering { .. })),
+        "{}: C's stale copy S was refused: {from_c:?}",
+        mode.name()
+    );
+    std::fs::remove_file(&path).unwrap();
+    // S's access token expires.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let requests = server.token_request_count();
+    server.inject(Fault::Status(503), 1);
+    let from_y = force(&y);
+    assert!(
+        matches!(&from_y, Err(e) if !e.requires_authorization()),
+        "{}: Y's request failed on a 503: {from_y:?}",
+        mode.name()
+    );
+    assert_eq!(
+        server.token_request_count(),
+        requests + 1,
+        "{}",
+        mode.name()
+    );
+    let from_c = get(&c);
+    assert!(
+        matches!(from_c, Err(Error::StoreRecovering { .. })),
+        "{}: C found the copy it saw refused, written back again: {from_c:?}",
+        mode.name()
+    );
+    assert_eq!(
+        server.token_request_count(),
+        requests + 1,
+        "{}: C sent nothing",
+        mode.name()
+    );
+    let from_a = force(&a).unwrap_or_else(|e| panic!("{}: A holds V: {e}", mode.name()));
+    assert_eq!(
+        get(&c).ok().as_ref(),
+        Some(&from_a),
+        "{}: C follows A",
+        mode.name()
+    );
+    assert_eq!(
+        get(&y).ok().as_ref(),
+        Some(&from_a),
+        "{}: Y follows A",
+        mode.name()
+    );
+    let s_uses = server
+        .issued_refresh_tokens()
+        .iter()
+        .filter(|t| t.refresh_requests() > 1)
+        .count();
+    assert_eq!(s_uses, 1, "{}: only S was sent twice", mode.name());
+}
+
+#[cfg(feature = "blocking")]
+#[test]
+fn blocking_a_copy_refused_before_is_not_the_end_after_another_data_loss() {
+    a_copy_refused_before_is_not_the_end_after_another_data_loss(Mode::Blocking);
+}
+
+#[cfg(feature = "async")]
+#[test]
+fn async_a_copy_refused_before_is_not_the_end_after_another_data_loss() {
+    a_copy_refused_before_is_not_the_end_after_another_data_loss(Mode::Async);
+}
+
 /// F5, a lapse costs more than one caller's error (Redis seeds 400 and
 /// 405 at `CHAOS_SECONDS=3`, `CHAOS_DATA_LOSS=0`): A sends T, and its
 /// lease lapses while the request is in flight (here the lock key is
