@@ -820,15 +820,7 @@ impl Engine {
     async fn lock_then_read(&self, wait: bool) -> Result<Option<(Guard, Result<Option<Entry>>)>> {
         let kept = self.kept().guard.take();
         if let Some(guard) = kept {
-            // Kept while a write is owed: still ours, unless its lease lapsed.
-            let held = Arc::clone(&guard);
-            let confirmed = if guard.has_lease() {
-                self.with_cache(move |cache| cache.confirm_lock(&held))
-                    .await
-            } else {
-                Ok(true)
-            };
-            match confirmed {
+            match self.kept_still_usable(&guard).await {
                 Ok(true) => {
                     let stored = self
                         .with_cache(|cache| Ok(cache.read().and_then(crate::entry::unsealed)))
@@ -837,43 +829,12 @@ impl Engine {
                 }
                 // The store cannot say (it is down): the lock stays kept,
                 // as the write is still owed (for at most `MAX_KEEP`).
-                Err(e) if self.kept().since.is_some_and(|s| s.elapsed() < MAX_KEEP) => {
+                Err(e) => {
                     self.kept().guard = Some(guard);
                     return Err(e);
                 }
-                // Lapsed while the answer of its request is owed: released,
-                // its in-flight marker would go, and the next holder (who
-                // waits for it) would send the token the answer replaced.
-                // Written through the marker while it stands.
-                Ok(false)
-                    if self.session.owes_write()
-                        && self.kept().since.is_some_and(|s| s.elapsed() < MAX_KEEP) =>
-                {
-                    let held = Arc::clone(&guard);
-                    match self
-                        .with_cache(move |cache| cache.can_write_after_lapse(&held))
-                        .await
-                    {
-                        Ok(true) => {
-                            let stored = self
-                                .with_cache(|cache| {
-                                    Ok(cache.read().and_then(crate::entry::unsealed))
-                                })
-                                .await?;
-                            return Ok(Some((guard, stored)));
-                        }
-                        Err(e) => {
-                            self.kept().guard = Some(guard);
-                            return Err(e);
-                        }
-                        Ok(false) => {
-                            self.kept().since = None;
-                            self.drop_guard(guard).await;
-                        }
-                    }
-                }
                 // Lapsed (or kept too long): sharers read the store as it is.
-                Ok(false) | Err(_) => {
+                Ok(false) => {
                     self.kept().since = None;
                     self.drop_guard(guard).await;
                 }
@@ -893,6 +854,34 @@ impl Engine {
         // browser's Web Lock awaited).
         let taken = lock_store(cache, wait).await?;
         Ok(taken.map(|(guard, stored)| (Arc::new(guard), stored)))
+    }
+
+    /// Whether the lock kept while a write is owed can still be written
+    /// with: still ours (a lock with a lease is confirmed), or lapsed while
+    /// the answer of its request is owed and still able to write it (see
+    /// [`TokenCache::can_write_after_lapse`]: released, its in-flight marker
+    /// would go, and the next holder, who waits for it, would send the
+    /// token that answer replaced). An error, kept for at most `MAX_KEEP`:
+    /// the store cannot say (it is down).
+    async fn kept_still_usable(&self, guard: &Guard) -> Result<bool> {
+        if !guard.has_lease() {
+            return Ok(true);
+        }
+        let within = || self.kept().since.is_some_and(|s| s.elapsed() < MAX_KEEP);
+        let held = Arc::clone(guard);
+        match self
+            .with_cache(move |cache| cache.confirm_lock(&held))
+            .await
+        {
+            Ok(true) => Ok(true),
+            Ok(false) if self.session.owes_write() && within() => {
+                let held = Arc::clone(guard);
+                self.with_cache(move |cache| cache.can_write_after_lapse(&held))
+                    .await
+            }
+            Err(e) if within() => Err(e),
+            Ok(false) | Err(_) => Ok(false),
+        }
     }
 
     /// Releases the store's lock, unless a write is still owed to the store:
