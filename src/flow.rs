@@ -320,9 +320,10 @@ impl AuthorizationCode {
     /// request may have been sent (in the async API they run in tasks of
     /// their own, so that a cancelled caller loses nothing), a refresh
     /// running ahead beside the callers; then it makes a write still owed to
-    /// the token cache. A program that returns from `main` without it may
-    /// drop that work (the async runtime goes with `main`), and with it a
-    /// token Spotify rotated. Dropping without `close()` while such work is
+    /// the token cache (up to three attempts, within the same timeout). A
+    /// program that returns from `main` without it may drop that work (the
+    /// async runtime goes with `main`), and with it a token Spotify
+    /// rotated. Dropping without `close()` while such work is
     /// pending is reported (a `tracing` warning, feature `tracing`).
     ///
     /// Errors: [`Error::CloseTimeout`] when work was still running after
@@ -1410,7 +1411,14 @@ impl Engine {
             }
             sleep(CLOSE_POLL).await;
         }
-        if self.session.owes_write() {
+        // Tried again when an attempt fails and time is left: the lock
+        // kept while the write was owed may have lapsed meanwhile (its
+        // in-flight marker gone between its check and the write), and the
+        // next attempt takes it anew.
+        for _ in 0..CLOSE_WRITE_ATTEMPTS {
+            if !self.session.owes_write() || started.elapsed() >= limit {
+                break;
+            }
             let _ = self.refresh(Need::Settle).await;
         }
         let kept = self.kept().guard.take();
@@ -1478,6 +1486,9 @@ const WRITE_RETRY_PAUSES: [Duration; 2] = [Duration::from_millis(20), Duration::
 
 /// How often `close()` looks whether the work it waits for is done.
 const CLOSE_POLL: Duration = Duration::from_millis(5);
+
+/// How many times `close()` tries an owed write (within its timeout).
+const CLOSE_WRITE_ATTEMPTS: usize = 3;
 
 /// How long the store's lock is kept at most while a write is owed to the
 /// store (retried beside the callers meanwhile); then sharers may take it

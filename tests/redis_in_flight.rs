@@ -723,6 +723,101 @@ fn a_lapsed_holder_whose_writes_fail_keeps_its_marker_until_its_write_lands() {
     }
 }
 
+/// Fault: at `close()`, a lapsed holder that owes its answer checks that
+/// its marker stands, then the marker goes before its write (a `FLUSHALL`,
+/// the marker's TTL): the write through it is refused. `close()` must not
+/// give up on that one attempt while it has time: it takes the lock anew
+/// and makes the write (the store still holds what the answer replaces).
+#[test]
+fn close_makes_the_owed_write_when_the_marker_goes_between_check_and_write() {
+    let redis = RedisServer::start();
+    let server = fake();
+    let mut raw = redis.raw();
+    let accounts = client(server.url());
+    for mode in Mode::all() {
+        let key = format!("spotify:token:close-lapsed:{}", mode.name());
+        let a = Arc::new(AfterLapseCheck {
+            inner: FaultyCache::new(redis.cache(&key).with_lock_ttl(ms(300))),
+            hook: Mutex::new(None),
+        });
+        let t = server.issue_refresh_token(ID, "user-read-email");
+        a.inner
+            .inner()
+            .set(&token("expired", now() - 1, &t))
+            .unwrap();
+        let marker = a.inner.inner().in_flight_key().to_owned();
+        let before = server.token_request_count();
+        server.inject(Fault::DelayResponse(ms(800)), 1);
+        // The answer's write fails (three tries), and so does its first
+        // retry (at once, three tries): the next is a second away, after
+        // `close()`.
+        a.inner.fail_next(CacheOp::WriteToken, 6);
+        let flow_a = Flow::new(mode, &accounts, a.clone());
+        let from_a = std::thread::scope(|s| {
+            let from_a = s.spawn(|| flow_a.get_access_token());
+            wait_for_request(&server, before, 1);
+            del(&mut raw, a.inner.inner().lock_key());
+            from_a.join().unwrap()
+        });
+        let s_access = from_a.unwrap_or_else(|e| panic!("{mode:?}: A: {e}"));
+        wait_until("the retry at once", || {
+            a.inner.failures(CacheOp::WriteToken) == 6
+        });
+        assert!(flow_a.cache_write_error().is_some(), "{mode:?}: owed");
+        let url = redis.url();
+        *a.hook.lock().unwrap() = Some(Box::new(move || {
+            let mut raw = redis::Client::open(url).unwrap().get_connection().unwrap();
+            redis::cmd("DEL")
+                .arg(&marker)
+                .query::<()>(&mut raw)
+                .unwrap();
+        }));
+        flow_a
+            .close()
+            .unwrap_or_else(|e| panic!("{mode:?}: close: {e}"));
+        assert!(a.hook.lock().unwrap().is_none(), "{mode:?}: the hook ran");
+        assert_eq!(
+            stored_access(a.inner.inner()).as_ref(),
+            Some(&s_access),
+            "{mode:?}: stored"
+        );
+        assert_eq!(server.token_request_count() - before, 1, "{mode:?}");
+    }
+}
+
+/// A faulty Redis cache with a hook run once right after the next
+/// `can_write_after_lapse` (between that check and the write it allows).
+struct AfterLapseCheck {
+    inner: FaultyCache<RedisTokenCache>,
+    hook: Mutex<Option<Box<dyn FnOnce() + Send>>>,
+}
+
+impl TokenCache for AfterLapseCheck {
+    fn read(&self) -> spotify_auth::Result<Option<Entry>> {
+        self.inner.read()
+    }
+    fn write(&self, entry: &Entry, lock: &CacheLock) -> spotify_auth::Result<()> {
+        self.inner.write(entry, lock)
+    }
+    fn lock(&self) -> spotify_auth::Result<CacheLock> {
+        self.inner.lock()
+    }
+    fn try_lock(&self) -> spotify_auth::Result<Option<CacheLock>> {
+        self.inner.try_lock()
+    }
+    fn confirm_lock(&self, lock: &CacheLock) -> spotify_auth::Result<bool> {
+        self.inner.confirm_lock(lock)
+    }
+    fn can_write_after_lapse(&self, lock: &CacheLock) -> spotify_auth::Result<bool> {
+        let answer = self.inner.can_write_after_lapse(lock);
+        let hook = self.hook.lock().unwrap().take();
+        if let Some(hook) = hook {
+            hook();
+        }
+        answer
+    }
+}
+
 /// A Redis cache with a hook run once right before the next `confirm_lock`
 /// (between the lock taken and the request): for faults that must strike
 /// exactly there.

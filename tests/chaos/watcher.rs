@@ -121,9 +121,13 @@ impl Watcher {
         let read_at = Instant::now();
         self.now = read_at;
         self.watched.reads += 1;
-        let (bytes, mode) = match self.source.read() {
+        let read = self.source.read();
+        // A fault recorded after the read began may have struck before it
+        // ended: the read is judged against what was recorded by its end.
+        let read_done = Instant::now();
+        let (bytes, mode) = match read {
             Ok(Some(found)) => found,
-            Ok(None) => return self.missing(read_at),
+            Ok(None) => return self.missing(read_done),
             Err(e) => return self.violation(format!("the cache cannot be read: {e}")),
         };
         if let Some(mode) = mode
@@ -135,7 +139,7 @@ impl Watcher {
             Ok(Entry::Token(token)) => token,
             // A record that the login ended (a logout, a refusal): no token,
             // judged as such.
-            Ok(_) => return self.missing(read_at),
+            Ok(_) => return self.missing(read_done),
             Err(e) => {
                 return self.violation(format!(
                     "the cache holds something that is not a token ({} bytes): {e}",
@@ -180,7 +184,7 @@ impl Watcher {
     /// since the last token was seen, or when that token is dead (refused
     /// tokens are recorded as such; a token that was replaced meanwhile is
     /// dead too).
-    fn missing(&mut self, read_at: Instant) {
+    fn missing(&mut self, read_done: Instant) {
         self.watched.missing += 1;
         let Some((last, seen_at)) = self.last.clone() else {
             return;
@@ -191,11 +195,11 @@ impl Watcher {
             let logged_out = ledger
                 .logouts
                 .iter()
-                .any(|l| l.end.is_none_or(|end| end > seen_at) && l.start < read_at);
+                .any(|l| l.end.is_none_or(|end| end > seen_at) && l.start < read_done);
             let lost = ledger
                 .store_events
                 .iter()
-                .any(|e| e.loss && e.end >= seen_at && e.start <= read_at);
+                .any(|e| e.loss && e.end >= seen_at && e.start <= read_done);
             logged_out || lost
         };
         if !explained && self.server.refresh_token_is_live(&last) {
