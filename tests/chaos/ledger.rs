@@ -103,6 +103,9 @@ pub struct Ledger {
     pub store_tokens: Vec<(Instant, Instant)>,
     /// Refresh token -> when an instance first read it from the store.
     pub first_read: HashMap<String, Instant>,
+    /// Refresh token -> each instance that read it from the store, and when
+    /// it first did (for the history of a violation: who could send it).
+    pub readers: HashMap<String, Vec<(String, Instant)>>,
     pub ended: Vec<Ended>,
     /// Calls that failed because the store's lock lapsed.
     pub lapse_errors: Vec<Ended>,
@@ -141,8 +144,16 @@ impl Ledger {
             } => self.finals.entry(round).or_default().push((thread, result)),
             // The coordinator's own instance is not an actor.
             Report::Read { actor, .. } if actor == "coordinator" => {}
-            Report::Read { refresh, at_ms, .. } => {
+            Report::Read {
+                actor,
+                refresh,
+                at_ms,
+            } => {
                 let at = self.clock.instant(at_ms);
+                self.readers
+                    .entry(refresh.clone())
+                    .or_default()
+                    .push((actor, at));
                 let first = self.first_read.entry(refresh).or_insert(at);
                 *first = (*first).min(at);
             }

@@ -290,6 +290,20 @@ pub fn history(
             } else {
                 format!("; NOT REMOVED [{}]", removals.join(", "))
             };
+            let readers: Vec<String> = ledger
+                .readers
+                .get(token.token())
+                .map(|r| {
+                    r.iter()
+                        .map(|(actor, at)| format!("{actor}@{}", ms(*at)))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let removals = if readers.is_empty() {
+                removals
+            } else {
+                format!("{removals}; read [{}]", readers.join(", "))
+            };
             let _ = writeln!(
                 out,
                 "    {} issued {}ms {:?} {:?}; used [{}]; written [{}]{removals}",
