@@ -452,6 +452,10 @@ impl Thread {
         let Some(e) = error else {
             return;
         };
+        super::trace::line(
+            &made.generation,
+            format_args!("call {}..{} failed: {e:?}", made.start_ms, made.end_ms),
+        );
         let kind = expected(&e, self.plan.faulty);
         if down && kind != Expected::LoginEnded {
             self.stats.down_errors += 1;

@@ -192,6 +192,15 @@ impl Recording {
 impl TokenCache for Recording {
     fn read(&self) -> spotify_auth::Result<Option<Entry>> {
         let result = self.inner.read();
+        if super::trace::on() {
+            match &result {
+                Ok(e) => super::trace::line(
+                    &self.actor,
+                    format_args!("read {}", super::trace::entry(e.as_ref())),
+                ),
+                Err(e) => super::trace::line(&self.actor, format_args!("read failed: {e}")),
+            }
+        }
         self.report_failure(&result);
         if let Ok(entry) = &result {
             self.note_read(entry.as_ref());
@@ -212,6 +221,19 @@ impl TokenCache for Recording {
             _ => self.seen.forget(),
         }
         let result = self.inner.write(entry, lock);
+        if super::trace::on() {
+            super::trace::line(
+                &self.actor,
+                format_args!(
+                    "write {} ({:?}): {}",
+                    super::trace::entry(Some(entry)),
+                    lock,
+                    result
+                        .as_ref()
+                        .map_or_else(ToString::to_string, |()| "ok".to_owned())
+                ),
+            );
+        }
         match entry {
             Entry::Token(token) => {
                 if let Some(refresh) = &token.refresh_token {
@@ -232,15 +254,24 @@ impl TokenCache for Recording {
         if sabotaged() {
             return Ok(Some(CacheLock::none()));
         }
-        self.inner.try_lock()
+        let result = self.inner.try_lock();
+        super::trace::line(&self.actor, format_args!("try_lock: {result:?}"));
+        result
     }
 
     fn confirm_lock(&self, lock: &CacheLock) -> spotify_auth::Result<bool> {
-        self.inner.confirm_lock(lock)
+        let result = self.inner.confirm_lock(lock);
+        super::trace::line(&self.actor, format_args!("confirm_lock: {result:?}"));
+        result
     }
 
     fn can_write_after_lapse(&self, lock: &CacheLock) -> spotify_auth::Result<bool> {
-        self.inner.can_write_after_lapse(lock)
+        let result = self.inner.can_write_after_lapse(lock);
+        super::trace::line(
+            &self.actor,
+            format_args!("can_write_after_lapse: {result:?}"),
+        );
+        result
     }
 
     fn never_blocks(&self) -> bool {
@@ -252,7 +283,9 @@ impl TokenCache for Recording {
         if sabotaged() {
             return Ok(CacheLock::none());
         }
-        self.inner.lock()
+        let result = self.inner.lock();
+        super::trace::line(&self.actor, format_args!("lock: {result:?}"));
+        result
     }
 }
 

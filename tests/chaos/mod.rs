@@ -164,7 +164,8 @@
 //! whether the refusal of its token could not be recorded; a hint excuses
 //! nothing) with the history of the tokens involved (and the store
 //! faults; with `CHAOS_VERBOSE=1`, every lineage, every login-ended error
-//! and what each lapse excused). A seed replays the plan and the schedule
+//! and what each lapse excused; with `CHAOS_TRACE=dir`, every cache
+//! operation of every actor, see [`trace`]). A seed replays the plan and the schedule
 //! exactly; thread timing still differs between runs, so a seed that failed
 //! once usually, not always, fails again.
 
@@ -190,6 +191,7 @@ pub mod scenario;
 pub mod served;
 pub mod store_faults;
 pub mod summary;
+pub mod trace;
 pub mod verdict;
 pub mod watcher;
 
