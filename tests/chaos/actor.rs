@@ -295,6 +295,7 @@ struct Made {
     /// The access token the instance held after the call (the one it
     /// read or wrote last).
     last_token: Option<String>,
+    last_refresh: Option<String>,
 }
 
 impl Thread {
@@ -337,15 +338,17 @@ impl Thread {
     /// Makes one call on the current generation; notes what it handed out.
     fn make(&mut self, call: Call, cancel: Option<Duration>) -> Made {
         let start_ms = unix_ms();
-        let (generation, outcome, last_token, seen) = self.instance.with(|g: &Generation| {
-            let outcome = g.call(call, cancel);
-            (
-                g.name.clone(),
-                outcome,
-                g.seen.latest(),
-                Arc::clone(&g.seen),
-            )
-        });
+        let (generation, outcome, last_token, last_refresh, seen) =
+            self.instance.with(|g: &Generation| {
+                let outcome = g.call(call, cancel);
+                (
+                    g.name.clone(),
+                    outcome,
+                    g.seen.latest(),
+                    g.seen.latest_refresh(),
+                    Arc::clone(&g.seen),
+                )
+            });
         let end_ms = unix_ms();
         if let Outcome::Done(Ok(token)) = &outcome {
             self.served(&generation, token, start_ms, end_ms, seen);
@@ -356,6 +359,7 @@ impl Thread {
             end_ms,
             outcome,
             last_token,
+            last_refresh,
         }
     }
 
@@ -464,6 +468,7 @@ impl Thread {
                 start_ms: made.start_ms,
                 end_ms: made.end_ms,
                 last_token: made.last_token.clone(),
+                last_refresh: made.last_refresh.clone(),
                 error: format!("{e} ({e:?})"),
             });
         }
@@ -496,7 +501,14 @@ impl Thread {
                 }
                 std::thread::sleep(Duration::from_millis(self.rng.u64(5..=20)));
             }
-            Expected::Transient => self.stats.transient += 1,
+            Expected::Transient => {
+                // A copy refused in a recovering store is forgotten (the
+                // caller is told to try again): it holds nothing now.
+                if matches!(e, spotify_auth::Error::StoreRecovering { .. }) {
+                    self.instance.with(|g| g.seen.forget());
+                }
+                self.stats.transient += 1;
+            }
             Expected::Cache => self.stats.cache_errors += 1,
             Expected::Lapse => {
                 self.stats.lapse_errors += 1;

@@ -78,6 +78,8 @@ pub struct Seen {
     /// The access token of the token it read or wrote last: what it holds
     /// (it adopts what it reads, and writes what it holds).
     latest: Mutex<Option<String>>,
+    /// The refresh token of that token.
+    latest_refresh: Mutex<Option<String>>,
 }
 
 impl Seen {
@@ -91,17 +93,25 @@ impl Seen {
         lock(&self.latest).clone()
     }
 
+    /// The refresh token of the token it read or wrote last.
+    pub fn latest_refresh(&self) -> Option<String> {
+        lock(&self.latest_refresh).clone()
+    }
+
     /// The instance holds nothing now (it read or wrote a record, or told
     /// a caller that the login ended).
     pub fn forget(&self) {
         *lock(&self.latest) = None;
+        *lock(&self.latest_refresh) = None;
     }
 
-    fn know(&self, access_token: &str) {
+    fn know(&self, token: &spotify_auth::TokenInfo) {
+        let access_token = token.access_token.secret();
         lock(&self.known)
             .entry(access_token.to_owned())
             .or_insert_with(unix_ms);
         *lock(&self.latest) = Some(access_token.to_owned());
+        *lock(&self.latest_refresh) = token.refresh_token.as_ref().map(|r| r.secret().to_owned());
     }
 }
 
@@ -148,7 +158,7 @@ impl Recording {
         let Some(entry) = entry else { return };
         match entry {
             Entry::Token(token) => {
-                self.seen.know(token.access_token.secret());
+                self.seen.know(token);
                 let Some(refresh) = &token.refresh_token else {
                     return;
                 };
@@ -216,7 +226,7 @@ impl TokenCache for Recording {
 
     fn write(&self, entry: &Entry, lock: &CacheLock) -> spotify_auth::Result<()> {
         match entry {
-            Entry::Token(token) => self.seen.know(token.access_token.secret()),
+            Entry::Token(token) => self.seen.know(token),
             // A record the instance writes ends what it held.
             _ => self.seen.forget(),
         }

@@ -66,6 +66,8 @@ pub struct DownError {
     pub start: Instant,
     pub end: Instant,
     pub last_token: Option<String>,
+    /// Its refresh token.
+    pub last_refresh: Option<String>,
     pub error: String,
 }
 
@@ -201,12 +203,14 @@ impl Ledger {
                 start_ms,
                 end_ms,
                 last_token,
+                last_refresh,
                 error,
             } => self.down_errors.push(DownError {
                 actor,
                 start: self.clock.instant(start_ms),
                 end: self.clock.instant(end_ms),
                 last_token,
+                last_refresh,
                 error,
             }),
             Report::Closed {

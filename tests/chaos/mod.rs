@@ -142,9 +142,13 @@
 //!    every `get_access_token` that fails in a down window is checked
 //!    against the access token the instance held (the one it read or wrote
 //!    last through its cache; nothing after a record, or after it told a
-//!    caller the login ended): issued at `i`, the library took it for valid
-//!    until at least `floor(i in s) + expires_in`; a failure that ended
-//!    before that (50 ms spare on either side) breaks it.
+//!    caller the login ended or `StoreRecovering`): issued at `i`, the
+//!    library took it for valid until at least `floor(i in s) + expires_in`;
+//!    a failure that ended before that (50 ms spare on either side) breaks
+//!    it, unless that token's refresh token was refused before the call (the
+//!    instance may have been the one refused, beside its callers: it then
+//!    forgets the login, and its record of the refusal may not have reached
+//!    a store that is down; the fake does not say who sent a request).
 //! 8. **One code, one exchange** ([`double_exchange`]): every code reaches
 //!    the token endpoint once, or again only after an answer the library
 //!    saw fail (a fault other than a `Delay`/`DelayResponse` shorter than

@@ -74,6 +74,8 @@ pub enum Report {
         start_ms: u64,
         end_ms: u64,
         last_token: Option<String>,
+        /// The refresh token of `last_token`.
+        last_refresh: Option<String>,
         error: String,
     },
     /// An async instance was closed (then its runtime dropped): what

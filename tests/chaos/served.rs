@@ -67,6 +67,7 @@ pub fn after_logouts(server: &FakeSpotify, ledger: &Ledger, start: Instant) -> V
 /// either side).
 pub fn cache_down(
     server: &FakeSpotify,
+    records: &super::verdict::Records,
     ledger: &Ledger,
     expires_in: u64,
     start: Instant,
@@ -80,6 +81,20 @@ pub fn cache_down(
         let Some(issued) = server.access_token_issued_at(token) else {
             continue;
         };
+        // Its refresh token was refused before the call (a use after the
+        // first): this instance may have been the one refused, in a
+        // request beside its callers, which then forgot the login (its
+        // record of the refusal may not have reached the store).
+        let refused_before = error.last_refresh.as_ref().is_some_and(|r| {
+            records
+                .uses_of(r)
+                .iter()
+                .skip(1)
+                .any(|u| u.at <= error.start)
+        });
+        if refused_before {
+            continue;
+        }
         let issued_ms = ledger.clock.unix_ms(issued).saturating_sub(50);
         let valid_until_s = issued_ms / 1000 + expires_in;
         let ended_ms = ledger.clock.unix_ms(error.end) + 50;

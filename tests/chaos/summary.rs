@@ -62,7 +62,13 @@ pub fn conclude(
     ));
     violations.extend(ended::lapse_errors(&ledger, &mut allowances, start));
     violations.extend(served::after_logouts(server, &ledger, start));
-    violations.extend(served::cache_down(server, &ledger, plan.expires_in, start));
+    violations.extend(served::cache_down(
+        server,
+        &records,
+        &ledger,
+        plan.expires_in,
+        start,
+    ));
     violations.extend(double_exchange::check(server, timeout));
     for (instance, result, waited_ms) in &ledger.closes {
         if let Err(e) = result {
