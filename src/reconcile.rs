@@ -11,6 +11,10 @@
 //!    when the write was first tried (its [`Base`]); over nothing (the store
 //!    lost its data); or over the refusal of the very refresh token the
 //!    pending token replaced (a lease that lapsed: we hold the successor).
+//!    Between two logins (each token's `authorized_at` known and
+//!    different: the store lost its data and the user logged in again
+//!    while an instance still held the old login), the newer login's
+//!    token goes over the older one's, and never the other way.
 //!    Otherwise the store moved on (a newer token, a logout) and the
 //!    pending write is dropped.
 //! 2. **A token in the store** is the login: adopt it.
@@ -195,6 +199,14 @@ fn pending_goes_ahead(p: &Pending, stored: Option<&Entry>) -> bool {
         // The refusal of a token ours descends from: ours goes on.
         return true;
     }
+    // Two logins (the store lost its data, and the user logged in again
+    // while an instance still held the old one): the newer authorization
+    // wins, whichever write lands first.
+    if let (Entry::Token(ours), Entry::Token(theirs)) = (&p.entry, stored_entry)
+        && let Some(newer) = newer_login(ours, theirs)
+    {
+        return newer;
+    }
     if let Entry::Recovering(r) = stored_entry {
         // A token Spotify issued goes over any copy written back after a
         // loss (unless refused since); a logout over anything.
@@ -225,6 +237,17 @@ fn pending_goes_ahead(p: &Pending, stored: Option<&Entry>) -> bool {
             // decided above).
             (Entry::Recovering(_), _) | (_, Entry::Recovering(_)) => false,
         },
+    }
+}
+
+/// Whether `ours` comes from a later authorization than `theirs` (both
+/// times known and different): `None` when that cannot be told (the same
+/// login, or a time unknown, as for a bootstrap refresh token), and the
+/// other rules decide.
+fn newer_login(ours: &TokenInfo, theirs: &TokenInfo) -> Option<bool> {
+    match (ours.authorized_at, theirs.authorized_at) {
+        (Some(a), Some(b)) if a != b => Some(a > b),
+        _ => None,
     }
 }
 
@@ -346,6 +369,63 @@ mod tests {
             Verdict::Write { entry, .. } => Some(entry),
             _ => None,
         }
+    }
+
+    /// Two logins at once (the store lost its data; the user logged in
+    /// again while an instance still held the old login, its write owed):
+    /// the newer login's pending token goes over the older login's token
+    /// whatever its base says; the older one's never goes over the newer
+    /// one's; the same login, or an unknown time, is decided as before.
+    #[test]
+    fn a_newer_login_wins_over_an_older_one_whichever_lands_first() {
+        let at = |t: TokenInfo, when: Option<u64>| TokenInfo {
+            authorized_at: when,
+            ..t
+        };
+        let old_login = at(tok("o", "O2", 500), Some(1_000));
+        let new_login = at(tok("n", "N1", 400), Some(2_000));
+        let base = Entry::Token(at(tok("o", "O1", 300), Some(1_000)));
+        let decide = |ours: &TokenInfo, stored: &TokenInfo, base: &Entry| {
+            let p = pending(
+                Entry::Token(ours.clone()),
+                Base::Known(Some(base.clone())),
+                None,
+            );
+            let h = held(ours, None);
+            reconcile(
+                Some(&Entry::Token(stored.clone())),
+                Mine {
+                    held: Some(&h),
+                    pending: Some(&p),
+                    ..Mine::default()
+                },
+            )
+        };
+        // The newer login's write, owed since the store held O1, goes over
+        // O2 (the older login, refreshed meanwhile).
+        assert_eq!(
+            writes(&decide(&new_login, &old_login, &base)),
+            Some(&Entry::Token(new_login.clone()))
+        );
+        // The older login's write, owed since the store held N1's base,
+        // does not go over the newer login: it is adopted.
+        let newer_base = Entry::Token(new_login.clone());
+        assert_eq!(
+            decide(&old_login, &new_login, &newer_base),
+            Verdict::Adopt(new_login.clone())
+        );
+        // Unknown times (a bootstrap token): the base decides, as before.
+        let unknown = at(new_login.clone(), None);
+        assert_eq!(
+            decide(&unknown, &old_login, &base),
+            Verdict::Adopt(old_login.clone())
+        );
+        // The same login: its base decides (O2 is newer than our base).
+        let same = at(tok("n", "N1", 400), Some(1_000));
+        assert_eq!(
+            decide(&same, &old_login, &base),
+            Verdict::Adopt(old_login.clone())
+        );
     }
 
     #[test]

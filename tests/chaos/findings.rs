@@ -635,3 +635,87 @@ fn blocking_a_lapse_costs_one_callers_error_at_most() {
 fn async_a_lapse_costs_one_callers_error_at_most() {
     a_lapse_costs_one_callers_error_at_most(Mode::Async);
 }
+
+/// F10, two logins at once (Redis seed 771200425 at `CHAOS_SECONDS=120`,
+/// traced with `CHAOS_TRACE`): a `FLUSHALL` wiped the store and the lock
+/// while B held a new login L2 (the coordinator logged in again over the
+/// emptied store) whose writes had failed, and A held the old login L1.
+/// A repaired the store with L1 and refreshed it; B's owed write of L2 then
+/// found a token it was not owed over and was dropped, B adopted L1, and
+/// when L1 died (a lost answer) every caller was told to log in again
+/// although L2, the user's latest login, was live in B's memory only.
+///
+/// Fixed: between two logins (both `authorized_at` known), the newer one's
+/// token goes over the older one's, whichever write lands first; A then
+/// follows L2.
+#[cfg(feature = "redis")]
+fn a_newer_login_is_not_dropped_for_an_older_one(mode: Mode) {
+    use std::time::Duration;
+
+    let redis = crate::redis_support::RedisServer::start();
+    let server = rotating_server();
+    let store = spotify_auth::RedisStore::open(&redis.url())
+        .unwrap()
+        .with_lock_ttl(Duration::from_millis(900));
+    let key = "findings:two-logins";
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let t = server.issue_refresh_token(ID, SCOPE);
+    let l1 = expired(&t).with_authorized_at(now - 100);
+    store.cache(key).set(&l1).unwrap();
+    let rt = runtime(mode);
+    let a = Auth::new(
+        mode,
+        server.url(),
+        &settings(),
+        store.cache(key),
+        rt.clone(),
+    );
+    let faulty = Arc::new(FaultyCache::new(store.cache(key)));
+    let b = Auth::new(mode, server.url(), &settings(), Arc::clone(&faulty), rt);
+    get(&a).expect("A refreshes L1");
+    // The user logs in again on B; B's writes of L2 fail (until healed):
+    // L2 is owed, B keeps the lock.
+    faulty.fail_always(CacheOp::WriteToken);
+    let code = b.authorize().expect("a code");
+    let l2 = b.exchange(code);
+    assert!(
+        matches!(l2, Err(Error::TokenNotStored { .. })),
+        "{}: {l2:?}",
+        mode.name()
+    );
+    // The store loses everything, B's kept lock with it; A repairs the
+    // store with L1 and refreshes it.
+    let mut conn = redis.raw();
+    redis::cmd("FLUSHALL").query::<()>(&mut conn).unwrap();
+    force(&a).expect("A refreshes L1 again");
+    // B's owed write (made by close(), at once): L2 goes over L1.
+    faulty.heal(CacheOp::WriteToken);
+    b.close()
+        .unwrap_or_else(|e| panic!("{}: B stores L2: {e}", mode.name()));
+    let stored = store.cache(key).get().unwrap().expect("a token");
+    assert_ne!(
+        stored.authorized_at,
+        Some(now - 100),
+        "{}: the store holds the newer login",
+        mode.name()
+    );
+    // A follows L2.
+    force(&a).expect("A refreshes L2");
+    let stored = store.cache(key).get().unwrap().expect("a token");
+    assert_ne!(stored.authorized_at, Some(now - 100), "{}", mode.name());
+}
+
+#[cfg(all(feature = "blocking", feature = "redis"))]
+#[test]
+fn blocking_a_newer_login_is_not_dropped_for_an_older_one() {
+    a_newer_login_is_not_dropped_for_an_older_one(Mode::Blocking);
+}
+
+#[cfg(all(feature = "async", feature = "redis"))]
+#[test]
+fn async_a_newer_login_is_not_dropped_for_an_older_one() {
+    a_newer_login_is_not_dropped_for_an_older_one(Mode::Async);
+}
