@@ -17,13 +17,14 @@
 //!    token goes over the older one's, and never the other way.
 //!    Otherwise the store moved on (a newer token, a logout) and the
 //!    pending write is dropped.
-//! 2. **A token in the store** is the login: adopt it.
+//! 2. **A token in the store** is the login: adopt it (unless this
+//!    instance holds a newer login, see rule 1: then it writes its own).
 //! 3. **Nothing in the store** is *unknown*, not a logout: an instance
 //!    holding a login writes it back (the store repairs itself), as a
 //!    provisional login ([`Recovery`]): perhaps a stale copy.
 //! 4. **A recovering store** (see `recovery.rs`): an instance holding
-//!    another login, not refused since the loss, keeps its own and writes
-//!    it back (the copy there may be stale; each copy is sent once at
+//!    another login (not an older one than the copy there), not refused
+//!    since the loss, keeps its own and writes it back (the copy there may be stale; each copy is sent once at
 //!    most, the live one wins); one holding the same login, a refused
 //!    copy or nothing adopts the copy there; with no copy left, there is
 //!    no login here for now (the live one may be in an instance that has
@@ -129,7 +130,15 @@ pub(crate) fn reconcile(stored: Option<&Entry>, mine: Mine<'_>) -> Verdict {
             .is_some_and(|b| Some(b) != mine.refused && !record.is_some_and(|r| r.ends(b)))
     };
     match stored {
-        Some(Entry::Token(s)) => Verdict::Adopt(s.clone()),
+        // Unless this instance holds a newer login (see rule 1).
+        Some(Entry::Token(s)) => match held {
+            Some(h) if newer_login(&h.token, s) == Some(true) => Verdict::Write {
+                entry: Entry::Token(h.token.clone()),
+                from: h.from.clone(),
+                pending: false,
+            },
+            _ => Verdict::Adopt(s.clone()),
+        },
         // Refused by the flows before this is asked (a store read without
         // its key); taken for nothing, to be safe.
         Some(Entry::Sealed(_)) | None => match held {
@@ -150,6 +159,7 @@ pub(crate) fn reconcile(stored: Option<&Entry>, mine: Mine<'_>) -> Verdict {
                 Some(h)
                     if !copy.is_some_and(|c| {
                         same(c.refresh_token.as_ref(), h.token.refresh_token.as_ref())
+                            || newer_login(&h.token, c) == Some(false)
                     }) =>
                 {
                     Verdict::Write {
@@ -211,7 +221,12 @@ fn pending_goes_ahead(p: &Pending, stored: Option<&Entry>) -> bool {
         // A token Spotify issued goes over any copy written back after a
         // loss (unless refused since); a logout over anything.
         return match &p.entry {
-            Entry::Token(ours) => !ours.refresh_token.as_ref().is_some_and(|rt| r.refused(rt)),
+            Entry::Token(ours) => {
+                !ours.refresh_token.as_ref().is_some_and(|rt| r.refused(rt))
+                    && !r
+                        .token()
+                        .is_some_and(|c| newer_login(ours, c) == Some(false))
+            }
             Entry::Ended(ours) => ours.reason() == EndReason::Logout,
             Entry::Recovering(_) | Entry::Sealed(_) => {
                 matches!(&p.base, Base::Known(Some(base)) if base == stored_entry)
@@ -425,6 +440,49 @@ mod tests {
         assert_eq!(
             decide(&same, &old_login, &base),
             Verdict::Adopt(old_login.clone())
+        );
+        // Held, not owed: the newer login is written over the older one in
+        // the store; the older one adopts the newer.
+        let hold = |ours: &TokenInfo, stored: &Entry| {
+            let h = held(ours, None);
+            reconcile(
+                Some(stored),
+                Mine {
+                    held: Some(&h),
+                    ..Mine::default()
+                },
+            )
+        };
+        let old_entry = Entry::Token(old_login.clone());
+        let new_entry = Entry::Token(new_login.clone());
+        assert_eq!(writes(&hold(&new_login, &old_entry)), Some(&new_entry));
+        assert_eq!(
+            hold(&old_login, &new_entry),
+            Verdict::Adopt(new_login.clone())
+        );
+        // A recovering store: the older login does not go over a copy of
+        // the newer one, owed or held; the newer goes over the older.
+        let rec = |t: &TokenInfo| Entry::Recovering(Recovery::written_back(t.clone()));
+        assert_eq!(
+            hold(&old_login, &rec(&new_login)),
+            Verdict::Adopt(new_login.clone())
+        );
+        assert!(matches!(
+            writes(&hold(&new_login, &rec(&old_login))),
+            Some(Entry::Recovering(r)) if r.token() == Some(&new_login)
+        ));
+        let owed_old = pending(Entry::Token(old_login.clone()), Base::Unknown, None);
+        let h = held(&old_login, None);
+        assert_eq!(
+            reconcile(
+                Some(&rec(&new_login)),
+                Mine {
+                    held: Some(&h),
+                    pending: Some(&owed_old),
+                    ..Mine::default()
+                },
+            ),
+            Verdict::Adopt(new_login.clone())
         );
     }
 
