@@ -223,9 +223,8 @@ fn pending_goes_ahead(p: &Pending, stored: Option<&Entry>) -> bool {
         return match &p.entry {
             Entry::Token(ours) => {
                 !ours.refresh_token.as_ref().is_some_and(|rt| r.refused(rt))
-                    && !r
-                        .token()
-                        .is_some_and(|c| newer_login(ours, c) == Some(false))
+                    && r.token()
+                        .is_none_or(|c| newer_login(ours, c) != Some(false))
             }
             Entry::Ended(ours) => ours.reason() == EndReason::Logout,
             Entry::Recovering(_) | Entry::Sealed(_) => {
