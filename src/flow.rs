@@ -1103,17 +1103,13 @@ impl Engine {
                         // The caller learns what Spotify said whatever the
                         // store does; a record that keeps failing leaves
                         // the dead token for the next refresh to refuse.
-                        self.record_refusal(
-                            guard,
-                            refresh_token,
-                            &in_store,
-                            provisional,
-                            ancestors,
-                        )
-                        .await;
+                        let lost = self
+                            .record_refusal(guard, refresh_token, &in_store, provisional, ancestors)
+                            .await;
                         // A copy written back after a data loss (perhaps
-                        // stale): its refusal ends no other login.
-                        match provisional {
+                        // stale), or a store that lost its data meanwhile:
+                        // its refusal ends no other login.
+                        match provisional.or(lost) {
                             Some(since_ms) => Err(self.session.recovering_error(since_ms)),
                             None => Err(session::reauthorization_required(e)),
                         }
@@ -1125,12 +1121,13 @@ impl Engine {
                 // Refused before, and still in the store: record it again,
                 // and send nothing.
                 let ancestors = self.session.lineage();
-                self.record_refusal(guard, refresh_token, &in_store, provisional, ancestors)
+                let lost = self
+                    .record_refusal(guard, refresh_token, &in_store, provisional, ancestors)
                     .await;
                 self.session.forget();
                 // A copy written back after a data loss (again, by another
                 // instance): its refusal ends no other login.
-                match provisional {
+                match provisional.or(lost) {
                     Some(since_ms) => Err(self.session.recovering_error(since_ms)),
                     None => Err(Error::ReauthorizationRequired { description: None }),
                 }
@@ -1163,6 +1160,11 @@ impl Engine {
     /// cannot be made (the store is down) is owed like a token write (the
     /// lock kept, the write retried beside the callers): a sharer that read
     /// the store now would send the refused token again.
+    ///
+    /// A store found empty although the refused token was decided from
+    /// something (it lost its data meanwhile) is recovering from that loss
+    /// (another instance may hold a live login to write back): the refusal
+    /// is recorded as such, and its time returned, for the caller's error.
     async fn record_refusal(
         self: &Arc<Self>,
         guard: &Guard,
@@ -1170,18 +1172,26 @@ impl Engine {
         in_store: &Option<Entry>,
         provisional: Option<u64>,
         ancestors: Lineage,
-    ) {
+    ) -> Option<u64> {
+        use std::sync::atomic::{AtomicU64, Ordering};
         let held = Arc::clone(guard);
         let token = refused.clone();
         let lineage = ancestors.clone();
+        let decided_over_something = in_store.is_some();
+        let lost_at = Arc::new(AtomicU64::new(0));
+        let found = Arc::clone(&lost_at);
         let recorded = self
             .with_retries(move |cache| {
-                let write = crate::reconcile::refusal_over(
-                    cache.read()?.as_ref(),
-                    &token,
-                    provisional,
-                    &lineage,
-                );
+                let stored = cache.read()?;
+                let provisional = provisional.or_else(|| {
+                    (decided_over_something && stored.is_none()).then(|| {
+                        let now = crate::entry::now_ms();
+                        found.store(now, Ordering::Relaxed);
+                        now
+                    })
+                });
+                let write =
+                    crate::reconcile::refusal_over(stored.as_ref(), &token, provisional, &lineage);
                 observe::refused(write.is_some());
                 match write {
                     Some(write) => cache.write(&write, &held),
@@ -1194,6 +1204,10 @@ impl Engine {
                 crate::reconcile::refusal_over(in_store.as_ref(), &refused, provisional, &ancestors)
         {
             self.owe(&record, Base::Known(in_store.clone()), Lineage::none(), e);
+        }
+        match lost_at.load(Ordering::Relaxed) {
+            0 => None,
+            at => Some(at),
         }
     }
 

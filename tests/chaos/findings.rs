@@ -448,13 +448,14 @@ fn async_a_stale_holder_does_not_end_the_login_after_a_data_loss() {
 fn a_copy_refused_before_is_not_the_end_after_another_data_loss(mode: Mode) {
     use spotify_auth::testing::Fault;
 
-    // Access tokens for a second: the copy written back again must be
-    // expired, as the chaos's always are by then.
+    // Access tokens for two seconds: the copy written back again must be
+    // expired, as the chaos's always are by then (and the setup must not
+    // see one expire, on a loaded machine).
     let server = FakeSpotify::builder()
         .client(ID, Some(SECRET))
         .redirect_uri(REDIRECT)
         .rotate_refresh_tokens(true)
-        .expires_in(1)
+        .expires_in(2)
         .start()
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -486,7 +487,7 @@ fn a_copy_refused_before_is_not_the_end_after_another_data_loss(mode: Mode) {
     );
     std::fs::remove_file(&path).unwrap();
     // S's access token expires.
-    std::thread::sleep(std::time::Duration::from_millis(1100));
+    std::thread::sleep(std::time::Duration::from_millis(2100));
     let requests = server.token_request_count();
     server.inject(Fault::Status(503), 1);
     let from_y = force(&y);
@@ -718,4 +719,86 @@ fn blocking_a_newer_login_is_not_dropped_for_an_older_one() {
 #[test]
 fn async_a_newer_login_is_not_dropped_for_an_older_one() {
     a_newer_login_is_not_dropped_for_an_older_one(Mode::Async);
+}
+
+/// F11, a refusal recorded over a store that lost its data meanwhile (file
+/// seed 318654724 at `CHAOS_SECONDS=120`, traced with `CHAOS_TRACE`): X
+/// read a dead token T from the store and sent it; while its request was
+/// in flight the token file was removed; X then recorded the refusal of T
+/// over nothing, as a plain refusal, and every instance that read it ended
+/// its login: A, holding another live login in memory (its own write had
+/// gone with the file), too.
+///
+/// Fixed: a store found empty when the refusal is recorded, although the
+/// token was decided from something, is recovering from a loss: the
+/// refusal is recorded as a recovery naming T (ending no other login), X's
+/// caller gets `StoreRecovering`, and A writes its login back.
+fn a_refusal_over_a_store_that_lost_its_data_ends_no_other_login(mode: Mode) {
+    use spotify_auth::testing::Fault;
+    use std::time::Duration;
+
+    let server = rotating_server();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("token.json");
+    // A's login: refreshed by A (A holds V), then its entry lost.
+    let u = server.issue_refresh_token(ID, SCOPE);
+    FileTokenCache::new(&path).set(&expired(&u)).unwrap();
+    let rt = runtime(mode);
+    let a = Auth::new(
+        mode,
+        server.url(),
+        &settings(),
+        FileTokenCache::new(&path),
+        rt.clone(),
+    );
+    let x = Auth::new(
+        mode,
+        server.url(),
+        &settings(),
+        FileTokenCache::new(&path),
+        rt,
+    );
+    get(&a).expect("A refreshes U into V");
+    // The store then holds a dead token T (another login, revoked).
+    let t = server.issue_refresh_token(ID, SCOPE);
+    assert!(server.revoke_refresh_token(&t));
+    FileTokenCache::new(&path).set(&expired(&t)).unwrap();
+    // X sends T; the file goes while the request is held at the fake.
+    server.inject(Fault::Delay(Duration::from_millis(300)), 1);
+    let before = server.token_request_count();
+    let from_x = std::thread::scope(|s| {
+        let from_x = s.spawn(|| get(&x));
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while server.token_request_count() == before {
+            assert!(std::time::Instant::now() < deadline, "X sends T");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        std::fs::remove_file(&path).unwrap();
+        from_x.join().unwrap()
+    });
+    assert!(
+        matches!(from_x, Err(Error::StoreRecovering { .. })),
+        "{}: T refused over an emptied store: {from_x:?}",
+        mode.name()
+    );
+    // A keeps its login and writes it back.
+    let from_a = force(&a);
+    assert!(
+        from_a.is_ok(),
+        "{}: A's live login was ended by the refusal of T: {from_a:?}",
+        mode.name()
+    );
+    assert_eq!(get(&x).ok(), from_a.ok(), "{}: X follows A", mode.name());
+}
+
+#[cfg(feature = "blocking")]
+#[test]
+fn blocking_a_refusal_over_a_store_that_lost_its_data_ends_no_other_login() {
+    a_refusal_over_a_store_that_lost_its_data_ends_no_other_login(Mode::Blocking);
+}
+
+#[cfg(feature = "async")]
+#[test]
+fn async_a_refusal_over_a_store_that_lost_its_data_ends_no_other_login() {
+    a_refusal_over_a_store_that_lost_its_data_ends_no_other_login(Mode::Async);
 }
