@@ -20,14 +20,25 @@ use std::thread::{self, JoinHandle};
 
 /// The relayed connections, keyed by the relay's local address towards
 /// `tiny_http` (what `tiny_http` reports as the request's remote address).
+///
+/// A closed connection's port may be reused by the next one at once (Linux
+/// reuses loopback ports in `TIME_WAIT`), before the closed one's relay
+/// thread has removed its entry: each entry carries the number of its
+/// connection, and a removal removes (and shuts) only its own. Without
+/// that, a stale removal cut a live client connection mid-answer, and the
+/// client (rightly) sent its request again.
 #[derive(Default)]
 pub(crate) struct Connections {
     open: Mutex<HashMap<SocketAddr, Relayed>>,
     /// Client connections accepted so far.
     accepted: AtomicUsize,
+    /// The number of the next connection inserted.
+    next: AtomicUsize,
 }
 
 struct Relayed {
+    /// Which connection this is (see [`Connections`]).
+    number: usize,
     client: TcpStream,
     backend: TcpStream,
 }
@@ -51,17 +62,29 @@ impl Connections {
         }
     }
 
-    fn insert(&self, key: SocketAddr, client: &TcpStream, backend: &TcpStream) -> io::Result<()> {
+    /// Registers a connection; its number, for [`remove`](Self::remove).
+    fn insert(
+        &self,
+        key: SocketAddr,
+        client: &TcpStream,
+        backend: &TcpStream,
+    ) -> io::Result<usize> {
+        let number = self.next.fetch_add(1, Ordering::SeqCst);
         let relayed = Relayed {
+            number,
             client: client.try_clone()?,
             backend: backend.try_clone()?,
         };
         self.lock().insert(key, relayed);
-        Ok(())
+        Ok(number)
     }
 
-    fn remove(&self, key: SocketAddr) {
-        if let Some(relayed) = self.lock().remove(&key) {
+    /// Removes and shuts connection `number`, if `key` still names it.
+    fn remove(&self, key: SocketAddr, number: usize) {
+        let mut open = self.lock();
+        if open.get(&key).is_some_and(|r| r.number == number)
+            && let Some(relayed) = open.remove(&key)
+        {
             let _ = relayed.client.shutdown(Shutdown::Both);
             let _ = relayed.backend.shutdown(Shutdown::Both);
         }
@@ -156,14 +179,15 @@ fn relay(client: TcpStream, backend: SocketAddr, connections: &Arc<Connections>)
     let _ = client.set_nodelay(true);
     let _ = backend.set_nodelay(true);
     let key = backend.local_addr()?;
-    connections.insert(key, &client, &backend)?;
-    spawn_copies(client, backend, key, connections).inspect_err(|_| connections.remove(key))
+    let number = connections.insert(key, &client, &backend)?;
+    spawn_copies(client, backend, (key, number), connections)
+        .inspect_err(|_| connections.remove(key, number))
 }
 
 fn spawn_copies(
     client: TcpStream,
     backend: TcpStream,
-    key: SocketAddr,
+    (key, number): (SocketAddr, usize),
     connections: &Arc<Connections>,
 ) -> io::Result<()> {
     let (client_read, backend_write) = (client.try_clone()?, backend.try_clone()?);
@@ -181,7 +205,7 @@ fn spawn_copies(
         .spawn(move || {
             copy(backend, &client);
             // tiny_http closed the connection (or the client went away).
-            connections.remove(key);
+            connections.remove(key, number);
         })?;
     Ok(())
 }
@@ -198,5 +222,46 @@ fn copy(mut from: TcpStream, mut to: &TcpStream) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+
+    use super::Connections;
+
+    /// A connected pair of loopback sockets.
+    fn pair() -> (TcpStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let one = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (other, _) = listener.accept().unwrap();
+        (one, other)
+    }
+
+    /// A connection whose port a new one reused before its entry went: its
+    /// late removal leaves the new connection open.
+    #[test]
+    fn a_stale_removal_does_not_cut_the_connection_that_reused_its_port() {
+        let connections = Connections::default();
+        let key = "127.0.0.1:40000".parse().unwrap();
+        let (old_client, _old_peer) = pair();
+        let (old_backend, _old_backend_peer) = pair();
+        let old = connections.insert(key, &old_client, &old_backend).unwrap();
+        let (new_client, mut new_peer) = pair();
+        let (new_backend, _new_backend_peer) = pair();
+        let new = connections.insert(key, &new_client, &new_backend).unwrap();
+        assert_ne!(old, new);
+        connections.remove(key, old);
+        (&new_client).write_all(b"still open").unwrap();
+        let mut buf = [0u8; 10];
+        new_peer.read_exact(&mut buf).unwrap();
+        assert_eq!(&buf, b"still open");
+        connections.remove(key, new);
+        assert!(
+            (&new_client).write_all(b"x").is_err(),
+            "its own removal shuts it"
+        );
     }
 }
