@@ -320,7 +320,9 @@ impl AuthorizationCode {
     /// request may have been sent (in the async API they run in tasks of
     /// their own, so that a cancelled caller loses nothing), a refresh
     /// running ahead beside the callers; then it makes a write still owed to
-    /// the token cache (up to three attempts, within the same timeout). A
+    /// the token cache (up to three attempts, within the same timeout), or,
+    /// with nothing owed, checks once that the store still holds its login
+    /// and writes it back if the store lost it (a restart, an eviction). A
     /// program that returns from `main` without it may drop that work (the
     /// async runtime goes with `main`), and with it a token Spotify
     /// rotated. Dropping without `close()` while such work is
@@ -1425,12 +1427,17 @@ impl Engine {
             }
             sleep(CLOSE_POLL).await;
         }
-        // Tried again when an attempt fails and time is left: the lock
-        // kept while the write was owed may have lapsed meanwhile (its
-        // in-flight marker gone between its check and the write), and the
-        // next attempt takes it anew.
-        for _ in 0..CLOSE_WRITE_ATTEMPTS {
-            if !self.session.owes_write() || started.elapsed() >= limit {
+        // The owed write, tried again when an attempt fails and time is
+        // left: the lock kept while the write was owed may have lapsed
+        // meanwhile (its in-flight marker gone between its check and the
+        // write), and the next attempt takes it anew. With nothing owed, an
+        // instance holding a login squares it with the store once: a store
+        // that lost its data gets the login back (this instance may be the
+        // only one holding it, and is going away).
+        for attempt in 0..CLOSE_WRITE_ATTEMPTS {
+            let owed = self.session.owes_write();
+            let check = attempt == 0 && self.session.has_token();
+            if !(owed || check) || started.elapsed() >= limit {
                 break;
             }
             let _ = self.refresh(Need::Settle).await;

@@ -802,3 +802,53 @@ fn blocking_a_refusal_over_a_store_that_lost_its_data_ends_no_other_login() {
 fn async_a_refusal_over_a_store_that_lost_its_data_ends_no_other_login() {
     a_refusal_over_a_store_that_lost_its_data_ends_no_other_login(Mode::Async);
 }
+
+/// F12, a closed instance takes the only copy of the live login with it
+/// (Redis seed 771200425 at `CHAOS_SECONDS=120`, traced): A refreshed and
+/// stored the new token; the store lost it a moment later (an eviction);
+/// A was then closed (and rebuilt): nobody held the login any more, and
+/// every caller was told to log in again while Spotify honoured it.
+///
+/// Fixed: `close()` of an instance holding a login squares it with the
+/// store once, and writes it back to a store that lost it.
+fn close_writes_the_login_back_to_a_store_that_lost_it(mode: Mode) {
+    let server = rotating_server();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("token.json");
+    let t = server.issue_refresh_token(ID, SCOPE);
+    FileTokenCache::new(&path).set(&expired(&t)).unwrap();
+    let rt = runtime(mode);
+    let auth = || {
+        Auth::new(
+            mode,
+            server.url(),
+            &settings(),
+            FileTokenCache::new(&path),
+            rt.clone(),
+        )
+    };
+    let a = auth();
+    let from_a = get(&a).expect("A refreshes T into S");
+    std::fs::remove_file(&path).unwrap();
+    a.close()
+        .unwrap_or_else(|e| panic!("{}: close: {e}", mode.name()));
+    let from_b = get(&auth());
+    assert_eq!(
+        from_b.as_ref().ok(),
+        Some(&from_a),
+        "{}: the login outlives A: {from_b:?}",
+        mode.name()
+    );
+}
+
+#[cfg(feature = "blocking")]
+#[test]
+fn blocking_close_writes_the_login_back_to_a_store_that_lost_it() {
+    close_writes_the_login_back_to_a_store_that_lost_it(Mode::Blocking);
+}
+
+#[cfg(feature = "async")]
+#[test]
+fn async_close_writes_the_login_back_to_a_store_that_lost_it() {
+    close_writes_the_login_back_to_a_store_that_lost_it(Mode::Async);
+}

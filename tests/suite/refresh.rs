@@ -27,12 +27,17 @@ flow_test! {
             let got = auth.get_access_token().await;
             assert_eq!(got.unwrap(), "cached");
         }
-        // close() waits for any work started beside the callers: there was
-        // none, and the store was looked at once (the first call).
-        let closed = auth.close().await;
-        assert!(closed.is_ok(), "{closed:?}");
+        // The store was looked at once (the first call): no refresh ahead
+        // of a token far from expiry.
         assert_eq!(cache.calls(CacheOp::Lock), 1, "no refresh ahead of a token far from expiry");
         assert_eq!(cache.calls(CacheOp::Read), 1);
+        // close() waits for any work started beside the callers (there was
+        // none), then checks once that the store still holds the login.
+        let closed = auth.close().await;
+        assert!(closed.is_ok(), "{closed:?}");
+        assert_eq!(cache.calls(CacheOp::Lock), 2);
+        assert_eq!(cache.calls(CacheOp::Read), 2);
+        assert_eq!(cache.calls(CacheOp::WriteToken), 0, "it still does");
         support::assert(&mock).await;
     }
 }
