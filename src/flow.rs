@@ -321,8 +321,9 @@ impl AuthorizationCode {
     /// their own, so that a cancelled caller loses nothing), a refresh
     /// running ahead beside the callers; then it makes a write still owed to
     /// the token cache (up to three attempts, within the same timeout), or,
-    /// with nothing owed, checks once that the store still holds its login
-    /// and writes it back if the store lost it (a restart, an eviction). A
+    /// with nothing owed and the store's lock free, checks once that the
+    /// store still holds its login and writes it back if the store lost it
+    /// (a restart, an eviction). A
     /// program that returns from `main` without it may drop that work (the
     /// async runtime goes with `main`), and with it a token Spotify
     /// rotated. Dropping without `close()` while such work is
@@ -680,6 +681,22 @@ impl Engine {
             return;
         }
         if let Ok(Some((guard, stored))) = self.lock_and_read(true).await {
+            let _ = self.refresh_with(&guard, stored, &Need::Settle).await;
+            self.release(guard).await;
+        }
+    }
+
+    /// At `close()`, with nothing owed: squares the login held here with the
+    /// store once, so that a store that lost its data gets it back (this
+    /// instance may hold the only copy, and is going away). Only when the
+    /// store's lock is free: someone holding it is at work on the store and
+    /// consults it anyway, and `close()` does not wait for them.
+    async fn settle_before_closing(self: &Arc<Self>) {
+        let _slot = self.refresh.lock().await;
+        if !self.session.has_token() || self.session.owes_write() {
+            return;
+        }
+        if let Ok(Some((guard, stored))) = self.lock_and_read(false).await {
             let _ = self.refresh_with(&guard, stored, &Need::Settle).await;
             self.release(guard).await;
         }
@@ -1430,14 +1447,12 @@ impl Engine {
         // The owed write, tried again when an attempt fails and time is
         // left: the lock kept while the write was owed may have lapsed
         // meanwhile (its in-flight marker gone between its check and the
-        // write), and the next attempt takes it anew. With nothing owed, an
-        // instance holding a login squares it with the store once: a store
-        // that lost its data gets the login back (this instance may be the
-        // only one holding it, and is going away).
-        for attempt in 0..CLOSE_WRITE_ATTEMPTS {
-            let owed = self.session.owes_write();
-            let check = attempt == 0 && self.session.has_token();
-            if !(owed || check) || started.elapsed() >= limit {
+        // write), and the next attempt takes it anew.
+        if !self.session.owes_write() {
+            self.settle_before_closing().await;
+        }
+        for _ in 0..CLOSE_WRITE_ATTEMPTS {
+            if !self.session.owes_write() || started.elapsed() >= limit {
                 break;
             }
             let _ = self.refresh(Need::Settle).await;

@@ -841,6 +841,48 @@ fn close_writes_the_login_back_to_a_store_that_lost_it(mode: Mode) {
     );
 }
 
+/// The check at `close()` takes the store's lock only when it is free: a
+/// lock held elsewhere (someone at work on the store, or a process stuck
+/// holding it) does not keep `close()` waiting for the lock wait (180 s by
+/// default).
+fn close_does_not_wait_for_a_lock_held_elsewhere(mode: Mode) {
+    let server = rotating_server();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("token.json");
+    let t = server.issue_refresh_token(ID, SCOPE);
+    FileTokenCache::new(&path).set(&expired(&t)).unwrap();
+    let a = Auth::new(
+        mode,
+        server.url(),
+        &settings(),
+        FileTokenCache::new(&path),
+        runtime(mode),
+    );
+    get(&a).expect("A refreshes T into S");
+    let held = FileTokenCache::new(&path).lock().unwrap();
+    let (done, closed) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(a.close());
+    });
+    let closed = closed
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .unwrap_or_else(|_| panic!("{}: close() waited for the lock", mode.name()));
+    assert!(closed.is_ok(), "{}: {closed:?}", mode.name());
+    drop(held);
+}
+
+#[cfg(feature = "blocking")]
+#[test]
+fn blocking_close_does_not_wait_for_a_lock_held_elsewhere() {
+    close_does_not_wait_for_a_lock_held_elsewhere(Mode::Blocking);
+}
+
+#[cfg(feature = "async")]
+#[test]
+fn async_close_does_not_wait_for_a_lock_held_elsewhere() {
+    close_does_not_wait_for_a_lock_held_elsewhere(Mode::Async);
+}
+
 #[cfg(feature = "blocking")]
 #[test]
 fn blocking_close_writes_the_login_back_to_a_store_that_lost_it() {
