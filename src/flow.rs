@@ -323,11 +323,10 @@ impl AuthorizationCode {
     /// the token cache (up to three attempts, within the same timeout), or,
     /// with nothing owed and the store's lock free, checks once that the
     /// store still holds its login and writes it back if the store lost it
-    /// (a restart, an eviction). A
-    /// program that returns from `main` without it may drop that work (the
-    /// async runtime goes with `main`), and with it a token Spotify
-    /// rotated. Dropping without `close()` while such work is
-    /// pending is reported (a `tracing` warning, feature `tracing`).
+    /// (a restart, an eviction). A program that returns from `main` without
+    /// it may drop that work (the async runtime goes with `main`), and with
+    /// it a token Spotify rotated. Dropping without `close()` while such
+    /// work is pending is reported (a `tracing` warning, feature `tracing`).
     ///
     /// Errors: [`Error::CloseTimeout`] when work was still running after
     /// the timeout; [`Error::TokenNotStored`] when a write to the cache
@@ -1444,13 +1443,14 @@ impl Engine {
             }
             sleep(CLOSE_POLL).await;
         }
+        // Nothing owed: the login held here, squared with the store once.
+        if !self.session.owes_write() {
+            self.settle_before_closing().await;
+        }
         // The owed write, tried again when an attempt fails and time is
         // left: the lock kept while the write was owed may have lapsed
         // meanwhile (its in-flight marker gone between its check and the
         // write), and the next attempt takes it anew.
-        if !self.session.owes_write() {
-            self.settle_before_closing().await;
-        }
         for _ in 0..CLOSE_WRITE_ATTEMPTS {
             if !self.session.owes_write() || started.elapsed() >= limit {
                 break;
