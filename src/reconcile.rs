@@ -24,8 +24,9 @@
 //!    provisional login ([`Recovery`]): perhaps a stale copy.
 //! 4. **A recovering store** (see `recovery.rs`): an instance holding
 //!    another login (not an older one than the copy there), not refused
-//!    since the loss, keeps its own and writes it back (the copy there may be stale; each copy is sent once at
-//!    most, the live one wins); one holding the same login, a refused
+//!    since the loss, keeps its own and writes it back (the copy there may
+//!    be stale; each copy is sent once at most, the live one wins); one
+//!    holding the same login, a refused
 //!    copy or nothing adopts the copy there; with no copy left, there is
 //!    no login here for now (the live one may be in an instance that has
 //!    not consulted the store yet).
