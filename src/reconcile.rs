@@ -26,10 +26,9 @@
 //!    another login (not an older one than the copy there), not refused
 //!    since the loss, keeps its own and writes it back (the copy there may
 //!    be stale; each copy is sent once at most, the live one wins); one
-//!    holding the same login, a refused
-//!    copy or nothing adopts the copy there; with no copy left, there is
-//!    no login here for now (the live one may be in an instance that has
-//!    not consulted the store yet).
+//!    holding the same login, a refused copy or nothing adopts the copy
+//!    there; with no copy left, there is no login here for now (the live
+//!    one may be in an instance that has not consulted the store yet).
 //! 5. **A logout record** ends every login held in memory (they all predate
 //!    it); only a bootstrap refresh token it does not name may start a new
 //!    one.
