@@ -71,8 +71,14 @@ impl Coordinator {
                 }
                 let exchange = self.exchange_logins[self.lineages % self.exchange_logins.len()];
                 if !exchange {
-                    self.mint_login(&guard);
-                    return;
+                    if self.mint_login(&guard) {
+                        return;
+                    }
+                    // A store fault took the lock (deleted, or a FLUSHALL)
+                    // before the write: the next attempt is a new lineage.
+                    drop(guard);
+                    std::thread::sleep(Duration::from_millis(5 * attempt));
+                    continue;
                 }
             }
             // The library takes the lock itself to store what it exchanged.
@@ -94,7 +100,9 @@ impl Coordinator {
 
     /// A refresh token minted by the fake, written with an expired access
     /// token (so the next caller refreshes); the cache's lock is held.
-    fn mint_login(&mut self, guard: &CacheLock) {
+    /// False when the write was refused because a store fault took the
+    /// lock meanwhile (nothing was written: no login was made).
+    fn mint_login(&mut self, guard: &CacheLock) -> bool {
         let lineage = self.next_lineage();
         let refresh = self.server.issue_refresh_token(ID, SCOPE);
         let now = SystemTime::now()
@@ -102,7 +110,7 @@ impl Coordinator {
             .unwrap()
             .as_secs();
         let token = TokenInfo::new(format!("expired-{lineage}"), now - 1)
-            .with_refresh_token(refresh)
+            .with_refresh_token(refresh.clone())
             .with_scope(SCOPE)
             .with_authorized_at(now);
         let error = self
@@ -110,8 +118,16 @@ impl Coordinator {
             .write(&Entry::Token(token), guard)
             .err()
             .map(|e| e.to_string());
-        if let Some(e) = &error {
-            self.unexpected(format!("cannot write a minted login: {e}"));
+        let lost = error
+            .as_ref()
+            .is_some_and(|e| e.contains("held by this instance was lost"));
+        match &error {
+            // Never written: the token reached no one, and is no login.
+            Some(_) if lost => {
+                self.server.revoke_refresh_token(&refresh);
+            }
+            Some(e) => self.unexpected(format!("cannot write a minted login: {e}")),
+            None => {}
         }
         ledger::lock(&self.ledger).logins.push(Login {
             lineage,
@@ -119,6 +135,7 @@ impl Coordinator {
             how: "minted",
             error,
         });
+        !lost
     }
 
     /// A real login through the library (its code sometimes exchanged
