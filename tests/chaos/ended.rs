@@ -69,6 +69,16 @@ pub fn check(
         else {
             continue;
         };
+        // A later login made during the call supersedes it: the library
+        // drops an older login for the one in the store, and the call may
+        // have decided from either.
+        if ledger
+            .logins
+            .iter()
+            .any(|l| l.error.is_none() && l.at > login.at && l.at <= error.end)
+        {
+            continue;
+        }
         // Received by the end of the call, and still live then (a token
         // the call itself spent, its successor lost, is not).
         let live = records.tokens.iter().find(|t| {

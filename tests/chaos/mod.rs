@@ -123,7 +123,10 @@
 //!    refresh token of the current login (the latest login made before the
 //!    call started) that was still live at the end of the call (not used
 //!    yet), and no logout had started before the call ended since that
-//!    token was issued; unless a lapse excuses the instance. An actor had a
+//!    token was issued; unless a lapse excuses the instance, or a later
+//!    login was made during the call (the coordinator logged in again: the
+//!    library rightly drops an older login for the one in the store, and
+//!    the call may have decided from either). An actor had a
 //!    token once one read it from the store (the login's own token) or once
 //!    its refresh answer arrived (a refreshed one). A call failed because
 //!    the store's lock lapsed under it ("the lock lapsed", "was lost") must
