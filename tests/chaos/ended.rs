@@ -101,7 +101,12 @@ pub fn check(
         // here" (`NotAuthorized`) is its answer until a holder writes the
         // login back (one holding a login writes it back itself, and a
         // refused copy is `StoreRecovering`, never this).
-        if error.error == "NotAuthorized" && allowances.loss_holds(error.start).is_some() {
+        // (Whenever during the call the loss struck: it may have read the
+        // emptied store at its end.)
+        if error.error == "NotAuthorized"
+            && (allowances.loss_holds(error.start).is_some()
+                || allowances.loss_holds(error.end).is_some())
+        {
             continue;
         }
         if allowances.error(&error.actor, error.end).is_some() {
