@@ -69,7 +69,7 @@ pub enum Flow {
 
 /// The same builder calls for either mode's builder.
 macro_rules! configure {
-    ($builder:expr, $client:expr, $cache:expr $(, $method:ident($arg:expr))*) => {
+    ($builder:expr, $client:expr, $cache:expr, $backoff:expr) => {
         $builder
             .read_environment(false)
             .client_id($client.id)
@@ -77,7 +77,7 @@ macro_rules! configure {
             .redirect_uri($client.redirect)
             .accounts_base_url($client.accounts)
             .token_cache($cache)
-            $(.$method($arg))*
+            .backoff_hook($backoff)
             .build()
             .unwrap()
     };
@@ -85,24 +85,7 @@ macro_rules! configure {
 
 impl Flow {
     pub fn new(mode: Mode, client: &Client, cache: impl TokenCache + 'static) -> Flow {
-        match mode {
-            #[cfg(feature = "blocking")]
-            Mode::Blocking => Flow::Blocking(configure!(
-                spotify_auth::blocking::AuthorizationCode::builder(),
-                client,
-                cache
-            )),
-            #[cfg(feature = "async")]
-            Mode::Async => {
-                let runtime = tokio::runtime::Runtime::new().unwrap();
-                let auth = configure!(
-                    spotify_auth::asynchronous::AuthorizationCode::builder(),
-                    client,
-                    cache
-                );
-                Flow::Async(auth, runtime)
-            }
-        }
+        Self::build(mode, client, cache, false)
     }
 
     /// As [`new`](Self::new), with every backoff (an owed write's retries
@@ -112,13 +95,18 @@ impl Flow {
         client: &Client,
         cache: impl TokenCache + 'static,
     ) -> Flow {
+        Self::build(mode, client, cache, true)
+    }
+
+    fn build(mode: Mode, client: &Client, cache: impl TokenCache + 'static, zero: bool) -> Flow {
+        let backoff = move |planned: Duration| if zero { Duration::ZERO } else { planned };
         match mode {
             #[cfg(feature = "blocking")]
             Mode::Blocking => Flow::Blocking(configure!(
                 spotify_auth::blocking::AuthorizationCode::builder(),
                 client,
                 cache,
-                backoff_hook(|_| Duration::ZERO)
+                backoff
             )),
             #[cfg(feature = "async")]
             Mode::Async => {
@@ -127,7 +115,7 @@ impl Flow {
                     spotify_auth::asynchronous::AuthorizationCode::builder(),
                     client,
                     cache,
-                    backoff_hook(|_| Duration::ZERO)
+                    backoff
                 );
                 Flow::Async(auth, runtime)
             }
