@@ -56,6 +56,22 @@ fn runtime(mode: Mode) -> Option<Arc<tokio::runtime::Runtime>> {
     })
 }
 
+/// An instance of `mode` on the token file at `path`, against `server`.
+fn on_file(
+    mode: Mode,
+    server: &FakeSpotify,
+    path: &std::path::Path,
+    rt: &Option<Arc<tokio::runtime::Runtime>>,
+) -> Auth {
+    Auth::new(
+        mode,
+        server.url(),
+        &settings(),
+        FileTokenCache::new(path),
+        rt.clone(),
+    )
+}
+
 fn get(auth: &Auth) -> spotify_auth::Result<String> {
     match auth.call(Call::Get, None) {
         Outcome::Done(result) => result,
@@ -88,13 +104,7 @@ fn sharers(mode: Mode) -> Sharers {
         Arc::clone(&faulty),
         rt.clone(),
     );
-    let b = Auth::new(
-        mode,
-        server.url(),
-        &settings(),
-        FileTokenCache::new(&path),
-        rt,
-    );
+    let b = on_file(mode, &server, &path, &rt);
     Sharers {
         server,
         faulty,
@@ -272,13 +282,7 @@ fn refused_token_sent_once(mode: Mode, fails: usize) {
         fails,
     };
     let a = Auth::new(mode, server.url(), &settings(), failing, rt.clone());
-    let b = Auth::new(
-        mode,
-        server.url(),
-        &settings(),
-        FileTokenCache::new(&path),
-        rt,
-    );
+    let b = on_file(mode, &server, &path, &rt);
 
     let from_a = get(&a);
     let from_b = get(&b);
@@ -365,20 +369,8 @@ fn a_stale_holder_does_not_end_the_login_after_a_data_loss(mode: Mode) {
     let t = server.issue_refresh_token(ID, SCOPE);
     FileTokenCache::new(&path).set(&expired(&t)).unwrap();
     let rt = runtime(mode);
-    let a = Auth::new(
-        mode,
-        server.url(),
-        &settings(),
-        FileTokenCache::new(&path),
-        rt.clone(),
-    );
-    let c = Auth::new(
-        mode,
-        server.url(),
-        &settings(),
-        FileTokenCache::new(&path),
-        rt,
-    );
+    let a = on_file(mode, &server, &path, &rt);
+    let c = on_file(mode, &server, &path, &rt);
     get(&a).expect("A refreshes T into S");
     get(&c).expect("C adopts S from the store");
     force(&a).expect("A refreshes S into U");
@@ -463,15 +455,7 @@ fn a_copy_refused_before_is_not_the_end_after_another_data_loss(mode: Mode) {
     let t = server.issue_refresh_token(ID, SCOPE);
     FileTokenCache::new(&path).set(&expired(&t)).unwrap();
     let rt = runtime(mode);
-    let auth = || {
-        Auth::new(
-            mode,
-            server.url(),
-            &settings(),
-            FileTokenCache::new(&path),
-            rt.clone(),
-        )
-    };
+    let auth = || on_file(mode, &server, &path, &rt);
     let (a, c, y) = (auth(), auth(), auth());
     get(&a).expect("A refreshes T into S");
     get(&c).expect("C adopts S from the store");
@@ -744,20 +728,8 @@ fn a_refusal_over_a_store_that_lost_its_data_ends_no_other_login(mode: Mode) {
     let u = server.issue_refresh_token(ID, SCOPE);
     FileTokenCache::new(&path).set(&expired(&u)).unwrap();
     let rt = runtime(mode);
-    let a = Auth::new(
-        mode,
-        server.url(),
-        &settings(),
-        FileTokenCache::new(&path),
-        rt.clone(),
-    );
-    let x = Auth::new(
-        mode,
-        server.url(),
-        &settings(),
-        FileTokenCache::new(&path),
-        rt,
-    );
+    let a = on_file(mode, &server, &path, &rt);
+    let x = on_file(mode, &server, &path, &rt);
     get(&a).expect("A refreshes U into V");
     // The store then holds a dead token T (another login, revoked).
     let t = server.issue_refresh_token(ID, SCOPE);
@@ -818,15 +790,7 @@ fn close_writes_the_login_back_to_a_store_that_lost_it(mode: Mode) {
     let t = server.issue_refresh_token(ID, SCOPE);
     FileTokenCache::new(&path).set(&expired(&t)).unwrap();
     let rt = runtime(mode);
-    let auth = || {
-        Auth::new(
-            mode,
-            server.url(),
-            &settings(),
-            FileTokenCache::new(&path),
-            rt.clone(),
-        )
-    };
+    let auth = || on_file(mode, &server, &path, &rt);
     let a = auth();
     let from_a = get(&a).expect("A refreshes T into S");
     std::fs::remove_file(&path).unwrap();
@@ -851,13 +815,7 @@ fn close_does_not_wait_for_a_lock_held_elsewhere(mode: Mode) {
     let path = dir.path().join("token.json");
     let t = server.issue_refresh_token(ID, SCOPE);
     FileTokenCache::new(&path).set(&expired(&t)).unwrap();
-    let a = Auth::new(
-        mode,
-        server.url(),
-        &settings(),
-        FileTokenCache::new(&path),
-        runtime(mode),
-    );
+    let a = on_file(mode, &server, &path, &runtime(mode));
     get(&a).expect("A refreshes T into S");
     let held = FileTokenCache::new(&path).lock().unwrap();
     let (done, closed) = std::sync::mpsc::channel();
