@@ -736,10 +736,7 @@ fn close_makes_the_owed_write_when_the_marker_goes_between_check_and_write() {
     let accounts = client(server.url());
     for mode in Mode::all() {
         let key = format!("spotify:token:close-lapsed:{}", mode.name());
-        let a = Arc::new(AfterLapseCheck {
-            inner: FaultyCache::new(redis.cache(&key).with_lock_ttl(ms(300))),
-            hook: Mutex::new(None),
-        });
+        let a = Hooked::new(FaultyCache::new(redis.cache(&key).with_lock_ttl(ms(300))));
         let t = server.issue_refresh_token(ID, "user-read-email");
         a.inner
             .inner()
@@ -765,17 +762,20 @@ fn close_makes_the_owed_write_when_the_marker_goes_between_check_and_write() {
         });
         assert!(flow_a.cache_write_error().is_some(), "{mode:?}: owed");
         let url = redis.url();
-        *a.hook.lock().unwrap() = Some(Box::new(move || {
+        a.after_lapse_check(move || {
             let mut raw = redis::Client::open(url).unwrap().get_connection().unwrap();
             redis::cmd("DEL")
                 .arg(&marker)
                 .query::<()>(&mut raw)
                 .unwrap();
-        }));
+        });
         flow_a
             .close()
             .unwrap_or_else(|e| panic!("{mode:?}: close: {e}"));
-        assert!(a.hook.lock().unwrap().is_none(), "{mode:?}: the hook ran");
+        assert!(
+            a.after_lapse_check.lock().unwrap().is_none(),
+            "{mode:?}: the hook ran"
+        );
         assert_eq!(
             stored_access(a.inner.inner()).as_ref(),
             Some(&s_access),
@@ -785,61 +785,46 @@ fn close_makes_the_owed_write_when_the_marker_goes_between_check_and_write() {
     }
 }
 
-/// A faulty Redis cache with a hook run once right after the next
+/// A hook run once, at a given point of a cache's calls.
+type Hook = Mutex<Option<Box<dyn FnOnce() + Send>>>;
+
+/// Runs the hook in `slot`, if one is set.
+fn run(slot: &Hook) {
+    let hook = slot.lock().unwrap().take();
+    if let Some(hook) = hook {
+        hook();
+    }
+}
+
+/// A cache (a Redis one by default) with hooks run once, for faults that
+/// must strike exactly there: right before the next `confirm_lock`
+/// (between the lock taken and the request), or right after the next
 /// `can_write_after_lapse` (between that check and the write it allows).
-struct AfterLapseCheck {
-    inner: FaultyCache<RedisTokenCache>,
-    hook: Mutex<Option<Box<dyn FnOnce() + Send>>>,
+struct Hooked<C = RedisTokenCache> {
+    inner: C,
+    before_confirm: Hook,
+    after_lapse_check: Hook,
 }
 
-impl TokenCache for AfterLapseCheck {
-    fn read(&self) -> spotify_auth::Result<Option<Entry>> {
-        self.inner.read()
-    }
-    fn write(&self, entry: &Entry, lock: &CacheLock) -> spotify_auth::Result<()> {
-        self.inner.write(entry, lock)
-    }
-    fn lock(&self) -> spotify_auth::Result<CacheLock> {
-        self.inner.lock()
-    }
-    fn try_lock(&self) -> spotify_auth::Result<Option<CacheLock>> {
-        self.inner.try_lock()
-    }
-    fn confirm_lock(&self, lock: &CacheLock) -> spotify_auth::Result<bool> {
-        self.inner.confirm_lock(lock)
-    }
-    fn can_write_after_lapse(&self, lock: &CacheLock) -> spotify_auth::Result<bool> {
-        let answer = self.inner.can_write_after_lapse(lock);
-        let hook = self.hook.lock().unwrap().take();
-        if let Some(hook) = hook {
-            hook();
-        }
-        answer
-    }
-}
-
-/// A Redis cache with a hook run once right before the next `confirm_lock`
-/// (between the lock taken and the request): for faults that must strike
-/// exactly there.
-struct Hooked {
-    inner: RedisTokenCache,
-    hook: Mutex<Option<Box<dyn FnOnce() + Send>>>,
-}
-
-impl Hooked {
-    fn new(inner: RedisTokenCache) -> Arc<Self> {
+impl<C: TokenCache> Hooked<C> {
+    fn new(inner: C) -> Arc<Self> {
         Arc::new(Hooked {
             inner,
-            hook: Mutex::new(None),
+            before_confirm: Mutex::new(None),
+            after_lapse_check: Mutex::new(None),
         })
     }
 
     fn before_confirm(&self, hook: impl FnOnce() + Send + 'static) {
-        *self.hook.lock().unwrap() = Some(Box::new(hook));
+        *self.before_confirm.lock().unwrap() = Some(Box::new(hook));
+    }
+
+    fn after_lapse_check(&self, hook: impl FnOnce() + Send + 'static) {
+        *self.after_lapse_check.lock().unwrap() = Some(Box::new(hook));
     }
 }
 
-impl TokenCache for Hooked {
+impl<C: TokenCache> TokenCache for Hooked<C> {
     fn read(&self) -> spotify_auth::Result<Option<Entry>> {
         self.inner.read()
     }
@@ -853,11 +838,13 @@ impl TokenCache for Hooked {
         self.inner.try_lock()
     }
     fn confirm_lock(&self, lock: &CacheLock) -> spotify_auth::Result<bool> {
-        let hook = self.hook.lock().unwrap().take();
-        if let Some(hook) = hook {
-            hook();
-        }
+        run(&self.before_confirm);
         self.inner.confirm_lock(lock)
+    }
+    fn can_write_after_lapse(&self, lock: &CacheLock) -> spotify_auth::Result<bool> {
+        let answer = self.inner.can_write_after_lapse(lock);
+        run(&self.after_lapse_check);
+        answer
     }
     fn watch_ended(&self, listener: EndedListener) {
         self.inner.watch_ended(listener);
