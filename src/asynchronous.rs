@@ -35,17 +35,25 @@ use wasm::{beside, blocking_io, detached, lock_store, sleep};
 #[path = "transport/reqwest.rs"]
 mod transport;
 use transport::Transport;
+#[cfg(not(target_arch = "wasm32"))]
+#[path = "transport/per_runtime.rs"]
+mod per_runtime;
 
 /// The HTTP client this mode uses.
 pub type HttpClient = reqwest::Client;
 
-/// The process-wide client every async instance built without
-/// `http_client(...)` uses (one per process, made on first use): no
-/// redirects, the library's `User-Agent`, rustls with ring verifying against
-/// the operating system's trust store. Use it for your own Web API calls to
-/// share its connection pool and TLS set-up; set timeouts per request. On
-/// wasm32 it is the browser's `fetch` (its TLS, its redirects, its
-/// `User-Agent`), and this never fails.
+/// The client every async instance built without `http_client(...)` uses
+/// on the current tokio runtime: no redirects, the library's `User-Agent`,
+/// rustls with ring verifying against the operating system's trust store.
+/// There is one per runtime, made on first use there and dropped when that
+/// runtime shuts down, because a `reqwest::Client`'s connections run on the
+/// runtime that opened them: shared with a runtime that ends, they would
+/// cut this runtime's requests mid-way (a refresh Spotify processed, its
+/// answer lost). Called outside any runtime, it returns one process-wide
+/// client. Use it for your own Web API calls on the same runtime to share
+/// its connection pool and TLS set-up; set timeouts per request. On wasm32
+/// it is the browser's `fetch` (its TLS, its redirects, its `User-Agent`),
+/// and this never fails.
 ///
 /// Errors: [`Error::Config`](crate::Error::Config) (setting `http_client`)
 /// when the operating system's CA certificates cannot be loaded.

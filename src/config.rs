@@ -166,8 +166,9 @@ impl<H, G> ClientBuilder<H, G> {
     /// are used; the library sets the timeout of each request itself.
     ///
     /// By default every instance of a mode shares one client, made by the
-    /// library on first use and kept for the life of the process: building
-    /// an instance per user costs no new connection pool or TLS setup. It
+    /// library on first use and kept for the life of the process (async:
+    /// one per tokio runtime, dropped with it): building an instance per
+    /// user costs no new connection pool or TLS setup. It
     /// follows no redirects, sends the library's `User-Agent`, and verifies
     /// TLS against the operating system's trust store (rustls with ring,
     /// given explicitly: nothing is installed process-wide). Pass your own
@@ -178,7 +179,10 @@ impl<H, G> ClientBuilder<H, G> {
     /// Async: a `reqwest::Client`'s connections run on the tokio runtime that
     /// opened them. A program that drives instances from several runtimes,
     /// some of which stop while others go on, should give each runtime a
-    /// client of its own.
+    /// client of its own (as the default does): a runtime that stops cuts
+    /// the requests other runtimes have on its connections, and a refresh
+    /// cut after Spotify processed it loses the rotated refresh token, and
+    /// with it the login.
     pub fn http_client(mut self, client: H) -> Self {
         self.http_client = Some(client);
         self

@@ -428,3 +428,70 @@ mod closing {
         assert!(!kept.is_expired());
     }
 }
+
+/// Instances built without `http_client(...)` on several runtimes: a
+/// connection belongs to the runtime whose task drives it, so one runtime
+/// ending must not cut a request another runtime has on the wire.
+mod runtimes {
+    use super::suite::lifecycle::rotating;
+    use super::suite::{CLIENT_ID, builder, cache_with, token};
+    use spotify_auth::TokenCache;
+    use spotify_auth::testing::Fault;
+    use std::time::{Duration, Instant};
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    /// The first runtime's instance leaves a pooled connection behind; the
+    /// second runtime's refresh is processed (the token rotated) and its
+    /// answer held back while the first runtime ends. The refresh must
+    /// still get its answer: sent again, the old refresh token would be
+    /// refused and the login would end.
+    #[test]
+    fn a_runtime_ending_does_not_cut_another_runtimes_refresh() {
+        let (server, stale) = rotating();
+        let other_refresh = server.issue_refresh_token(CLIENT_ID, "user-read-email");
+        let first_runtime = runtime();
+        let first = builder(server.url())
+            .token_cache(cache_with(token("other", -10, Some(&other_refresh))))
+            .build()
+            .unwrap();
+        let got = first_runtime.block_on(first.get_access_token());
+        assert!(got.is_ok(), "{got:?}");
+        // Let hyper put the connection back in its pool.
+        std::thread::sleep(Duration::from_millis(50));
+
+        let old_refresh = stale.refresh_token.clone().unwrap();
+        let cache = cache_with(stale);
+        let second = builder(server.url())
+            .token_cache(cache.clone())
+            .build()
+            .unwrap();
+        server.inject(Fault::DelayResponse(Duration::from_millis(400)), 1);
+        let refresh = std::thread::spawn(move || runtime().block_on(second.get_access_token()));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while server.token_request_count() < 2 {
+            assert!(
+                Instant::now() < deadline,
+                "the second refresh never arrived"
+            );
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        drop(first);
+        drop(first_runtime);
+        let got = refresh.join().unwrap();
+        assert!(got.is_ok(), "{got:?}");
+        assert_eq!(
+            server.token_request_count(),
+            2,
+            "the rotated refresh token was sent once"
+        );
+        let stored = cache.get().unwrap().unwrap();
+        assert_ne!(stored.refresh_token.as_ref(), Some(&old_refresh), "rotated");
+    }
+}

@@ -17,25 +17,34 @@ use crate::token::MAX_BODY;
 use crate::transport::classify;
 use crate::{Error, HttpErrorKind, Result};
 
-/// Sends token requests with a `reqwest::Client`.
+/// Sends token requests with a `reqwest::Client`: the one given, or else
+/// the [`default_client`] of the runtime each request runs on.
 #[derive(Debug)]
 pub(crate) struct Transport {
-    client: reqwest::Client,
+    given: Option<reqwest::Client>,
 }
 
 impl Transport {
-    /// Uses `client`, or the process's [`default_client`].
+    /// Uses `client`, or the [`default_client`] of each request's runtime.
     ///
     /// Errors: [`Error::Config`] for `http_client` when the default client
-    /// cannot be built (no usable OS trust store).
+    /// cannot be built (no usable OS trust store): one is built now, so
+    /// that a missing trust store is reported by `build()`.
     pub fn new(client: Option<reqwest::Client>) -> Result<Self> {
-        let client = match client {
-            Some(c) => c,
-            None => default_client()?,
-        };
+        if client.is_none() {
+            default_client()?;
+        }
         #[cfg(target_arch = "wasm32")]
         super::wasm::seed_jitter();
-        Ok(Self { client })
+        Ok(Self { given: client })
+    }
+
+    /// The client for a request made now.
+    fn client(&self) -> Result<reqwest::Client> {
+        match &self.given {
+            Some(client) => Ok(client.clone()),
+            None => default_client(),
+        }
     }
 
     /// POSTs the form; reads at most `MAX_BODY + 1` bytes of the answer.
@@ -103,7 +112,7 @@ impl Transport {
         timeout: Duration,
     ) -> Result<(u16, Option<String>, reqwest::Response)> {
         let mut builder = self
-            .client
+            .client()?
             .post(url.as_str())
             .timeout(timeout)
             .body(request.body.clone());
@@ -120,27 +129,40 @@ impl Transport {
     }
 }
 
-/// The client shared by every async instance built without
-/// `http_client(...)`: built on first use, then cloned (a `reqwest::Client`
-/// is a handle on one connection pool).
+/// The client of every async instance built without `http_client(...)`:
+/// the current tokio runtime's (one per runtime, see
+/// [`PerRuntime`](super::per_runtime::PerRuntime) for why), or outside any
+/// runtime (and on wasm32, where there is none) one for the process. Built
+/// on first use, then cloned (a `reqwest::Client` is a handle on one
+/// connection pool).
 ///
 /// A failure is returned, not kept: the next call tries again (two callers
 /// racing may both build one; the first stored wins).
 pub(super) fn default_client() -> Result<reqwest::Client> {
+    #[cfg(not(target_arch = "wasm32"))]
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        static PER_RUNTIME: super::per_runtime::PerRuntime<reqwest::Client> =
+            super::per_runtime::PerRuntime::new();
+        return PER_RUNTIME
+            .get_or_try_make(&runtime, build_default_client)
+            .map_err(unbuildable);
+    }
     static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
     if let Some(client) = CLIENT.get() {
         return Ok(client.clone());
     }
-    let client = build_default_client().map_err(|e| {
-        Error::config(
-            "http_client",
-            format!(
-                "cannot build the default HTTP client ({e}); make the operating system's \
-                 CA certificates available, or pass a client of your own"
-            ),
-        )
-    })?;
+    let client = build_default_client().map_err(unbuildable)?;
     Ok(CLIENT.get_or_init(|| client).clone())
+}
+
+fn unbuildable(e: Box<dyn std::error::Error>) -> Error {
+    Error::config(
+        "http_client",
+        format!(
+            "cannot build the default HTTP client ({e}); make the operating system's \
+             CA certificates available, or pass a client of your own"
+        ),
+    )
 }
 
 /// On wasm32: the browser's `fetch`, which has its own TLS, redirects and

@@ -43,8 +43,14 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(15);
 /// The HTTP clients of one process's instances (one per mode, shared as the
 /// library's default one would be), whose `User-Agent` names the process
 /// (`chaos-p{n}`): the fake's records then tell which process sent a request.
+///
+/// A rebuilding actor drops its runtime with each generation, so it gets
+/// clients of its own ([`Clients::for_own_runtime`]): a `reqwest::Client`'s
+/// connections run on the runtime that opened them, and one shared with a
+/// runtime that ends cut other actors' refreshes mid-way (F15).
 #[derive(Clone)]
 pub struct Clients {
+    process: usize,
     #[cfg(feature = "blocking")]
     blocking: spotify_auth::blocking::HttpClient,
     #[cfg(feature = "async")]
@@ -55,6 +61,7 @@ impl Clients {
     pub fn for_process(process: usize) -> Clients {
         let agent = format!("{}{process}", super::AGENT_PREFIX);
         Clients {
+            process,
             #[cfg(feature = "blocking")]
             blocking: ureq::Agent::config_builder()
                 .user_agent(&agent)
@@ -80,6 +87,11 @@ impl Clients {
                     .unwrap()
             },
         }
+    }
+
+    /// New clients for the same process, for a runtime of their own.
+    pub fn for_own_runtime(&self) -> Clients {
+        Clients::for_process(self.process)
     }
 }
 

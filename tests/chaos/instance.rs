@@ -68,7 +68,8 @@ impl Instance {
 
     fn build(&self, name: String) -> Generation {
         let mode = Mode::from_name(&self.plan.mode);
-        let runtime = if self.plan.rebuilds {
+        let own_runtime = self.plan.rebuilds;
+        let runtime = if own_runtime {
             // Its own runtime, dropped with the instance.
             Some(Arc::new(
                 tokio::runtime::Builder::new_multi_thread()
@@ -86,13 +87,20 @@ impl Instance {
             self.parts.reporter.clone(),
         );
         let seen = recording.seen();
+        let own_clients;
+        let clients = if own_runtime {
+            own_clients = self.parts.clients.for_own_runtime();
+            &own_clients
+        } else {
+            &self.parts.clients
+        };
         let auth = Auth::with_clients(
             mode,
             &self.parts.accounts,
             &self.parts.settings,
             recording,
             runtime,
-            &self.parts.clients,
+            clients,
         );
         Generation { name, auth, seen }
     }
