@@ -28,6 +28,7 @@ pub struct ChildSpec {
 /// The child's side.
 pub fn run(spec: &str) {
     let spec: ChildSpec = serde_json::from_str(spec).expect("a child spec");
+    super::trace::install();
     let reporter = Reporter::Stdout;
     let cache = SharedCache::new(spec.cache.clone());
     reporter.send(Report::Ready {

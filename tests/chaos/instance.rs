@@ -26,6 +26,7 @@ pub struct Generation {
 
 impl Generation {
     pub fn call(&self, call: Call, cancel_after: Option<std::time::Duration>) -> Outcome {
+        let _span = super::trace::call_span(&self.name).entered();
         self.auth.call(call, cancel_after)
     }
 

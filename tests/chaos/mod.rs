@@ -224,6 +224,7 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 /// Runs `CHAOS_RUNS` seeds (default 1) of the scenario on `storage`.
 pub fn run_seeds(storage: Storage) {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    trace::install();
     let first = match std::env::var("CHAOS_SEED") {
         Ok(s) => s
             .trim()

@@ -124,6 +124,10 @@ pub fn run(storage: Storage, seed: u64, seconds: f64) {
         Arc::clone(&stop_watching),
     );
     let start = Instant::now();
+    super::trace::line(
+        "coordinator",
+        format_args!("seed {seed}: the chaos starts (0 ms)"),
+    );
     let setup = Setup {
         process: 0,
         accounts: server.url(),
