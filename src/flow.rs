@@ -648,7 +648,16 @@ impl Engine {
         // meanwhile answers this one too.
         let seen = self.session.epoch();
         if !self.session.has_token() {
-            self.settle_first().await;
+            // Detached: a caller that goes away while the store's lock is
+            // awaited (held elsewhere) leaves the wait running all the same
+            // (off the runtime); what is read once the lock comes is then
+            // adopted, not thrown away with the caller.
+            let engine = Arc::clone(self);
+            let _ = detached(async move {
+                engine.settle_first().await;
+                Ok::<(), Error>(())
+            })
+            .await;
             if let Some(served) = self.serve(header) {
                 return Ok(served);
             }

@@ -204,6 +204,44 @@ mod cancellation {
         }
     }
 
+    /// An instance's first call, given up while it waits for the store's
+    /// lock (held elsewhere): the wait goes on, and the login read once the
+    /// lock comes is adopted, not thrown away with the caller. Later calls
+    /// are then served from memory, even with the store down.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_first_call_given_up_while_waiting_for_the_lock_still_adopts_the_login() {
+        use spotify_auth::FileTokenCache;
+        use spotify_auth::testing::{CacheOp, FaultyCache};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token.json");
+        FileTokenCache::new(&path)
+            .set(&super::suite::token("stored", 3600, Some("refresh")))
+            .unwrap();
+        let held = FileTokenCache::new(&path).lock().unwrap();
+        let cache = std::sync::Arc::new(FaultyCache::new(FileTokenCache::new(&path)));
+        // Nothing may be sent: a closed port.
+        let auth = builder("http://127.0.0.1:9")
+            .token_cache(cache.clone())
+            .build()
+            .unwrap();
+        let given_up =
+            tokio::time::timeout(Duration::from_millis(50), auth.get_access_token()).await;
+        assert!(given_up.is_err(), "the caller gave up");
+        drop(held);
+        // The lock taken, the store read, the lock released again.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while cache.calls(CacheOp::Read) == 0
+            || FileTokenCache::new(&path).try_lock().unwrap().is_none()
+        {
+            assert!(Instant::now() < deadline, "the store was never read");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        cache.fail_always(CacheOp::Lock);
+        cache.fail_always(CacheOp::Read);
+        let got = auth.get_access_token().await;
+        assert_eq!(got.ok().as_deref(), Some("stored"), "served from memory");
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_cancelled_caller_does_not_lose_the_refresh() {
         let (server, stale) = rotating();
