@@ -103,6 +103,10 @@ pub struct LoginEnded {
     reason: EndReason,
     pub(crate) at_ms: u64,
     ended: Vec<Fingerprint>,
+    /// A refusal: when the login whose tokens it names was authorized
+    /// (Unix seconds), when known. A login authorized later is another one,
+    /// which the refusal does not end.
+    login_authorized_at: Option<u64>,
 }
 
 impl LoginEnded {
@@ -121,9 +125,34 @@ impl LoginEnded {
             reason,
             at_ms: now_ms(),
             ended: Vec::new(),
+            login_authorized_at: None,
         };
         record.name(ended);
         record
+    }
+
+    /// This refusal, of tokens of a login authorized at `at` (Unix
+    /// seconds, when known).
+    pub(crate) fn of_login_authorized_at(mut self, at: Option<u64>) -> Self {
+        self.login_authorized_at = at;
+        self
+    }
+
+    /// Names `refused` too, of a login authorized at `at`: the record then
+    /// speaks for the later of the two logins, and for none when either
+    /// time is unknown.
+    pub(crate) fn also_refused(&mut self, refused: Fingerprint, at: Option<u64>) {
+        self.name([refused]);
+        self.login_authorized_at = match (self.login_authorized_at, at) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            _ => None,
+        };
+    }
+
+    /// A refusal: when the login whose refresh tokens it names was
+    /// authorized (Unix seconds), when that was known. `None` for a logout.
+    pub fn login_authorized_at(&self) -> Option<u64> {
+        self.login_authorized_at
     }
 
     /// Adds fingerprints (once each), keeping the newest [`MAX_NAMED`].
@@ -196,6 +225,7 @@ impl fmt::Debug for LoginEnded {
             .field("reason", &self.reason)
             .field("at_ms", &self.at_ms)
             .field("ended", &self.ended.len())
+            .field("login_authorized_at", &self.login_authorized_at)
             .finish()
     }
 }
@@ -272,6 +302,8 @@ struct RecordJson {
     at_ms: u64,
     #[serde(default)]
     ended: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    authorized_at: Option<u64>,
 }
 
 impl Entry {
@@ -294,7 +326,8 @@ impl Entry {
     }
 
     /// As JSON: a token in the token file format; a record as
-    /// `{"login_ended":"logout"|"refused","at_ms":…,"ended":["<32 hex>",…]}`;
+    /// `{"login_ended":"logout"|"refused","at_ms":…,"ended":["<32 hex>",…]}`
+    /// (a refusal also `"authorized_at":…`, its login's, when known);
     /// a sealed entry as `{"sealed":"<text>"}`; a recovery as its token's
     /// JSON with one more key, `"recovery":{"since_ms":…,"refused":[…]}`
     /// (or that key alone when no login is left). Only a token has an
@@ -336,6 +369,7 @@ impl Entry {
                 login_ended: r.reason,
                 at_ms: r.at_ms,
                 ended: r.ended.iter().map(|fp| fp.to_hex()).collect(),
+                authorized_at: r.login_authorized_at,
             })
             .expect("a record always serialises"),
         }
@@ -405,6 +439,10 @@ impl Entry {
             reason: record.login_ended,
             at_ms: record.at_ms,
             ended,
+            // Only a refusal speaks for a login.
+            login_authorized_at: record
+                .authorized_at
+                .filter(|_| record.login_ended == EndReason::Refused),
         }))
     }
 }
@@ -483,6 +521,30 @@ pub(crate) fn now_ms() -> u64 {
 
 #[cfg(test)]
 mod tests {
+    /// A refusal's login time round-trips; a record without one (older
+    /// versions) and a logout have none.
+    #[test]
+    fn a_refusals_login_time_is_kept_in_its_json() {
+        use super::{Entry, LoginEnded};
+        let refusal = Entry::Ended(
+            LoginEnded::refusal(&crate::RefreshToken::new("r")).of_login_authorized_at(Some(42)),
+        );
+        let json = refusal.to_json();
+        assert!(json.contains("\"authorized_at\":42"), "{json}");
+        assert_eq!(Entry::from_json(json.as_bytes()).unwrap(), refusal);
+        let older = br#"{"login_ended":"refused","at_ms":1,"ended":[]}"#;
+        let Entry::Ended(r) = Entry::from_json(older).unwrap() else {
+            panic!("a record")
+        };
+        assert_eq!(r.login_authorized_at(), None);
+        let logout = br#"{"login_ended":"logout","at_ms":1,"authorized_at":42}"#;
+        let Entry::Ended(r) = Entry::from_json(logout).unwrap() else {
+            panic!("a record")
+        };
+        assert_eq!(r.login_authorized_at(), None);
+        let logout = Entry::Ended(LoginEnded::logout([])).to_json();
+        assert!(!logout.contains("authorized_at"), "{logout}");
+    }
     use super::*;
     use crate::AccessToken;
 

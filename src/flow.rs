@@ -1090,6 +1090,17 @@ impl Engine {
             }
             return decided.ok_or(Error::NotAuthorized);
         }
+        // When the login of the token decided from was authorized: a
+        // refusal of that token says so, and a later login goes over it.
+        let login_of = {
+            let decided = decided.clone();
+            move |refused: &RefreshToken| {
+                decided
+                    .as_ref()
+                    .filter(|t| t.refresh_token.as_ref() == Some(refused))
+                    .and_then(|t| t.authorized_at)
+            }
+        };
         match self.session.plan(decided, need, bootstrap, after)? {
             // Already in memory: adopted from the store by `reconcile`, or
             // ours, written back.
@@ -1130,8 +1141,16 @@ impl Engine {
                         // The caller learns what Spotify said whatever the
                         // store does; a record that keeps failing leaves
                         // the dead token for the next refresh to refuse.
+                        let login_at = login_of(&refresh_token);
                         let lost = self
-                            .record_refusal(guard, refresh_token, &in_store, provisional, ancestors)
+                            .record_refusal(
+                                guard,
+                                refresh_token,
+                                &in_store,
+                                provisional,
+                                login_at,
+                                ancestors,
+                            )
                             .await;
                         // A copy written back after a data loss (perhaps
                         // stale), or a store that lost its data meanwhile:
@@ -1148,8 +1167,16 @@ impl Engine {
                 // Refused before, and still in the store: record it again,
                 // and send nothing.
                 let ancestors = self.session.lineage();
+                let login_at = login_of(&refresh_token);
                 let lost = self
-                    .record_refusal(guard, refresh_token, &in_store, provisional, ancestors)
+                    .record_refusal(
+                        guard,
+                        refresh_token,
+                        &in_store,
+                        provisional,
+                        login_at,
+                        ancestors,
+                    )
                     .await;
                 self.session.forget();
                 // A copy written back after a data loss (again, by another
@@ -1188,6 +1215,10 @@ impl Engine {
     /// lock kept, the write retried beside the callers): a sharer that read
     /// the store now would send the refused token again.
     ///
+    /// `login_at`: when the refused token's login was authorized, if
+    /// known; the record keeps it, so that a later login held elsewhere
+    /// is not ended by it.
+    ///
     /// A store found empty although the refused token was decided from
     /// something (it lost its data meanwhile) is recovering from that loss
     /// (another instance may hold a live login to write back): the refusal
@@ -1198,6 +1229,7 @@ impl Engine {
         refused: RefreshToken,
         in_store: &Option<Entry>,
         provisional: Option<u64>,
+        login_at: Option<u64>,
         ancestors: Lineage,
     ) -> Option<u64> {
         use std::sync::atomic::{AtomicU64, Ordering};
@@ -1217,8 +1249,13 @@ impl Engine {
                         now
                     })
                 });
-                let write =
-                    crate::reconcile::refusal_over(stored.as_ref(), &token, provisional, &lineage);
+                let write = crate::reconcile::refusal_over(
+                    stored.as_ref(),
+                    &token,
+                    provisional,
+                    &lineage,
+                    login_at,
+                );
                 observe::refused(write.is_some());
                 match write {
                     Some(write) => cache.write(&write, &held),
@@ -1227,8 +1264,13 @@ impl Engine {
             })
             .await;
         if let Err(e) = recorded
-            && let Some(record) =
-                crate::reconcile::refusal_over(in_store.as_ref(), &refused, provisional, &ancestors)
+            && let Some(record) = crate::reconcile::refusal_over(
+                in_store.as_ref(),
+                &refused,
+                provisional,
+                &ancestors,
+                login_at,
+            )
         {
             self.owe(&record, Base::Known(in_store.clone()), Lineage::none(), e);
         }

@@ -180,7 +180,9 @@ pub(crate) fn reconcile(stored: Option<&Entry>, mine: Mine<'_>) -> Verdict {
             }
         }
         Some(Entry::Ended(record)) => match (record.reason(), held) {
-            (EndReason::Refused, Some(h)) if succeeds(record, &h.from, &h.token) => {
+            (EndReason::Refused, Some(h))
+                if succeeds(record, &h.from, &h.token) || later_login(&h.token, record) =>
+            {
                 Verdict::Write {
                     entry: Entry::Token(h.token.clone()),
                     from: h.from.clone(),
@@ -204,9 +206,10 @@ fn pending_goes_ahead(p: &Pending, stored: Option<&Entry>) -> bool {
     };
     if let (Entry::Token(ours), Entry::Ended(record)) = (&p.entry, stored_entry)
         && record.reason() == EndReason::Refused
-        && succeeds(record, &p.from, ours)
+        && (succeeds(record, &p.from, ours) || later_login(ours, record))
     {
-        // The refusal of a token ours descends from: ours goes on.
+        // The refusal of a token ours descends from, or of an older
+        // login's: ours goes on.
         return true;
     }
     // Two logins (the store lost its data, and the user logged in again
@@ -272,6 +275,16 @@ fn succeeds(record: &LoginEnded, from: &Lineage, token: &TokenInfo) -> bool {
     from.named_by(record) && !token.refresh_token.as_ref().is_some_and(|r| record.ends(r))
 }
 
+/// Whether `token` belongs to a login authorized after the one `record`
+/// refused (both times known), and is not itself named: another login,
+/// which that refusal does not end.
+fn later_login(token: &TokenInfo, record: &LoginEnded) -> bool {
+    matches!(
+        (token.authorized_at, record.login_authorized_at()),
+        (Some(ours), Some(refused)) if ours > refused
+    ) && !token.refresh_token.as_ref().is_some_and(|r| record.ends(r))
+}
+
 /// What to write after Spotify refused `refused`, given what the store
 /// holds: the refusal, where the store still holds that token (or nothing);
 /// in a recovering store, the copy named; beside another refusal, named
@@ -287,12 +300,18 @@ fn succeeds(record: &LoginEnded, from: &Lineage, token: &TokenInfo) -> bool {
 /// still holding one of them (the refused token's own write never landed)
 /// holds a token rotated away: the record names it too, so that no sharer
 /// sends it.
+///
+/// `login_at`: when the refused token's login was authorized (Unix
+/// seconds), if known: the record says so, and a later login held
+/// elsewhere goes over it (see [`reconcile`]).
 pub(crate) fn refusal_over(
     stored: Option<&Entry>,
     refused: &RefreshToken,
     provisional: Option<u64>,
     ancestors: &Lineage,
+    login_at: Option<u64>,
 ) -> Option<Entry> {
+    let refusal = || LoginEnded::refusal(refused).of_login_authorized_at(login_at);
     let stale = |t: &TokenInfo| {
         t.refresh_token
             .as_ref()
@@ -300,7 +319,7 @@ pub(crate) fn refusal_over(
     };
     match stored {
         Some(Entry::Token(t)) if stale(t) => {
-            let mut record = LoginEnded::refusal(refused);
+            let mut record = refusal();
             record.name(t.refresh_token.iter().map(crate::entry::Fingerprint::of));
             Some(Entry::Ended(record))
         }
@@ -318,10 +337,10 @@ pub(crate) fn refusal_over(
                 vec![crate::entry::Fingerprint::of(refused)],
                 since_ms,
             )),
-            None => Entry::Ended(LoginEnded::refusal(refused)),
+            None => Entry::Ended(refusal()),
         }),
         Some(Entry::Token(t)) if t.refresh_token.as_ref() == Some(refused) => {
-            Some(Entry::Ended(LoginEnded::refusal(refused)))
+            Some(Entry::Ended(refusal()))
         }
         Some(Entry::Recovering(r)) => {
             let next = r.after_refusal(refused);
@@ -331,7 +350,7 @@ pub(crate) fn refusal_over(
             if other.reason() == EndReason::Refused && !other.ends(refused) =>
         {
             let mut other = other.clone();
-            other.name([crate::entry::Fingerprint::of(refused)]);
+            other.also_refused(crate::entry::Fingerprint::of(refused), login_at);
             Some(Entry::Ended(other))
         }
         Some(_) => None,
@@ -533,6 +552,7 @@ mod tests {
             &RefreshToken::new("S"),
             None,
             &Lineage::none(),
+            None,
         )
         .unwrap();
         let Entry::Recovering(r) = &refused_s else {
@@ -590,49 +610,51 @@ mod tests {
         let t = RefreshToken::new("T");
         let plain = |e: Option<Entry>| matches!(e, Some(Entry::Ended(r)) if r.ends(&t) && r.reason() == EndReason::Refused);
         assert!(
-            plain(refusal_over(None, &t, None, &Lineage::none())),
+            plain(refusal_over(None, &t, None, &Lineage::none(), None)),
             "a bootstrap token over nothing"
         );
         assert!(plain(refusal_over(
             Some(&Entry::Token(tok("a", "T", 1))),
             &t,
             None,
-            &Lineage::none()
+            &Lineage::none(),
+            None
         )));
         assert_eq!(
             refusal_over(
                 Some(&Entry::Token(tok("a", "U", 1))),
                 &t,
                 None,
-                &Lineage::none()
+                &Lineage::none(),
+                None
             ),
             None,
             "a newer token stays"
         );
         let logout = Entry::Ended(LoginEnded::logout([]));
         assert_eq!(
-            refusal_over(Some(&logout), &t, None, &Lineage::none()),
+            refusal_over(Some(&logout), &t, None, &Lineage::none(), None),
             None,
             "a logout stays"
         );
         let other = Entry::Ended(LoginEnded::refusal(&RefreshToken::new("O")));
-        let both = refusal_over(Some(&other), &t, None, &Lineage::none()).unwrap();
+        let both = refusal_over(Some(&other), &t, None, &Lineage::none(), None).unwrap();
         assert!(
             both.ended().unwrap().ends(&t) && both.ended().unwrap().ends(&RefreshToken::new("O"))
         );
         assert_eq!(
-            refusal_over(Some(&both), &t, None, &Lineage::none()),
+            refusal_over(Some(&both), &t, None, &Lineage::none(), None),
             None,
             "named already"
         );
         let rec = Entry::Recovering(Recovery::written_back(tok("a", "U", 1)));
-        let named = refusal_over(Some(&rec), &t, None, &Lineage::none()).unwrap();
+        let named = refusal_over(Some(&rec), &t, None, &Lineage::none(), None).unwrap();
         assert_eq!(
             named.token().and_then(|x| x.refresh_token.clone()),
             Some(RefreshToken::new("U"))
         );
         assert_eq!(
-            refusal_over(Some(&named), &t, None, &Lineage::none()),
+            refusal_over(Some(&named), &t, None, &Lineage::none(), None),
             None,
             "named already"
         );
@@ -640,11 +662,11 @@ mod tests {
         // refused one's write never landed): named too.
         let older = Entry::Token(tok("a", "P", 1));
         let lineage = Lineage::after(Fingerprint::of(&RefreshToken::new("P")), &Lineage::none());
-        let both = refusal_over(Some(&older), &t, None, &lineage).unwrap();
+        let both = refusal_over(Some(&older), &t, None, &lineage, None).unwrap();
         let both = both.ended().unwrap();
         assert!(both.ends(&t) && both.ends(&RefreshToken::new("P")));
         // A copy written back after a loss whose write failed: a recovery.
-        let lost = refusal_over(None, &t, Some(7), &Lineage::none()).unwrap();
+        let lost = refusal_over(None, &t, Some(7), &Lineage::none(), None).unwrap();
         assert!(
             matches!(&lost, Entry::Recovering(r) if r.refused(&t) && r.token().is_none() && r.since_ms() == 7)
         );
@@ -1051,5 +1073,84 @@ mod tests {
             },
         );
         assert_eq!(v, Verdict::Adopt(t));
+    }
+
+    /// A refusal records its login's authorization time: a login authorized
+    /// later, held or owed, goes over it; the same login, an earlier one, a
+    /// token it names, or a time unknown on either side ends as before.
+    #[test]
+    fn a_refusal_of_an_older_login_ends_no_newer_login() {
+        let at = |t: TokenInfo, when: Option<u64>| TokenInfo {
+            authorized_at: when,
+            ..t
+        };
+        let refusal = |login_at: Option<u64>| {
+            Entry::Ended(
+                LoginEnded::refusal(&RefreshToken::new("O1")).of_login_authorized_at(login_at),
+            )
+        };
+        let newer = at(tok("n", "N1", 400), Some(2_000));
+        let verdict = |held_token: &TokenInfo, stored: &Entry| {
+            let h = held(held_token, None);
+            reconcile(
+                Some(stored),
+                Mine {
+                    held: Some(&h),
+                    ..Mine::default()
+                },
+            )
+        };
+        let new_entry = Entry::Token(newer.clone());
+        assert_eq!(
+            writes(&verdict(&newer, &refusal(Some(1_000)))),
+            Some(&new_entry)
+        );
+        for (held_token, stored) in [
+            (at(newer.clone(), Some(1_000)), refusal(Some(1_000))),
+            (at(newer.clone(), Some(500)), refusal(Some(1_000))),
+            (at(newer.clone(), None), refusal(Some(1_000))),
+            (newer.clone(), refusal(None)),
+            (at(tok("o", "O1", 400), Some(2_000)), refusal(Some(1_000))),
+        ] {
+            assert_eq!(
+                verdict(&held_token, &stored),
+                Verdict::Ended(EndReason::Refused),
+                "{:?} over {stored:?}",
+                held_token.authorized_at
+            );
+        }
+        // A logout is not a refusal: it ends any login held.
+        let logout = Entry::Ended(LoginEnded::logout([&RefreshToken::new("O1")]));
+        assert_eq!(verdict(&newer, &logout), Verdict::Ended(EndReason::Logout));
+        // Owed: the newer login's write goes over the older one's refusal.
+        let owed = pending(new_entry.clone(), Base::Known(None), None);
+        assert!(pending_goes_ahead(&owed, Some(&refusal(Some(1_000)))));
+        assert!(!pending_goes_ahead(&owed, Some(&refusal(None))));
+    }
+
+    /// A refusal's login time is kept when recorded, and when a record
+    /// names one more refused token: the later of the two, or none when
+    /// either is unknown.
+    #[test]
+    fn a_refusal_keeps_its_logins_time() {
+        let t = RefreshToken::new("T");
+        let recorded = |stored: Option<&Entry>, login_at| match refusal_over(
+            stored,
+            &t,
+            None,
+            &Lineage::none(),
+            login_at,
+        ) {
+            Some(Entry::Ended(r)) => r.login_authorized_at(),
+            other => panic!("a refusal: {other:?}"),
+        };
+        assert_eq!(recorded(None, Some(5)), Some(5));
+        let other = |at| {
+            Entry::Ended(LoginEnded::refusal(&RefreshToken::new("S")).of_login_authorized_at(at))
+        };
+        assert_eq!(recorded(Some(&other(Some(9))), Some(5)), Some(9));
+        assert_eq!(recorded(Some(&other(Some(3))), Some(5)), Some(5));
+        assert_eq!(recorded(Some(&other(None)), Some(5)), None);
+        assert_eq!(recorded(Some(&other(Some(3))), None), None);
     }
 }

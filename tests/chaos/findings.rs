@@ -852,3 +852,65 @@ fn blocking_close_writes_the_login_back_to_a_store_that_lost_it() {
 fn async_close_writes_the_login_back_to_a_store_that_lost_it() {
     close_writes_the_login_back_to_a_store_that_lost_it(Mode::Async);
 }
+
+/// F17, the refusal of an older login's token ended a newer login (Redis
+/// seed 120500217 at `CHAOS_SECONDS=120`, traced with the library's
+/// events): after a `FLUSHALL`, X had a token of an older login refused
+/// and recorded a plain refusal; A, holding the user's latest login in
+/// memory (its writes had failed when its lease lapsed), read that record
+/// and ended its own login too, which Spotify still honoured.
+///
+/// Fixed: a refusal records when its login was authorized, and a login
+/// authorized later (another one) goes over it.
+fn a_refusal_of_an_older_login_does_not_end_a_newer_one(mode: Mode) {
+    let server = rotating_server();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("token.json");
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    // A's login, L2 (authorized 10 s ago): A refreshes U into V.
+    let u = server.issue_refresh_token(ID, SCOPE);
+    FileTokenCache::new(&path)
+        .set(&expired(&u).with_authorized_at(now - 10))
+        .unwrap();
+    let rt = runtime(mode);
+    let a = on_file(mode, &server, &path, &rt);
+    let x = on_file(mode, &server, &path, &rt);
+    get(&a).expect("A refreshes U into V");
+    // The store then holds T, of an older login L1 (authorized 100 s
+    // ago), revoked since.
+    let t = server.issue_refresh_token(ID, SCOPE);
+    assert!(server.revoke_refresh_token(&t));
+    FileTokenCache::new(&path)
+        .set(&expired(&t).with_authorized_at(now - 100))
+        .unwrap();
+    // X sends T: refused, and recorded.
+    let from_x = get(&x);
+    assert!(
+        matches!(from_x, Err(Error::ReauthorizationRequired { .. })),
+        "{}: T is refused: {from_x:?}",
+        mode.name()
+    );
+    // A's login goes on, written over the refusal of L1's token.
+    let from_a = force(&a);
+    assert!(
+        from_a.is_ok(),
+        "{}: A's newer login was ended by the refusal of an older one: {from_a:?}",
+        mode.name()
+    );
+    assert_eq!(get(&x).ok(), from_a.ok(), "{}: X follows A", mode.name());
+}
+
+#[cfg(feature = "blocking")]
+#[test]
+fn blocking_a_refusal_of_an_older_login_does_not_end_a_newer_one() {
+    a_refusal_of_an_older_login_does_not_end_a_newer_one(Mode::Blocking);
+}
+
+#[cfg(feature = "async")]
+#[test]
+fn async_a_refusal_of_an_older_login_does_not_end_a_newer_one() {
+    a_refusal_of_an_older_login_does_not_end_a_newer_one(Mode::Async);
+}
