@@ -133,6 +133,7 @@ impl LoginEnded {
 
     /// This refusal, of tokens of a login authorized at `at` (Unix
     /// seconds, when known).
+    #[cfg(any(feature = "blocking", feature = "async"))]
     pub(crate) fn of_login_authorized_at(mut self, at: Option<u64>) -> Self {
         self.login_authorized_at = at;
         self
@@ -141,6 +142,7 @@ impl LoginEnded {
     /// Names `refused` too, of a login authorized at `at`: the record then
     /// speaks for the later of the two logins, and for none when either
     /// time is unknown.
+    #[cfg(any(feature = "blocking", feature = "async"))]
     pub(crate) fn also_refused(&mut self, refused: Fingerprint, at: Option<u64>) {
         self.name([refused]);
         self.login_authorized_at = match (self.login_authorized_at, at) {
@@ -523,6 +525,7 @@ pub(crate) fn now_ms() -> u64 {
 mod tests {
     /// A refusal's login time round-trips; a record without one (older
     /// versions) and a logout have none.
+    #[cfg(any(feature = "blocking", feature = "async"))]
     #[test]
     fn a_refusals_login_time_is_kept_in_its_json() {
         use super::{Entry, LoginEnded};
