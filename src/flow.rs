@@ -1090,17 +1090,6 @@ impl Engine {
             }
             return decided.ok_or(Error::NotAuthorized);
         }
-        // When the login of the token decided from was authorized: a
-        // refusal of that token says so, and a later login goes over it.
-        let login_of = {
-            let decided = decided.clone();
-            move |refused: &RefreshToken| {
-                decided
-                    .as_ref()
-                    .filter(|t| t.refresh_token.as_ref() == Some(refused))
-                    .and_then(|t| t.authorized_at)
-            }
-        };
         match self.session.plan(decided, need, bootstrap, after)? {
             // Already in memory: adopted from the store by `reconcile`, or
             // ours, written back.
@@ -1141,7 +1130,12 @@ impl Engine {
                         // The caller learns what Spotify said whatever the
                         // store does; a record that keeps failing leaves
                         // the dead token for the next refresh to refuse.
-                        let login_at = login_of(&refresh_token);
+                        // The refused token's login (a bootstrap token's
+                        // is unknown): a later login goes over the record.
+                        let login_at = previous
+                            .as_ref()
+                            .filter(|_| !bootstrap)
+                            .and_then(|t| t.authorized_at);
                         let lost = self
                             .record_refusal(
                                 guard,
@@ -1163,11 +1157,13 @@ impl Engine {
                     Err(e) => Err(e),
                 }
             }
-            Plan::Refused(refresh_token) => {
+            Plan::Refused {
+                refresh_token,
+                login_at,
+            } => {
                 // Refused before, and still in the store: record it again,
                 // and send nothing.
                 let ancestors = self.session.lineage();
-                let login_at = login_of(&refresh_token);
                 let lost = self
                     .record_refusal(
                         guard,

@@ -175,8 +175,12 @@ pub(crate) enum Plan {
     /// Client Credentials: get a new app token.
     Fetch,
     /// The store still holds this refresh token, which Spotify refused
-    /// before (recording it failed): do not send it again; record it.
-    Refused(RefreshToken),
+    /// before (recording it failed): do not send it again; record it,
+    /// with when its login was authorized (if known).
+    Refused {
+        refresh_token: RefreshToken,
+        login_at: Option<u64>,
+    },
 }
 
 /// A token request: its form body and, for confidential clients, its
@@ -837,7 +841,10 @@ impl Session {
         }
         if let Some(refresh_token) = decided.as_ref().and_then(|t| t.refresh_token.clone()) {
             if lock(&self.last_refused).as_ref() == Some(&refresh_token) {
-                return Ok(Plan::Refused(refresh_token));
+                return Ok(Plan::Refused {
+                    refresh_token,
+                    login_at: decided.as_ref().and_then(|t| t.authorized_at),
+                });
             }
             return Ok(Plan::Refresh {
                 refresh_token,
